@@ -1,0 +1,256 @@
+/**
+ * Every option, its default, and its validation — in one place (ky's habit: normalise once, nowhere else).
+ * A misconfiguration throws a TypeError or RangeError whose message names the option and the value seen.
+ */
+import { type Clock, type Random, systemClock, systemRandom } from "../env.js";
+import { type BackoffStrategy, decorrelatedJitter } from "../policy/backoff.js";
+import { type CircuitBreakerOptions, resolveCircuitBreakerOptions } from "../policy/circuit-breaker.js";
+import { DEFAULT_MAX_HINT_MS } from "../policy/hints.js";
+import type { PlannerOptions } from "../policy/planner.js";
+import type { Transport } from "../transports/types.js";
+import { defaultQueueOptions, type QueueOptions } from "./queue.js";
+
+/** Application-level heartbeat (liveness) settings. */
+export interface HeartbeatOptions {
+  /** After this long without any inbound message, send `message`. */
+  intervalMs: number;
+  /** After sending it, this long without any inbound message declares the connection dead. */
+  timeoutMs: number;
+  /** What to send as the ping (a value, or a function producing one). Default `"ping"`. */
+  message?: unknown;
+  /** Recognises the server's answer so it is not emitted as a `message`. Default: `data === "pong"`. */
+  isPong?: (data: unknown) => boolean;
+}
+
+/** Options of {@link ResilientSocket}. Only `transport` is required. */
+export interface ResilientSocketOptions {
+  /** How to open a connection: `webSocketTransport(...)` or `socketIoTransport(...)`. */
+  transport: Transport;
+  /** Backoff strategy. Default `decorrelatedJitter()` (base 250 ms, cap 120 s). */
+  backoff?: BackoffStrategy;
+  /** Circuit breaker options, or `false` to run without one. Default: see `defaultCircuitBreakerOptions`. */
+  circuitBreaker?: Partial<CircuitBreakerOptions> | false;
+  /** Ceiling on any wait — server hints and the breaker included. Default 600,000 (10 min). */
+  maxDelayMs?: number;
+  /** Consecutive failed attempts before stopping (`error` with code MAX_ATTEMPTS). Default `Infinity`. */
+  maxAttempts?: number;
+  /** Spread added to a hint that carries none, as a share of its delay. Default 0.25. */
+  hintSpreadRatio?: number;
+  /** An attempt that has not opened by then is abandoned and counts as a failure. Default 20,000. */
+  connectTimeoutMs?: number;
+  /** A connection must stay open this long before the backoff resets (flap damping). Default 10,000. */
+  stableAfterMs?: number;
+  /** Also count the first inbound message as proof of health. Default `false`. */
+  stableOnFirstMessage?: boolean;
+  /** Application heartbeat for transports without their own liveness (WebSocket). Default off. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Outbound queue bounds, or `false` to drop (with a `drop` event) what is sent while disconnected. */
+  queue?: Partial<QueueOptions> | false;
+  /** Reconnect after a deliberate server close (WebSocket 1000, "io server disconnect"). Default `false`. */
+  reconnectOnServerClose?: boolean;
+  /** Retry after a refusal without a hint (HTTP 401/403, Socket.IO middleware error). Default `false`. */
+  retryOnRefusal?: boolean;
+  /** Start connecting on the next microtask after construction. Default `true`; else call `connect()`. */
+  autoConnect?: boolean;
+  /** Aborting it closes the socket for good, like `close()`. */
+  signal?: AbortSignal;
+  /** Time and timers. Default: the system clock. Pass a `VirtualClock` for deterministic tests. */
+  clock?: Clock;
+  /** Uniform draws in [0, 1). Default `Math.random` (drawn at call time). */
+  random?: Random;
+}
+
+export interface ResolvedOptions {
+  readonly transport: Transport;
+  readonly planner: PlannerOptions;
+  readonly connectTimeoutMs: number;
+  readonly stableAfterMs: number;
+  readonly stableOnFirstMessage: boolean;
+  readonly heartbeat: Required<HeartbeatOptions> | undefined;
+  readonly queue: QueueOptions | undefined;
+  readonly reconnectOnServerClose: boolean;
+  readonly retryOnRefusal: boolean;
+  readonly autoConnect: boolean;
+  readonly signal: AbortSignal | undefined;
+  readonly clock: Clock;
+  readonly random: Random;
+}
+
+const KNOWN = new Set([
+  "transport",
+  "backoff",
+  "circuitBreaker",
+  "maxDelayMs",
+  "maxAttempts",
+  "hintSpreadRatio",
+  "connectTimeoutMs",
+  "stableAfterMs",
+  "stableOnFirstMessage",
+  "heartbeat",
+  "queue",
+  "reconnectOnServerClose",
+  "retryOnRefusal",
+  "autoConnect",
+  "signal",
+  "clock",
+  "random",
+]);
+
+function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "a function";
+  if (value !== null && typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
+  return String(value);
+}
+
+/** A number option: finite (or Infinity when allowed), within [min, max]. */
+export function numberOption(
+  name: string,
+  value: unknown,
+  fallback: number,
+  { min = 0, max = Number.POSITIVE_INFINITY, integer = false, allowInfinity = false, exclusiveMin = false } = {},
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") throw new TypeError(`${name} must be a number; got ${show(value)}`);
+  const okInfinity = allowInfinity && value === Number.POSITIVE_INFINITY;
+  if (
+    Number.isNaN(value) ||
+    (!okInfinity && !Number.isFinite(value)) ||
+    (exclusiveMin ? value <= min : value < min) ||
+    value > max ||
+    (integer && !okInfinity && !Number.isInteger(value))
+  ) {
+    const range = `${exclusiveMin ? `> ${min}` : `>= ${min}`}${max < Number.POSITIVE_INFINITY ? ` and <= ${max}` : ""}`;
+    throw new RangeError(`${name} must be ${integer ? "an integer" : "a number"} ${range}; got ${show(value)}`);
+  }
+  return value;
+}
+
+function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean; got ${show(value)}`);
+  return value;
+}
+
+function functionOption<T>(name: string, value: unknown, fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== "function") throw new TypeError(`${name} must be a function; got ${show(value)}`);
+  return value as T;
+}
+
+function objectOption(name: string, value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object; got ${show(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function rejectUnknown(name: string, value: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new TypeError(`${name}.${key} is not an option (known: ${known.join(", ")})`);
+  }
+}
+
+function resolveBackoff(value: unknown): BackoffStrategy {
+  if (value === undefined) return decorrelatedJitter();
+  const strategy = objectOption("backoff", value);
+  if (typeof strategy.next !== "function" || typeof strategy.capMs !== "number") {
+    throw new TypeError(
+      `backoff must be a strategy such as decorrelatedJitter() or customBackoff(fn); got ${show(value)}`,
+    );
+  }
+  return value as BackoffStrategy;
+}
+
+function resolveHeartbeat(value: unknown): Required<HeartbeatOptions> | undefined {
+  if (value === undefined || value === false) return undefined;
+  const input = objectOption("heartbeat", value);
+  rejectUnknown("heartbeat", input, ["intervalMs", "timeoutMs", "message", "isPong"]);
+  if (input.intervalMs === undefined || input.timeoutMs === undefined) {
+    throw new TypeError("heartbeat needs intervalMs and timeoutMs (or pass heartbeat: false)");
+  }
+  return {
+    intervalMs: numberOption("heartbeat.intervalMs", input.intervalMs, 0, { min: 0, exclusiveMin: true }),
+    timeoutMs: numberOption("heartbeat.timeoutMs", input.timeoutMs, 0, { min: 0, exclusiveMin: true }),
+    message: input.message === undefined ? "ping" : input.message,
+    isPong: functionOption("heartbeat.isPong", input.isPong, (data: unknown) => data === "pong"),
+  };
+}
+
+function resolveQueue(value: unknown): QueueOptions | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) return defaultQueueOptions;
+  const input = objectOption("queue", value);
+  rejectUnknown("queue", input, ["maxMessages", "maxBytes", "ttlMs", "overflow"]);
+  const overflow = input.overflow ?? defaultQueueOptions.overflow;
+  if (overflow !== "drop-oldest" && overflow !== "drop-newest") {
+    throw new RangeError(`queue.overflow must be "drop-oldest" or "drop-newest"; got ${show(overflow)}`);
+  }
+  return {
+    maxMessages: numberOption("queue.maxMessages", input.maxMessages, defaultQueueOptions.maxMessages, {
+      integer: true,
+    }),
+    maxBytes: numberOption("queue.maxBytes", input.maxBytes, defaultQueueOptions.maxBytes),
+    ttlMs: numberOption("queue.ttlMs", input.ttlMs, defaultQueueOptions.ttlMs, { allowInfinity: true }),
+    overflow,
+  };
+}
+
+/** Validates and fills in defaults. Throws TypeError/RangeError naming the option. */
+export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions {
+  const input = objectOption("options", options) as Record<string, unknown>;
+  for (const key of Object.keys(input)) {
+    if (!KNOWN.has(key)) throw new TypeError(`${key} is not an option of ResilientSocket`);
+  }
+  const transport = input.transport as Transport | undefined;
+  if (transport === undefined || transport === null || typeof transport.connect !== "function") {
+    throw new TypeError(
+      `transport is required: pass webSocketTransport({ url }) or socketIoTransport({ url }); got ${show(transport)}`,
+    );
+  }
+  const backoff = resolveBackoff(input.backoff);
+  const maxDelayMs = numberOption("maxDelayMs", input.maxDelayMs, Math.max(DEFAULT_MAX_HINT_MS, backoff.capMs), {
+    min: 0,
+    exclusiveMin: true,
+  });
+  if (maxDelayMs < backoff.capMs) {
+    throw new RangeError(`maxDelayMs must be >= the backoff cap (${backoff.capMs}); got ${maxDelayMs}`);
+  }
+  const circuitBreaker =
+    input.circuitBreaker === false
+      ? false
+      : resolveCircuitBreakerOptions(input.circuitBreaker as Partial<CircuitBreakerOptions> | undefined);
+  const signal = input.signal;
+  if (signal !== undefined && (signal === null || typeof (signal as AbortSignal).addEventListener !== "function")) {
+    throw new TypeError(`signal must be an AbortSignal; got ${show(signal)}`);
+  }
+  const clock = input.clock === undefined ? systemClock : (objectOption("clock", input.clock) as unknown as Clock);
+  if (typeof clock.now !== "function" || typeof clock.setTimeout !== "function") {
+    throw new TypeError("clock must have now(), setTimeout() and clearTimeout()");
+  }
+  return {
+    transport,
+    planner: {
+      backoff,
+      circuitBreaker,
+      maxDelayMs,
+      maxAttempts: numberOption("maxAttempts", input.maxAttempts, Number.POSITIVE_INFINITY, {
+        min: 1,
+        integer: true,
+        allowInfinity: true,
+      }),
+      hintSpreadRatio: numberOption("hintSpreadRatio", input.hintSpreadRatio, 0.25, { max: 10 }),
+    },
+    connectTimeoutMs: numberOption("connectTimeoutMs", input.connectTimeoutMs, 20_000, { exclusiveMin: true }),
+    stableAfterMs: numberOption("stableAfterMs", input.stableAfterMs, 10_000),
+    stableOnFirstMessage: booleanOption("stableOnFirstMessage", input.stableOnFirstMessage, false),
+    heartbeat: resolveHeartbeat(input.heartbeat),
+    queue: resolveQueue(input.queue),
+    reconnectOnServerClose: booleanOption("reconnectOnServerClose", input.reconnectOnServerClose, false),
+    retryOnRefusal: booleanOption("retryOnRefusal", input.retryOnRefusal, false),
+    autoConnect: booleanOption("autoConnect", input.autoConnect, true),
+    signal: signal as AbortSignal | undefined,
+    clock,
+    random: functionOption("random", input.random, systemRandom),
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The one place that reads time, sets timers and draws randomness.
+ *
+ * Everything else receives a {@link Clock} and a {@link Random} and so runs unchanged on the real clock, on
+ * the {@link VirtualClock} in tests, and inside the storm simulator.
+ */
+
+/** Opaque handle returned by {@link Clock.setTimeout}. */
+export type TimerHandle = { readonly __timer: unique symbol } | number | object;
+
+/** Time and timers, injected. */
+export interface Clock {
+  /** Milliseconds since an arbitrary epoch (wall clock for the real clock). */
+  now(): number;
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** A source of uniform draws in [0, 1), injected. */
+export type Random = () => number;
+
+/** The real clock: `Date.now` and the platform's timers (browser and Node alike). */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, delayMs) => globalThis.setTimeout(callback, delayMs) as unknown as TimerHandle,
+  clearTimeout: (handle) => globalThis.clearTimeout(handle as Parameters<typeof globalThis.clearTimeout>[0]),
+};
+
+/** The real randomness: `Math.random`, drawn at call time (never once at import time). */
+export const systemRandom: Random = () => Math.random();
+
+/**
+ * A deterministic pseudo-random source (mulberry32). Same seed, same sequence — for tests and simulations.
+ * @see https://gist.github.com/tommyettinger/46a874533244883189143505d203312c
+ */
+export function seededRandom(seed: number): Random {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface VirtualTimer {
+  readonly id: number;
+  readonly at: number;
+  readonly callback: () => void;
+}
+
+/**
+ * A clock that only moves when told to. Timers fire in time order (ties in creation order) as
+ * {@link VirtualClock.advance} passes them. Used by the unit tests and the storm simulator.
+ */
+export class VirtualClock implements Clock {
+  private current: number;
+  private nextId = 1;
+  private readonly timers = new Map<number, VirtualTimer>();
+
+  constructor(startMs = 0) {
+    this.current = startMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimeout(callback: () => void, delayMs: number): TimerHandle {
+    const delay = Number.isFinite(delayMs) && delayMs > 0 ? delayMs : 0;
+    const id = this.nextId++;
+    this.timers.set(id, { id, at: this.current + delay, callback });
+    return id;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    if (typeof handle === "number") this.timers.delete(handle);
+  }
+
+  /** Number of timers scheduled and not yet fired or cleared. */
+  pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  /** Time at which the earliest pending timer fires, or `undefined`. */
+  nextTimerAt(): number | undefined {
+    let earliest: number | undefined;
+    for (const timer of this.timers.values()) if (earliest === undefined || timer.at < earliest) earliest = timer.at;
+    return earliest;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due on the way (including ones they set). */
+  advance(ms: number): void {
+    const target = this.current + ms;
+    for (;;) {
+      const next = this.earliest();
+      if (next === undefined || next.at > target) break;
+      this.timers.delete(next.id);
+      this.current = Math.max(this.current, next.at);
+      next.callback();
+    }
+    this.current = target;
+  }
+
+  /** Fires the earliest pending timer (moving time to it); false when none is pending. */
+  runNext(): boolean {
+    const next = this.earliest();
+    if (next === undefined) return false;
+    this.timers.delete(next.id);
+    this.current = Math.max(this.current, next.at);
+    next.callback();
+    return true;
+  }
+
+  private earliest(): VirtualTimer | undefined {
+    let best: VirtualTimer | undefined;
+    for (const timer of this.timers.values()) {
+      if (best === undefined || timer.at < best.at || (timer.at === best.at && timer.id < best.id)) best = timer;
+    }
+    return best;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Backoff strategies: pure functions from (attempt, previous delay, one uniform draw) to the next delay.
+ *
+ * Every strategy bounds the *range* its draw comes from by the cap instead of clamping the sample, so a
+ * population parked at the cap stays spread out (the AWS formula `min(cap, random(base, prev * 3))` puts
+ * about a third of its draws exactly on the cap, and socket.io-client's `min(ms, max)` after jitter puts
+ * half of them there — every parked client then retries in the same second).
+ *
+ * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ (Marc Brooker, 2015)
+ * @see https://github.com/connor4312/cockatiel/tree/master/src/backoff (pure (state) → delay shape)
+ */
+
+/** What a strategy needs to know to draw the next delay. */
+export interface BackoffInput {
+  /** 1 for the first retry after a success (or the start), 2 for the next, … */
+  readonly attempt: number;
+  /** The delay this strategy returned last time, or 0 before the first retry. */
+  readonly previousDelayMs: number;
+  /** A uniform draw in [0, 1). */
+  readonly random: number;
+}
+
+/** A backoff strategy: a name (for stats and the storm lab), its bounds, and a pure delay function. */
+export interface BackoffStrategy {
+  readonly name: string;
+  /** Smallest delay the strategy can return. */
+  readonly minMs: number;
+  /** Largest delay the strategy can return. */
+  readonly capMs: number;
+  /** The next delay in milliseconds; always finite and within [minMs, capMs]. */
+  next(input: BackoffInput): number;
+}
+
+/** Options shared by the built-in strategies. */
+export interface BackoffOptions {
+  /** Base delay in ms (the first retry's scale). */
+  baseMs?: number;
+  /** Upper bound of the range any draw comes from, in ms. */
+  capMs?: number;
+}
+
+/**
+ * Defaults, chosen from two requirements:
+ * - A lone client whose server blips is back fast: with base 250 ms the first decorrelated draw is uniform
+ *   in [250, 750] ms, median 500 ms (socket.io-client's median first retry is 1 s).
+ * - A population parked at the cap stays below what a server can cheaply refuse. At the cap the
+ *   decorrelated chain keeps drawing from [base, cap]; its long-run mean delay is ≈ 0.27 × cap (measured by
+ *   `npm run bench:backoff`), so with a 120 s cap 100,000 parked clients offer ≈ 3,100 attempts/s, spread
+ *   evenly — refusals one Node process answers with a cached close frame or 503. The incident's 30 s cap
+ *   with socket.io-client's clamp offered the whole population inside a few seconds at every restart.
+ *   The 120 s cap is gRPC's connection-backoff maximum, chosen there for the same reason; servers that want
+ *   clients back sooner say so with hints.
+ * @see https://github.com/grpc/grpc/blob/master/doc/connection-backoff.md
+ * @see ../../README.md#backoff (the measured distribution per attempt, `npm run bench:backoff`)
+ */
+export const DEFAULT_BASE_MS = 250;
+export const DEFAULT_CAP_MS = 120_000;
+
+/** Keeps exponents small enough that `base * 2 ** n` never overflows to Infinity (2 ** 1023 is finite). */
+const MAX_EXPONENT = 1000;
+
+function resolve(options: BackoffOptions | undefined, strategy: string): { baseMs: number; capMs: number } {
+  const baseMs = options?.baseMs ?? DEFAULT_BASE_MS;
+  const capMs = options?.capMs ?? DEFAULT_CAP_MS;
+  if (typeof baseMs !== "number" || !Number.isFinite(baseMs) || baseMs <= 0) {
+    throw new RangeError(`${strategy}: baseMs must be a finite number > 0; got ${String(baseMs)}`);
+  }
+  if (typeof capMs !== "number" || !Number.isFinite(capMs) || capMs < baseMs) {
+    throw new RangeError(`${strategy}: capMs must be a finite number >= baseMs (${baseMs}); got ${String(capMs)}`);
+  }
+  return { baseMs, capMs };
+}
+
+function safeRandom(random: number): number {
+  return Number.isFinite(random) && random >= 0 && random < 1 ? random : 0.5;
+}
+
+function exponential(baseMs: number, capMs: number, attempt: number): number {
+  const n = Number.isFinite(attempt) && attempt >= 1 ? Math.min(Math.floor(attempt) - 1, MAX_EXPONENT) : 0;
+  return Math.min(capMs, baseMs * 2 ** n);
+}
+
+/**
+ * Decorrelated jitter (the default): uniform in [base, min(cap, 3 × previous)].
+ * Grows ≈ 1.5× per attempt on average and stays random at the cap (uniform over [base, cap] from there),
+ * never exactly equal to the cap except with probability 0.
+ * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
+ */
+export function decorrelatedJitter(options?: BackoffOptions): BackoffStrategy {
+  const { baseMs, capMs } = resolve(options, "decorrelatedJitter");
+  return {
+    name: "decorrelated-jitter",
+    minMs: baseMs,
+    capMs,
+    next({ previousDelayMs, random }) {
+      const previous = Number.isFinite(previousDelayMs) && previousDelayMs > baseMs ? previousDelayMs : baseMs;
+      const upper = Math.min(capMs, previous * 3);
+      return baseMs + safeRandom(random) * (upper - baseMs);
+    },
+  };
+}
+
+/**
+ * Full jitter: uniform in [0, min(cap, base × 2^(attempt−1))]. Lowest total work in Brooker's simulation,
+ * but a retry may come almost at once.
+ * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
+ */
+export function fullJitter(options?: BackoffOptions): BackoffStrategy {
+  const { baseMs, capMs } = resolve(options, "fullJitter");
+  return {
+    name: "full-jitter",
+    minMs: 0,
+    capMs,
+    next: ({ attempt, random }) => safeRandom(random) * exponential(baseMs, capMs, attempt),
+  };
+}
+
+/**
+ * Equal jitter: half of the exponential delay fixed, half random — uniform in [e/2, e] with
+ * e = min(cap, base × 2^(attempt−1)).
+ * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
+ */
+export function equalJitter(options?: BackoffOptions): BackoffStrategy {
+  const { baseMs, capMs } = resolve(options, "equalJitter");
+  return {
+    name: "equal-jitter",
+    minMs: baseMs / 2,
+    capMs,
+    next({ attempt, random }) {
+      const e = exponential(baseMs, capMs, attempt);
+      return e / 2 + safeRandom(random) * (e / 2);
+    },
+  };
+}
+
+/**
+ * Capped exponential backoff *without* jitter: base × 2^(attempt−1), at most cap. For comparison only —
+ * every client that failed together retries together (lock-step). Never use it in production.
+ */
+export function exponentialNoJitter(options?: BackoffOptions): BackoffStrategy {
+  const { baseMs, capMs } = resolve(options, "exponentialNoJitter");
+  return {
+    name: "exponential-no-jitter",
+    minMs: baseMs,
+    capMs,
+    next: ({ attempt }) => exponential(baseMs, capMs, attempt),
+  };
+}
+
+/** A user-supplied delay function, for {@link customBackoff}. */
+export type BackoffFunction = (input: BackoffInput) => number;
+
+/**
+ * Wraps a user function. Its answer is bounded: a result above `capMs` becomes `capMs`, and a throw, a
+ * non-number, a non-finite result or one below `minMs` is replaced by a decorrelated-jitter draw over the
+ * same bounds — a buggy function can never turn retries into a tight loop or a crash.
+ */
+export function customBackoff(
+  fn: BackoffFunction,
+  options: { minMs?: number; capMs?: number; name?: string } = {},
+): BackoffStrategy {
+  if (typeof fn !== "function") throw new TypeError(`customBackoff: fn must be a function; got ${typeof fn}`);
+  const minMs = options.minMs ?? DEFAULT_BASE_MS;
+  const capMs = options.capMs ?? DEFAULT_CAP_MS;
+  if (!Number.isFinite(minMs) || minMs < 0) throw new RangeError(`customBackoff: minMs must be >= 0; got ${minMs}`);
+  if (!Number.isFinite(capMs) || capMs < minMs) {
+    throw new RangeError(`customBackoff: capMs must be a finite number >= minMs (${minMs}); got ${capMs}`);
+  }
+  const fallback = decorrelatedJitter({ baseMs: Math.max(minMs, 1), capMs: Math.max(capMs, minMs, 1) });
+  return {
+    name: options.name ?? "custom",
+    minMs,
+    capMs,
+    next(input) {
+      let value: unknown;
+      try {
+        value = fn(input);
+      } catch {
+        value = undefined;
+      }
+      if (typeof value !== "number" || !Number.isFinite(value) || value < minMs) {
+        return Math.min(capMs, Math.max(minMs, fallback.next(input)));
+      }
+      return Math.min(value, capMs);
+    },
+  };
+}

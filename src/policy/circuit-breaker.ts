@@ -1,0 +1,285 @@
+/**
+ * A circuit breaker for connection attempts: after enough failures it refuses attempts for an open period
+ * (doubling on each reopening, capped, jittered), then lets one probe through; the probe's outcome closes
+ * or reopens it. Pure and serialisable: time and randomness are arguments, and the whole state is a plain
+ * discriminated union that {@link CircuitBreaker.snapshot} copies out and the constructor takes back.
+ *
+ * @see https://github.com/connor4312/cockatiel/tree/master/src/breaker (ConsecutiveBreaker, SamplingBreaker,
+ *   serialisable breaker state)
+ * @see Michael T. Nygard, "Release It!", 2nd ed., ch. 5 "Circuit Breaker"
+ */
+
+/** When a breaker opens and for how long. */
+export interface CircuitBreakerOptions {
+  /** Consecutive failures that open the breaker. Default 10. Integer ≥ 1. */
+  consecutiveFailures: number;
+  /** Failure share over the window that opens it. Default 0.8. In (0, 1]. */
+  failureRatio: number;
+  /** Length of the sliding window for the ratio. Default 120_000. > 0, finite. */
+  windowMs: number;
+  /** Outcomes needed in the window before the ratio is judged. Default 10. Integer in [1, 1000]. */
+  minimumAttempts: number;
+  /** Open period after the first opening. Default 30_000. > 0 finite. */
+  openMs: number;
+  /** Ceiling of the open period as it doubles on repeated opens. Default 300_000 (or openMs if larger). ≥ openMs, finite. */
+  maxOpenMs: number;
+}
+
+/** The defaults; `maxOpenMs` rises to `openMs` when only `openMs` is given above it. */
+export const defaultCircuitBreakerOptions: Readonly<CircuitBreakerOptions> = Object.freeze({
+  consecutiveFailures: 10,
+  failureRatio: 0.8,
+  windowMs: 120_000,
+  minimumAttempts: 10,
+  openMs: 30_000,
+  maxOpenMs: 300_000,
+});
+
+/** The window keeps at most this many outcomes, so a flood of attempts cannot grow memory or snapshots. */
+const MAX_WINDOW_ENTRIES = 1000;
+
+const isFinitePositive = (v: number) => Number.isFinite(v) && v > 0;
+const RULES: Record<keyof CircuitBreakerOptions, { valid: (value: number) => boolean; expected: string }> = {
+  consecutiveFailures: { valid: (v) => Number.isSafeInteger(v) && v >= 1, expected: "an integer >= 1" },
+  failureRatio: { valid: (v) => v > 0 && v <= 1, expected: "a number in (0, 1]" },
+  windowMs: { valid: isFinitePositive, expected: "a finite number > 0" },
+  minimumAttempts: {
+    valid: (v) => Number.isSafeInteger(v) && v >= 1 && v <= MAX_WINDOW_ENTRIES,
+    expected: `an integer in [1, ${MAX_WINDOW_ENTRIES}]`,
+  },
+  openMs: { valid: isFinitePositive, expected: "a finite number > 0" },
+  maxOpenMs: { valid: isFinitePositive, expected: "a finite number > 0" },
+};
+
+/**
+ * Fills in defaults and validates. A wrong type or an unknown key throws a `TypeError`, a number out of
+ * range a `RangeError`; either message names the option path and the value, e.g.
+ * `circuitBreaker.failureRatio must be a number in (0, 1]; got 1.5`.
+ * @param optionPrefix How the caller's options object is named in messages.
+ * @see https://github.com/connor4312/cockatiel (RangeError naming option and value)
+ */
+export function resolveCircuitBreakerOptions(
+  input: Partial<CircuitBreakerOptions> | undefined,
+  optionPrefix = "circuitBreaker",
+): CircuitBreakerOptions {
+  if (input === undefined) return { ...defaultCircuitBreakerOptions };
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new TypeError(`${optionPrefix} must be an object; got ${describe(input)}`);
+  }
+  const unknown = Object.keys(input).find((key) => !Object.hasOwn(RULES, key));
+  if (unknown !== undefined) {
+    throw new TypeError(
+      `${optionPrefix}.${unknown} is not an option; known: ${Object.keys(RULES).join(", ")}`,
+    );
+  }
+  const given = input as Record<string, unknown>;
+  const resolved = { ...defaultCircuitBreakerOptions };
+  for (const key of Object.keys(RULES) as Array<keyof CircuitBreakerOptions>) {
+    const value = given[key];
+    if (value === undefined) continue;
+    const { valid, expected } = RULES[key];
+    const message = `${optionPrefix}.${key} must be ${expected}; got ${describe(value)}`;
+    if (typeof value !== "number") throw new TypeError(message);
+    if (!valid(value)) throw new RangeError(message);
+    resolved[key] = value;
+  }
+  if (given.maxOpenMs === undefined) resolved.maxOpenMs = Math.max(resolved.maxOpenMs, resolved.openMs);
+  if (resolved.maxOpenMs < resolved.openMs) {
+    throw new RangeError(
+      `${optionPrefix}.maxOpenMs must be >= ${optionPrefix}.openMs (${resolved.openMs}); got ${resolved.maxOpenMs}`,
+    );
+  }
+  return resolved;
+}
+
+/** One attempt's outcome in the closed breaker's sliding window. */
+type Outcome = [atMs: number, failed: 0 | 1];
+
+/** What the breaker is doing: letting attempts through, refusing them, or testing with one probe. */
+export type CircuitState = "closed" | "open" | "half-open";
+
+/** The whole breaker state, JSON-serialisable. `opens` counts openings since the breaker last closed. */
+export type BreakerState =
+  | { kind: "closed"; opens: number; consecutiveFailures: number; window: Outcome[] }
+  | { kind: "open"; opens: number; openedAtMs: number; untilMs: number }
+  | { kind: "half-open"; opens: number; probeInFlight: boolean };
+
+/** The answer to {@link CircuitBreaker.tryAcquire}. `retryInMs: 0` means "ask again after the probe's outcome". */
+export type Admission = { allowed: true; probe: boolean } | { allowed: false; retryInMs: number };
+
+/**
+ * Opens on `consecutiveFailures` failures in a row, or when at least `minimumAttempts` outcomes in the last
+ * `windowMs` are at least `failureRatio` failures. Each opening lasts `min(maxOpenMs, openMs × 2^(opens−1))`
+ * scaled by a draw in [0.5, 1), so clients that failed together do not probe together.
+ * @see https://github.com/connor4312/cockatiel#circuitbreaker
+ */
+export class CircuitBreaker {
+  readonly options: CircuitBreakerOptions;
+  #state: BreakerState;
+
+  /** @param state A {@link CircuitBreaker.snapshot}, possibly through JSON; anything else throws a `TypeError`. */
+  constructor(options?: Partial<CircuitBreakerOptions>, state?: BreakerState) {
+    this.options = Object.freeze(resolveCircuitBreakerOptions(options));
+    this.#state = state === undefined ? closed() : restore(state);
+  }
+
+  /**
+   * closed | open | half-open as of the last transition (an open breaker past its untilMs still says "open"
+   * until tryAcquire moves it).
+   */
+  get state(): CircuitState {
+    return this.#state.kind;
+  }
+
+  /** When an open breaker lets its probe through (ms timestamp), else undefined. */
+  get reopensAt(): number | undefined {
+    return this.#state.kind === "open" ? this.#state.untilMs : undefined;
+  }
+
+  /** Asks to make an attempt now; an open breaker past its period turns half-open and admits one probe. */
+  tryAcquire(nowMs: number): Admission {
+    assertTime(nowMs, "tryAcquire");
+    const s = this.#state;
+    if (s.kind === "closed") return { allowed: true, probe: false };
+    if (s.kind === "open" && nowMs < s.untilMs) return { allowed: false, retryInMs: s.untilMs - nowMs };
+    if (s.kind === "half-open" && s.probeInFlight) return { allowed: false, retryInMs: 0 };
+    this.#state = { kind: "half-open", opens: s.opens, probeInFlight: true };
+    return { allowed: true, probe: true };
+  }
+
+  /**
+   * A successful attempt. half-open → closed with no history. closed → records it. open → no change: it
+   * is a straggler admitted before the breaker opened and says nothing about the server now.
+   */
+  recordSuccess(nowMs: number): void {
+    assertTime(nowMs, "recordSuccess");
+    const s = this.#state;
+    if (s.kind === "half-open") this.#state = closed();
+    else if (s.kind === "closed")
+      this.#state = { ...s, consecutiveFailures: 0, window: this.#record(s, nowMs, 0) };
+  }
+
+  /**
+   * A failed attempt; `random` in [0, 1) jitters the open period (outside that range, or NaN, counts as 0.5).
+   * closed → records it and opens if a threshold is reached. half-open → opens again, for longer. open → no change.
+   * @returns The state after the failure.
+   */
+  recordFailure(nowMs: number, random: number): CircuitState {
+    assertTime(nowMs, "recordFailure");
+    const s = this.#state;
+    if (s.kind === "half-open") this.#open(s.opens, nowMs, random);
+    else if (s.kind === "closed") {
+      const window = this.#record(s, nowMs, 1);
+      const consecutiveFailures = s.consecutiveFailures + 1;
+      const failed = window.reduce((sum, [, f]) => sum + f, 0);
+      const o = this.options;
+      const ratioTrips = window.length >= o.minimumAttempts && failed / window.length >= o.failureRatio;
+      if (ratioTrips || consecutiveFailures >= o.consecutiveFailures) this.#open(s.opens, nowMs, random);
+      else this.#state = { ...s, consecutiveFailures, window };
+    }
+    return this.#state.kind;
+  }
+
+  /**
+   * The probe's attempt ended with no outcome (cancelled, e.g. by `close()`): half-open with a probe in flight
+   * → half-open without, so the next {@link CircuitBreaker.tryAcquire} sends a new probe. No change otherwise.
+   * Also call it after restoring a snapshot taken while a probe was in flight in a process that is gone;
+   * otherwise the breaker waits forever for an outcome nobody will report.
+   */
+  releaseProbe(): void {
+    if (this.#state.kind === "half-open") this.#state = { ...this.#state, probeInFlight: false };
+  }
+
+  /**
+   * A deep copy, JSON-serialisable; `new CircuitBreaker(opts, JSON.parse(JSON.stringify(b.snapshot())))`
+   * behaves identically.
+   */
+  snapshot(): BreakerState {
+    return copy(this.#state);
+  }
+
+  /** Back to closed with no history. */
+  reset(): void {
+    this.#state = closed();
+  }
+
+  /** The window with one more outcome, entries older than `windowMs` dropped, at most 1000 kept. */
+  #record(s: { window: Outcome[] }, nowMs: number, failed: 0 | 1): Outcome[] {
+    const cutoff = nowMs - this.options.windowMs;
+    const window = s.window.filter(([atMs]) => atMs >= cutoff);
+    window.push([nowMs, failed]);
+    return window.length > MAX_WINDOW_ENTRIES ? window.slice(-MAX_WINDOW_ENTRIES) : window;
+  }
+
+  #open(previousOpens: number, nowMs: number, random: number): void {
+    const { openMs, maxOpenMs } = this.options;
+    const opens = Math.min(previousOpens + 1, Number.MAX_SAFE_INTEGER);
+    // Stop doubling once past the ceiling, so no `opens` makes 2 ** n overflow to Infinity.
+    const doublings = Math.min(opens - 1, Math.ceil(Math.log2(maxOpenMs / openMs)));
+    const periodMs = Math.min(maxOpenMs, openMs * 2 ** doublings);
+    const draw = Number.isFinite(random) && random >= 0 && random < 1 ? random : 0.5;
+    this.#state = { kind: "open", opens, openedAtMs: nowMs, untilMs: nowMs + periodMs * (0.5 + 0.5 * draw) };
+  }
+}
+
+function closed(): BreakerState {
+  return { kind: "closed", opens: 0, consecutiveFailures: 0, window: [] };
+}
+
+function copy(s: BreakerState): BreakerState {
+  return s.kind === "closed" ? { ...s, window: s.window.map(([atMs, failed]) => [atMs, failed]) } : { ...s };
+}
+
+/** Checks a restored state field by field, so garbage fails here rather than as NaN delays later. */
+function restore(input: unknown): BreakerState {
+  need(typeof input === "object" && input !== null && !Array.isArray(input), "", "an object", input);
+  const s = input as Record<string, unknown>;
+  const { opens, kind } = s;
+  need(isCount(opens), ".opens", "an integer >= 0", opens);
+  if (kind === "closed") {
+    const { consecutiveFailures, window } = s;
+    need(isCount(consecutiveFailures), ".consecutiveFailures", "an integer >= 0", consecutiveFailures);
+    need(
+      Array.isArray(window) && window.length <= MAX_WINDOW_ENTRIES,
+      ".window",
+      "an array of <= 1000",
+      window,
+    );
+    for (const [i, entry] of window.entries()) need(isOutcome(entry), `.window[${i}]`, "[atMs, 0|1]", entry);
+    return copy({ kind, opens, consecutiveFailures, window });
+  }
+  if (kind === "open") {
+    const { openedAtMs, untilMs } = s;
+    need(Number.isFinite(openedAtMs), ".openedAtMs", "a finite number", openedAtMs);
+    const ok = Number.isFinite(untilMs) && (untilMs as number) >= (openedAtMs as number);
+    need(ok, ".untilMs", "a finite number >= openedAtMs", untilMs);
+    return { kind, opens, openedAtMs: openedAtMs as number, untilMs: untilMs as number };
+  }
+  need(kind === "half-open", ".kind", '"closed", "open" or "half-open"', kind);
+  need(typeof s.probeInFlight === "boolean", ".probeInFlight", "a boolean", s.probeInFlight);
+  return { kind, opens, probeInFlight: s.probeInFlight };
+}
+
+function need(ok: boolean, field: string, expected: string, got: unknown): asserts ok {
+  if (!ok) throw new TypeError(`CircuitBreaker state${field} must be ${expected}; got ${describe(got)}`);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function isOutcome(entry: unknown): entry is Outcome {
+  return Array.isArray(entry) && entry.length === 2 && Number.isFinite(entry[0]) && [0, 1].includes(entry[1]);
+}
+
+/** A clock reading of NaN or Infinity would poison every later comparison and the snapshot. */
+function assertTime(nowMs: number, method: string): void {
+  if (!Number.isFinite(nowMs))
+    throw new RangeError(`CircuitBreaker.${method}: nowMs must be a finite number; got ${describe(nowMs)}`);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === "number" || typeof value === "boolean" || value == null) return String(value);
+  return Array.isArray(value) ? "an array" : typeof value;
+}

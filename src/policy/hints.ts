@@ -1,0 +1,139 @@
+/**
+ * Server hints: how a server tells a client *when* to come back. One shape, {@link RetryHint}, from four
+ * wire forms (documented in the README, "Server hints"):
+ * - HTTP `Retry-After` on a refused WebSocket handshake (where the runtime can see it),
+ * - WebSocket close 1012 (Service Restart) / 1013 (Try Again Later) with a JSON reason,
+ * - Socket.IO middleware `next(err)` with `err.data` (client `connect_error`),
+ * - a drain notice (Socket.IO event {@link DRAIN_EVENT}) sent before a server-side disconnect.
+ *
+ * Everything here is pure, and hostile input is bounded: negative, NaN or non-numeric delays give no hint;
+ * delays past the ceiling are cut to it; oversized or malformed payloads are ignored. Each outcome says why.
+ * @see https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1 (close codes), IANA registry for 1012/1013
+ */
+import { parseRetryAfter } from "./retry-after.js";
+
+/** Where a hint came from. */
+export type HintSource = "retry-after" | "close-code" | "connect-error" | "drain";
+
+/** A server's instruction to come back no sooner than `delayMs`, spread over the next `spreadMs`. */
+export interface RetryHint {
+  readonly source: HintSource;
+  /** Wait at least this long (ms), already bounded by the ceiling. */
+  readonly delayMs: number;
+  /** Window after `delayMs` the client picks a random moment in; `undefined` when the server gave none. */
+  readonly spreadMs: number | undefined;
+  /** Close code (close-code hints) or HTTP status (retry-after hints). */
+  readonly code?: number;
+}
+
+/** The result of reading a hint: the hint, if any, and what was wrong with the input, if anything. */
+export interface HintReading {
+  readonly hint?: RetryHint;
+  /** Set when the input was malformed, hostile or clamped (for an `error` event); absent when fine or absent. */
+  readonly problem?: string;
+}
+
+/** Default ceiling on what a server may ask: 10 minutes. A hostile server must not park clients for a year. */
+export const DEFAULT_MAX_HINT_MS = 10 * 60_000;
+/** Close code 1012, Service Restart. */
+export const CLOSE_SERVICE_RESTART = 1012;
+/** Close code 1013, Try Again Later. */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+/** The Socket.IO event a draining server emits (payload: a {@link HintPayload}) before disconnecting. */
+export const DRAIN_EVENT = "resilient:drain";
+/** Longest close reason / payload text considered (the WebSocket close reason limit is 123 bytes). */
+const MAX_TEXT = 512;
+
+/** The JSON wire shape of a hint, in close reasons, `connect_error` data and drain notices. */
+export interface HintPayload {
+  /** Come back no sooner than this many milliseconds from now. */
+  retryAfterMs: number;
+  /** Optional window (ms) after `retryAfterMs` to pick a random moment in. */
+  spreadMs?: number;
+}
+
+const NONE: HintReading = {};
+
+/**
+ * Builds a bounded hint from a delay and a spread. Invalid delays give no hint; oversized ones are cut to
+ * `maxHintMs`; an invalid spread is treated as absent; delay + spread never exceeds `maxHintMs`.
+ */
+export function boundHint(
+  source: HintSource,
+  delayMs: unknown,
+  spreadMs: unknown,
+  maxHintMs: number,
+  code?: number,
+): HintReading {
+  if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0) {
+    return { problem: `${source} hint ignored: delay must be a finite number >= 0; got ${describe(delayMs)}` };
+  }
+  let problem: string | undefined;
+  let delay = delayMs;
+  if (delay > maxHintMs) {
+    problem = `${source} hint of ${delay} ms cut to the ${maxHintMs} ms ceiling`;
+    delay = maxHintMs;
+  }
+  let spread: number | undefined;
+  if (spreadMs !== undefined) {
+    if (typeof spreadMs === "number" && Number.isFinite(spreadMs) && spreadMs >= 0) {
+      spread = Math.min(spreadMs, maxHintMs - delay);
+    } else {
+      problem ??= `${source} hint spread ignored: expected a finite number >= 0; got ${describe(spreadMs)}`;
+    }
+  }
+  const hint: RetryHint = code === undefined ? { source, delayMs: delay, spreadMs: spread } : { source, delayMs: delay, spreadMs: spread, code };
+  return problem === undefined ? { hint } : { hint, problem };
+}
+
+/**
+ * Reads a {@link HintPayload} out of an unknown value (Socket.IO `err.data`, a drain notice, a parsed close
+ * reason). Only own properties of a plain object are read, so `__proto__` tricks change nothing.
+ */
+export function readHintPayload(data: unknown, source: HintSource, maxHintMs = DEFAULT_MAX_HINT_MS, code?: number): HintReading {
+  if (data === null || typeof data !== "object" || Array.isArray(data)) return NONE;
+  if (!Object.hasOwn(data, "retryAfterMs")) return NONE;
+  const record = data as Record<string, unknown>;
+  const spread = Object.hasOwn(data, "spreadMs") ? record.spreadMs : undefined;
+  return boundHint(source, record.retryAfterMs, spread, maxHintMs, code);
+}
+
+/**
+ * Reads a WebSocket close. Only 1012 and 1013 carry hints; their reason is JSON `{"retryAfterMs":…,
+ * "spreadMs":…}` (under the 123-byte limit). Any other reason text gives no hint.
+ */
+export function readCloseHint(code: number, reason: string, maxHintMs = DEFAULT_MAX_HINT_MS): HintReading {
+  if (code !== CLOSE_SERVICE_RESTART && code !== CLOSE_TRY_AGAIN_LATER) return NONE;
+  if (typeof reason !== "string" || reason.length === 0) return NONE;
+  if (reason.length > MAX_TEXT) return { problem: `close ${code} reason ignored: ${reason.length} characters` };
+  const trimmed = reason.trim();
+  if (!trimmed.startsWith("{")) return NONE;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(trimmed);
+  } catch {
+    return { problem: `close ${code} reason ignored: not valid JSON` };
+  }
+  return readHintPayload(parsed, "close-code", maxHintMs, code);
+}
+
+/** Reads an HTTP `Retry-After` header from a refused handshake (status 429 or 503, or any status). */
+export function readRetryAfterHint(
+  value: string | null | undefined,
+  nowMs: number,
+  status?: number,
+  maxHintMs = DEFAULT_MAX_HINT_MS,
+): HintReading {
+  if (value === undefined || value === null) return NONE;
+  const delay = parseRetryAfter(value, nowMs);
+  if (delay === undefined) return { problem: `Retry-After ignored: malformed value ${describe(value)}` };
+  return boundHint("retry-after", delay, undefined, maxHintMs, status);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) {
+    return String(value);
+  }
+  return typeof value;
+}

@@ -1,0 +1,91 @@
+/**
+ * Socket.IO transport: one fresh socket.io-client Manager per attempt with its own reconnection turned OFF,
+ * so exactly one policy (ours) decides when to reconnect. Hints come from middleware refusals
+ * (`next(err)` with `err.data` → `connect_error`) and from the drain notice ({@link DRAIN_EVENT}) a server
+ * emits before disconnecting. Liveness is Socket.IO's own ping/pong (a dead link ends as "ping timeout").
+ */
+import { io as defaultIo, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
+import { DRAIN_EVENT, type HintReading, readHintPayload } from "../policy/hints.js";
+import type { CloseInfo, Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
+
+export type SocketIoClientOptions = Partial<ManagerOptions & SocketOptions>;
+
+export interface SocketIoTransportOptions {
+  /** Server URL (with namespace path if any), or a function called before every attempt. */
+  url: string | (() => string);
+  /** socket.io-client options. `reconnection`, `autoConnect` and `forceNew` are overridden (see above). */
+  options?: SocketIoClientOptions;
+  /** The `io` function to use. Default: `io` from the `socket.io-client` peer dependency. */
+  io?: (url: string, options?: SocketIoClientOptions) => Socket;
+  /** The event `send()` emits and `message` listens to. Default `"message"` (`socket.send` / `"message"`). */
+  event?: string;
+}
+
+/** Creates a Socket.IO transport. */
+export function socketIoTransport(options: SocketIoTransportOptions): Transport {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`socketIoTransport options must be an object; got ${String(options)}`);
+  }
+  const { url, event = "message" } = options;
+  const io = options.io ?? defaultIo;
+  if (typeof url !== "string" && typeof url !== "function") {
+    throw new TypeError(`socketIoTransport: url must be a string or function; got ${typeof url}`);
+  }
+  if (typeof io !== "function") throw new TypeError(`socketIoTransport: io must be a function; got ${typeof io}`);
+  if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT) {
+    throw new RangeError(`socketIoTransport: event must be a non-empty event name; got ${String(event)}`);
+  }
+  return {
+    name: "socket.io",
+    connect(handlers: ConnectionHandlers, context: TransportContext): Connection {
+      const socket = io(typeof url === "function" ? url() : url, {
+        ...options.options,
+        reconnection: false,
+        autoConnect: false,
+        forceNew: true,
+      });
+      let done = false;
+      let drain: HintReading | undefined;
+      const finish = (info: CloseInfo) => {
+        if (done) return;
+        done = true;
+        socket.off();
+        socket.io.off();
+        socket.disconnect();
+        handlers.close(info);
+      };
+      socket.on("connect", () => handlers.open());
+      socket.on(event, (data: unknown) => handlers.message(data));
+      socket.on(DRAIN_EVENT, (payload: unknown) => {
+        drain = readHintPayload(payload, "drain", context.maxHintMs);
+      });
+      socket.on("connect_error", (error: Error & { data?: unknown }) => {
+        const hint = readHintPayload(error?.data, "connect-error", context.maxHintMs);
+        // socket.io-client marks a socket inactive when the server's middleware refused it (a CONNECT_ERROR
+        // packet); transport failures leave it active.
+        const refused = !socket.active;
+        const info: CloseInfo = { kind: refused ? "refused" : "error", reason: error?.message ?? "", error };
+        finish(hint.hint !== undefined || hint.problem !== undefined ? { ...info, hint } : info);
+      });
+      socket.on("disconnect", (reason: string) => {
+        const kind = reason === "io server disconnect" ? "deliberate" : "closed";
+        const info: CloseInfo = { kind, reason };
+        finish(drain === undefined ? info : { ...info, hint: drain });
+      });
+      socket.connect();
+      return {
+        send(data: unknown) {
+          if (!socket.connected) throw new Error("Socket.IO socket is not connected");
+          socket.emit(event, data);
+        },
+        close() {
+          if (done) return;
+          done = true;
+          socket.off();
+          socket.io.off();
+          socket.disconnect();
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The small interface a concrete socket is adapted to. A transport opens one connection per call; the
+ * {@link ResilientSocket} owns every decision about when to call it.
+ */
+import type { HintReading } from "../policy/hints.js";
+
+/** How a connection ended, as seen by the transport. */
+export type CloseKind =
+  /** A failure: refused handshake, network error, abnormal close — retried through the policy. */
+  | "error"
+  /** An ordinary close or drop (e.g. 1001 Going Away, a drained server) — retried through the policy. */
+  | "closed"
+  /** The server closed on purpose and meant it (WebSocket 1000, Socket.IO "io server disconnect"). */
+  | "deliberate"
+  /** The server refused this client (HTTP 401/403, Socket.IO middleware error without hint data). */
+  | "refused";
+
+export interface CloseInfo {
+  readonly kind: CloseKind;
+  /** WebSocket close code, or the HTTP status of a refused handshake. */
+  readonly code?: number;
+  readonly reason?: string;
+  /** A server hint read from the close (close code, Retry-After, connect_error data, drain notice). */
+  readonly hint?: HintReading;
+  /** The transport's own error object, if there was one. */
+  readonly error?: unknown;
+}
+
+/** Callbacks a transport calls for one connection. `close` is called exactly once, unless the client
+ * closed the connection itself, after which nothing is called. */
+export interface ConnectionHandlers {
+  open(): void;
+  message(data: unknown): void;
+  close(info: CloseInfo): void;
+}
+
+/** What a transport needs from the client to read hints. */
+export interface TransportContext {
+  /** Current time in ms (for `Retry-After` dates). */
+  now(): number;
+  /** Ceiling for any hint (ms). */
+  readonly maxHintMs: number;
+}
+
+/** One connection attempt / live connection. */
+export interface Connection {
+  /** Sends now; may throw if the underlying socket refuses (the client then queues the message). */
+  send(data: unknown): void;
+  /** Closes (or aborts an attempt in progress). After this the transport calls no handler. Idempotent. */
+  close(): void;
+}
+
+/** A way to open connections. `connect` may throw synchronously: that counts as a failed attempt. */
+export interface Transport {
+  readonly name: string;
+  connect(handlers: ConnectionHandlers, context: TransportContext): Connection;
+}

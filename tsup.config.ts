@@ -1,0 +1,18 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: {
+    index: "src/index.ts",
+    websocket: "src/websocket.ts",
+    "socket-io": "src/socket-io.ts",
+  },
+  format: ["esm", "cjs"],
+  // TS 6 deprecates `baseUrl`, which tsup's dts step sets internally (TS5101 without this).
+  dts: { compilerOptions: { ignoreDeprecations: "6.0" } },
+  sourcemap: true,
+  clean: true,
+  target: "es2022",
+  platform: "neutral",
+  external: ["socket.io-client", "eventemitter3"],
+  treeshake: true,
+});
