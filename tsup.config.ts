@@ -13,6 +13,6 @@ export default defineConfig({
   clean: true,
   target: "es2022",
   platform: "neutral",
-  external: ["socket.io-client", "eventemitter3"],
+  external: ["socket.io-client"],
   treeshake: true,
 });

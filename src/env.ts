@@ -86,7 +86,8 @@ export class VirtualClock implements Clock {
   /** Time at which the earliest pending timer fires, or `undefined`. */
   nextTimerAt(): number | undefined {
     let earliest: number | undefined;
-    for (const timer of this.timers.values()) if (earliest === undefined || timer.at < earliest) earliest = timer.at;
+    for (const timer of this.timers.values())
+      if (earliest === undefined || timer.at < earliest) earliest = timer.at;
     return earliest;
   }
 
@@ -116,7 +117,8 @@ export class VirtualClock implements Clock {
   private earliest(): VirtualTimer | undefined {
     let best: VirtualTimer | undefined;
     for (const timer of this.timers.values()) {
-      if (best === undefined || timer.at < best.at || (timer.at === best.at && timer.id < best.id)) best = timer;
+      if (best === undefined || timer.at < best.at || (timer.at === best.at && timer.id < best.id))
+        best = timer;
     }
     return best;
   }

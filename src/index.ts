@@ -3,28 +3,29 @@
  * Root entry: browser-safe (no Node built-ins, no socket.io-client).
  * @packageDocumentation
  */
+
+export type { HeartbeatOptions, ResilientSocketOptions } from "./client/options.js";
+export { type DropReason, defaultQueueOptions, type QueueOptions } from "./client/queue.js";
 export {
-  ResilientSocket,
   type CircuitEvent,
   type CloseEvent,
   type DropEvent,
   type OpenEvent,
+  ResilientSocket,
   type ResilientSocketEvents,
   type RetryEvent,
   type SendResult,
   type SocketState,
   type SocketStats,
 } from "./client/resilient-socket.js";
-export type { HeartbeatOptions, ResilientSocketOptions } from "./client/options.js";
-export { type DropReason, type QueueOptions, defaultQueueOptions } from "./client/queue.js";
 export {
   type Clock,
   type Random,
-  type TimerHandle,
-  VirtualClock,
   seededRandom,
   systemClock,
   systemRandom,
+  type TimerHandle,
+  VirtualClock,
 } from "./env.js";
 export {
   ConnectionRefusedError,
@@ -40,9 +41,9 @@ export {
   type BackoffInput,
   type BackoffOptions,
   type BackoffStrategy,
+  customBackoff,
   DEFAULT_BASE_MS,
   DEFAULT_CAP_MS,
-  customBackoff,
   decorrelatedJitter,
   equalJitter,
   exponentialNoJitter,
@@ -78,4 +79,11 @@ export {
   type RetryDecision,
 } from "./policy/planner.js";
 export { parseRetryAfter } from "./policy/retry-after.js";
-export type { CloseInfo, CloseKind, Connection, ConnectionHandlers, Transport, TransportContext } from "./transports/types.js";
+export type {
+  CloseInfo,
+  CloseKind,
+  Connection,
+  ConnectionHandlers,
+  Transport,
+  TransportContext,
+} from "./transports/types.js";

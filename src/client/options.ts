@@ -108,7 +108,13 @@ export function numberOption(
   name: string,
   value: unknown,
   fallback: number,
-  { min = 0, max = Number.POSITIVE_INFINITY, integer = false, allowInfinity = false, exclusiveMin = false } = {},
+  {
+    min = 0,
+    max = Number.POSITIVE_INFINITY,
+    integer = false,
+    allowInfinity = false,
+    exclusiveMin = false,
+  } = {},
 ): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number") throw new TypeError(`${name} must be a number; got ${show(value)}`);
@@ -121,7 +127,9 @@ export function numberOption(
     (integer && !okInfinity && !Number.isInteger(value))
   ) {
     const range = `${exclusiveMin ? `> ${min}` : `>= ${min}`}${max < Number.POSITIVE_INFINITY ? ` and <= ${max}` : ""}`;
-    throw new RangeError(`${name} must be ${integer ? "an integer" : "a number"} ${range}; got ${show(value)}`);
+    throw new RangeError(
+      `${name} must be ${integer ? "an integer" : "a number"} ${range}; got ${show(value)}`,
+    );
   }
   return value;
 }
@@ -147,7 +155,8 @@ function objectOption(name: string, value: unknown): Record<string, unknown> {
 
 function rejectUnknown(name: string, value: Record<string, unknown>, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw new TypeError(`${name}.${key} is not an option (known: ${known.join(", ")})`);
+    if (!known.includes(key))
+      throw new TypeError(`${name}.${key} is not an option (known: ${known.join(", ")})`);
   }
 }
 
@@ -209,10 +218,15 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
     );
   }
   const backoff = resolveBackoff(input.backoff);
-  const maxDelayMs = numberOption("maxDelayMs", input.maxDelayMs, Math.max(DEFAULT_MAX_HINT_MS, backoff.capMs), {
-    min: 0,
-    exclusiveMin: true,
-  });
+  const maxDelayMs = numberOption(
+    "maxDelayMs",
+    input.maxDelayMs,
+    Math.max(DEFAULT_MAX_HINT_MS, backoff.capMs),
+    {
+      min: 0,
+      exclusiveMin: true,
+    },
+  );
   if (maxDelayMs < backoff.capMs) {
     throw new RangeError(`maxDelayMs must be >= the backoff cap (${backoff.capMs}); got ${maxDelayMs}`);
   }
@@ -221,10 +235,14 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
       ? false
       : resolveCircuitBreakerOptions(input.circuitBreaker as Partial<CircuitBreakerOptions> | undefined);
   const signal = input.signal;
-  if (signal !== undefined && (signal === null || typeof (signal as AbortSignal).addEventListener !== "function")) {
+  if (
+    signal !== undefined &&
+    (signal === null || typeof (signal as AbortSignal).addEventListener !== "function")
+  ) {
     throw new TypeError(`signal must be an AbortSignal; got ${show(signal)}`);
   }
-  const clock = input.clock === undefined ? systemClock : (objectOption("clock", input.clock) as unknown as Clock);
+  const clock =
+    input.clock === undefined ? systemClock : (objectOption("clock", input.clock) as unknown as Clock);
   if (typeof clock.now !== "function" || typeof clock.setTimeout !== "function") {
     throw new TypeError("clock must have now(), setTimeout() and clearTimeout()");
   }
@@ -241,7 +259,9 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
       }),
       hintSpreadRatio: numberOption("hintSpreadRatio", input.hintSpreadRatio, 0.25, { max: 10 }),
     },
-    connectTimeoutMs: numberOption("connectTimeoutMs", input.connectTimeoutMs, 20_000, { exclusiveMin: true }),
+    connectTimeoutMs: numberOption("connectTimeoutMs", input.connectTimeoutMs, 20_000, {
+      exclusiveMin: true,
+    }),
     stableAfterMs: numberOption("stableAfterMs", input.stableAfterMs, 10_000),
     stableOnFirstMessage: booleanOption("stableOnFirstMessage", input.stableOnFirstMessage, false),
     heartbeat: resolveHeartbeat(input.heartbeat),

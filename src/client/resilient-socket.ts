@@ -2,7 +2,6 @@
  * ResilientSocket: runs the reconnect planner over a transport. One connection at a time, every timer
  * stored and cleared by `close()`, every reconnect path through the one policy.
  */
-import { EventEmitter } from "eventemitter3";
 import type { Clock, Random, TimerHandle } from "../env.js";
 import {
   ConnectionRefusedError,
@@ -16,9 +15,10 @@ import type { CircuitState } from "../policy/circuit-breaker.js";
 import type { RetryHint } from "../policy/hints.js";
 import { ReconnectPlanner, type RetryCause, type RetryDecision } from "../policy/planner.js";
 import type { CloseInfo, Connection, ConnectionHandlers } from "../transports/types.js";
+import { Emitter } from "./emitter.js";
 import { Liveness } from "./liveness.js";
 import { type ResilientSocketOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import { type DropReason, type Dropped, OutboundQueue } from "./queue.js";
+import { type Dropped, type DropReason, OutboundQueue } from "./queue.js";
 
 /**
  * - `idle`: constructed, not started (`autoConnect: false`, or before the first microtask).
@@ -102,7 +102,7 @@ export interface SocketStats {
   readonly dropped: number;
 }
 
-export class ResilientSocket extends EventEmitter<ResilientSocketEvents> {
+export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private readonly options: ResolvedOptions;
   private readonly clock: Clock;
   private readonly random: Random;
@@ -145,7 +145,9 @@ export class ResilientSocket extends EventEmitter<ResilientSocketEvents> {
             this.clock,
             (ping) => this.rawSend(ping),
             (silentMs) =>
-              this.abandon(new TimeoutError("HEARTBEAT_TIMEOUT", `no inbound traffic for ${silentMs} ms after a ping`)),
+              this.abandon(
+                new TimeoutError("HEARTBEAT_TIMEOUT", `no inbound traffic for ${silentMs} ms after a ping`),
+              ),
           );
     const { signal } = this.options;
     if (signal?.aborted) {
@@ -260,7 +262,11 @@ export class ResilientSocket extends EventEmitter<ResilientSocketEvents> {
     } catch (error) {
       inside = false;
       this.liveAttempt = 0;
-      this.fail(new TransportError(`transport ${this.options.transport.name} threw while connecting`, { cause: error }));
+      this.fail(
+        new TransportError(`transport ${this.options.transport.name} threw while connecting`, {
+          cause: error,
+        }),
+      );
       return;
     } finally {
       inside = false;
@@ -268,7 +274,12 @@ export class ResilientSocket extends EventEmitter<ResilientSocketEvents> {
     this.current = connection;
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = undefined;
-      this.abandon(new TimeoutError("CONNECT_TIMEOUT", `not open after ${this.options.connectTimeoutMs} ms (connectTimeoutMs)`));
+      this.abandon(
+        new TimeoutError(
+          "CONNECT_TIMEOUT",
+          `not open after ${this.options.connectTimeoutMs} ms (connectTimeoutMs)`,
+        ),
+      );
     }, this.options.connectTimeoutMs);
   }
 
@@ -320,10 +331,17 @@ export class ResilientSocket extends EventEmitter<ResilientSocketEvents> {
       return;
     }
     if (info.kind === "error" && info.error !== undefined && hint === undefined) {
-      this.emit("error", new TransportError(`connection failed${info.reason ? `: ${info.reason}` : ""}`, { cause: info.error }));
+      this.emit(
+        "error",
+        new TransportError(`connection failed${info.reason ? `: ${info.reason}` : ""}`, {
+          cause: info.error,
+        }),
+      );
     }
     const now = this.clock.now();
-    const decision = wasStable ? this.planner.onDrop(now, this.random, hint) : this.planner.onFailure(now, this.random, hint);
+    const decision = wasStable
+      ? this.planner.onDrop(now, this.random, hint)
+      : this.planner.onFailure(now, this.random, hint);
     this.follow(decision);
   }
 

@@ -66,7 +66,9 @@ function resolve(options: BackoffOptions | undefined, strategy: string): { baseM
     throw new RangeError(`${strategy}: baseMs must be a finite number > 0; got ${String(baseMs)}`);
   }
   if (typeof capMs !== "number" || !Number.isFinite(capMs) || capMs < baseMs) {
-    throw new RangeError(`${strategy}: capMs must be a finite number >= baseMs (${baseMs}); got ${String(capMs)}`);
+    throw new RangeError(
+      `${strategy}: capMs must be a finite number >= baseMs (${baseMs}); got ${String(capMs)}`,
+    );
   }
   return { baseMs, capMs };
 }
@@ -93,7 +95,8 @@ export function decorrelatedJitter(options?: BackoffOptions): BackoffStrategy {
     minMs: baseMs,
     capMs,
     next({ previousDelayMs, random }) {
-      const previous = Number.isFinite(previousDelayMs) && previousDelayMs > baseMs ? previousDelayMs : baseMs;
+      const previous =
+        Number.isFinite(previousDelayMs) && previousDelayMs > baseMs ? previousDelayMs : baseMs;
       const upper = Math.min(capMs, previous * 3);
       return baseMs + safeRandom(random) * (upper - baseMs);
     },
@@ -162,7 +165,8 @@ export function customBackoff(
   if (typeof fn !== "function") throw new TypeError(`customBackoff: fn must be a function; got ${typeof fn}`);
   const minMs = options.minMs ?? DEFAULT_BASE_MS;
   const capMs = options.capMs ?? DEFAULT_CAP_MS;
-  if (!Number.isFinite(minMs) || minMs < 0) throw new RangeError(`customBackoff: minMs must be >= 0; got ${minMs}`);
+  if (!Number.isFinite(minMs) || minMs < 0)
+    throw new RangeError(`customBackoff: minMs must be >= 0; got ${minMs}`);
   if (!Number.isFinite(capMs) || capMs < minMs) {
     throw new RangeError(`customBackoff: capMs must be a finite number >= minMs (${minMs}); got ${capMs}`);
   }

@@ -1,11 +1,8 @@
 /**
  * A circuit breaker for connection attempts: after enough failures it refuses attempts for an open period
- * (doubling on each reopening, capped, jittered), then lets one probe through; the probe's outcome closes
- * or reopens it. Pure and serialisable: time and randomness are arguments, and the whole state is a plain
- * discriminated union that {@link CircuitBreaker.snapshot} copies out and the constructor takes back.
- *
- * @see https://github.com/connor4312/cockatiel/tree/master/src/breaker (ConsecutiveBreaker, SamplingBreaker,
- *   serialisable breaker state)
+ * (doubling on each reopening, capped, jittered), then lets one probe through, whose outcome closes or
+ * reopens it. Pure: time and randomness are arguments; the state is a plain, serialisable union.
+ * @see https://github.com/connor4312/cockatiel/tree/master/src/breaker (Consecutive/SamplingBreaker, state)
  * @see Michael T. Nygard, "Release It!", 2nd ed., ch. 5 "Circuit Breaker"
  */
 
@@ -21,7 +18,7 @@ export interface CircuitBreakerOptions {
   minimumAttempts: number;
   /** Open period after the first opening. Default 30_000. > 0 finite. */
   openMs: number;
-  /** Ceiling of the open period as it doubles on repeated opens. Default 300_000 (or openMs if larger). ≥ openMs, finite. */
+  /** Ceiling of the open period as it doubles on repeated opens. Default 300_000 (or openMs if larger). */
   maxOpenMs: number;
 }
 
@@ -67,11 +64,9 @@ export function resolveCircuitBreakerOptions(
     throw new TypeError(`${optionPrefix} must be an object; got ${describe(input)}`);
   }
   const unknown = Object.keys(input).find((key) => !Object.hasOwn(RULES, key));
-  if (unknown !== undefined) {
-    throw new TypeError(
-      `${optionPrefix}.${unknown} is not an option; known: ${Object.keys(RULES).join(", ")}`,
-    );
-  }
+  const known = Object.keys(RULES).join(", ");
+  if (unknown !== undefined)
+    throw new TypeError(`${optionPrefix}.${unknown} is not an option; known: ${known}`);
   const given = input as Record<string, unknown>;
   const resolved = { ...defaultCircuitBreakerOptions };
   for (const key of Object.keys(RULES) as Array<keyof CircuitBreakerOptions>) {
@@ -84,11 +79,9 @@ export function resolveCircuitBreakerOptions(
     resolved[key] = value;
   }
   if (given.maxOpenMs === undefined) resolved.maxOpenMs = Math.max(resolved.maxOpenMs, resolved.openMs);
-  if (resolved.maxOpenMs < resolved.openMs) {
-    throw new RangeError(
-      `${optionPrefix}.maxOpenMs must be >= ${optionPrefix}.openMs (${resolved.openMs}); got ${resolved.maxOpenMs}`,
-    );
-  }
+  const { openMs, maxOpenMs } = resolved;
+  const atLeast = `must be >= ${optionPrefix}.openMs (${openMs}); got ${maxOpenMs}`;
+  if (maxOpenMs < openMs) throw new RangeError(`${optionPrefix}.maxOpenMs ${atLeast}`);
   return resolved;
 }
 
@@ -104,20 +97,21 @@ export type BreakerState =
   | { kind: "open"; opens: number; openedAtMs: number; untilMs: number }
   | { kind: "half-open"; opens: number; probeInFlight: boolean };
 
-/** The answer to {@link CircuitBreaker.tryAcquire}. `retryInMs: 0` means "ask again after the probe's outcome". */
+/** The answer to {@link CircuitBreaker.tryAcquire}; `retryInMs: 0` means "ask after the probe's outcome". */
 export type Admission = { allowed: true; probe: boolean } | { allowed: false; retryInMs: number };
 
 /**
- * Opens on `consecutiveFailures` failures in a row, or when at least `minimumAttempts` outcomes in the last
- * `windowMs` are at least `failureRatio` failures. Each opening lasts `min(maxOpenMs, openMs × 2^(opens−1))`
- * scaled by a draw in [0.5, 1), so clients that failed together do not probe together.
+ * Opens on `consecutiveFailures` failures in a row, or when at least `minimumAttempts` outcomes in the
+ * last `windowMs` are at least `failureRatio` failures. Each opening lasts
+ * `min(maxOpenMs, openMs × 2^(opens−1))` scaled by a draw in [0.5, 1), so clients that failed together do
+ * not probe together.
  * @see https://github.com/connor4312/cockatiel#circuitbreaker
  */
 export class CircuitBreaker {
   readonly options: CircuitBreakerOptions;
   #state: BreakerState;
 
-  /** @param state A {@link CircuitBreaker.snapshot}, possibly through JSON; anything else throws a `TypeError`. */
+  /** @param state A {@link CircuitBreaker.snapshot}, maybe via JSON; anything else throws a `TypeError`. */
   constructor(options?: Partial<CircuitBreakerOptions>, state?: BreakerState) {
     this.options = Object.freeze(resolveCircuitBreakerOptions(options));
     this.#state = state === undefined ? closed() : restore(state);
@@ -160,8 +154,8 @@ export class CircuitBreaker {
   }
 
   /**
-   * A failed attempt; `random` in [0, 1) jitters the open period (outside that range, or NaN, counts as 0.5).
-   * closed → records it and opens if a threshold is reached. half-open → opens again, for longer. open → no change.
+   * A failed attempt; `random` in [0, 1) jitters the open period (outside that range, or NaN, counts as
+   * 0.5). closed → records it, opens on a threshold. half-open → opens again, for longer. open → no change.
    * @returns The state after the failure.
    */
   recordFailure(nowMs: number, random: number): CircuitState {
@@ -181,10 +175,8 @@ export class CircuitBreaker {
   }
 
   /**
-   * The probe's attempt ended with no outcome (cancelled, e.g. by `close()`): half-open with a probe in flight
-   * → half-open without, so the next {@link CircuitBreaker.tryAcquire} sends a new probe. No change otherwise.
-   * Also call it after restoring a snapshot taken while a probe was in flight in a process that is gone;
-   * otherwise the breaker waits forever for an outcome nobody will report.
+   * The probe ended with no outcome (cancelled by `close()`, or lost with a process whose snapshot was
+   * restored): the next {@link CircuitBreaker.tryAcquire} may send a new probe instead of waiting forever.
    */
   releaseProbe(): void {
     if (this.#state.kind === "half-open") this.#state = { ...this.#state, probeInFlight: false };
@@ -239,12 +231,8 @@ function restore(input: unknown): BreakerState {
   if (kind === "closed") {
     const { consecutiveFailures, window } = s;
     need(isCount(consecutiveFailures), ".consecutiveFailures", "an integer >= 0", consecutiveFailures);
-    need(
-      Array.isArray(window) && window.length <= MAX_WINDOW_ENTRIES,
-      ".window",
-      "an array of <= 1000",
-      window,
-    );
+    const bounded = Array.isArray(window) && window.length <= MAX_WINDOW_ENTRIES;
+    need(bounded, ".window", `an array of at most ${MAX_WINDOW_ENTRIES} entries`, window);
     for (const [i, entry] of window.entries()) need(isOutcome(entry), `.window[${i}]`, "[atMs, 0|1]", entry);
     return copy({ kind, opens, consecutiveFailures, window });
   }
@@ -264,13 +252,9 @@ function need(ok: boolean, field: string, expected: string, got: unknown): asser
   if (!ok) throw new TypeError(`CircuitBreaker state${field} must be ${expected}; got ${describe(got)}`);
 }
 
-function isCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
-function isOutcome(entry: unknown): entry is Outcome {
-  return Array.isArray(entry) && entry.length === 2 && Number.isFinite(entry[0]) && [0, 1].includes(entry[1]);
-}
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isOutcome = (e: unknown): e is Outcome =>
+  Array.isArray(e) && e.length === 2 && Number.isFinite(e[0]) && (e[1] === 0 || e[1] === 1);
 
 /** A clock reading of NaN or Infinity would poison every later comparison and the snapshot. */
 function assertTime(nowMs: number, method: string): void {

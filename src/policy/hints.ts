@@ -66,7 +66,9 @@ export function boundHint(
   code?: number,
 ): HintReading {
   if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0) {
-    return { problem: `${source} hint ignored: delay must be a finite number >= 0; got ${describe(delayMs)}` };
+    return {
+      problem: `${source} hint ignored: delay must be a finite number >= 0; got ${describe(delayMs)}`,
+    };
   }
   let problem: string | undefined;
   let delay = delayMs;
@@ -82,7 +84,10 @@ export function boundHint(
       problem ??= `${source} hint spread ignored: expected a finite number >= 0; got ${describe(spreadMs)}`;
     }
   }
-  const hint: RetryHint = code === undefined ? { source, delayMs: delay, spreadMs: spread } : { source, delayMs: delay, spreadMs: spread, code };
+  const hint: RetryHint =
+    code === undefined
+      ? { source, delayMs: delay, spreadMs: spread }
+      : { source, delayMs: delay, spreadMs: spread, code };
   return problem === undefined ? { hint } : { hint, problem };
 }
 
@@ -90,7 +95,12 @@ export function boundHint(
  * Reads a {@link HintPayload} out of an unknown value (Socket.IO `err.data`, a drain notice, a parsed close
  * reason). Only own properties of a plain object are read, so `__proto__` tricks change nothing.
  */
-export function readHintPayload(data: unknown, source: HintSource, maxHintMs = DEFAULT_MAX_HINT_MS, code?: number): HintReading {
+export function readHintPayload(
+  data: unknown,
+  source: HintSource,
+  maxHintMs = DEFAULT_MAX_HINT_MS,
+  code?: number,
+): HintReading {
   if (data === null || typeof data !== "object" || Array.isArray(data)) return NONE;
   if (!Object.hasOwn(data, "retryAfterMs")) return NONE;
   const record = data as Record<string, unknown>;
@@ -105,7 +115,8 @@ export function readHintPayload(data: unknown, source: HintSource, maxHintMs = D
 export function readCloseHint(code: number, reason: string, maxHintMs = DEFAULT_MAX_HINT_MS): HintReading {
   if (code !== CLOSE_SERVICE_RESTART && code !== CLOSE_TRY_AGAIN_LATER) return NONE;
   if (typeof reason !== "string" || reason.length === 0) return NONE;
-  if (reason.length > MAX_TEXT) return { problem: `close ${code} reason ignored: ${reason.length} characters` };
+  if (reason.length > MAX_TEXT)
+    return { problem: `close ${code} reason ignored: ${reason.length} characters` };
   const trimmed = reason.trim();
   if (!trimmed.startsWith("{")) return NONE;
   let parsed: unknown;

@@ -7,7 +7,12 @@
  */
 import type { Random } from "../env.js";
 import type { BackoffStrategy } from "./backoff.js";
-import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from "./circuit-breaker.js";
+import {
+  type BreakerState,
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitState,
+} from "./circuit-breaker.js";
 import type { RetryHint } from "./hints.js";
 
 /** Why a wait is as long as it is. */
@@ -67,6 +72,8 @@ export class ReconnectPlanner {
       options.circuitBreaker === false
         ? undefined
         : new CircuitBreaker(options.circuitBreaker, state?.breaker ?? undefined);
+    // A probe that was in flight when the state was saved will never report back.
+    this.breaker?.releaseProbe();
   }
 
   /** Consecutive failed attempts since the last stable connection. */
@@ -134,12 +141,20 @@ export class ReconnectPlanner {
   }
 
   snapshot(): PlannerState {
-    return { attempt: this.attempt, previousDelayMs: this.previousDelayMs, breaker: this.breaker?.snapshot() ?? null };
+    return {
+      attempt: this.attempt,
+      previousDelayMs: this.previousDelayMs,
+      breaker: this.breaker?.snapshot() ?? null,
+    };
   }
 
   private decide(nowMs: number, random: Random, hint: RetryHint | undefined): RetryDecision {
     const { backoff, maxDelayMs, hintSpreadRatio } = this.options;
-    const backoffMs = backoff.next({ attempt: this.attempt, previousDelayMs: this.previousDelayMs, random: random() });
+    const backoffMs = backoff.next({
+      attempt: this.attempt,
+      previousDelayMs: this.previousDelayMs,
+      random: random(),
+    });
     this.previousDelayMs = backoffMs;
     let delayMs = backoffMs;
     let cause: RetryCause = "backoff";

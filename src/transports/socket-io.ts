@@ -31,7 +31,8 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
   if (typeof url !== "string" && typeof url !== "function") {
     throw new TypeError(`socketIoTransport: url must be a string or function; got ${typeof url}`);
   }
-  if (typeof io !== "function") throw new TypeError(`socketIoTransport: io must be a function; got ${typeof io}`);
+  if (typeof io !== "function")
+    throw new TypeError(`socketIoTransport: io must be a function; got ${typeof io}`);
   if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT) {
     throw new RangeError(`socketIoTransport: event must be a non-empty event name; got ${String(event)}`);
   }

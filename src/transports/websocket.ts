@@ -71,7 +71,9 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
     );
   }
   if (binaryType !== "arraybuffer" && binaryType !== "blob") {
-    throw new RangeError(`webSocketTransport: binaryType must be "arraybuffer" or "blob"; got ${String(binaryType)}`);
+    throw new RangeError(
+      `webSocketTransport: binaryType must be "arraybuffer" or "blob"; got ${String(binaryType)}`,
+    );
   }
   return {
     name: "websocket",
@@ -124,7 +126,8 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
 
       return {
         send(data: unknown) {
-          if (socket.readyState !== OPEN) throw new Error(`WebSocket is not open (readyState ${socket.readyState})`);
+          if (socket.readyState !== OPEN)
+            throw new Error(`WebSocket is not open (readyState ${socket.readyState})`);
           socket.send((typeof data === "string" || isBinary(data) ? data : JSON.stringify(data)) as never);
         },
         close() {
