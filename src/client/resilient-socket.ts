@@ -311,7 +311,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     if (wasOpen) {
       this.emit("close", { code: info.code, reason: info.reason, kind: info.kind, wasStable });
     }
-    const reading = info.hint;
+    const reading = info.hint?.hint !== undefined || info.hint?.problem !== undefined ? info.hint : undefined;
     if (reading?.problem !== undefined) this.emit("error", new HintError(reading.problem));
     const hint = reading?.hint;
     if (hint !== undefined) this.lastHint = hint;
@@ -319,7 +319,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       this.stop();
       return;
     }
-    if (info.kind === "refused" && hint === undefined && !this.options.retryOnRefusal) {
+    // A refusal that tried to carry a hint (even a malformed one) is temporary: it falls back to backoff.
+    if (info.kind === "refused" && reading === undefined && !this.options.retryOnRefusal) {
       this.emit(
         "error",
         new ConnectionRefusedError(`server refused the connection${info.reason ? `: ${info.reason}` : ""}`, {

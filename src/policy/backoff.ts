@@ -2,9 +2,10 @@
  * Backoff strategies: pure functions from (attempt, previous delay, one uniform draw) to the next delay.
  *
  * Every strategy bounds the *range* its draw comes from by the cap instead of clamping the sample, so a
- * population parked at the cap stays spread out (the AWS formula `min(cap, random(base, prev * 3))` puts
- * about a third of its draws exactly on the cap, and socket.io-client's `min(ms, max)` after jitter puts
- * half of them there — every parked client then retries in the same second).
+ * population parked at the cap stays spread out. Measured by `npm run bench:backoff` at attempt 20: the AWS
+ * formula `min(cap, random(base, prev * 3))` puts 21 % of its draws exactly on the cap, and
+ * socket.io-client's `min(ms, max)` after jitter puts 100 % there from attempt 5 on — every parked client
+ * then retries on the same 5 s beat.
  *
  * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ (Marc Brooker, 2015)
  * @see https://github.com/connor4312/cockatiel/tree/master/src/backoff (pure (state) → delay shape)
@@ -44,9 +45,9 @@ export interface BackoffOptions {
  * - A lone client whose server blips is back fast: with base 250 ms the first decorrelated draw is uniform
  *   in [250, 750] ms, median 500 ms (socket.io-client's median first retry is 1 s).
  * - A population parked at the cap stays below what a server can cheaply refuse. At the cap the
- *   decorrelated chain keeps drawing from [base, cap]; its long-run mean delay is ≈ 0.27 × cap (measured by
- *   `npm run bench:backoff`), so with a 120 s cap 100,000 parked clients offer ≈ 3,100 attempts/s, spread
- *   evenly — refusals one Node process answers with a cached close frame or 503. The incident's 30 s cap
+ *   decorrelated chain keeps drawing from [base, min(cap, 3 × previous)]; its mean delay at attempt 30 is
+ *   ≈ 0.25 × cap (measured by `npm run bench:backoff`), so with a 120 s cap 100,000 parked clients offer
+ *   ≈ 3,300 attempts/s, spread evenly — refusals one Node process answers with a cached close frame or 503. The incident's 30 s cap
  *   with socket.io-client's clamp offered the whole population inside a few seconds at every restart.
  *   The 120 s cap is gRPC's connection-backoff maximum, chosen there for the same reason; servers that want
  *   clients back sooner say so with hints.

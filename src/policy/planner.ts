@@ -15,6 +15,9 @@ import {
 } from "./circuit-breaker.js";
 import type { RetryHint } from "./hints.js";
 
+/** Share of the ceiling a hint cut to the ceiling is spread over (so hinted clients stay apart there too). */
+export const CEILING_SPREAD = 0.25;
+
 /** Why a wait is as long as it is. */
 export type RetryCause = "backoff" | "hint" | "circuit";
 
@@ -160,7 +163,15 @@ export class ReconnectPlanner {
     let cause: RetryCause = "backoff";
     if (hint !== undefined) {
       const spread = hint.spreadMs ?? hint.delayMs * hintSpreadRatio;
-      const hinted = hint.delayMs + random() * spread;
+      let start = hint.delayMs;
+      let end = hint.delayMs + spread;
+      if (end >= maxDelayMs) {
+        // A window that reaches the ceiling becomes [min(delay, ¾ ceiling), ceiling] instead of being
+        // clamped after the draw: clamping would put every client asked for "too long" on the same instant.
+        start = Math.min(start, maxDelayMs * (1 - CEILING_SPREAD));
+        end = maxDelayMs;
+      }
+      const hinted = start + random() * (end - start);
       if (hinted > delayMs) {
         delayMs = hinted;
         cause = "hint";

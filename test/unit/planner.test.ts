@@ -65,7 +65,9 @@ describe("ReconnectPlanner", () => {
 
   it("never waits longer than the ceiling", () => {
     const planner = new ReconnectPlanner(options({ maxDelayMs: 20_000 }));
-    expect(planner.onFailure(0, half, hint(19_000, 10_000))).toMatchObject({ delayMs: 20_000 });
+    const decision = planner.onFailure(0, () => 0.999_999, hint(19_000, 10_000));
+    expect(decision.kind === "wait" && decision.delayMs).toBeLessThanOrEqual(20_000);
+    expect(decision.kind === "wait" && decision.delayMs).toBeGreaterThan(19_999);
   });
 
   it("stops after maxAttempts consecutive failures", () => {
@@ -101,3 +103,36 @@ const breaker = {
   openMs: 30_000,
   maxOpenMs: 300_000,
 };
+
+describe("hints at the ceiling", () => {
+  it("keeps clients spread when a hint is cut to the ceiling instead of stacking them on it", () => {
+    const draws = [0.01, 0.5, 0.99].map((r) => {
+      const planner = new ReconnectPlanner(options({ maxDelayMs: 1_000 }));
+      const d = planner.onFailure(0, () => r, hint(1_000, 0));
+      return d.kind === "wait" ? d.delayMs : -1;
+    });
+    expect(new Set(draws).size).toBe(3);
+    for (const d of draws) {
+      expect(d).toBeGreaterThanOrEqual(750);
+      expect(d).toBeLessThanOrEqual(1_000);
+    }
+  });
+
+  it("spreads a window that runs past the ceiling over at least its last quarter", () => {
+    const at = (r: number) => {
+      const d = new ReconnectPlanner(options({ maxDelayMs: 1_000 })).onFailure(0, () => r, hint(900, 400));
+      return d.kind === "wait" ? d.delayMs : -1;
+    };
+    expect(at(0)).toBe(750);
+    expect(at(0.999)).toBeCloseTo(999.75, 2);
+  });
+
+  it("spreads a hint that starts below ¾ of the ceiling but runs past it over [delay, ceiling]", () => {
+    const at = (r: number) => {
+      const d = new ReconnectPlanner(options({ maxDelayMs: 1_000 })).onFailure(0, () => r, hint(100, 1e6));
+      return d.kind === "wait" ? d.delayMs : -1;
+    };
+    expect(at(0.5)).toBe(550);
+    expect(at(0.999)).toBeCloseTo(999.1, 5);
+  });
+});

@@ -175,6 +175,22 @@ describe("ResilientSocket lifecycle", () => {
     expect(transport.attempts).toHaveLength(2);
   });
 
+  it("falls back to backoff for a refusal whose hint was malformed, instead of stopping", () => {
+    const socket = make();
+    const errors = record<Error & { code: string }>(socket, "error");
+    socket.connect();
+    transport.last.close({ kind: "refused", hint: { problem: "delay must be a finite number" } });
+    expect(errors.map((e) => e.code)).toEqual(["BAD_HINT"]);
+    expect(socket.state).toBe("waiting");
+  });
+
+  it("treats a refusal with an empty hint reading as a plain refusal", () => {
+    const socket = make();
+    socket.connect();
+    transport.last.close({ kind: "refused", code: 401, hint: {} });
+    expect(socket.state).toBe("stopped");
+  });
+
   it("retries a refusal that carries a hint, no sooner than the hint", () => {
     const socket = make();
     socket.connect();
@@ -198,7 +214,8 @@ describe("ResilientSocket lifecycle", () => {
       hint: { hint: { source: "close-code", delayMs: 5_000, spreadMs: 0 }, problem: "cut to the ceiling" },
     });
     expect(errors.map((e) => e.code)).toEqual(["BAD_HINT"]);
-    expect(retries[0]?.delayMs).toBe(5_000);
+    expect(retries[0]?.delayMs).toBeGreaterThanOrEqual(3_750);
+    expect(retries[0]?.delayMs).toBeLessThanOrEqual(5_000);
   });
 
   it("stops with MAX_ATTEMPTS after maxAttempts consecutive failures", () => {
