@@ -14,7 +14,7 @@ import { WebSocket, WebSocketServer } from "ws";
 
 function startServer(port = 0): Promise<WebSocketServer> {
   return new Promise((resolve) => {
-    const server = new WebSocketServer({ host: "127.0.0.1", port }, () => resolve(server));
+    const server: WebSocketServer = new WebSocketServer({ host: "127.0.0.1", port }, () => resolve(server));
     server.on("connection", (ws) => ws.on("message", (data) => ws.send(`echo: ${String(data)}`)));
   });
 }

@@ -2,6 +2,7 @@
  * Every option, its default, and its validation — in one place (ky's habit: normalise once, nowhere else).
  * A misconfiguration throws a TypeError or RangeError whose message names the option and the value seen.
  */
+import { describe } from "../describe.js";
 import { type Clock, type Random, systemClock, systemRandom } from "../env.js";
 import { type BackoffStrategy, decorrelatedJitter } from "../policy/backoff.js";
 import { type CircuitBreakerOptions, resolveCircuitBreakerOptions } from "../policy/circuit-breaker.js";
@@ -96,13 +97,6 @@ const KNOWN = new Set([
   "random",
 ]);
 
-function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "function") return "a function";
-  if (value !== null && typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
-  return String(value);
-}
-
 /** A number option: finite (or Infinity when allowed), within [min, max]. */
 export function numberOption(
   name: string,
@@ -117,7 +111,7 @@ export function numberOption(
   } = {},
 ): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number") throw new TypeError(`${name} must be a number; got ${show(value)}`);
+  if (typeof value !== "number") throw new TypeError(`${name} must be a number; got ${describe(value)}`);
   const okInfinity = allowInfinity && value === Number.POSITIVE_INFINITY;
   if (
     Number.isNaN(value) ||
@@ -128,7 +122,7 @@ export function numberOption(
   ) {
     const range = `${exclusiveMin ? `> ${min}` : `>= ${min}`}${max < Number.POSITIVE_INFINITY ? ` and <= ${max}` : ""}`;
     throw new RangeError(
-      `${name} must be ${integer ? "an integer" : "a number"} ${range}; got ${show(value)}`,
+      `${name} must be ${integer ? "an integer" : "a number"} ${range}; got ${describe(value)}`,
     );
   }
   return value;
@@ -136,19 +130,19 @@ export function numberOption(
 
 function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean; got ${show(value)}`);
+  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean; got ${describe(value)}`);
   return value;
 }
 
 function functionOption<T>(name: string, value: unknown, fallback: T): T {
   if (value === undefined) return fallback;
-  if (typeof value !== "function") throw new TypeError(`${name} must be a function; got ${show(value)}`);
+  if (typeof value !== "function") throw new TypeError(`${name} must be a function; got ${describe(value)}`);
   return value as T;
 }
 
 function objectOption(name: string, value: unknown): Record<string, unknown> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new TypeError(`${name} must be an object; got ${show(value)}`);
+    throw new TypeError(`${name} must be an object; got ${describe(value)}`);
   }
   return value as Record<string, unknown>;
 }
@@ -165,7 +159,7 @@ function resolveBackoff(value: unknown): BackoffStrategy {
   const strategy = objectOption("backoff", value);
   if (typeof strategy.next !== "function" || typeof strategy.capMs !== "number") {
     throw new TypeError(
-      `backoff must be a strategy such as decorrelatedJitter() or customBackoff(fn); got ${show(value)}`,
+      `backoff must be a strategy such as decorrelatedJitter() or customBackoff(fn); got ${describe(value)}`,
     );
   }
   return value as BackoffStrategy;
@@ -193,7 +187,7 @@ function resolveQueue(value: unknown): QueueOptions | undefined {
   rejectUnknown("queue", input, ["maxMessages", "maxBytes", "ttlMs", "overflow"]);
   const overflow = input.overflow ?? defaultQueueOptions.overflow;
   if (overflow !== "drop-oldest" && overflow !== "drop-newest") {
-    throw new RangeError(`queue.overflow must be "drop-oldest" or "drop-newest"; got ${show(overflow)}`);
+    throw new RangeError(`queue.overflow must be "drop-oldest" or "drop-newest"; got ${describe(overflow)}`);
   }
   return {
     maxMessages: numberOption("queue.maxMessages", input.maxMessages, defaultQueueOptions.maxMessages, {
@@ -214,7 +208,7 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
   const transport = input.transport as Transport | undefined;
   if (transport === undefined || transport === null || typeof transport.connect !== "function") {
     throw new TypeError(
-      `transport is required: pass webSocketTransport({ url }) or socketIoTransport({ url }); got ${show(transport)}`,
+      `transport is required: pass webSocketTransport({ url }) or socketIoTransport({ url }); got ${describe(transport)}`,
     );
   }
   const backoff = resolveBackoff(input.backoff);
@@ -239,7 +233,7 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
     signal !== undefined &&
     (signal === null || typeof (signal as AbortSignal).addEventListener !== "function")
   ) {
-    throw new TypeError(`signal must be an AbortSignal; got ${show(signal)}`);
+    throw new TypeError(`signal must be an AbortSignal; got ${describe(signal)}`);
   }
   const clock =
     input.clock === undefined ? systemClock : (objectOption("clock", input.clock) as unknown as Clock);

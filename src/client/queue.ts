@@ -115,7 +115,7 @@ export class OutboundQueue {
   }
 
   /** Takes the oldest unexpired message, reporting expired ones passed on the way. */
-  shiftLive(nowMs: number, expired: Dropped[]): { data: unknown } | undefined {
+  shiftLive(nowMs: number, expired: Dropped[]): { data: unknown; at: number } | undefined {
     for (;;) {
       const entry = this.shift();
       if (entry === undefined) return undefined;
@@ -123,15 +123,15 @@ export class OutboundQueue {
         expired.push({ data: entry.data, reason: "expired" });
         continue;
       }
-      return { data: entry.data };
+      return { data: entry.data, at: entry.at };
     }
   }
 
-  /** Puts a message back at the front (a send that failed mid-flush keeps its place). */
-  unshift(data: unknown, nowMs: number): void {
+  /** Puts a message back at the front (a send that failed mid-flush keeps its place and its age). */
+  unshift(data: unknown, queuedAt: number): void {
     this.compact();
     const bytes = messageBytes(data);
-    this.entries.unshift({ data, bytes, at: nowMs });
+    this.entries.unshift({ data, bytes, at: queuedAt });
     this.totalBytes += bytes;
   }
 

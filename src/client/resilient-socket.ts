@@ -231,7 +231,13 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const admission = this.planner.beforeAttempt(now);
     this.syncCircuit();
     if (admission.kind === "wait") {
-      this.scheduleRetry({ attempt: this.planner.failures, delayMs: admission.delayMs, cause: "circuit" });
+      // Woken a hair early by a platform timer while the breaker is still open: re-arm without a second
+      // `retry` event for the same open period.
+      const silent = this.currentState === "circuit-open";
+      this.scheduleRetry(
+        { attempt: this.planner.failures, delayMs: admission.delayMs, cause: "circuit" },
+        silent,
+      );
       return;
     }
     this.probe = admission.probe;
@@ -377,7 +383,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.scheduleRetry(hint === undefined ? { attempt, delayMs, cause } : { attempt, delayMs, cause, hint });
   }
 
-  private scheduleRetry(event: RetryEvent): void {
+  private scheduleRetry(event: RetryEvent, silent = false): void {
     if (this.currentState === "closed") return;
     this.currentDelayMs = event.delayMs;
     this.nextAttemptAt = this.clock.now() + event.delayMs;
@@ -386,7 +392,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       this.attempt();
     }, event.delayMs);
     this.setState(this.planner.circuit === "open" ? "circuit-open" : "waiting");
-    this.emit("retry", event);
+    if (!silent) this.emit("retry", event);
   }
 
   private markStable(): void {
@@ -404,7 +410,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       const next = this.queue.shiftLive(this.clock.now(), expired);
       if (next === undefined) break;
       if (!this.rawSend(next.data)) {
-        this.queue.unshift(next.data, this.clock.now());
+        this.queue.unshift(next.data, next.at);
         break;
       }
     }

@@ -5,6 +5,7 @@
  * @see https://github.com/connor4312/cockatiel/tree/master/src/breaker (Consecutive/SamplingBreaker, state)
  * @see Michael T. Nygard, "Release It!", 2nd ed., ch. 5 "Circuit Breaker"
  */
+import { describe } from "../describe.js";
 
 /** When a breaker opens and for how long. */
 export interface CircuitBreakerOptions {
@@ -260,10 +261,4 @@ const isOutcome = (e: unknown): e is Outcome =>
 function assertTime(nowMs: number, method: string): void {
   if (!Number.isFinite(nowMs))
     throw new RangeError(`CircuitBreaker.${method}: nowMs must be a finite number; got ${describe(nowMs)}`);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === "number" || typeof value === "boolean" || value == null) return String(value);
-  return Array.isArray(value) ? "an array" : typeof value;
 }

@@ -10,6 +10,7 @@
  * delays past the ceiling are cut to it; oversized or malformed payloads are ignored. Each outcome says why.
  * @see https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1 (close codes), IANA registry for 1012/1013
  */
+import { describe } from "../describe.js";
 import { parseRetryAfter } from "./retry-after.js";
 
 /** Where a hint came from. */
@@ -139,12 +140,4 @@ export function readRetryAfterHint(
   const delay = parseRetryAfter(value, nowMs);
   if (delay === undefined) return { problem: `Retry-After ignored: malformed value ${describe(value)}` };
   return boundHint("retry-after", delay, undefined, maxHintMs, status);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) {
-    return String(value);
-  }
-  return typeof value;
 }

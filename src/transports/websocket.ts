@@ -13,8 +13,10 @@ export interface WebSocketLike {
   binaryType: string;
   send(data: never): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: string, listener: (event: never) => void): void;
-  removeEventListener(type: string, listener: (event: never) => void): void;
+  // biome-ignore lint/suspicious/noExplicitAny: matches both the DOM's and ws's overloaded listener types.
+  addEventListener(type: "open" | "message" | "error" | "close", listener: (event: any) => void): void;
+  // biome-ignore lint/suspicious/noExplicitAny: as above.
+  removeEventListener(type: "open" | "message" | "error" | "close", listener: (event: any) => void): void;
 }
 
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
@@ -101,15 +103,15 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
         handlers.close(describeClose(event, opened, refusal, lastError, context));
       };
       const detach = () => {
-        socket.removeEventListener("open", onOpen as (event: never) => void);
-        socket.removeEventListener("message", onMessage as (event: never) => void);
-        socket.removeEventListener("close", onClose as (event: never) => void);
-        socket.removeEventListener("error", onError as (event: never) => void);
+        socket.removeEventListener("open", onOpen);
+        socket.removeEventListener("message", onMessage);
+        socket.removeEventListener("close", onClose);
+        socket.removeEventListener("error", onError);
       };
-      socket.addEventListener("open", onOpen as (event: never) => void);
-      socket.addEventListener("message", onMessage as (event: never) => void);
-      socket.addEventListener("error", onError as (event: never) => void);
-      socket.addEventListener("close", onClose as (event: never) => void);
+      socket.addEventListener("open", onOpen);
+      socket.addEventListener("message", onMessage);
+      socket.addEventListener("error", onError);
+      socket.addEventListener("close", onClose);
 
       const node = socket as unknown as Partial<NodeEmitterLike>;
       if (typeof node.on === "function") {
@@ -135,8 +137,8 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
           done = true;
           // The error and close listeners stay until the socket reports "close": `ws` throws on an error
           // event nobody listens to, and aborting a handshake emits one.
-          socket.removeEventListener("open", onOpen as (event: never) => void);
-          socket.removeEventListener("message", onMessage as (event: never) => void);
+          socket.removeEventListener("open", onOpen);
+          socket.removeEventListener("message", onMessage);
           try {
             socket.close(CLOSE_NORMAL);
           } catch {

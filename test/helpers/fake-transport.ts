@@ -27,6 +27,8 @@ export class FakeTransport implements Transport {
   readonly attempts: FakeAttempt[] = [];
   /** When set, connect() throws this. */
   throwOnConnect: unknown;
+  /** When set, every send() throws (a socket that is already closing). */
+  refuseSends = false;
 
   constructor(private readonly now: () => number) {}
 
@@ -63,7 +65,7 @@ export class FakeTransport implements Transport {
     this.attempts.push(attempt);
     return {
       send: (data) => {
-        if (finished) throw new Error("closed");
+        if (finished || this.refuseSends) throw new Error("closed");
         attempt.sent.push(data);
       },
       close: () => {

@@ -468,3 +468,46 @@ describe("options validation", () => {
     });
   }
 });
+
+describe("timers that fire early", () => {
+  it("emits one retry event per open period even when the platform wakes it a millisecond early", () => {
+    make();
+    const base = clock;
+    // Timers that fire 1 ms before their time, like setTimeout measured against Date.now().
+    const early = {
+      now: () => base.now(),
+      setTimeout: (fn: () => void, ms: number) => base.setTimeout(fn, ms > 1 ? ms - 1 : ms),
+      clearTimeout: (handle: unknown) => base.clearTimeout(handle as number),
+    };
+    const socket = new ResilientSocket({
+      transport,
+      clock: early,
+      random: () => 0.5,
+      autoConnect: false,
+      circuitBreaker: { consecutiveFailures: 1, openMs: 10_000, maxOpenMs: 10_000 },
+    });
+    sockets.push(socket);
+    const retries = record<RetryEvent>(socket, "retry");
+    socket.connect();
+    transport.last.close();
+    base.advance(7_000); // open for 10 s × (0.5 + 0.5 × 0.5) = 7.5 s
+    expect(transport.attempts).toHaveLength(1);
+    base.advance(1_000);
+    expect(retries.map((r) => r.cause)).toEqual(["circuit"]);
+    expect(transport.attempts).toHaveLength(2);
+  });
+
+  it("keeps a message's age when a send fails during the flush", () => {
+    const socket = make({ queue: { ttlMs: 1_000 } });
+    const drops = record<{ data: unknown; reason: string }>(socket, "drop");
+    socket.send("a");
+    clock.advance(600);
+    socket.connect();
+    transport.refuseSends = true;
+    transport.last.open();
+    expect(socket.stats().queue.messages).toBe(1);
+    clock.advance(401);
+    socket.stats();
+    expect(drops).toEqual([{ data: "a", reason: "expired" }]);
+  });
+});
