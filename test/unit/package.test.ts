@@ -1,0 +1,63 @@
+/**
+ * Rules of the package that no single behaviour test would notice breaking: the root and WebSocket entries
+ * bundle for the browser with no Node built-ins and no socket.io-client, and nothing outside env.ts reads
+ * the clock, sets timers or draws randomness.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { build } from "esbuild";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..", "..");
+
+async function browserInputs(entry: string): Promise<string[]> {
+  const result = await build({
+    entryPoints: [join(root, entry)],
+    bundle: true,
+    platform: "browser",
+    format: "esm",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+  });
+  return Object.keys(result.metafile.inputs);
+}
+
+/** One line of source without its comments and string literals (good enough for this codebase's style). */
+function withoutCommentsAndStrings(line: string): string {
+  return line.replace(/"(?:[^"\\]|\\.)*"|`[^`]*`|\/\*.*?(\*\/|$)|\/\/.*$|^\s*\*.*$/g, "");
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? sourceFiles(join(dir, d.name)) : d.name.endsWith(".ts") ? [join(dir, d.name)] : [],
+  );
+}
+
+describe("package rules", () => {
+  for (const entry of ["src/index.ts", "src/websocket.ts"]) {
+    it(`bundles ${entry} for the browser without Node built-ins or socket.io-client`, async () => {
+      const inputs = await browserInputs(entry);
+      expect(inputs.length).toBeGreaterThan(3);
+      expect(inputs.filter((i) => i.startsWith("node:") || i.includes("node_modules"))).toEqual([]);
+    });
+  }
+
+  it("keeps Date.now, setTimeout, setInterval and Math.random inside src/env.ts", () => {
+    const offenders = sourceFiles(join(root, "src"))
+      .filter((file) => !file.endsWith(join("src", "env.ts")))
+      .flatMap((file) =>
+        readFileSync(file, "utf8")
+          .split("\n")
+          .map((line, i) => ({
+            line: withoutCommentsAndStrings(line),
+            at: `${relative(root, file)}:${i + 1}`,
+          }))
+          .filter(({ line }) =>
+            /\bDate\.now\b|(?<![.\w])setTimeout\b|\bsetInterval\b|\bMath\.random\b/.test(line),
+          )
+          .map(({ at }) => at),
+      );
+    expect(offenders).toEqual([]);
+  });
+});
