@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  defaultCircuitBreakerOptions as breaker,
   decorrelatedJitter,
   equalJitter,
   fullJitter,
@@ -105,12 +106,3 @@ describe("planner properties", () => {
     );
   });
 });
-
-const breaker = {
-  consecutiveFailures: 10,
-  failureRatio: 0.8,
-  windowMs: 120_000,
-  minimumAttempts: 10,
-  openMs: 30_000,
-  maxOpenMs: 300_000,
-};

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  defaultCircuitBreakerOptions as breaker,
   decorrelatedJitter,
   exponentialNoJitter,
   type PlannerOptions,
@@ -94,15 +95,6 @@ describe("ReconnectPlanner", () => {
     expect(b.onFailure(10, seededRandom(99))).toEqual(a.onFailure(10, seededRandom(99)));
   });
 });
-
-const breaker = {
-  consecutiveFailures: 10,
-  failureRatio: 0.8,
-  windowMs: 120_000,
-  minimumAttempts: 10,
-  openMs: 30_000,
-  maxOpenMs: 300_000,
-};
 
 describe("hints at the ceiling", () => {
   it("keeps clients spread when a hint is cut to the ceiling instead of stacking them on it", () => {
