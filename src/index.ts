@@ -4,20 +4,20 @@
  * @packageDocumentation
  */
 
+export type {
+  CircuitEvent,
+  CloseEvent,
+  DropEvent,
+  OpenEvent,
+  ResilientSocketEvents,
+  RetryEvent,
+  SendResult,
+  SocketState,
+  SocketStats,
+} from "./client/events.js";
 export type { HeartbeatOptions, ResilientSocketOptions } from "./client/options.js";
 export { type DropReason, defaultQueueOptions, type QueueOptions } from "./client/queue.js";
-export {
-  type CircuitEvent,
-  type CloseEvent,
-  type DropEvent,
-  type OpenEvent,
-  ResilientSocket,
-  type ResilientSocketEvents,
-  type RetryEvent,
-  type SendResult,
-  type SocketState,
-  type SocketStats,
-} from "./client/resilient-socket.js";
+export { ResilientSocket } from "./client/resilient-socket.js";
 export {
   type Clock,
   type Random,

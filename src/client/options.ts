@@ -237,7 +237,8 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
   }
   const clock =
     input.clock === undefined ? systemClock : (objectOption("clock", input.clock) as unknown as Clock);
-  if (typeof clock.now !== "function" || typeof clock.setTimeout !== "function") {
+  const clockMethods = [clock.now, clock.setTimeout, clock.clearTimeout];
+  if (clockMethods.some((method) => typeof method !== "function")) {
     throw new TypeError("clock must have now(), setTimeout() and clearTimeout()");
   }
   return {

@@ -16,7 +16,9 @@ export type DropReason =
   /** The socket was closed (final) with the message still queued, or sent after close. */
   | "closed"
   /** Sent while disconnected with the queue disabled (`queue: false`). */
-  | "disconnected";
+  | "disconnected"
+  /** The transport could not encode it (e.g. JSON with a BigInt or a cycle); never queued. */
+  | "unsendable";
 
 export interface QueueOptions {
   /** Most messages held. Default 1000. */
@@ -41,8 +43,10 @@ export interface Dropped {
   readonly reason: DropReason;
 }
 
-interface Entry {
+/** A queued message: what the app sent, its wire form, its size and when it was queued. */
+export interface QueueEntry {
   readonly data: unknown;
+  readonly wire: unknown;
   readonly bytes: number;
   readonly at: number;
 }
@@ -76,7 +80,7 @@ function utf8Length(text: string): number {
 }
 
 export class OutboundQueue {
-  private entries: Entry[] = [];
+  private entries: QueueEntry[] = [];
   private head = 0;
   private totalBytes = 0;
 
@@ -90,10 +94,11 @@ export class OutboundQueue {
     return this.totalBytes;
   }
 
-  /** Adds a message. Returns whether it was queued and whatever was discarded to make (or refuse) room. */
-  push(data: unknown, nowMs: number): { queued: boolean; dropped: Dropped[] } {
+  /** Adds a message (and its wire form, which is what is counted). Returns whether it was queued and whatever
+   * was discarded to make (or refuse) room. */
+  push(data: unknown, wire: unknown, nowMs: number): { queued: boolean; dropped: Dropped[] } {
     const dropped = this.expire(nowMs);
-    const bytes = messageBytes(data);
+    const bytes = messageBytes(wire);
     const { maxBytes, maxMessages, overflow } = this.options;
     if (bytes > maxBytes || maxMessages === 0) {
       dropped.push({ data, reason: bytes > maxBytes ? "too-large" : "overflow" });
@@ -109,30 +114,26 @@ export class OutboundQueue {
       if (oldest === undefined) break;
       dropped.push({ data: oldest.data, reason: "overflow" });
     }
-    this.entries.push({ data, bytes, at: nowMs });
+    this.entries.push({ data, wire, bytes, at: nowMs });
     this.totalBytes += bytes;
     return { queued: true, dropped };
   }
 
   /** Takes the oldest unexpired message, reporting expired ones passed on the way. */
-  shiftLive(nowMs: number, expired: Dropped[]): { data: unknown; at: number } | undefined {
+  shiftLive(nowMs: number, expired: Dropped[]): QueueEntry | undefined {
     for (;;) {
       const entry = this.shift();
       if (entry === undefined) return undefined;
-      if (nowMs - entry.at > this.options.ttlMs) {
-        expired.push({ data: entry.data, reason: "expired" });
-        continue;
-      }
-      return { data: entry.data, at: entry.at };
+      if (nowMs - entry.at <= this.options.ttlMs) return entry;
+      expired.push({ data: entry.data, reason: "expired" });
     }
   }
 
   /** Puts a message back at the front (a send that failed mid-flush keeps its place and its age). */
-  unshift(data: unknown, queuedAt: number): void {
+  unshift(entry: QueueEntry): void {
     this.compact();
-    const bytes = messageBytes(data);
-    this.entries.unshift({ data, bytes, at: queuedAt });
-    this.totalBytes += bytes;
+    this.entries.unshift(entry);
+    this.totalBytes += entry.bytes;
   }
 
   /** Removes and returns every message that has outlived `ttlMs`. */
@@ -156,7 +157,7 @@ export class OutboundQueue {
     return dropped;
   }
 
-  private shift(): Entry | undefined {
+  private shift(): QueueEntry | undefined {
     const entry = this.entries[this.head];
     if (entry === undefined) return undefined;
     this.head++;

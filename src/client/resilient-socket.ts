@@ -1,6 +1,10 @@
 /**
  * ResilientSocket: runs the reconnect planner over a transport. One connection at a time, every timer
  * stored and cleared by `close()`, every reconnect path through the one policy.
+ *
+ * Listeners run synchronously and may call back in (`close()` from an `error` listener is ordinary app
+ * code), so every step that emits checks afterwards whether the socket was closed meanwhile; nothing ever
+ * leaves the `closed` state.
  */
 import type { Clock, Random, TimerHandle } from "../env.js";
 import {
@@ -13,94 +17,16 @@ import {
 } from "../errors.js";
 import type { CircuitState } from "../policy/circuit-breaker.js";
 import type { RetryHint } from "../policy/hints.js";
-import { ReconnectPlanner, type RetryCause, type RetryDecision } from "../policy/planner.js";
+import { ReconnectPlanner, type RetryDecision } from "../policy/planner.js";
 import type { CloseInfo, Connection, ConnectionHandlers } from "../transports/types.js";
 import { Emitter } from "./emitter.js";
+import type { ResilientSocketEvents, RetryEvent, SendResult, SocketState, SocketStats } from "./events.js";
 import { Liveness } from "./liveness.js";
 import { type ResilientSocketOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import { type Dropped, type DropReason, OutboundQueue } from "./queue.js";
+import { type Dropped, OutboundQueue } from "./queue.js";
 
-/**
- * - `idle`: constructed, not started (`autoConnect: false`, or before the first microtask).
- * - `connecting`: an attempt is in flight.
- * - `open`: connected.
- * - `waiting`: a retry is scheduled (backoff or server hint).
- * - `circuit-open`: the breaker is open; no attempt until its probe time.
- * - `stopped`: not retrying — the server closed deliberately, refused us, or `maxAttempts` ran out.
- *   `connect()` starts again.
- * - `closed`: `close()` was called or the signal aborted. Final.
- */
-export type SocketState = "idle" | "connecting" | "open" | "waiting" | "circuit-open" | "stopped" | "closed";
-
-export interface OpenEvent {
-  /** Consecutive failed attempts before this one succeeded. */
-  readonly failures: number;
-  /** This attempt was the breaker's half-open probe. */
-  readonly probe: boolean;
-}
-
-export interface CloseEvent {
-  readonly code?: number;
-  readonly reason?: string;
-  /** How the transport saw it, or `client` for closes this socket made (timeout, heartbeat, `close()`). */
-  readonly kind: CloseInfo["kind"] | "client";
-  /** The connection had reached the stable period (a drop, not a failed attempt). */
-  readonly wasStable: boolean;
-}
-
-export interface RetryEvent {
-  /** Consecutive failures so far (1 for the first retry). */
-  readonly attempt: number;
-  readonly delayMs: number;
-  readonly cause: RetryCause;
-  /** The server hint that shaped this wait, when there was one. */
-  readonly hint?: RetryHint;
-}
-
-export interface CircuitEvent {
-  readonly state: CircuitState;
-  /** When an open breaker lets its probe through (clock ms). */
-  readonly reopensAt?: number;
-}
-
-export interface DropEvent {
-  readonly data: unknown;
-  readonly reason: DropReason;
-}
-
-/** Event map of {@link ResilientSocket}. */
-export interface ResilientSocketEvents {
-  state: (state: SocketState, previous: SocketState) => void;
-  open: (event: OpenEvent) => void;
-  message: (data: unknown) => void;
-  close: (event: CloseEvent) => void;
-  retry: (event: RetryEvent) => void;
-  circuit: (event: CircuitEvent) => void;
-  drop: (event: DropEvent) => void;
-  error: (error: ResilientReconnectError) => void;
-}
-
-/** What {@link ResilientSocket.send} did with a message. */
-export type SendResult = "sent" | "queued" | "dropped";
-
-export interface SocketStats {
-  readonly state: SocketState;
-  /** Consecutive failed attempts since the last stable connection. */
-  readonly failures: number;
-  /** Attempts started since construction. */
-  readonly attempts: number;
-  /** Connections opened since construction. */
-  readonly connections: number;
-  /** The delay of the pending retry, if one is scheduled. */
-  readonly currentDelayMs: number | undefined;
-  /** When the pending retry fires (clock ms). */
-  readonly nextAttemptAt: number | undefined;
-  readonly lastHint: RetryHint | undefined;
-  readonly circuit: CircuitState;
-  readonly queue: { readonly messages: number; readonly bytes: number };
-  /** Messages discarded since construction. */
-  readonly dropped: number;
-}
+/** Marks a message the transport could not encode (already reported as a drop). */
+const UNSENDABLE = Symbol("unsendable");
 
 export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private readonly options: ResolvedOptions;
@@ -136,20 +62,25 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.random = this.options.random;
     this.planner = new ReconnectPlanner(this.options.planner);
     this.queue = this.options.queue === undefined ? undefined : new OutboundQueue(this.options.queue);
-    const { heartbeat } = this.options;
+    const { heartbeat, signal } = this.options;
     this.liveness =
       heartbeat === undefined
         ? undefined
         : new Liveness(
             heartbeat,
             this.clock,
-            (ping) => this.rawSend(ping),
+            (ping) => {
+              const wire = this.encode(ping);
+              if (wire !== UNSENDABLE) this.rawSend(wire);
+            },
             (silentMs) =>
-              this.abandon(
-                new TimeoutError("HEARTBEAT_TIMEOUT", `no inbound traffic for ${silentMs} ms after a ping`),
-              ),
+              this.ended({
+                error: new TimeoutError(
+                  "HEARTBEAT_TIMEOUT",
+                  `no inbound traffic for ${silentMs} ms after a ping`,
+                ),
+              }),
           );
-    const { signal } = this.options;
     if (signal?.aborted) {
       this.currentState = "closed";
       return;
@@ -170,20 +101,27 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   }
 
   /**
-   * Sends now when open; otherwise queues it (bounded) for the next connection. Returns which happened;
-   * a discarded message is also reported by a `drop` event with the reason.
+   * Sends now when open (and nothing queued is still ahead of it); otherwise queues it (bounded) for the next
+   * connection. Returns which happened; a discarded message is also reported by a `drop` event.
    */
   send(data: unknown): SendResult {
     if (this.currentState === "closed") {
       this.reportDrops([{ data, reason: "closed" }]);
       return "dropped";
     }
-    if (this.currentState === "open" && this.current !== undefined && this.rawSend(data)) return "sent";
+    const wire = this.encode(data);
+    if (wire === UNSENDABLE) return "dropped";
+    if (this.currentState === "open" && (this.queue?.size ?? 0) > 0) this.flushQueue();
+    if (this.currentState === "open" && (this.queue?.size ?? 0) === 0 && this.rawSend(wire)) return "sent";
+    if (this.closed) {
+      this.reportDrops([{ data, reason: "closed" }]);
+      return "dropped";
+    }
     if (this.queue === undefined) {
       this.reportDrops([{ data, reason: "disconnected" }]);
       return "dropped";
     }
-    const { queued, dropped } = this.queue.push(data, this.clock.now());
+    const { queued, dropped } = this.queue.push(data, wire, this.clock.now());
     this.reportDrops(dropped);
     return queued ? "queued" : "dropped";
   }
@@ -193,17 +131,19 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
    * (reason `closed`), then removes every listener — including the AbortSignal's.
    */
   close(): Promise<void> {
-    if (this.currentState === "closed") {
+    const previous = this.currentState;
+    if (previous === "closed") {
       this.removeAllListeners();
       return Promise.resolve();
     }
-    const hadConnection = this.current !== undefined && this.currentState === "open";
+    const hadConnection = previous === "open";
+    this.currentState = "closed";
     this.teardownConnection();
     this.clearRetry();
     this.options.signal?.removeEventListener("abort", this.onAbort);
     if (this.queue !== undefined) this.reportDrops(this.queue.clear("closed"));
     if (hadConnection) this.emit("close", { kind: "client", wasStable: this.stable });
-    this.setState("closed");
+    this.emit("state", "closed", previous);
     this.removeAllListeners();
     return Promise.resolve();
   }
@@ -225,25 +165,32 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     };
   }
 
+  private get closed(): boolean {
+    return this.currentState === "closed";
+  }
+
   private attempt(): void {
     this.clearRetry();
-    const now = this.clock.now();
-    const admission = this.planner.beforeAttempt(now);
+    const admission = this.planner.beforeAttempt(this.clock.now());
     this.syncCircuit();
+    if (this.closed) return;
     if (admission.kind === "wait") {
       // Woken a hair early by a platform timer while the breaker is still open: re-arm without a second
       // `retry` event for the same open period.
       const silent = this.currentState === "circuit-open";
-      this.scheduleRetry(
-        { attempt: this.planner.failures, delayMs: admission.delayMs, cause: "circuit" },
-        silent,
-      );
+      const event: RetryEvent = {
+        attempt: this.planner.failures,
+        delayMs: admission.delayMs,
+        cause: "circuit",
+      };
+      this.scheduleRetry(event, silent);
       return;
     }
     this.probe = admission.probe;
     this.stable = false;
     this.attempts++;
     this.setState("connecting");
+    if (this.closed) return;
     const id = ++this.attemptSeq;
     this.liveAttempt = id;
     // Handlers a transport calls synchronously from inside connect() run once connect() has returned.
@@ -257,7 +204,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const handlers: ConnectionHandlers = {
       open: guard(this.handleOpen),
       message: guard(this.handleMessage),
-      close: guard(this.handleClose),
+      close: guard((info: CloseInfo) => this.ended({ info })),
     };
     let connection: Connection;
     try {
@@ -265,14 +212,11 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
         now: () => this.clock.now(),
         maxHintMs: this.options.planner.maxDelayMs,
       });
-    } catch (error) {
+    } catch (cause) {
       inside = false;
       this.liveAttempt = 0;
-      this.fail(
-        new TransportError(`transport ${this.options.transport.name} threw while connecting`, {
-          cause: error,
-        }),
-      );
+      const message = `transport ${this.options.transport.name} threw while connecting`;
+      this.ended({ error: new TransportError(message, { cause }) });
       return;
     } finally {
       inside = false;
@@ -280,12 +224,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.current = connection;
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = undefined;
-      this.abandon(
-        new TimeoutError(
-          "CONNECT_TIMEOUT",
-          `not open after ${this.options.connectTimeoutMs} ms (connectTimeoutMs)`,
-        ),
-      );
+      const message = `not open after ${this.options.connectTimeoutMs} ms (connectTimeoutMs)`;
+      this.ended({ error: new TimeoutError("CONNECT_TIMEOUT", message) });
     }, this.options.connectTimeoutMs);
   }
 
@@ -294,6 +234,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.connections++;
     const failures = this.planner.failures;
     this.setState("open");
+    // Queued messages go first; a listener that sent from the state event queued behind them.
     this.flushQueue();
     if (this.currentState !== "open") return;
     this.liveness?.start();
@@ -310,70 +251,57 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.emit("message", data);
   }
 
-  private handleClose(info: CloseInfo): void {
+  /**
+   * The one place a connection or attempt ends: the transport closed it (`info`), or this socket gave up on
+   * it (`error`: connect timeout, dead heartbeat, a transport that threw). Decides through the planner.
+   */
+  private ended({ info, error }: { info?: CloseInfo; error?: ResilientReconnectError }): void {
     const wasOpen = this.currentState === "open";
     const wasStable = this.stable;
     this.teardownConnection();
-    if (wasOpen) {
-      this.emit("close", { code: info.code, reason: info.reason, kind: info.kind, wasStable });
-    }
-    const reading = info.hint?.hint !== undefined || info.hint?.problem !== undefined ? info.hint : undefined;
-    if (reading?.problem !== undefined) this.emit("error", new HintError(reading.problem));
+    const kind = info?.kind ?? "client";
+    if (wasOpen)
+      this.emit("close", { code: info?.code, reason: info?.reason ?? error?.message, kind, wasStable });
+    const reading =
+      info?.hint?.hint !== undefined || info?.hint?.problem !== undefined ? info.hint : undefined;
     const hint = reading?.hint;
     if (hint !== undefined) this.lastHint = hint;
-    if (info.kind === "deliberate" && !this.options.reconnectOnServerClose && hint === undefined) {
-      this.stop();
-      return;
+    const detail = info?.reason ? `: ${info.reason}` : "";
+    const refused = kind === "refused" && reading === undefined && !this.options.retryOnRefusal;
+    const errors = [
+      error,
+      reading?.problem === undefined ? undefined : new HintError(reading.problem),
+      refused
+        ? new ConnectionRefusedError(`server refused the connection${detail}`, {
+            cause: info?.error,
+            ...(info?.code === undefined ? {} : { status: info.code }),
+          })
+        : undefined,
+      kind === "error" && info?.error !== undefined && hint === undefined
+        ? new TransportError(`connection failed${detail}`, { cause: info.error })
+        : undefined,
+    ];
+    for (const e of errors) {
+      if (this.closed) return;
+      if (e !== undefined) this.emit("error", e);
     }
+    if (this.closed) return;
     // A refusal that tried to carry a hint (even a malformed one) is temporary: it falls back to backoff.
-    if (info.kind === "refused" && reading === undefined && !this.options.retryOnRefusal) {
-      this.emit(
-        "error",
-        new ConnectionRefusedError(`server refused the connection${info.reason ? `: ${info.reason}` : ""}`, {
-          cause: info.error,
-          ...(info.code === undefined ? {} : { status: info.code }),
-        }),
-      );
+    if (refused || (kind === "deliberate" && !this.options.reconnectOnServerClose && hint === undefined)) {
       this.stop();
       return;
     }
-    if (info.kind === "error" && info.error !== undefined && hint === undefined) {
-      this.emit(
-        "error",
-        new TransportError(`connection failed${info.reason ? `: ${info.reason}` : ""}`, {
-          cause: info.error,
-        }),
-      );
-    }
     const now = this.clock.now();
-    const decision = wasStable
-      ? this.planner.onDrop(now, this.random, hint)
-      : this.planner.onFailure(now, this.random, hint);
-    this.follow(decision);
-  }
-
-  /** Gives up on the current connection or attempt (timeout, dead heartbeat) and counts it as a failure. */
-  private abandon(error: ResilientReconnectError): void {
-    const wasOpen = this.currentState === "open";
-    const wasStable = this.stable;
-    this.teardownConnection();
-    if (wasOpen) this.emit("close", { kind: "client", wasStable, reason: error.message });
-    const now = this.clock.now();
-    this.emit("error", error);
-    if (this.currentState === "closed") return;
-    this.follow(wasStable ? this.planner.onDrop(now, this.random) : this.planner.onFailure(now, this.random));
-  }
-
-  private fail(error: ResilientReconnectError): void {
-    this.teardownConnection();
-    this.emit("error", error);
-    if (this.currentState === "closed") return;
-    this.follow(this.planner.onFailure(this.clock.now(), this.random));
+    this.follow(
+      wasStable
+        ? this.planner.onDrop(now, this.random, hint)
+        : this.planner.onFailure(now, this.random, hint),
+    );
   }
 
   private follow(decision: RetryDecision): void {
     this.syncCircuit();
-    if (this.currentState === "closed") return;
+    if (this.closed) return;
     if (decision.kind === "stop") {
       this.emit("error", new RetriesExhaustedError(decision.attempt));
       this.stop();
@@ -384,7 +312,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   }
 
   private scheduleRetry(event: RetryEvent, silent = false): void {
-    if (this.currentState === "closed") return;
+    if (this.closed) return;
     this.currentDelayMs = event.delayMs;
     this.nextAttemptAt = this.clock.now() + event.delayMs;
     this.retryTimer = this.clock.setTimeout(() => {
@@ -392,7 +320,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       this.attempt();
     }, event.delayMs);
     this.setState(this.planner.circuit === "open" ? "circuit-open" : "waiting");
-    if (!silent) this.emit("retry", event);
+    if (!silent && !this.closed) this.emit("retry", event);
   }
 
   private markStable(): void {
@@ -409,22 +337,36 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     for (;;) {
       const next = this.queue.shiftLive(this.clock.now(), expired);
       if (next === undefined) break;
-      if (!this.rawSend(next.data)) {
-        this.queue.unshift(next.data, next.at);
-        break;
-      }
+      if (this.rawSend(next.wire)) continue;
+      // Closed from a listener of the send error: the queue was already reported; this one goes with it.
+      if (this.closed) this.droppedCount++;
+      else this.queue.unshift(next);
+      break;
     }
     this.reportDrops(expired);
   }
 
-  private rawSend(data: unknown): boolean {
-    const connection = this.current;
-    if (connection === undefined) return false;
+  /** The transport's wire form of a message; a message it cannot encode is dropped here, before queueing. */
+  private encode(data: unknown): unknown {
+    const { encode } = this.options.transport;
+    if (encode === undefined) return data;
     try {
-      connection.send(data);
+      return encode(data);
+    } catch (cause) {
+      this.emit("error", new TransportError("message cannot be encoded; dropped", { cause }));
+      this.reportDrops([{ data, reason: "unsendable" }]);
+      return UNSENDABLE;
+    }
+  }
+
+  private rawSend(wire: unknown): boolean {
+    const connection = this.current;
+    if (connection === undefined || this.currentState !== "open") return false;
+    try {
+      connection.send(wire);
       return true;
-    } catch (error) {
-      this.emit("error", new TransportError("send failed; the message stays queued", { cause: error }));
+    } catch (cause) {
+      this.emit("error", new TransportError("send failed; the message stays queued", { cause }));
       return false;
     }
   }
@@ -476,9 +418,10 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.emit("circuit", reopensAt === undefined ? { state } : { state, reopensAt });
   }
 
+  /** Nothing leaves `closed`: a listener that closed the socket mid-step wins over the step. */
   private setState(state: SocketState): void {
     const previous = this.currentState;
-    if (previous === state) return;
+    if (previous === state || previous === "closed") return;
     this.currentState = state;
     this.emit("state", state, previous);
   }

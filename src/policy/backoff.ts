@@ -10,6 +10,7 @@
  * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ (Marc Brooker, 2015)
  * @see https://github.com/connor4312/cockatiel/tree/master/src/backoff (pure (state) → delay shape)
  */
+import { uniformDraw } from "./draw.js";
 
 /** What a strategy needs to know to draw the next delay. */
 export interface BackoffInput {
@@ -74,10 +75,6 @@ function resolve(options: BackoffOptions | undefined, strategy: string): { baseM
   return { baseMs, capMs };
 }
 
-function safeRandom(random: number): number {
-  return Number.isFinite(random) && random >= 0 && random < 1 ? random : 0.5;
-}
-
 function exponential(baseMs: number, capMs: number, attempt: number): number {
   const n = Number.isFinite(attempt) && attempt >= 1 ? Math.min(Math.floor(attempt) - 1, MAX_EXPONENT) : 0;
   return Math.min(capMs, baseMs * 2 ** n);
@@ -85,8 +82,9 @@ function exponential(baseMs: number, capMs: number, attempt: number): number {
 
 /**
  * Decorrelated jitter (the default): uniform in [base, min(cap, 3 × previous)].
- * Grows ≈ 1.5× per attempt on average and stays random at the cap (uniform over [base, cap] from there),
- * never exactly equal to the cap except with probability 0.
+ * Grows ≈ 1.5× per attempt on average and stays random at the cap: once 3 × previous passes the cap the
+ * draw is uniform over [base, cap], so a parked client's delays wander over the whole range (median at
+ * attempt 30 ≈ 0.13 × cap, p99 ≈ 0.97 × cap) and equal the cap only with probability 0.
  * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
  */
 export function decorrelatedJitter(options?: BackoffOptions): BackoffStrategy {
@@ -99,7 +97,7 @@ export function decorrelatedJitter(options?: BackoffOptions): BackoffStrategy {
       const previous =
         Number.isFinite(previousDelayMs) && previousDelayMs > baseMs ? previousDelayMs : baseMs;
       const upper = Math.min(capMs, previous * 3);
-      return baseMs + safeRandom(random) * (upper - baseMs);
+      return baseMs + uniformDraw(random) * (upper - baseMs);
     },
   };
 }
@@ -115,7 +113,7 @@ export function fullJitter(options?: BackoffOptions): BackoffStrategy {
     name: "full-jitter",
     minMs: 0,
     capMs,
-    next: ({ attempt, random }) => safeRandom(random) * exponential(baseMs, capMs, attempt),
+    next: ({ attempt, random }) => uniformDraw(random) * exponential(baseMs, capMs, attempt),
   };
 }
 
@@ -132,7 +130,7 @@ export function equalJitter(options?: BackoffOptions): BackoffStrategy {
     capMs,
     next({ attempt, random }) {
       const e = exponential(baseMs, capMs, attempt);
-      return e / 2 + safeRandom(random) * (e / 2);
+      return e / 2 + uniformDraw(random) * (e / 2);
     },
   };
 }

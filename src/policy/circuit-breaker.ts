@@ -6,6 +6,7 @@
  * @see Michael T. Nygard, "Release It!", 2nd ed., ch. 5 "Circuit Breaker"
  */
 import { describe } from "../describe.js";
+import { uniformDraw } from "./draw.js";
 
 /** When a breaker opens and for how long. */
 export interface CircuitBreakerOptions {
@@ -210,7 +211,7 @@ export class CircuitBreaker {
     // Stop doubling once past the ceiling, so no `opens` makes 2 ** n overflow to Infinity.
     const doublings = Math.min(opens - 1, Math.ceil(Math.log2(maxOpenMs / openMs)));
     const periodMs = Math.min(maxOpenMs, openMs * 2 ** doublings);
-    const draw = Number.isFinite(random) && random >= 0 && random < 1 ? random : 0.5;
+    const draw = uniformDraw(random);
     this.#state = { kind: "open", opens, openedAtMs: nowMs, untilMs: nowMs + periodMs * (0.5 + 0.5 * draw) };
   }
 }

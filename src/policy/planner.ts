@@ -15,7 +15,7 @@ import {
 } from "./circuit-breaker.js";
 import type { RetryHint } from "./hints.js";
 
-/** Share of the ceiling a hint cut to the ceiling is spread over (so hinted clients stay apart there too). */
+/** Share of the ceiling that a hint cut to the ceiling is spread over (so such clients stay apart there too). */
 export const CEILING_SPREAD = 0.25;
 
 /** Why a wait is as long as it is. */
@@ -136,7 +136,7 @@ export class ReconnectPlanner {
     this.breaker?.recordSuccess(nowMs);
   }
 
-  /** Forget all history (used by an explicit user `reconnect()` after a stop). */
+  /** Forget all history (used when the app calls `connect()` on a stopped socket). */
   reset(): void {
     this.attempt = 0;
     this.previousDelayMs = 0;
@@ -163,14 +163,11 @@ export class ReconnectPlanner {
     let cause: RetryCause = "backoff";
     if (hint !== undefined) {
       const spread = hint.spreadMs ?? hint.delayMs * hintSpreadRatio;
-      let start = hint.delayMs;
-      let end = hint.delayMs + spread;
-      if (end >= maxDelayMs) {
-        // A window that reaches the ceiling becomes [min(delay, ¾ ceiling), ceiling] instead of being
-        // clamped after the draw: clamping would put every client asked for "too long" on the same instant.
-        start = Math.min(start, maxDelayMs * (1 - CEILING_SPREAD));
-        end = maxDelayMs;
-      }
+      // At least the hint, spread over its window, cut at the ceiling. A hint that was itself cut to the
+      // ceiling is spread over the ceiling's last quarter instead: clamping it would put every client that
+      // was asked for "too long" on the same instant.
+      const start = hint.delayMs < maxDelayMs ? hint.delayMs : maxDelayMs * (1 - CEILING_SPREAD);
+      const end = Math.min(hint.delayMs + spread, maxDelayMs);
       const hinted = start + random() * (end - start);
       if (hinted > delayMs) {
         delayMs = hinted;

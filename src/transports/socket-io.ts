@@ -47,13 +47,17 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
       });
       let done = false;
       let drain: HintReading | undefined;
-      const finish = (info: CloseInfo) => {
-        if (done) return;
+      /** Detaches every listener and disconnects; true the first time only. */
+      const release = () => {
+        if (done) return false;
         done = true;
         socket.off();
         socket.io.off();
         socket.disconnect();
-        handlers.close(info);
+        return true;
+      };
+      const finish = (info: CloseInfo) => {
+        if (release()) handlers.close(info);
       };
       socket.on("connect", () => handlers.open());
       socket.on(event, (data: unknown) => handlers.message(data));
@@ -80,11 +84,7 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
           socket.emit(event, data);
         },
         close() {
-          if (done) return;
-          done = true;
-          socket.off();
-          socket.io.off();
-          socket.disconnect();
+          release();
         },
       };
     },

@@ -53,5 +53,11 @@ export interface Connection {
 /** A way to open connections. `connect` may throw synchronously: that counts as a failed attempt. */
 export interface Transport {
   readonly name: string;
+  /**
+   * Turns a message into what `Connection.send` takes, once, when the app sends it (so the queue counts and
+   * keeps the wire form, and a message that cannot be encoded is dropped at once instead of blocking the
+   * queue). Throwing means "unsendable". Optional: without it messages are passed as they are.
+   */
+  encode?(data: unknown): unknown;
   connect(handlers: ConnectionHandlers, context: TransportContext): Connection;
 }

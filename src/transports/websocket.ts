@@ -54,6 +54,14 @@ function isBinary(data: unknown): boolean {
   );
 }
 
+/** Strings and binary data go as they are; anything else as JSON (throws when it has no JSON form). */
+function encode(data: unknown): unknown {
+  if (typeof data === "string" || isBinary(data)) return data;
+  const json = JSON.stringify(data);
+  if (json === undefined) throw new TypeError(`a ${typeof data} has no JSON form`);
+  return json;
+}
+
 /**
  * Creates a WebSocket transport. Strings and binary data are sent as they are; any other value is sent as
  * JSON. Received messages are delivered as the socket delivers them (string, ArrayBuffer or Blob).
@@ -79,6 +87,7 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
   }
   return {
     name: "websocket",
+    encode,
     connect(handlers: ConnectionHandlers, context: TransportContext): Connection {
       const target = String(typeof url === "function" ? url() : url);
       const socket = new Ctor(target, protocols);
@@ -130,7 +139,7 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
         send(data: unknown) {
           if (socket.readyState !== OPEN)
             throw new Error(`WebSocket is not open (readyState ${socket.readyState})`);
-          socket.send((typeof data === "string" || isBinary(data) ? data : JSON.stringify(data)) as never);
+          socket.send(data as never);
         },
         close() {
           if (done) return;

@@ -29,6 +29,8 @@ export class FakeTransport implements Transport {
   throwOnConnect: unknown;
   /** When set, every send() throws (a socket that is already closing). */
   refuseSends = false;
+  /** The transport's encode step, when a test wants one. */
+  encode: ((data: unknown) => unknown) | undefined;
 
   constructor(private readonly now: () => number) {}
 

@@ -10,7 +10,8 @@ type Step =
   | { op: "serverClose"; kind: "error" | "closed" | "deliberate" | "refused"; hintMs: number | undefined }
   | { op: "send" }
   | { op: "connect" }
-  | { op: "close" };
+  | { op: "close" }
+  | { op: "closeFromListener"; event: "state" | "open" | "close" | "retry" | "circuit" | "drop" | "error" };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant("advance" as const), ms: fc.nat({ max: 200_000 }) }) },
@@ -27,6 +28,21 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ op: "send" as const }) },
   { weight: 1, arbitrary: fc.constant({ op: "connect" as const }) },
   { weight: 1, arbitrary: fc.constant({ op: "close" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("closeFromListener" as const),
+      event: fc.constantFrom(
+        "state" as const,
+        "open" as const,
+        "close" as const,
+        "retry" as const,
+        "circuit" as const,
+        "drop" as const,
+        "error" as const,
+      ),
+    }),
+  },
 );
 
 describe("ResilientSocket model properties", () => {
@@ -105,6 +121,14 @@ describe("ResilientSocket model properties", () => {
             case "close":
               await socket.close();
               closed = true;
+              break;
+            case "closeFromListener":
+              // Application code that closes the socket from inside one of its listeners.
+              if (closed) break;
+              socket.once(s.event, () => {
+                void socket.close();
+                closed = true;
+              });
               break;
           }
           expect(transport.live).toBeLessThanOrEqual(1);

@@ -66,9 +66,11 @@ describe("ReconnectPlanner", () => {
 
   it("never waits longer than the ceiling", () => {
     const planner = new ReconnectPlanner(options({ maxDelayMs: 20_000 }));
-    const decision = planner.onFailure(0, () => 0.999_999, hint(19_000, 10_000));
-    expect(decision.kind === "wait" && decision.delayMs).toBeLessThanOrEqual(20_000);
-    expect(decision.kind === "wait" && decision.delayMs).toBeGreaterThan(19_999);
+    const low = planner.onFailure(0, () => 0, hint(19_000, 10_000));
+    const high = planner.onFailure(0, () => 0.999_999, hint(19_000, 10_000));
+    expect(low).toMatchObject({ delayMs: 19_000, cause: "hint" });
+    expect(high.kind === "wait" && high.delayMs).toBeLessThanOrEqual(20_000);
+    expect(high.kind === "wait" && high.delayMs).toBeGreaterThan(19_999);
   });
 
   it("stops after maxAttempts consecutive failures", () => {
@@ -110,13 +112,18 @@ describe("hints at the ceiling", () => {
     }
   });
 
-  it("spreads a window that runs past the ceiling over at least its last quarter", () => {
+  it("never comes back before a hint below the ceiling, even when its window runs past the ceiling", () => {
     const at = (r: number) => {
       const d = new ReconnectPlanner(options({ maxDelayMs: 1_000 })).onFailure(0, () => r, hint(900, 400));
       return d.kind === "wait" ? d.delayMs : -1;
     };
-    expect(at(0)).toBe(750);
-    expect(at(0.999)).toBeCloseTo(999.75, 2);
+    expect(at(0)).toBe(900);
+    expect(at(0.999)).toBeCloseTo(999.9, 5);
+  });
+
+  it("spreads a plain hint just under the ceiling over what is left of the ceiling, not below the hint", () => {
+    const d = new ReconnectPlanner(options({ maxDelayMs: 600_000 })).onFailure(0, () => 0, hint(590_000));
+    expect(d).toMatchObject({ delayMs: 590_000 });
   });
 
   it("spreads a hint that starts below ¾ of the ceiling but runs past it over [delay, ceiling]", () => {

@@ -400,13 +400,15 @@ describe("close()", () => {
       socket.on("message", () => {});
       reach(socket);
       expect(socket.state).toBe(state);
+      const attemptsBeforeClose = transport.attempts.length;
       await socket.close();
       expect(socket.state).toBe("closed");
       expect(clock.pendingTimers()).toBe(0);
       expect(socket.eventNames()).toEqual([]);
       expect(transport.live).toBe(0);
       clock.advance(10 * 60_000);
-      expect(transport.attempts.length).toBeLessThanOrEqual(1);
+      socket.connect();
+      expect(transport.attempts).toHaveLength(attemptsBeforeClose);
     });
   }
 
@@ -509,5 +511,95 @@ describe("timers that fire early", () => {
     clock.advance(401);
     socket.stats();
     expect(drops).toEqual([{ data: "a", reason: "expired" }]);
+  });
+});
+
+describe("close() from inside a listener", () => {
+  it("on entering connecting: the attempt is never made and nothing is left running", () => {
+    const socket = make();
+    socket.on("state", (state) => state === "connecting" && void socket.close());
+    socket.connect();
+    expect(socket.state).toBe("closed");
+    expect(transport.attempts).toHaveLength(0);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it("on a REFUSED error: the socket ends closed, not stopped, and cannot be restarted", () => {
+    const socket = make();
+    socket.on("error", () => void socket.close());
+    socket.connect();
+    transport.last.close({ kind: "refused", code: 401 });
+    expect(socket.state).toBe("closed");
+    expect(socket.send("x")).toBe("dropped");
+    socket.connect();
+    expect(transport.attempts).toHaveLength(1);
+  });
+
+  it("on the close event of a deliberate server close: closed, no reconnect", () => {
+    const socket = make({ reconnectOnServerClose: true });
+    socket.on("close", () => void socket.close());
+    socket.connect();
+    transport.last.open();
+    transport.last.close({ kind: "deliberate", code: 1000 });
+    expect(socket.state).toBe("closed");
+    clock.advance(600_000);
+    expect(transport.attempts).toHaveLength(1);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it("on the breaker going half-open: no probe and no later attempts", () => {
+    const socket = make({ circuitBreaker: { consecutiveFailures: 1, openMs: 1_000, maxOpenMs: 1_000 } });
+    socket.on("circuit", ({ state }) => state === "half-open" && void socket.close());
+    socket.connect();
+    transport.last.close();
+    clock.advance(3_600_000);
+    expect(socket.state).toBe("closed");
+    expect(transport.attempts).toHaveLength(1);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it("on a send error during the flush: the message is counted as dropped, not re-queued", () => {
+    const socket = make();
+    socket.send("a");
+    socket.send("b");
+    socket.on("error", () => void socket.close());
+    socket.connect();
+    transport.refuseSends = true;
+    transport.last.open();
+    expect(socket.state).toBe("closed");
+    expect(socket.stats()).toMatchObject({ queue: { messages: 0, bytes: 0 }, dropped: 2 });
+  });
+});
+
+describe("message order and unsendable messages", () => {
+  it("sends queued messages before one sent from a state listener on open", () => {
+    const socket = make();
+    socket.send("queued-1");
+    socket.send("queued-2");
+    socket.on("state", (state) => state === "open" && socket.send("from-listener"));
+    socket.connect();
+    transport.last.open();
+    expect(transport.last.sent).toEqual(["queued-1", "queued-2", "from-listener"]);
+  });
+
+  it("drops a message the transport cannot encode at once, so it never blocks the queue", () => {
+    const socket = make();
+    transport.encode = (data: unknown) => JSON.stringify(data);
+    const drops = record<{ data: unknown; reason: string }>(socket, "drop");
+    const errors = record<Error & { code: string }>(socket, "error");
+    expect(socket.send({ n: 1n })).toBe("dropped");
+    expect(socket.send("hello")).toBe("queued");
+    socket.connect();
+    transport.last.open();
+    expect(transport.last.sent).toEqual([JSON.stringify("hello")]);
+    expect(drops.map((d) => d.reason)).toEqual(["unsendable"]);
+    expect(errors.map((e) => e.code)).toEqual(["TRANSPORT_ERROR"]);
+  });
+
+  it("rejects a clock without clearTimeout when constructed, naming the option", () => {
+    const clockWithout = { now: () => 0, setTimeout: () => 0 };
+    expect(() => make({ clock: clockWithout as never })).toThrow(
+      /clock must have now\(\), setTimeout\(\) and clearTimeout\(\)/,
+    );
   });
 });
