@@ -8,8 +8,6 @@
  */
 import type { Clock, Random, TimerHandle } from "../env.js";
 import {
-  ConnectionRefusedError,
-  HintError,
   type ResilientReconnectError,
   RetriesExhaustedError,
   TimeoutError,
@@ -19,21 +17,19 @@ import type { CircuitState } from "../policy/circuit-breaker.js";
 import type { RetryHint } from "../policy/hints.js";
 import { ReconnectPlanner, type RetryDecision } from "../policy/planner.js";
 import type { CloseInfo, Connection, ConnectionHandlers } from "../transports/types.js";
+import { closeOutcome } from "./close-outcome.js";
 import { Emitter } from "./emitter.js";
 import type { ResilientSocketEvents, RetryEvent, SendResult, SocketState, SocketStats } from "./events.js";
 import { Liveness } from "./liveness.js";
 import { type ResilientSocketOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import { type Dropped, OutboundQueue } from "./queue.js";
-
-/** Marks a message the transport could not encode (already reported as a drop). */
-const UNSENDABLE = Symbol("unsendable");
+import { Outbox } from "./outbox.js";
 
 export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private readonly options: ResolvedOptions;
   private readonly clock: Clock;
   private readonly random: Random;
   private readonly planner: ReconnectPlanner;
-  private readonly queue: OutboundQueue | undefined;
+  private readonly outbox: Outbox;
   private readonly liveness: Liveness | undefined;
   private current: Connection | undefined;
   /** Identifies the live attempt; handlers of any other attempt are ignored (no stale timeout or close
@@ -61,7 +57,17 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.clock = this.options.clock;
     this.random = this.options.random;
     this.planner = new ReconnectPlanner(this.options.planner);
-    this.queue = this.options.queue === undefined ? undefined : new OutboundQueue(this.options.queue);
+    this.outbox = new Outbox(this.options.queue, this.options.transport, {
+      now: () => this.clock.now(),
+      transmit: (wire) => this.transmit(wire),
+      isOpen: () => this.currentState === "open",
+      isClosed: () => this.closed,
+      drop: (dropped) => {
+        this.droppedCount++;
+        this.emit("drop", dropped);
+      },
+      error: (error) => this.emit("error", error),
+    });
     const { heartbeat, signal } = this.options;
     this.liveness =
       heartbeat === undefined
@@ -69,10 +75,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
         : new Liveness(
             heartbeat,
             this.clock,
-            (ping) => {
-              const wire = this.encode(ping);
-              if (wire !== UNSENDABLE) this.rawSend(wire);
-            },
+            (ping) => this.outbox.sendNow(ping),
             (silentMs) =>
               this.ended({
                 error: new TimeoutError(
@@ -105,25 +108,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
    * connection. Returns which happened; a discarded message is also reported by a `drop` event.
    */
   send(data: unknown): SendResult {
-    if (this.currentState === "closed") {
-      this.reportDrops([{ data, reason: "closed" }]);
-      return "dropped";
-    }
-    const wire = this.encode(data);
-    if (wire === UNSENDABLE) return "dropped";
-    if (this.currentState === "open" && (this.queue?.size ?? 0) > 0) this.flushQueue();
-    if (this.currentState === "open" && (this.queue?.size ?? 0) === 0 && this.rawSend(wire)) return "sent";
-    if (this.closed) {
-      this.reportDrops([{ data, reason: "closed" }]);
-      return "dropped";
-    }
-    if (this.queue === undefined) {
-      this.reportDrops([{ data, reason: "disconnected" }]);
-      return "dropped";
-    }
-    const { queued, dropped } = this.queue.push(data, wire, this.clock.now());
-    this.reportDrops(dropped);
-    return queued ? "queued" : "dropped";
+    return this.outbox.send(data);
   }
 
   /**
@@ -141,7 +126,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.teardownConnection();
     this.clearRetry();
     this.options.signal?.removeEventListener("abort", this.onAbort);
-    if (this.queue !== undefined) this.reportDrops(this.queue.clear("closed"));
+    this.outbox.clear();
     if (hadConnection) this.emit("close", { kind: "client", wasStable: this.stable });
     this.emit("state", "closed", previous);
     this.removeAllListeners();
@@ -150,7 +135,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
 
   /** Counters and the policy's current view, for dashboards and tests. */
   stats(): SocketStats {
-    if (this.queue !== undefined) this.reportDrops(this.queue.expire(this.clock.now()));
+    this.outbox.expire();
     return {
       state: this.currentState,
       failures: this.planner.failures,
@@ -160,7 +145,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       nextAttemptAt: this.nextAttemptAt,
       lastHint: this.lastHint,
       circuit: this.planner.circuit,
-      queue: { messages: this.queue?.size ?? 0, bytes: this.queue?.bytes ?? 0 },
+      queue: { messages: this.outbox.size, bytes: this.outbox.bytes },
       dropped: this.droppedCount,
     };
   }
@@ -235,7 +220,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const failures = this.planner.failures;
     this.setState("open");
     // Queued messages go first; a listener that sent from the state event queued behind them.
-    this.flushQueue();
+    this.outbox.flush();
     if (this.currentState !== "open") return;
     this.liveness?.start();
     this.stableTimer = this.clock.setTimeout(() => {
@@ -262,32 +247,14 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const kind = info?.kind ?? "client";
     if (wasOpen)
       this.emit("close", { code: info?.code, reason: info?.reason ?? error?.message, kind, wasStable });
-    const reading =
-      info?.hint?.hint !== undefined || info?.hint?.problem !== undefined ? info.hint : undefined;
-    const hint = reading?.hint;
+    const { errors, hint, stop } = closeOutcome(info, error, this.options);
     if (hint !== undefined) this.lastHint = hint;
-    const detail = info?.reason ? `: ${info.reason}` : "";
-    const refused = kind === "refused" && reading === undefined && !this.options.retryOnRefusal;
-    const errors = [
-      error,
-      reading?.problem === undefined ? undefined : new HintError(reading.problem),
-      refused
-        ? new ConnectionRefusedError(`server refused the connection${detail}`, {
-            cause: info?.error,
-            ...(info?.code === undefined ? {} : { status: info.code }),
-          })
-        : undefined,
-      kind === "error" && info?.error !== undefined && hint === undefined
-        ? new TransportError(`connection failed${detail}`, { cause: info.error })
-        : undefined,
-    ];
     for (const e of errors) {
       if (this.closed) return;
-      if (e !== undefined) this.emit("error", e);
+      this.emit("error", e);
     }
     if (this.closed) return;
-    // A refusal that tried to carry a hint (even a malformed one) is temporary: it falls back to backoff.
-    if (refused || (kind === "deliberate" && !this.options.reconnectOnServerClose && hint === undefined)) {
+    if (stop) {
       this.stop();
       return;
     }
@@ -331,35 +298,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.syncCircuit();
   }
 
-  private flushQueue(): void {
-    if (this.queue === undefined) return;
-    const expired: Dropped[] = [];
-    for (;;) {
-      const next = this.queue.shiftLive(this.clock.now(), expired);
-      if (next === undefined) break;
-      if (this.rawSend(next.wire)) continue;
-      // Closed from a listener of the send error: the queue was already reported; this one goes with it.
-      if (this.closed) this.droppedCount++;
-      else this.queue.unshift(next);
-      break;
-    }
-    this.reportDrops(expired);
-  }
-
-  /** The transport's wire form of a message; a message it cannot encode is dropped here, before queueing. */
-  private encode(data: unknown): unknown {
-    const { encode } = this.options.transport;
-    if (encode === undefined) return data;
-    try {
-      return encode(data);
-    } catch (cause) {
-      this.emit("error", new TransportError("message cannot be encoded; dropped", { cause }));
-      this.reportDrops([{ data, reason: "unsendable" }]);
-      return UNSENDABLE;
-    }
-  }
-
-  private rawSend(wire: unknown): boolean {
+  private transmit(wire: unknown): boolean {
     const connection = this.current;
     if (connection === undefined || this.currentState !== "open") return false;
     try {
@@ -368,13 +307,6 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     } catch (cause) {
       this.emit("error", new TransportError("send failed; the message stays queued", { cause }));
       return false;
-    }
-  }
-
-  private reportDrops(dropped: readonly Dropped[]): void {
-    for (const drop of dropped) {
-      this.droppedCount++;
-      this.emit("drop", drop);
     }
   }
 

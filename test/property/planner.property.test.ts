@@ -73,7 +73,7 @@ describe("planner properties", () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.FC_RUNS ?? 300) },
     );
   });
 
@@ -101,7 +101,7 @@ describe("planner properties", () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.FC_RUNS ?? 300) },
     );
   });
 });

@@ -1,0 +1,48 @@
+/**
+ * What the end of a connection means, decided in one pure function: which errors to report, which hint (if
+ * any) to obey, and whether to stop instead of retrying. The socket then emits and asks the planner.
+ */
+import {
+  ConnectionRefusedError,
+  HintError,
+  type ResilientReconnectError,
+  TransportError,
+} from "../errors.js";
+import type { RetryHint } from "../policy/hints.js";
+import type { CloseInfo } from "../transports/types.js";
+
+export interface CloseOutcome {
+  /** Errors to emit, in order. */
+  readonly errors: ResilientReconnectError[];
+  /** The server's hint, when it gave a usable one. */
+  readonly hint: RetryHint | undefined;
+  /** Stop retrying (a refusal without hint, a deliberate close) instead of asking the planner. */
+  readonly stop: boolean;
+}
+
+export function closeOutcome(
+  info: CloseInfo | undefined,
+  error: ResilientReconnectError | undefined,
+  options: { readonly retryOnRefusal: boolean; readonly reconnectOnServerClose: boolean },
+): CloseOutcome {
+  const kind = info?.kind ?? "client";
+  const reading = info?.hint?.hint !== undefined || info?.hint?.problem !== undefined ? info.hint : undefined;
+  const hint = reading?.hint;
+  const detail = info?.reason ? `: ${info.reason}` : "";
+  // A refusal that tried to carry a hint (even a malformed one) is temporary: it falls back to backoff.
+  const refused = kind === "refused" && reading === undefined && !options.retryOnRefusal;
+  const errors: ResilientReconnectError[] = [];
+  if (error !== undefined) errors.push(error);
+  if (reading?.problem !== undefined) errors.push(new HintError(reading.problem));
+  if (refused) {
+    const status = info?.code === undefined ? {} : { status: info.code };
+    errors.push(
+      new ConnectionRefusedError(`server refused the connection${detail}`, { cause: info?.error, ...status }),
+    );
+  }
+  if (kind === "error" && info?.error !== undefined && hint === undefined) {
+    errors.push(new TransportError(`connection failed${detail}`, { cause: info.error }));
+  }
+  const deliberate = kind === "deliberate" && !options.reconnectOnServerClose && hint === undefined;
+  return { errors, hint, stop: refused || deliberate };
+}
