@@ -5,6 +5,7 @@ export default defineConfig({
     index: "src/index.ts",
     websocket: "src/websocket.ts",
     "socket-io": "src/socket-io.ts",
+    server: "src/server/index.ts",
   },
   format: ["esm", "cjs"],
   // TS 6 deprecates `baseUrl`, which tsup's dts step sets internally (TS5101 without this).
@@ -13,6 +14,6 @@ export default defineConfig({
   clean: true,
   target: "es2022",
   platform: "neutral",
-  external: ["socket.io-client"],
+  external: ["socket.io-client", "socket.io", "ws", /^node:/],
   treeshake: true,
 });

@@ -1,0 +1,127 @@
+/**
+ * Admission control that answers with a schedule instead of a bare "no": at most `ratePerSecond` new
+ * connections are admitted (a token bucket holding up to `burst`), and every refused client is handed its
+ * own appointment — the k-th client refused in a burst is told to come back near k / rate from now — so the
+ * refused population returns at the rate the server can take instead of all at once. Pure: time comes in as
+ * `nowMs`; the same class runs in the server helpers and in the storm simulator.
+ *
+ * @see https://en.wikipedia.org/wiki/Token_bucket
+ * @see https://aws.amazon.com/builders-library/using-load-shedding-to-avoid-overload/
+ */
+import type { HintPayload } from "../policy/hints.js";
+
+export interface AdmissionOptions {
+  /** New connections admitted per second, sustained (C). Required, > 0. */
+  ratePerSecond: number;
+  /** Tokens the bucket holds: how many may be admitted at once after a quiet spell. Default: ½ s worth. */
+  burst?: number;
+  /** Window after its appointment in which a refused client picks its moment (ms). Default 1,000. */
+  spreadMs?: number;
+  /** Longest wait the server will ever ask for (ms). Default 600,000 — the client's default ceiling. */
+  maxHintMs?: number;
+}
+
+export interface ResolvedAdmissionOptions {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+  readonly spreadMs: number;
+  readonly maxHintMs: number;
+}
+
+/** The answer for one arriving client. */
+export type AdmissionDecision =
+  | { readonly admit: true }
+  | { readonly admit: false; readonly hint: HintPayload };
+
+/** Serialisable state. */
+export interface AdmissionState {
+  readonly tokens: number;
+  readonly updatedAtMs: number;
+  /** The first appointment not yet handed out. */
+  readonly nextSlotAtMs: number;
+}
+
+function positive(name: string, value: unknown, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`admission: ${name} must be a finite number > 0; got ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveAdmissionOptions(options: AdmissionOptions): ResolvedAdmissionOptions {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`admission options must be an object; got ${String(options)}`);
+  }
+  const ratePerSecond = positive("ratePerSecond", options.ratePerSecond);
+  const burst = positive("burst", options.burst, Math.max(1, ratePerSecond / 2));
+  const spreadMs = options.spreadMs === 0 ? 0 : positive("spreadMs", options.spreadMs, 1_000);
+  const maxHintMs = positive("maxHintMs", options.maxHintMs, 600_000);
+  return { ratePerSecond, burst, spreadMs, maxHintMs };
+}
+
+export class AdmissionController {
+  readonly options: ResolvedAdmissionOptions;
+  private tokens: number;
+  private updatedAtMs: number;
+  private nextSlotAtMs: number;
+  /** Admitted and refused counts since construction (for metrics and the storm lab). */
+  admitted = 0;
+  refused = 0;
+
+  constructor(options: AdmissionOptions, nowMs: number, state?: AdmissionState) {
+    this.options = resolveAdmissionOptions(options);
+    this.tokens = state?.tokens ?? this.options.burst;
+    this.updatedAtMs = state?.updatedAtMs ?? nowMs;
+    this.nextSlotAtMs = state?.nextSlotAtMs ?? nowMs;
+  }
+
+  /** Admit the client arriving now, or refuse it with its appointment. */
+  decide(nowMs: number): AdmissionDecision {
+    this.refill(nowMs);
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      this.admitted++;
+      return { admit: true };
+    }
+    const intervalMs = 1000 / this.options.ratePerSecond;
+    const slot = Math.max(this.nextSlotAtMs, nowMs + (1 - this.tokens) * intervalMs);
+    this.nextSlotAtMs = slot + intervalMs;
+    this.refused++;
+    const { maxHintMs, spreadMs } = this.options;
+    const retryAfterMs = Math.min(Math.round(slot - nowMs), maxHintMs);
+    return { admit: false, hint: { retryAfterMs, spreadMs: Math.min(spreadMs, maxHintMs - retryAfterMs) } };
+  }
+
+  /** How far ahead appointments are booked (ms) — 0 when the server keeps up. */
+  backlogMs(nowMs: number): number {
+    return Math.max(0, this.nextSlotAtMs - nowMs);
+  }
+
+  snapshot(): AdmissionState {
+    return { tokens: this.tokens, updatedAtMs: this.updatedAtMs, nextSlotAtMs: this.nextSlotAtMs };
+  }
+
+  private refill(nowMs: number): void {
+    const elapsed = Math.max(0, nowMs - this.updatedAtMs);
+    this.tokens = Math.min(this.options.burst, this.tokens + (elapsed * this.options.ratePerSecond) / 1000);
+    this.updatedAtMs = Math.max(this.updatedAtMs, nowMs);
+  }
+}
+
+/**
+ * Appointments for a drain: `count` clients told to come back at evenly spaced moments across `windowMs`,
+ * each with a spread of one spacing — so a deploy's reconnects arrive at count / window per second.
+ */
+export function drainSchedule(count: number, windowMs: number): HintPayload[] {
+  if (!Number.isInteger(count) || count < 0)
+    throw new RangeError(`drain: count must be an integer >= 0; got ${count}`);
+  if (typeof windowMs !== "number" || !Number.isFinite(windowMs) || windowMs < 0) {
+    throw new RangeError(`drain: windowMs must be a finite number >= 0; got ${String(windowMs)}`);
+  }
+  const step = count === 0 ? 0 : windowMs / count;
+  return Array.from({ length: count }, (_, i) => ({
+    retryAfterMs: Math.round(i * step),
+    spreadMs: Math.round(step),
+  }));
+}
