@@ -1,0 +1,247 @@
+/**
+ * The live storm: real sockets on loopback. For each client kind, a real Socket.IO server (child process)
+ * fills up with N real clients (another child process), is killed (SIGKILL: every socket drops at once),
+ * and restarts on the same port `--restart-ms` later with admission control at C new connections per second.
+ * Measured side by side in one run: time until all N are connected again (and as a ratio of N / C),
+ * attempts the restarted server saw, peak attempts per second, server CPU. Everything stops by itself.
+ *
+ *   npm run bench:live -- [--clients 2000] [--capacity 500] [--restart-ms 1000] [--horizon-s 120] [--out dir]
+ *
+ * Writes <out>/results.json, <out>/results.md and <out>/chart.svg.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: "string", default: "2000" },
+    capacity: { type: "string", default: "500" },
+    "restart-ms": { type: "string", default: "1000" },
+    "horizon-s": { type: "string", default: "120" },
+    out: { type: "string", default: "bench/results/live" },
+    quiet: { type: "boolean", default: false },
+  },
+});
+function intFlag(name: string, value: string | undefined, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new RangeError(`--${name} must be an integer >= ${min}; got ${value}`);
+  return n;
+}
+const clients = intFlag("clients", values.clients, 1);
+const capacity = intFlag("capacity", values.capacity, 1);
+const restartMs = intFlag("restart-ms", values["restart-ms"], 0);
+const horizonMs = intFlag("horizon-s", values["horizon-s"], 1) * 1000;
+const here = import.meta.dirname;
+const say = (line: string) => values.quiet || process.stdout.write(`${line}\n`);
+
+type Kind = "baseline" | "ours";
+const LABEL: Record<Kind, string> = {
+  baseline: "socket.io-client defaults",
+  ours: "resilient-reconnect with hints",
+};
+
+interface ServerReport {
+  attempts: number;
+  attemptsPer100ms: number[];
+  connected: number;
+  cpuMs: number;
+  uptimeMs: number;
+}
+
+function spawn(script: string, args: string[]): ChildProcess {
+  return fork(join(here, script), args, {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+}
+
+function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no "${type}" from ${child.spawnfile} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const onMessage = (message: { type?: string }) => {
+      if (message?.type !== type) return;
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      resolve(message as T);
+    };
+    child.on("message", onMessage);
+  });
+}
+
+async function startServer(port: number, serverCapacity: number, mode: "hints" | "baseline") {
+  const child = spawn("server-process.ts", [
+    "--port",
+    String(port),
+    "--capacity",
+    String(serverCapacity),
+    "--mode",
+    mode,
+  ]);
+  const ready = await nextMessage<{ port: number }>(child, "ready", 15_000);
+  return { child, port: ready.port };
+}
+
+function waitForConnected(
+  population: ChildProcess,
+  target: number,
+  timeoutMs: number,
+  onProgress?: (connected: number) => void,
+): Promise<{ reached: boolean; elapsedMs: number; samples: [number, number][] }> {
+  const start = Date.now();
+  const samples: [number, number][] = [];
+  return new Promise((resolve) => {
+    const finish = (reached: boolean) => {
+      clearTimeout(timer);
+      population.off("message", onMessage);
+      resolve({ reached, elapsedMs: Date.now() - start, samples });
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    const onMessage = (message: { type?: string; connected?: number }) => {
+      if (message?.type !== "progress" || typeof message.connected !== "number") return;
+      samples.push([Date.now() - start, message.connected]);
+      onProgress?.(message.connected);
+      if (message.connected >= target) finish(true);
+    };
+    population.on("message", onMessage);
+  });
+}
+
+async function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill(signal);
+  await exited;
+}
+
+async function runKind(kind: Kind) {
+  const fill = await startServer(0, 0, "hints");
+  const url = `http://127.0.0.1:${fill.port}`;
+  const population = spawn("clients-process.ts", [
+    "--url",
+    url,
+    "--clients",
+    String(clients),
+    "--kind",
+    kind,
+  ]);
+  try {
+    const filled = await waitForConnected(population, clients, 60_000);
+    if (!filled.reached)
+      throw new Error(`${kind}: only part of ${clients} clients connected to the fresh server`);
+    say(`  ${LABEL[kind]}: ${clients} connected; killing the server`);
+    await stop(fill.child, "SIGKILL");
+    await new Promise((resolve) => setTimeout(resolve, restartMs));
+    const restarted = await startServer(fill.port, capacity, kind === "ours" ? "hints" : "baseline");
+    try {
+      const restartedAt = Date.now();
+      let lastShown = restartedAt;
+      const recovery = await waitForConnected(population, clients, horizonMs, (connected) => {
+        const now = Date.now();
+        if (now - lastShown < 1000) return;
+        lastShown = now;
+        say(
+          `    ${((now - restartedAt) / 1000).toFixed(1)} s after restart: ${connected}/${clients} connected`,
+        );
+      });
+      restarted.child.send({ type: "report" });
+      const report = await nextMessage<ServerReport>(restarted.child, "report", 10_000);
+      const peakPer100ms = Math.max(0, ...report.attemptsPer100ms);
+      const perSecond = report.attemptsPer100ms.map((_, i, all) =>
+        all.slice(Math.max(0, i - 9), i + 1).reduce((a, b) => a + b, 0),
+      );
+      return {
+        name: LABEL[kind],
+        kind,
+        recovered: recovery.reached,
+        timeToAllConnectedMs: recovery.reached ? recovery.elapsedMs : null,
+        ratioToPhysicalLimit: recovery.reached ? recovery.elapsedMs / ((clients / capacity) * 1000) : null,
+        attemptsSeen: report.attempts,
+        attemptsPerClient: report.attempts / clients,
+        peakAttemptsPerSecond: Math.max(0, ...perSecond),
+        peakAttemptsPer100ms: peakPer100ms,
+        serverCpuMs: Math.round(report.cpuMs),
+        samples: recovery.samples,
+      };
+    } finally {
+      await stop(restarted.child);
+    }
+  } finally {
+    population.send({ type: "stop" });
+    await stop(population).catch(() => {});
+    await stop(fill.child).catch(() => {});
+  }
+}
+
+function chart(results: Awaited<ReturnType<typeof runKind>>[]): string {
+  const W = 900;
+  const H = 360;
+  const L = 70;
+  const B = 40;
+  const maxT = Math.max(1, ...results.flatMap((r) => r.samples.map(([t]) => t)));
+  const x = (t: number) => L + ((W - L - 20) * t) / maxT;
+  const y = (n: number) => H - B - ((H - B - 40) * n) / clients;
+  const colors = ["#d62728", "#2ca02c"];
+  const lines = results.map((r, i) => {
+    const points = r.samples.map(([t, n]) => `${x(t).toFixed(1)},${y(n).toFixed(1)}`).join(" ");
+    return `<polyline fill="none" stroke="${colors[i % 2]}" stroke-width="2" points="${points}"/><text x="${L + 10}" y="${20 + 16 * i}" fill="${colors[i % 2]}" font-size="13">${r.name}: ${r.recovered ? `${(r.timeToAllConnectedMs ?? 0) / 1000} s, ${r.attemptsSeen} attempts` : "not all back"}</text>`;
+  });
+  const limit = x((clients / capacity) * 1000);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<line x1="${L}" y1="${H - B}" x2="${W - 20}" y2="${H - B}" stroke="#333"/><line x1="${L}" y1="40" x2="${L}" y2="${H - B}" stroke="#333"/>
+<text x="${W / 2}" y="${H - 8}" font-size="12" text-anchor="middle">seconds since the server restarted (max ${(maxT / 1000).toFixed(1)} s)</text>
+<text x="14" y="${H / 2}" font-size="12" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">connected clients (of ${clients})</text>
+<line x1="${limit}" y1="40" x2="${limit}" y2="${H - B}" stroke="#999" stroke-dasharray="4 4"/><text x="${limit + 4}" y="54" font-size="11" fill="#666">N/C = ${clients / capacity} s</text>
+${lines.join("\n")}
+</svg>
+`;
+}
+
+say(
+  `live storm: ${clients} clients, server admits ${capacity}/s (N/C = ${clients / capacity} s), restart after ${restartMs} ms`,
+);
+const started = Date.now();
+const results = [];
+for (const kind of ["baseline", "ours"] as const) {
+  say(`- ${LABEL[kind]}`);
+  results.push(await runKind(kind));
+}
+const [baseline, ours] = results as [
+  Awaited<ReturnType<typeof runKind>>,
+  Awaited<ReturnType<typeof runKind>>,
+];
+const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
+const comparison = {
+  timeToAllConnected: ratio(ours.timeToAllConnectedMs, baseline.timeToAllConnectedMs),
+  attemptsSeen: ratio(ours.attemptsSeen, baseline.attemptsSeen),
+  peakAttemptsPerSecond: ratio(ours.peakAttemptsPerSecond, baseline.peakAttemptsPerSecond),
+  serverCpu: ratio(ours.serverCpuMs, baseline.serverCpuMs),
+};
+const out = {
+  clients,
+  capacity,
+  physicalLimitS: clients / capacity,
+  restartMs,
+  wallSeconds: (Date.now() - started) / 1000,
+  strategies: results.map(({ samples, ...rest }) => rest),
+  oursOverBaseline: comparison,
+};
+const f = (x: number | null, digits = 2) => (x === null ? "—" : x.toFixed(digits));
+let md = `# Live storm on loopback: ${clients} real clients, server admits ${capacity}/s (N/C = ${clients / capacity} s)\n\n`;
+md +=
+  "| clients | all back after | × N/C | attempts the server saw | per client | peak attempts/s | server CPU |\n|---|---:|---:|---:|---:|---:|---:|\n";
+for (const r of results) {
+  md += `| ${r.name} | ${r.recovered ? `${f((r.timeToAllConnectedMs ?? 0) / 1000, 1)} s` : "not within horizon"} | ${f(r.ratioToPhysicalLimit)} | ${r.attemptsSeen} | ${f(r.attemptsPerClient)} | ${r.peakAttemptsPerSecond} | ${r.serverCpuMs} ms |\n`;
+}
+md += `\nOurs ÷ socket.io-client, same run: time to all connected ${f(comparison.timeToAllConnected)}, attempts ${f(comparison.attemptsSeen)}, peak attempts/s ${f(comparison.peakAttemptsPerSecond)}, server CPU ${f(comparison.serverCpu)}.\n`;
+mkdirSync(values.out, { recursive: true });
+writeFileSync(join(values.out, "results.json"), `${JSON.stringify(out, null, 2)}\n`);
+writeFileSync(join(values.out, "results.md"), md);
+writeFileSync(join(values.out, "chart.svg"), chart(results));
+say(`\n${md}\nwrote ${values.out}/results.json, results.md, chart.svg in ${out.wallSeconds.toFixed(1)} s`);
