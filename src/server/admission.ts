@@ -13,11 +13,15 @@ import type { HintPayload } from "../policy/hints.js";
 export interface AdmissionOptions {
   /** New connections admitted per second, sustained (C). Required, > 0. */
   ratePerSecond: number;
-  /** Tokens the bucket holds: how many may be admitted at once after a quiet spell. Default: ½ s worth. */
+  /** Tokens the bucket holds: how many may be admitted at once after a quiet spell; ≥ 1. Default: ½ s worth. */
   burst?: number;
   /** Window after its appointment in which a refused client picks its moment (ms). Default 1,000. */
   spreadMs?: number;
-  /** Longest wait the server will ever ask for (ms). Default 600,000 — the client's default ceiling. */
+  /**
+   * Longest wait the server will ever ask for (ms): `retryAfterMs + spreadMs` never exceeds it. Default
+   * 600,000 — the client's default ceiling. Clients whose turn lies beyond it get no appointment; they are
+   * spread over its last quarter and book one when they come back.
+   */
   maxHintMs?: number;
 }
 
@@ -49,12 +53,21 @@ function positive(name: string, value: unknown, fallback?: number): number {
   return value;
 }
 
+/** A bucket that cannot hold one whole token never admits anyone: `burst` must be at least 1. */
+function atLeastOne(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 1) {
+    throw new RangeError(`admission: ${name} must be a finite number >= 1; got ${String(value)}`);
+  }
+  return value;
+}
+
 export function resolveAdmissionOptions(options: AdmissionOptions): ResolvedAdmissionOptions {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`admission options must be an object; got ${String(options)}`);
   }
   const ratePerSecond = positive("ratePerSecond", options.ratePerSecond);
-  const burst = positive("burst", options.burst, Math.max(1, ratePerSecond / 2));
+  const burst = atLeastOne("burst", options.burst, Math.max(1, ratePerSecond / 2));
   const spreadMs = options.spreadMs === 0 ? 0 : positive("spreadMs", options.spreadMs, 1_000);
   const maxHintMs = positive("maxHintMs", options.maxHintMs, 600_000);
   return { ratePerSecond, burst, spreadMs, maxHintMs };
@@ -84,12 +97,23 @@ export class AdmissionController {
       this.admitted++;
       return { admit: true };
     }
-    const intervalMs = 1000 / this.options.ratePerSecond;
-    const slot = Math.max(this.nextSlotAtMs, nowMs + (1 - this.tokens) * intervalMs);
-    this.nextSlotAtMs = slot + intervalMs;
     this.refused++;
     const { maxHintMs, spreadMs } = this.options;
-    const retryAfterMs = Math.min(Math.round(slot - nowMs), maxHintMs);
+    const intervalMs = 1000 / this.options.ratePerSecond;
+    const slot = Math.max(this.nextSlotAtMs, nowMs + (1 - this.tokens) * intervalMs);
+    if (slot - nowMs > maxHintMs) {
+      // Past the ceiling no appointment is booked: the client will be back before it, so a booked slot would
+      // only sit unused while the server idles. Telling every such client exactly the ceiling would bring
+      // them back in lock step; like the client's own rule for an over-long hint, they are spread over the
+      // ceiling's last quarter, and book a real slot when they return.
+      const retryAfterMs = Math.round((maxHintMs * 3) / 4);
+      return { admit: false, hint: { retryAfterMs, spreadMs: Math.floor(maxHintMs - retryAfterMs) } };
+    }
+    this.nextSlotAtMs = slot + intervalMs;
+    // Rounded up, and at least 1 ms: a client told to come back even a fraction of a millisecond before its
+    // token exists is refused again. (At epoch-sized `nowMs` a tiny wait is lost to floating point and
+    // `slot - nowMs` can be exactly 0, which as `Retry-After: 0` would invite the client back at once.)
+    const retryAfterMs = Math.min(Math.max(1, Math.ceil(slot - nowMs)), maxHintMs);
     return { admit: false, hint: { retryAfterMs, spreadMs: Math.min(spreadMs, maxHintMs - retryAfterMs) } };
   }
 

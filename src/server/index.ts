@@ -1,6 +1,7 @@
 /**
  * `resilient-reconnect/server` — Node-only helpers for the server side: admission control that answers with
- * hints, graceful drain for deploys. Never imported by the root (browser) entry.
+ * hints (a Socket.IO middleware, the `ws` upgrade path), graceful drain for deploys. Never imported by the
+ * root (browser) entry; imports neither `ws` nor `socket.io` at runtime (the servers are passed in).
  */
 export {
   AdmissionController,
@@ -11,3 +12,31 @@ export {
   type ResolvedAdmissionOptions,
   resolveAdmissionOptions,
 } from "./admission.js";
+export {
+  type DrainOptions,
+  type DrainSummary,
+  drainSocketIo,
+  drainWs,
+  type SocketIoNamespaceLike,
+  type SocketIoServerLike,
+  type SocketIoSocketLike,
+  type WebSocketServerClientsLike,
+} from "./drain.js";
+export {
+  OVERLOADED,
+  OverloadedError,
+  type SocketIoAdmission,
+  type SocketIoAdmissionOptions,
+  socketIoAdmission,
+} from "./socket-io.js";
+export {
+  hintCloseReason,
+  MAX_CLOSE_REASON_BYTES,
+  retryAfterSeconds,
+  type ServerWebSocketLike,
+  type WebSocketServerLike,
+  type WsAdmission,
+  type WsAdmissionOptions,
+  type WsRefusal,
+  wsAdmission,
+} from "./ws.js";

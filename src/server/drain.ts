@@ -1,0 +1,141 @@
+/**
+ * Graceful drain for deploys: every connected client is disconnected now and told its own moment to come
+ * back inside `windowMs` ({@link drainSchedule}: evenly spaced appointments, each with a spread of one
+ * spacing), so the reconnects reach the remaining (or the new) instances at clients / window per second
+ * instead of all at once. Appointments are handed out in a shuffled order, not connection order, so the
+ * oldest clients are not always the first back (and no client is always last).
+ *
+ * The usual sequence: take the instance out of the load balancer (stop routing new connections to it),
+ * drain, then exit once the sockets have closed. Clients without this library ignore the hint and
+ * reconnect on their own backoff.
+ * @see https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1 (1012 Service Restart, IANA registry)
+ */
+import { type Random, systemRandom } from "../env.js";
+import { CLOSE_SERVICE_RESTART, DRAIN_EVENT, type HintPayload } from "../policy/hints.js";
+import { drainSchedule } from "./admission.js";
+import { hintCloseReason, type ServerWebSocketLike } from "./ws.js";
+
+export interface DrainOptions {
+  /** Window (ms) the clients' returns are spread over; a finite number ≥ 0. */
+  windowMs: number;
+  /** Uniform draws in [0, 1) for the shuffle. Default `Math.random` (drawn at call time). */
+  random?: Random;
+}
+
+/** What a drain did. */
+export interface DrainSummary {
+  /** Clients disconnected, each with its own appointment. */
+  readonly clients: number;
+  readonly windowMs: number;
+}
+
+/** The members of a server-side Socket.IO socket a drain uses. */
+export interface SocketIoSocketLike {
+  emit(event: string, payload: HintPayload): unknown;
+  disconnect(close?: boolean): unknown;
+}
+
+/** A Socket.IO namespace (`io.of("/chat")`): its `sockets` map. */
+export interface SocketIoNamespaceLike {
+  readonly sockets: { values(): Iterable<SocketIoSocketLike> };
+}
+
+/** A Socket.IO server: `io.sockets` is its main namespace. */
+export interface SocketIoServerLike {
+  readonly sockets: SocketIoNamespaceLike;
+}
+
+/** A `ws` `WebSocketServer` with client tracking on (the default): its `clients` set. */
+export interface WebSocketServerClientsLike {
+  readonly clients: Iterable<ServerWebSocketLike>;
+}
+
+const OPEN = 1;
+
+function checkRandom(what: string, random: unknown): Random {
+  if (typeof random !== "function")
+    throw new TypeError(`${what}: random must be a function; got ${typeof random}`);
+  return random as Random;
+}
+
+function checkOptions(what: string, options: DrainOptions): Random {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`${what}: options must be an object ({ windowMs }); got ${String(options)}`);
+  }
+  // Validates windowMs before any client is touched.
+  drainSchedule(0, options.windowMs);
+  return checkRandom(what, options.random ?? systemRandom);
+}
+
+/** Fisher–Yates, in place. A draw outside [0, 1) (a broken `random`) is clamped, never an invalid index. */
+function shuffle<T>(items: T[], random: Random): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const draw = random();
+    const j = Number.isFinite(draw) ? Math.min(i, Math.max(0, Math.floor(draw * (i + 1)))) : i;
+    const item = items[i] as T;
+    items[i] = items[j] as T;
+    items[j] = item;
+  }
+  return items;
+}
+
+/**
+ * Drains a Socket.IO server (its main namespace) or one namespace: each socket is sent the drain notice
+ * ({@link DRAIN_EVENT} with its own hint), then disconnected with `disconnect(true)`, which closes the
+ * underlying connection (so the client's other namespaces go with it). The client treats the disconnect
+ * as a restart to come back from at its appointment, not as a deliberate, final close.
+ *
+ * @example
+ * const { clients } = drainSocketIo(io, { windowMs: 30_000 });
+ * @throws RangeError naming `windowMs` when it is not a finite number ≥ 0; TypeError for a wrong `io`,
+ * `options` or `random`.
+ */
+export function drainSocketIo(
+  io: SocketIoServerLike | SocketIoNamespaceLike,
+  options: DrainOptions,
+): DrainSummary {
+  const random = checkOptions("drainSocketIo", options);
+  const sockets = (io as { sockets?: unknown } | null)?.sockets as
+    | { values?: unknown; sockets?: { values?: unknown } }
+    | undefined;
+  const map = typeof sockets?.values === "function" ? sockets : sockets?.sockets;
+  if (map === undefined || typeof map.values !== "function") {
+    throw new TypeError("drainSocketIo: io must be a Socket.IO Server or Namespace (with a sockets map)");
+  }
+  const clients = shuffle([...(map as SocketIoNamespaceLike["sockets"]).values()], random);
+  const schedule = drainSchedule(clients.length, options.windowMs);
+  clients.forEach((socket, i) => {
+    socket.emit(DRAIN_EVENT, schedule[i] as HintPayload);
+    socket.disconnect(true);
+  });
+  return { clients: clients.length, windowMs: options.windowMs };
+}
+
+/**
+ * Drains a `ws` server: each open client is closed with 1012 (Service Restart) and its own hint as the
+ * JSON close reason. Needs `clientTracking` (on by default); clients still in their closing handshake
+ * (for example ones just refused with 1013) are left alone.
+ *
+ * @example
+ * const { clients } = drainWs(wss, { windowMs: 30_000 });
+ * @throws RangeError naming `windowMs` when it is not a finite number ≥ 0; TypeError for a wrong `wss`
+ * (or one without client tracking), `options` or `random`.
+ */
+export function drainWs(wss: WebSocketServerClientsLike, options: DrainOptions): DrainSummary {
+  const random = checkOptions("drainWs", options);
+  const tracked = (wss as { clients?: unknown } | null)?.clients as Iterable<unknown> | undefined;
+  if (tracked === undefined || tracked === null || typeof tracked[Symbol.iterator] !== "function") {
+    throw new TypeError(
+      "drainWs: wss must be a ws WebSocketServer with clientTracking on (its clients set is missing)",
+    );
+  }
+  const clients = shuffle(
+    [...(tracked as Iterable<ServerWebSocketLike>)].filter((ws) => ws.readyState === OPEN),
+    random,
+  );
+  const schedule = drainSchedule(clients.length, options.windowMs);
+  clients.forEach((ws, i) => {
+    ws.close(CLOSE_SERVICE_RESTART, hintCloseReason(schedule[i] as HintPayload));
+  });
+  return { clients: clients.length, windowMs: options.windowMs };
+}

@@ -1,0 +1,177 @@
+/**
+ * Admission control on the WebSocket upgrade path of a Node HTTP server (for `ws` in `noServer` mode, or
+ * any server that handles `upgrade` itself). Admitted requests are handed on; refused ones are given their
+ * appointment in one of the two wire forms of the README ("Server hints"):
+ * - `"close-1013"`: the upgrade completes and the socket is closed at once with 1013 (Try Again Later) and
+ *   the JSON hint as the close reason — readable by every client, browsers included;
+ * - `"http-503"`: `HTTP/1.1 503 Service Unavailable` with `Retry-After` in whole seconds (rounded up) —
+ *   readable only where the runtime exposes the handshake response (Node `ws` clients).
+ *
+ * No runtime import of `ws`: the WebSocket server is passed in and used through the few members it needs.
+ * @see https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3 (Retry-After)
+ */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { type Clock, systemClock } from "../env.js";
+import { CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../policy/hints.js";
+import { AdmissionController, type AdmissionOptions } from "./admission.js";
+
+/** How a refused upgrade is answered. */
+export type WsRefusal = "close-1013" | "http-503";
+
+/** The WebSocket close reason limit: 125 bytes of control-frame payload minus the 2-byte code. */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** The members of a server-side WebSocket (`ws`'s `WebSocket`) the helpers use. */
+export interface ServerWebSocketLike {
+  readonly readyState: number;
+  close(code: number, reason: string): void;
+  on?(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/** The members of a `ws` `WebSocketServer` (created with `noServer: true`) the helpers use. */
+export interface WebSocketServerLike {
+  handleUpgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    callback: (ws: ServerWebSocketLike, request: IncomingMessage) => void,
+  ): void;
+  emit(event: "connection", ws: ServerWebSocketLike, request: IncomingMessage): unknown;
+}
+
+export interface WsAdmissionOptions extends AdmissionOptions {
+  /**
+   * How refusals are answered. Default `"close-1013"`: a browser cannot see the status or headers of a
+   * refused handshake (it only reports close 1006), so a 503 leaves every browser on blind backoff, while
+   * a 1013 close reason reaches browsers and Node clients alike, to the millisecond. Its cost: the
+   * handshake completes (a 101 and a close frame, no application code runs), and the client sees a brief
+   * `open` before the close — ResilientSocket counts that as a failed, unstable connection. Choose
+   * `"http-503"` when every client runs on Node with `ws` (it reads `Retry-After`) or when a refused
+   * client must never see an open socket; `Retry-After` carries whole seconds, so clients refused within
+   * the same second come back together.
+   */
+  refuseWith?: WsRefusal;
+  /**
+   * The `ws` server (`new WebSocketServer({ noServer: true })`). Required for `"close-1013"`; also the
+   * default way to admit: `wss.handleUpgrade(...)` then `wss.emit("connection", ws, request)`.
+   */
+  wss?: WebSocketServerLike;
+  /** Time source (only `now` is used). Default: the system clock. */
+  clock?: Clock;
+}
+
+/**
+ * Decides one upgrade request: admits it (calls `accept`, or by default hands it to `wss` and emits
+ * `connection`) and returns true, or refuses it as configured and returns false. The app never sees a
+ * refused request.
+ */
+export interface WsAdmission {
+  (request: IncomingMessage, socket: Duplex, head: Buffer, accept?: () => void): boolean;
+  /** The controller deciding: read `admitted`, `refused` and `backlogMs(now)` for metrics. */
+  readonly controller: AdmissionController;
+}
+
+/** The close reason for a hint: its JSON, checked against the 123-byte limit. */
+export function hintCloseReason(hint: HintPayload): string {
+  const reason = JSON.stringify(hint);
+  // The JSON of a HintPayload is ASCII, so characters are bytes.
+  if (reason.length > MAX_CLOSE_REASON_BYTES) {
+    throw new RangeError(
+      `hint close reason must be at most ${MAX_CLOSE_REASON_BYTES} bytes; got ${reason.length}: ${reason}`,
+    );
+  }
+  return reason;
+}
+
+/** `Retry-After` delay-seconds for a hint: rounded up, so no client comes back before its appointment. */
+export function retryAfterSeconds(hint: HintPayload): number {
+  return Math.ceil(hint.retryAfterMs / 1000);
+}
+
+function refuseWith503(socket: Duplex, hint: HintPayload): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify(hint);
+  const head = [
+    "HTTP/1.1 503 Service Unavailable",
+    `Retry-After: ${retryAfterSeconds(hint)}`,
+    "Connection: close",
+    "Content-Type: application/json",
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  // Node's HTTP server drops its error listener from an upgraded socket; a reset must not crash the process.
+  socket.on("error", () => socket.destroy());
+  socket.once("finish", () => socket.destroy());
+  socket.end(`${head.join("\r\n")}\r\n\r\n${body}`);
+}
+
+function refuseWith1013(
+  wss: WebSocketServerLike,
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  hint: HintPayload,
+): void {
+  const reason = hintCloseReason(hint);
+  wss.handleUpgrade(request, socket, head, (ws) => {
+    ws.on?.("error", () => {});
+    ws.close(CLOSE_TRY_AGAIN_LATER, reason);
+  });
+}
+
+/**
+ * Creates the upgrade-path admission control.
+ *
+ * @example
+ * const wss = new WebSocketServer({ noServer: true });
+ * const admission = wsAdmission({ ratePerSecond: 500, wss });
+ * server.on("upgrade", (request, socket, head) => admission(request, socket, head));
+ * @throws RangeError naming the option (`ratePerSecond`, `burst`, `spreadMs`, `maxHintMs`, `refuseWith`)
+ * when out of range; TypeError when `options`, `wss` or `clock` has the wrong type, or `wss` is missing for
+ * `refuseWith: "close-1013"`.
+ */
+export function wsAdmission(options: WsAdmissionOptions): WsAdmission {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`wsAdmission: options must be an object; got ${String(options)}`);
+  }
+  const { refuseWith = "close-1013", wss } = options;
+  const clock = options.clock ?? systemClock;
+  if (refuseWith !== "close-1013" && refuseWith !== "http-503") {
+    throw new RangeError(
+      `wsAdmission: refuseWith must be "close-1013" or "http-503"; got ${String(refuseWith)}`,
+    );
+  }
+  if (wss !== undefined && (wss === null || typeof wss.handleUpgrade !== "function")) {
+    throw new TypeError("wsAdmission: wss must be a ws WebSocketServer (with handleUpgrade)");
+  }
+  if (wss === undefined && refuseWith === "close-1013") {
+    throw new TypeError(
+      'wsAdmission: refuseWith "close-1013" needs the wss option (the WebSocketServer that completes the upgrade before closing it)',
+    );
+  }
+  if (clock === null || typeof clock !== "object" || typeof clock.now !== "function") {
+    throw new TypeError(`wsAdmission: clock must have a now() method; got ${String(clock)}`);
+  }
+  const controller = new AdmissionController(options, clock.now());
+  const admission = (
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    accept?: () => void,
+  ): boolean => {
+    if (accept === undefined && wss === undefined) {
+      throw new TypeError("wsAdmission: pass accept, or create the admission with the wss option");
+    }
+    const decision = controller.decide(clock.now());
+    if (decision.admit) {
+      if (accept !== undefined) accept();
+      else wss?.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
+      return true;
+    }
+    if (refuseWith === "http-503" || wss === undefined) refuseWith503(socket, decision.hint);
+    else refuseWith1013(wss, request, socket, head, decision.hint);
+    return false;
+  };
+  return Object.assign(admission, { controller });
+}
