@@ -1,0 +1,172 @@
+/**
+ * The storm lab's command line: runs one scenario for every strategy and writes the figures.
+ *
+ *   npm run bench:storm -- --scenario <name> --out <dir> [--clients N] [--capacity C] [--seed S]
+ *     [--refusal-cost r] [--fanout F] [--horizon-s H] [--crash-factor k] [--crash-after-s s]
+ *     [--restart-s R] [--down-failure refused|timeout] [--rtt-ms ms] [--drain-window-s W]
+ *     [--strategies socketio,incident,partysocket,aws,ours,ours-hints]
+ *
+ * Writes <out>/results.json, <out>/results.md and <out>/chart.svg; prints the table, the wall time per
+ * strategy and the peak resident memory. A bad flag exits with status 2 and a message naming it.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { toSvg } from "./chart.js";
+import { toJson, toMarkdown } from "./report.js";
+import { runStorm } from "./run.js";
+import { isScenarioName, SCENARIO_NAMES, type ScenarioConfig, scenarioConfig } from "./scenarios.js";
+import { allStrategies } from "./strategies.js";
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export interface StormArgs {
+  readonly config: ScenarioConfig;
+  readonly strategies: string[] | undefined;
+  readonly out: string;
+}
+
+const FLAGS = {
+  scenario: { type: "string" },
+  out: { type: "string" },
+  clients: { type: "string" },
+  capacity: { type: "string" },
+  seed: { type: "string" },
+  "refusal-cost": { type: "string" },
+  fanout: { type: "string" },
+  "horizon-s": { type: "string" },
+  "crash-factor": { type: "string" },
+  "crash-after-s": { type: "string" },
+  "restart-s": { type: "string" },
+  "down-failure": { type: "string" },
+  "rtt-ms": { type: "string" },
+  "drain-window-s": { type: "string" },
+  strategies: { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+export const USAGE = `usage: npx tsx bench/storm/cli.ts --scenario <${SCENARIO_NAMES.join("|")}> --out <dir>
+  [--clients N] [--capacity C] [--seed S] [--refusal-cost r] [--fanout F] [--horizon-s H]
+  [--crash-factor k] [--crash-after-s s] [--restart-s R] [--down-failure refused|timeout]
+  [--rtt-ms ms] [--drain-window-s W] [--strategies id,id,...]`;
+
+interface NumberRule {
+  integer?: boolean;
+  min: number;
+  /** min itself is not allowed */
+  exclusive?: boolean;
+  max?: number;
+}
+
+function numberFlag(flag: string, raw: string | undefined, rule: NumberRule): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = raw.trim() === "" ? Number.NaN : Number(raw);
+  const { integer = false, min, exclusive = false, max = Number.POSITIVE_INFINITY } = rule;
+  const ok =
+    Number.isFinite(value) &&
+    (!integer || Number.isInteger(value)) &&
+    (exclusive ? value > min : value >= min) &&
+    value <= max;
+  if (!ok) {
+    const range = `${exclusive ? ">" : ">="} ${min}${max < Number.POSITIVE_INFINITY ? ` and <= ${max}` : ""}`;
+    throw new UsageError(`--${flag} must be ${integer ? "an integer" : "a number"} ${range}; got "${raw}"`);
+  }
+  return value;
+}
+
+const seconds = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 1000));
+
+/** Parses and validates the flags; throws a {@link UsageError} naming the first bad one. */
+export function parseStormArgs(argv: readonly string[]): StormArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const str = (flag: string) => values[flag] as string | undefined;
+  if (values.help === true) throw new UsageError(USAGE);
+  const scenario = str("scenario");
+  if (scenario === undefined) throw new UsageError(`--scenario is required (${SCENARIO_NAMES.join(", ")})`);
+  if (!isScenarioName(scenario)) {
+    throw new UsageError(`--scenario must be one of ${SCENARIO_NAMES.join(", ")}; got "${scenario}"`);
+  }
+  const out = str("out");
+  if (out === undefined || out.trim() === "") throw new UsageError("--out <dir> is required");
+  const downFailure = str("down-failure");
+  if (downFailure !== undefined && downFailure !== "refused" && downFailure !== "timeout") {
+    throw new UsageError(`--down-failure must be "refused" or "timeout"; got "${downFailure}"`);
+  }
+  const strategiesRaw = str("strategies");
+  const strategies = strategiesRaw?.split(",").map((s) => s.trim());
+  if (strategies !== undefined) {
+    const known = allStrategies().map((s) => s.id);
+    const unknown = strategies.find((id) => !known.includes(id));
+    if (unknown !== undefined) {
+      throw new UsageError(`--strategies: unknown strategy "${unknown}"; known: ${known.join(", ")}`);
+    }
+  }
+  const config = scenarioConfig(scenario, {
+    clients: numberFlag("clients", str("clients"), { integer: true, min: 1, max: 10_000_000 }),
+    capacity: numberFlag("capacity", str("capacity"), { min: 0, exclusive: true }),
+    seed: numberFlag("seed", str("seed"), { integer: true, min: 0, max: 2 ** 32 - 1 }),
+    refusalCost: numberFlag("refusal-cost", str("refusal-cost"), { min: 0 }),
+    fanout: numberFlag("fanout", str("fanout"), { min: 0 }),
+    horizonMs: seconds(numberFlag("horizon-s", str("horizon-s"), { min: 0, exclusive: true, max: 86_400 })),
+    crashFactor: numberFlag("crash-factor", str("crash-factor"), { min: 0, exclusive: true }),
+    crashAfterMs: seconds(numberFlag("crash-after-s", str("crash-after-s"), { min: 0.1 })),
+    restartMs: seconds(numberFlag("restart-s", str("restart-s"), { min: 0 })),
+    downFailure: downFailure as "refused" | "timeout" | undefined,
+    rttMs: numberFlag("rtt-ms", str("rtt-ms"), { integer: true, min: 0 }),
+    drainWindowMs: seconds(numberFlag("drain-window-s", str("drain-window-s"), { min: 0 })),
+  });
+  return { config, strategies, out };
+}
+
+/** Output streams of {@link runCli} (the process's by default). */
+export interface CliStreams {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processStreams: CliStreams = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+/** Runs the CLI; returns the exit status (0, or 2 for a bad flag). */
+export function runCli(argv: readonly string[], streams: CliStreams = processStreams): number {
+  let args: StormArgs;
+  try {
+    args = parseStormArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    streams.err(`${error.message}\n`);
+    if (!error.message.startsWith("usage:")) streams.err(`${USAGE}\n`);
+    return 2;
+  }
+  const started = performance.now();
+  const report = runStorm(args.config, args.strategies, (result, wallMs) => {
+    streams.err(`  ${result.name}: ${(wallMs / 1000).toFixed(1)} s\n`);
+  });
+  const wallS = (performance.now() - started) / 1000;
+  const command = `npx tsx bench/storm/cli.ts ${argv.join(" ")}`;
+  mkdirSync(args.out, { recursive: true });
+  const md = toMarkdown(report, command);
+  writeFileSync(join(args.out, "results.json"), toJson(report));
+  writeFileSync(join(args.out, "results.md"), md);
+  writeFileSync(join(args.out, "chart.svg"), toSvg(report));
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  streams.out(
+    `${md}\nwrote ${join(args.out, "results.json")}, results.md and chart.svg — ` +
+      `simulation ${wallS.toFixed(1)} s wall, peak RSS ${peakRssMiB.toFixed(0)} MiB\n`,
+  );
+  return 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = runCli(process.argv.slice(2));
+}

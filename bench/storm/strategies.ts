@@ -1,0 +1,280 @@
+/**
+ * The reconnect strategies of the storm simulation: ours, run by the library's own {@link ReconnectPlanner}
+ * with the options a default {@link ResilientSocket} resolves to, and the peers, modelled line by line from
+ * their published source (cited at each model).
+ *
+ * A strategy knows nothing about the server or the event queue: the simulator asks it, per client, "may you
+ * attempt now?", "an attempt failed — when is the next one?", "your open connection ended — when is the
+ * next one?", and tells it "open" and "stable". Delays are milliseconds; `Infinity` means "never again".
+ */
+import { type ResilientSocketOptions, resolveOptions } from "../../src/client/options.js";
+import type { Random } from "../../src/env.js";
+import { type HintPayload, type HintSource, readHintPayload } from "../../src/policy/hints.js";
+import { ReconnectPlanner, type RetryDecision } from "../../src/policy/planner.js";
+import type { Transport } from "../../src/transports/types.js";
+
+/** A hint as it arrives on the wire, and which wire form carried it. */
+export interface WireHint {
+  readonly payload: HintPayload;
+  readonly source: HintSource;
+}
+
+/** The per-client decisions of one strategy for a whole population (index = client). */
+export interface ClientPolicy {
+  /** 0: attempt now. Otherwise wait this long first (our breaker while open). */
+  beforeAttempt(client: number, nowMs: number): number;
+  /** An attempt failed (refused, timed out): the delay until the next attempt. */
+  onFailure(client: number, nowMs: number, hint: WireHint | undefined): number;
+  /** An open connection ended (a drop, a crash, a drain): the delay until the next attempt. */
+  onClose(client: number, nowMs: number, wasStable: boolean, hint: WireHint | undefined): number;
+  /** The attempt succeeded (the connection is open). */
+  onOpen(client: number, nowMs: number): void;
+  /** The connection stayed open for `stableAfterMs`. */
+  onStable(client: number, nowMs: number): void;
+}
+
+export interface Strategy {
+  /** Short id for `--strategies`. */
+  readonly id: string;
+  /** Name in tables and charts. */
+  readonly name: string;
+  /** Does the server in front of this strategy answer with hints (admission appointments, drain schedule)? */
+  readonly serverHints: boolean;
+  /** An attempt to a host that does not answer is abandoned after this long. */
+  readonly connectTimeoutMs: number;
+  /** A connection must stay open this long before {@link ClientPolicy.onStable}; 0 = never called. */
+  readonly stableAfterMs: number;
+  create(clients: number, random: Random): ClientPolicy;
+}
+
+/** Never used to connect: only there so `resolveOptions` hands back a default socket's resolved options. */
+const simulatedTransport: Transport = {
+  name: "storm-simulation",
+  connect() {
+    throw new Error("the storm simulation never opens a real connection");
+  },
+};
+
+/**
+ * Ours: every client is a {@link ReconnectPlanner} with exactly the planner options, connect timeout and
+ * stable period a `new ResilientSocket({ transport })` resolves to (decorrelatedJitter(), the default breaker,
+ * maxDelayMs 600,000, hintSpreadRatio 0.25, connectTimeoutMs 20,000, stableAfterMs 10,000) — read from the
+ * library's own `resolveOptions`, so the simulation cannot drift from the defaults. Hints are read by the
+ * library's `readHintPayload` with the planner's ceiling, as the Socket.IO transport does for `connect_error`
+ * data and drain notices; the close path mirrors `ResilientSocket.ended`: a stable connection's end is
+ * `onDrop`, anything else `onFailure`. `options` (default none) are a ResilientSocket's own options, for
+ * experiments with other settings.
+ */
+export function ours(
+  id: string,
+  name: string,
+  serverHints: boolean,
+  options: Omit<ResilientSocketOptions, "transport"> = {},
+): Strategy {
+  const resolved = resolveOptions({ ...options, transport: simulatedTransport, autoConnect: false });
+  const { planner: plannerOptions, connectTimeoutMs, stableAfterMs } = resolved;
+  return {
+    id,
+    name,
+    serverHints,
+    connectTimeoutMs,
+    stableAfterMs,
+    create(clients, random) {
+      const planners = Array.from({ length: clients }, () => new ReconnectPlanner(plannerOptions));
+      const planner = (client: number) => planners[client] as ReconnectPlanner;
+      const read = (hint: WireHint | undefined) =>
+        hint === undefined
+          ? undefined
+          : readHintPayload(hint.payload, hint.source, plannerOptions.maxDelayMs).hint;
+      const delayOf = (decision: RetryDecision) =>
+        decision.kind === "wait" ? decision.delayMs : Number.POSITIVE_INFINITY;
+      return {
+        beforeAttempt(client, nowMs) {
+          const decision = planner(client).beforeAttempt(nowMs);
+          return decision.kind === "connect" ? 0 : Math.max(1, decision.delayMs);
+        },
+        onFailure: (client, nowMs, hint) => delayOf(planner(client).onFailure(nowMs, random, read(hint))),
+        onClose(client, nowMs, wasStable, hint) {
+          const p = planner(client);
+          const h = read(hint);
+          return delayOf(wasStable ? p.onDrop(nowMs, random, h) : p.onFailure(nowMs, random, h));
+        },
+        onOpen() {},
+        onStable: (client, nowMs) => planner(client).onStable(nowMs),
+      };
+    },
+  };
+}
+
+export interface SocketIoOptions {
+  reconnectionDelay: number;
+  reconnectionDelayMax: number;
+  randomizationFactor: number;
+  timeout: number;
+}
+
+/** socket.io-client 4.8 defaults: `Manager` constructor in socket.io-client/build/esm/manager.js. */
+export const socketIoDefaults: Readonly<SocketIoOptions> = Object.freeze({
+  reconnectionDelay: 1000,
+  reconnectionDelayMax: 5000,
+  randomizationFactor: 0.5,
+  timeout: 20_000,
+});
+
+/**
+ * socket.io-client's Manager, model of socket.io-client 4.8.4 (node_modules/socket.io-client/build/esm):
+ * - delay: `Backoff.prototype.duration` in contrib/backo2.js, reproduced expression for expression —
+ *   `ms = min * factor ** attempts++`; one draw `rand`; `deviation = floor(rand * jitter * ms)`;
+ *   `ms = (floor(rand * 10) & 1) == 0 ? ms - deviation : ms + deviation`; `return min(ms, max) | 0`
+ *   (so past ~1,024 failures `attempts` overflows to Infinity and half the draws are 0 ms, as upstream);
+ * - a failed attempt: `Manager.open`'s `onError` → `reconnect()` → the next `duration()`;
+ * - an open connection's end: `Manager.onclose` calls `backoff.reset()` before `reconnect()`;
+ * - a successful attempt: `Manager.onreconnect` calls `backoff.reset()` (the counter resets on connect —
+ *   no flap damping);
+ * - `timeout` (default 20 s): `Manager.open`'s timer.
+ * A server over capacity refuses the engine.io handshake (an HTTP 503 without anything the client reads),
+ * which reaches `onError`; a Socket.IO middleware refusal would instead stop the Manager for good.
+ */
+export function socketIoClient(id: string, name: string, options: SocketIoOptions): Strategy {
+  const { reconnectionDelay: min, reconnectionDelayMax: max, randomizationFactor: jitter } = options;
+  return {
+    id,
+    name,
+    serverHints: false,
+    connectTimeoutMs: options.timeout,
+    stableAfterMs: 0,
+    create(clients, random) {
+      const attempts = new Float64Array(clients);
+      const duration = (client: number) => {
+        const n = attempts[client] as number;
+        attempts[client] = n + 1;
+        let ms = min * 2 ** n;
+        if (jitter > 0) {
+          const rand = random();
+          const deviation = Math.floor(rand * jitter * ms);
+          ms = (Math.floor(rand * 10) & 1) === 0 ? ms - deviation : ms + deviation;
+        }
+        return Math.min(ms, max) | 0;
+      };
+      return {
+        beforeAttempt: () => 0,
+        onFailure: (client) => duration(client),
+        onClose(client) {
+          attempts[client] = 0;
+          return duration(client);
+        },
+        onOpen(client) {
+          attempts[client] = 0;
+        },
+        onStable() {},
+      };
+    },
+  };
+}
+
+/**
+ * partysocket (its ReconnectingWebSocket), model of packages/partysocket/src/ws.ts in cloudflare/partykit
+ * (formerly partykit/partykit), defaults in its `DEFAULT` object:
+ * - `_getNextDelay`: 0 while `_retryCount` is 0, else
+ *   `minReconnectionDelay * reconnectionDelayGrowFactor ** (_retryCount - 1)` capped at
+ *   `maxReconnectionDelay` (10,000); grow factor 1.3; no jitter per retry;
+ * - `minReconnectionDelay` defaults to `1000 + Math.random() * 4000`, evaluated once when the module loads —
+ *   one value per page (per simulated client), the same for every one of its retries (mean 3 s);
+ * - `_connect` increments `_retryCount` before waiting; `_acceptOpen` resets it to 0 only after the
+ *   connection stayed open `minUptime` (5,000 ms) — so the first retry after a stable drop waits
+ *   `minReconnectionDelay`, and a flapping connection keeps growing;
+ * - `connectionTimeout` 4,000 ms (`_handleTimeout`).
+ * (The issue's "0 ms, then 3 s × 1.3" reads the initial connect's 0 ms and the mean of the per-page draw.)
+ */
+export function partysocket(id: string, name: string): Strategy {
+  const maxDelay = 10_000;
+  const grow = 1.3;
+  return {
+    id,
+    name,
+    serverHints: false,
+    connectTimeoutMs: 4000,
+    stableAfterMs: 5000,
+    create(clients, random) {
+      const minDelay = Float64Array.from({ length: clients }, () => 1000 + random() * 4000);
+      const retryCount = new Float64Array(clients);
+      const next = (client: number) => {
+        const count = (retryCount[client] as number) + 1;
+        retryCount[client] = count;
+        if (count <= 0) return 0;
+        return Math.min((minDelay[client] as number) * grow ** (count - 1), maxDelay);
+      };
+      return {
+        beforeAttempt: () => 0,
+        onFailure: (client) => next(client),
+        onClose: (client) => next(client),
+        onOpen() {},
+        onStable(client) {
+          retryCount[client] = 0;
+        },
+      };
+    },
+  };
+}
+
+/**
+ * AWS "decorrelated jitter" exactly as published — `sleep = min(cap, random_between(base, sleep * 3))`,
+ * `sleep` starting at `base` — clamped at the cap (so at the cap a share of all draws is exactly `cap`).
+ * Parameters: base 1 s (socket.io-client's `reconnectionDelay`) and cap 30 s (the incident's
+ * `reconnectionDelayMax`), the scale a reconnecting client would choose; the article gives the formula,
+ * not reconnect parameters. The delay resets to `base` on a successful connect; connect timeout 20 s.
+ * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ (Marc Brooker, 2015)
+ */
+export function awsDecorrelated(id: string, name: string, baseMs = 1000, capMs = 30_000): Strategy {
+  return {
+    id,
+    name,
+    serverHints: false,
+    connectTimeoutMs: 20_000,
+    stableAfterMs: 0,
+    create(clients, random) {
+      const sleep = new Float64Array(clients).fill(baseMs);
+      const next = (client: number) => {
+        const s = Math.min(capMs, baseMs + random() * ((sleep[client] as number) * 3 - baseMs));
+        sleep[client] = s;
+        return s;
+      };
+      return {
+        beforeAttempt: () => 0,
+        onFailure: (client) => next(client),
+        onClose: (client) => next(client),
+        onOpen(client) {
+          sleep[client] = baseMs;
+        },
+        onStable() {},
+      };
+    },
+  };
+}
+
+/** Every strategy the storm lab compares, in table order. */
+export function allStrategies(): Strategy[] {
+  return [
+    socketIoClient("socketio", "socket.io-client defaults", socketIoDefaults),
+    socketIoClient("incident", "socket.io-client, 30 s cap (incident)", {
+      ...socketIoDefaults,
+      reconnectionDelayMax: 30_000,
+    }),
+    partysocket("partysocket", "partysocket defaults"),
+    awsDecorrelated("aws", "AWS decorrelated jitter (1 s, cap 30 s)"),
+    ours("ours", "ours without hints", false),
+    ours("ours-hints", "ours with hints", true),
+  ];
+}
+
+/** The strategies named by `ids` (all when undefined), in table order; an unknown id throws naming it. */
+export function pickStrategies(ids: readonly string[] | undefined): Strategy[] {
+  const all = allStrategies();
+  if (ids === undefined) return all;
+  const known = all.map((s) => s.id);
+  const unknown = ids.find((id) => !known.includes(id));
+  if (unknown !== undefined) {
+    throw new RangeError(`--strategies: unknown strategy "${unknown}"; known: ${known.join(", ")}`);
+  }
+  return all.filter((s) => ids.includes(s.id));
+}

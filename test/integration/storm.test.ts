@@ -1,0 +1,163 @@
+/**
+ * The storm lab cannot rot: every scenario runs at small N through the code the CLI runs, and a few facts
+ * that hold at any size are checked — not the figures of the full-size runs (those are measurements).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseStormArgs, runCli, UsageError } from "../../bench/storm/cli.js";
+import { toJson } from "../../bench/storm/report.js";
+import { runStorm, type StormReport } from "../../bench/storm/run.js";
+import { SCENARIO_NAMES, type ScenarioName, scenarioConfig } from "../../bench/storm/scenarios.js";
+import type { StrategyResult } from "../../bench/storm/simulate.js";
+
+const SMALL = { clients: 2000, capacity: 200 } as const;
+const reports = new Map<ScenarioName, StormReport>();
+const small = (scenario: ScenarioName): StormReport => {
+  let report = reports.get(scenario);
+  if (report === undefined) {
+    report = runStorm(scenarioConfig(scenario, SMALL));
+    reports.set(scenario, report);
+  }
+  return report;
+};
+const strategy = (report: StormReport, id: string): StrategyResult => {
+  const found = report.strategies.find((s) => s.id === id);
+  if (found === undefined) throw new Error(`no strategy ${id} in ${report.scenario}`);
+  return found;
+};
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("storm simulation", () => {
+  for (const scenario of SCENARIO_NAMES) {
+    it(`runs ${scenario} at small N for every strategy and reports every figure`, () => {
+      const report = small(scenario);
+      expect(report).toMatchObject({ scenario, clients: 2000, capacity: 200, physicalLimitS: 10 });
+      expect(report.strategies.map((s) => s.id)).toEqual([
+        "socketio",
+        "incident",
+        "partysocket",
+        "aws",
+        "ours",
+        "ours-hints",
+      ]);
+      for (const s of report.strategies) {
+        expect(s.recovered).toBe(s.t100Ratio !== null);
+        for (const ratio of [s.t50Ratio, s.t99Ratio, s.t100Ratio]) {
+          if (ratio !== null) expect(ratio).toBeGreaterThanOrEqual(0);
+        }
+        if (s.t99Ratio !== null && s.t100Ratio !== null) expect(s.t99Ratio).toBeLessThanOrEqual(s.t100Ratio);
+        expect(s.attemptsPerClient).toBeGreaterThanOrEqual(1);
+        expect(s.peakAttemptsPer100ms).toBeGreaterThan(0);
+        expect(s.peakToMean).toBeGreaterThanOrEqual(1);
+        expect(s.downstreamCalls).toBeGreaterThanOrEqual(2000 * 20);
+        expect(Number.isInteger(s.crashes) && s.crashes >= 0).toBe(true);
+        const series = report.series[s.name];
+        expect(series?.connected.length).toBeGreaterThan(0);
+        expect(series?.attemptsPerSecond.length).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  it("gives byte-identical results for the same seed and different ones for another", () => {
+    const config = scenarioConfig("mass-drop", SMALL);
+    const first = toJson(runStorm(config, ["socketio", "ours", "ours-hints"]));
+    const again = toJson(runStorm(config, ["socketio", "ours", "ours-hints"]));
+    const other = toJson(runStorm({ ...config, seed: 2 }, ["socketio", "ours", "ours-hints"]));
+    expect(again).toBe(first);
+    expect(other).not.toBe(first);
+  });
+
+  it("brings a mass drop back near N/C with about one refusal per client when the server gives hints", () => {
+    const ours = strategy(small("mass-drop"), "ours-hints");
+    expect(ours.recovered).toBe(true);
+    expect(ours.crashes).toBe(0);
+    expect(ours.attemptsPerClient).toBeLessThanOrEqual(2.5);
+    expect(ours.t99Ratio).toBeLessThanOrEqual(1.5);
+  });
+
+  it("brings a drained deploy back in one attempt per client at the drain's pace", () => {
+    const ours = strategy(small("deploy-drain"), "ours-hints");
+    expect(ours.crashes).toBe(0);
+    expect(ours.attemptsPerClient).toBeLessThanOrEqual(1.05);
+    expect(ours.t99Ratio).toBeLessThanOrEqual(1.1);
+  });
+
+  it("survives a brownout without a restart when the server gives hints", () => {
+    const ours = strategy(small("brownout"), "ours-hints");
+    expect(ours.crashes).toBe(0);
+    expect(ours.t95Ratio).not.toBeNull();
+  });
+
+  it("keeps socket.io-client's defaults down after a mass drop at N/C = 50: refusals eat the capacity", () => {
+    const config = scenarioConfig("mass-drop", { clients: 20_000, capacity: 400, horizonMs: 300_000 });
+    const [socketIo] = runStorm(config, ["socketio"]).strategies;
+    expect(socketIo?.recovered).toBe(false);
+    expect(socketIo?.connectedAtEnd).toBeLessThan(0.1);
+  });
+});
+
+describe("storm CLI", () => {
+  it("writes results.json, results.md and chart.svg", () => {
+    const out = mkdtempSync(join(tmpdir(), "storm-"));
+    dirs.push(out);
+    const printed: string[] = [];
+    const status = runCli(
+      ["--scenario", "small-storm", "--clients", "500", "--capacity", "100", "--seed", "7", "--out", out],
+      { out: (t) => printed.push(t), err: () => {} },
+    );
+    expect(status).toBe(0);
+    const json = JSON.parse(readFileSync(join(out, "results.json"), "utf8"));
+    expect(json).toMatchObject({ scenario: "small-storm", clients: 500, capacity: 100, seed: 7 });
+    expect(Object.keys(json.strategies[0]).sort()).toEqual(
+      expect.arrayContaining([
+        "name",
+        "recovered",
+        "t50Ratio",
+        "t99Ratio",
+        "t100Ratio",
+        "attemptsPerClient",
+        "peakAttemptsPer100ms",
+        "peakToMean",
+        "downstreamCalls",
+        "crashes",
+      ]),
+    );
+    expect(readFileSync(join(out, "results.md"), "utf8")).toContain("| ours with hints | yes |");
+    const svg = readFileSync(join(out, "chart.svg"), "utf8");
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg.match(/<polyline/g)).toHaveLength(12);
+    expect(printed.join("")).toContain("wrote");
+  });
+
+  it.each([
+    [["--out", "x"], "--scenario"],
+    [["--scenario", "storm", "--out", "x"], "--scenario"],
+    [["--scenario", "mass-drop"], "--out"],
+    [["--scenario", "mass-drop", "--out", "x", "--clients", "many"], "--clients"],
+    [["--scenario", "mass-drop", "--out", "x", "--capacity", "0"], "--capacity"],
+    [["--scenario", "mass-drop", "--out", "x", "--refusal-cost", "-1"], "--refusal-cost"],
+    [["--scenario", "mass-drop", "--out", "x", "--horizon-s", "NaN"], "--horizon-s"],
+    [["--scenario", "mass-drop", "--out", "x", "--down-failure", "slow"], "--down-failure"],
+    [["--scenario", "mass-drop", "--out", "x", "--strategies", "socketio,nope"], "--strategies"],
+    [["--scenario", "mass-drop", "--out", "x", "--bogus", "1"], "--bogus"],
+  ])("rejects %j with a message naming %s", (argv, flag) => {
+    expect(() => parseStormArgs(argv)).toThrow(UsageError);
+    expect(() => parseStormArgs(argv)).toThrow(flag);
+  });
+
+  it("exits with status 2 and the usage on a bad flag", () => {
+    const errors: string[] = [];
+    const status = runCli(["--scenario", "mass-drop", "--out", "x", "--fanout", "lots"], {
+      out: () => {},
+      err: (t) => errors.push(t),
+    });
+    expect(status).toBe(2);
+    expect(errors.join("")).toMatch(/--fanout must be a number >= 0; got "lots"[\s\S]*usage:/);
+  });
+});
