@@ -31,7 +31,7 @@ export const defaultCircuitBreakerOptions: Readonly<CircuitBreakerOptions> = Obj
   windowMs: 120_000,
   minimumAttempts: 10,
   openMs: 30_000,
-  maxOpenMs: 300_000,
+  maxOpenMs: 60_000,
 });
 
 /** The window keeps at most this many outcomes, so a flood of attempts cannot grow memory or snapshots. */

@@ -15,8 +15,15 @@ export interface AdmissionOptions {
   ratePerSecond: number;
   /** Tokens the bucket holds: how many may be admitted at once after a quiet spell; ≥ 1. Default: ½ s worth. */
   burst?: number;
-  /** Window after its appointment in which a refused client picks its moment (ms). Default 1,000. */
+  /** Window after its appointment in which a refused client picks its moment (ms). Default 3,000. */
   spreadMs?: number;
+  /**
+   * What refusing costs, as a share of what admitting costs (0–1). Default 0.25. A refusal still takes a
+   * handshake, so during a storm refusals eat capacity: the bucket is charged for them (down to one second
+   * of debt) and appointments move back accordingly — otherwise the server admits at its full rate on paper
+   * while it is already behind, and those admits fail without a hint.
+   */
+  refusalCost?: number;
   /**
    * Longest wait the server will ever ask for (ms): `retryAfterMs + spreadMs` never exceeds it. Default
    * 600,000 — the client's default ceiling. Clients whose turn lies beyond it get no appointment; they are
@@ -29,6 +36,7 @@ export interface ResolvedAdmissionOptions {
   readonly ratePerSecond: number;
   readonly burst: number;
   readonly spreadMs: number;
+  readonly refusalCost: number;
   readonly maxHintMs: number;
 }
 
@@ -68,9 +76,13 @@ export function resolveAdmissionOptions(options: AdmissionOptions): ResolvedAdmi
   }
   const ratePerSecond = positive("ratePerSecond", options.ratePerSecond);
   const burst = atLeastOne("burst", options.burst, Math.max(1, ratePerSecond / 2));
-  const spreadMs = options.spreadMs === 0 ? 0 : positive("spreadMs", options.spreadMs, 1_000);
+  const spreadMs = options.spreadMs === 0 ? 0 : positive("spreadMs", options.spreadMs, 3_000);
+  const refusalCost = options.refusalCost ?? 0.25;
+  if (typeof refusalCost !== "number" || !(refusalCost >= 0 && refusalCost <= 1)) {
+    throw new RangeError(`admission: refusalCost must be a number in [0, 1]; got ${String(refusalCost)}`);
+  }
   const maxHintMs = positive("maxHintMs", options.maxHintMs, 600_000);
-  return { ratePerSecond, burst, spreadMs, maxHintMs };
+  return { ratePerSecond, burst, spreadMs, refusalCost, maxHintMs };
 }
 
 export class AdmissionController {
@@ -98,8 +110,9 @@ export class AdmissionController {
       return { admit: true };
     }
     this.refused++;
-    const { maxHintMs, spreadMs } = this.options;
-    const intervalMs = 1000 / this.options.ratePerSecond;
+    const { maxHintMs, spreadMs, refusalCost, ratePerSecond } = this.options;
+    const intervalMs = 1000 / ratePerSecond;
+    this.tokens = Math.max(this.tokens - refusalCost, -ratePerSecond);
     const slot = Math.max(this.nextSlotAtMs, nowMs + (1 - this.tokens) * intervalMs);
     if (slot - nowMs > maxHintMs) {
       // Past the ceiling no appointment is booked: the client will be back before it, so a booked slot would

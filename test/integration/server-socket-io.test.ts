@@ -132,7 +132,7 @@ describe("socketIoAdmission with real clients", () => {
     // time line; and a slow rate, so tokens refilled while 15 handshakes arrive change little.
     let decidedAt = Number.NaN;
     const clock = { ...systemClock, now: () => (decidedAt = systemClock.now()) };
-    const admission = socketIoAdmission({ ratePerSecond: 4, burst: 5, clock });
+    const admission = socketIoAdmission({ ratePerSecond: 4, burst: 5, refusalCost: 0, clock });
     const appointments: number[] = [];
     const server = await startServer((socket, next) =>
       admission(socket, (err) => {
@@ -157,7 +157,7 @@ describe("socketIoAdmission plugged straight into io.use", () => {
   it("refuses past the burst with a connect_error the client reads as its appointment", async () => {
     const http = createServer();
     const io = new Server(http, { transports: ["websocket"] });
-    io.use(socketIoAdmission({ ratePerSecond: 10, burst: 1, spreadMs: 100 }));
+    io.use(socketIoAdmission({ ratePerSecond: 10, burst: 1, spreadMs: 100, refusalCost: 0 }));
     await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
     cleanups.push(async () => {
       http.closeAllConnections();

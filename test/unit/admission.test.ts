@@ -38,12 +38,15 @@ function admissions(controller: AdmissionController, count: number, nowMs: numbe
 
 describe("AdmissionController", () => {
   it("admits a full burst at once, then refuses the next arrival", () => {
-    const controller = new AdmissionController({ ratePerSecond: 20, burst: 5 }, 0);
+    const controller = new AdmissionController({ ratePerSecond: 20, refusalCost: 0, burst: 5 }, 0);
     expect(admissions(controller, 6, 0)).toEqual([true, true, true, true, true, false]);
   });
 
   it("tells the k-th client refused in a burst to come back k / rate from now, with the configured spread", () => {
-    const controller = new AdmissionController({ ratePerSecond: 20, burst: 5, spreadMs: 300 }, 1_000);
+    const controller = new AdmissionController(
+      { ratePerSecond: 20, refusalCost: 0, burst: 5, spreadMs: 300 },
+      1_000,
+    );
     admissions(controller, 5, 1_000);
     const hints = Array.from({ length: 10 }, () => refusal(controller, 1_000));
     expect(hints.map((hint) => hint.retryAfterMs)).toEqual([50, 100, 150, 200, 250, 300, 350, 400, 450, 500]);
@@ -51,7 +54,7 @@ describe("AdmissionController", () => {
   });
 
   it("gives a later arrival the next free appointment, measured from its own arrival", () => {
-    const controller = new AdmissionController({ ratePerSecond: 10, burst: 1 }, 0);
+    const controller = new AdmissionController({ ratePerSecond: 10, refusalCost: 0, burst: 1 }, 0);
     controller.decide(0);
     expect(refusal(controller, 0).retryAfterMs).toBe(100);
     expect(refusal(controller, 0).retryAfterMs).toBe(200);
@@ -61,35 +64,43 @@ describe("AdmissionController", () => {
   });
 
   it("admits again once a token has refilled, 1 / rate after the bucket ran dry", () => {
-    const controller = new AdmissionController({ ratePerSecond: 20, burst: 2 }, 0);
+    const controller = new AdmissionController({ ratePerSecond: 20, refusalCost: 0, burst: 2 }, 0);
     admissions(controller, 2, 0);
     expect(controller.decide(49).admit).toBe(false);
     expect(controller.decide(100).admit).toBe(true);
   });
 
   it("never holds more than the burst after a long quiet spell", () => {
-    const controller = new AdmissionController({ ratePerSecond: 100, burst: 3 }, 0);
+    const controller = new AdmissionController({ ratePerSecond: 100, refusalCost: 0, burst: 3 }, 0);
     expect(admissions(controller, 4, 60_000)).toEqual([true, true, true, false]);
   });
 
   it("never tells a refused client to come back in 0 ms, even at epoch-sized times", () => {
     const now = 1_764_000_000_000;
     const almostOne = { tokens: 1 - Number.EPSILON, updatedAtMs: now, nextSlotAtMs: now };
-    const controller = new AdmissionController({ ratePerSecond: 20, burst: 5 }, now, almostOne);
+    const controller = new AdmissionController(
+      { ratePerSecond: 20, refusalCost: 0, burst: 5 },
+      now,
+      almostOne,
+    );
     expect(refusal(controller, now).retryAfterMs).toBe(1);
   });
 
   it("counts admitted and refused clients and restores from a snapshot", () => {
-    const controller = new AdmissionController({ ratePerSecond: 10, burst: 2 }, 0);
+    const controller = new AdmissionController({ ratePerSecond: 10, refusalCost: 0, burst: 2 }, 0);
     admissions(controller, 5, 0);
     expect([controller.admitted, controller.refused]).toEqual([2, 3]);
-    const restored = new AdmissionController({ ratePerSecond: 10, burst: 2 }, 0, controller.snapshot());
+    const restored = new AdmissionController(
+      { ratePerSecond: 10, refusalCost: 0, burst: 2 },
+      0,
+      controller.snapshot(),
+    );
     expect(refusal(restored, 0).retryAfterMs).toBe(400);
   });
 
   it("never hands out an appointment whose window ends past maxHintMs", () => {
     const controller = new AdmissionController(
-      { ratePerSecond: 10, burst: 1, spreadMs: 700, maxHintMs: 2_000 },
+      { ratePerSecond: 10, refusalCost: 0, burst: 1, spreadMs: 700, maxHintMs: 2_000 },
       0,
     );
     for (let t = 0; t < 5_000; t += 7) {
@@ -103,7 +114,7 @@ describe("AdmissionController", () => {
 
   it("spreads clients whose turn lies past maxHintMs over its last quarter instead of stacking them on it", () => {
     const controller = new AdmissionController(
-      { ratePerSecond: 10, burst: 1, spreadMs: 200, maxHintMs: 1_000 },
+      { ratePerSecond: 10, refusalCost: 0, burst: 1, spreadMs: 200, maxHintMs: 1_000 },
       0,
     );
     const hints = Array.from({ length: 40 }, () => controller.decide(0))
@@ -118,7 +129,10 @@ describe("AdmissionController", () => {
     const rate = 50;
     const clients = 500;
     const random = seededRandom(7);
-    const controller = new AdmissionController({ ratePerSecond: rate, burst: 10, spreadMs: 1_000 }, 0);
+    const controller = new AdmissionController(
+      { ratePerSecond: rate, refusalCost: 0, burst: 10, spreadMs: 1_000 },
+      0,
+    );
     // Every client arrives at 0 and returns at a uniformly random moment inside its appointment window.
     const pending: number[] = Array.from({ length: clients }, () => 0);
     let attempts = 0;
@@ -196,7 +210,13 @@ describe("drainSchedule", () => {
 describe("socketIoAdmission", () => {
   it("refuses past the burst with next(err), err.message 'overloaded' and the hint as err.data", () => {
     const clock = new VirtualClock(10_000);
-    const admission = socketIoAdmission({ ratePerSecond: 10, burst: 1, spreadMs: 500, clock });
+    const admission = socketIoAdmission({
+      ratePerSecond: 10,
+      refusalCost: 0,
+      burst: 1,
+      spreadMs: 500,
+      clock,
+    });
     const results: unknown[] = [];
     admission({}, (err) => results.push(err));
     admission({}, (err) => results.push(err));
@@ -208,7 +228,7 @@ describe("socketIoAdmission", () => {
 
   it("admits again as the injected clock advances", () => {
     const clock = new VirtualClock(0);
-    const admission = socketIoAdmission({ ratePerSecond: 10, burst: 1, clock });
+    const admission = socketIoAdmission({ ratePerSecond: 10, refusalCost: 0, burst: 1, clock });
     const results: unknown[] = [];
     admission({}, (err) => results.push(err));
     clock.advance(100);
@@ -325,6 +345,36 @@ describe("drain", () => {
     expect(() => drainWs({} as never, { windowMs: 1 })).toThrow(/clientTracking/);
     expect(() => drainWs({ clients: [] }, { windowMs: 1, random: 3 as never })).toThrow(
       /random must be a function/,
+    );
+  });
+});
+
+describe("refusal cost", () => {
+  it("charges each refusal against the bucket, so appointments move back while refusals eat capacity", () => {
+    const free = new AdmissionController({ ratePerSecond: 10, burst: 1, refusalCost: 0 }, 0);
+    const costly = new AdmissionController({ ratePerSecond: 10, burst: 1, refusalCost: 0.5 }, 0);
+    free.decide(0);
+    costly.decide(0);
+    const lastFree = Array.from({ length: 10 }, () => free.decide(0)).at(-1);
+    const lastCostly = Array.from({ length: 10 }, () => costly.decide(0)).at(-1);
+    expect(lastFree).toMatchObject({ admit: false, hint: { retryAfterMs: 1_000 } });
+    expect(lastCostly?.admit).toBe(false);
+    const costlyWait = lastCostly?.admit === false ? lastCostly.hint.retryAfterMs : 0;
+    expect(costlyWait).toBeGreaterThan(1_000);
+  });
+
+  it("never runs more than one second into debt, however many it refuses", () => {
+    const controller = new AdmissionController({ ratePerSecond: 10, burst: 1, refusalCost: 1 }, 0);
+    for (let i = 0; i < 1_000; i++) controller.decide(0);
+    expect(controller.snapshot().tokens).toBe(-10);
+  });
+
+  it("rejects a refusal cost outside [0, 1], naming the option", () => {
+    expect(() => new AdmissionController({ ratePerSecond: 10, refusalCost: 2 }, 0)).toThrow(
+      /refusalCost .* got 2/,
+    );
+    expect(() => new AdmissionController({ ratePerSecond: 10, refusalCost: Number.NaN }, 0)).toThrow(
+      /refusalCost/,
     );
   });
 });

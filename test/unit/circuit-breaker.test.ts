@@ -302,7 +302,7 @@ describe("resolveCircuitBreakerOptions", () => {
       windowMs: 120_000,
       minimumAttempts: 10,
       openMs: 30_000,
-      maxOpenMs: 300_000,
+      maxOpenMs: 60_000,
     });
   });
 
