@@ -39,10 +39,11 @@ http.on("upgrade", () => {
 });
 
 const limited = capacity > 0;
+// Refusals cost what they really cost here (CPU on this machine), so the controller is not also charged a
+// modelled refusal cost (refusalCost 0) — in both modes alike.
+const admissionOptions = { ratePerSecond: capacity, refusalCost: 0 };
 const gate =
-  limited && mode === "baseline"
-    ? new AdmissionController({ ratePerSecond: capacity }, Date.now())
-    : undefined;
+  limited && mode === "baseline" ? new AdmissionController(admissionOptions, Date.now()) : undefined;
 const io = new Server(http, {
   transports: ["websocket"],
   allowRequest: (_req, callback) => {
@@ -50,7 +51,7 @@ const io = new Server(http, {
     callback(admit ? null : "overloaded", admit);
   },
 });
-const admission = limited && mode === "hints" ? socketIoAdmission({ ratePerSecond: capacity }) : undefined;
+const admission = limited && mode === "hints" ? socketIoAdmission(admissionOptions) : undefined;
 if (admission !== undefined) io.use(admission);
 io.on("connection", (socket) => socket.on("message", (data: unknown) => socket.send(data)));
 
