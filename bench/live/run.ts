@@ -6,6 +6,11 @@
  * attempts the restarted server saw, peak attempts per second, server CPU. Everything stops by itself.
  *
  *   npm run bench:live -- [--clients 2000] [--capacity 500] [--restart-ms 1000] [--horizon-s 120] [--out dir]
+ *                          [--kinds baseline,ours,ours-no-hints]
+ *
+ * Kinds: `baseline` = socket.io-client defaults against a server refusing at the HTTP upgrade (403);
+ * `ours` = ResilientSocket against the library's admission middleware (refusals carry appointments);
+ * `ours-no-hints` = ResilientSocket against the 403 server (isolates what the hints themselves do).
  *
  * Writes <out>/results.json, <out>/results.md and <out>/chart.svg.
  */
@@ -22,6 +27,7 @@ const { values } = parseArgs({
     "horizon-s": { type: "string", default: "120" },
     out: { type: "string", default: "bench/results/live" },
     quiet: { type: "boolean", default: false },
+    kinds: { type: "string" },
   },
 });
 function intFlag(name: string, value: string | undefined, min: number): number {
@@ -37,11 +43,17 @@ const horizonMs = intFlag("horizon-s", values["horizon-s"], 1) * 1000;
 const here = import.meta.dirname;
 const say = (line: string) => values.quiet || process.stdout.write(`${line}\n`);
 
-type Kind = "baseline" | "ours";
+type Kind = "baseline" | "ours" | "ours-no-hints";
 const LABEL: Record<Kind, string> = {
   baseline: "socket.io-client defaults",
   ours: "resilient-reconnect with hints",
+  "ours-no-hints": "resilient-reconnect, refused at the upgrade (no hints)",
 };
+const KINDS = (values.kinds ?? "baseline,ours").split(",") as Kind[];
+for (const kind of KINDS) {
+  if (!(kind in LABEL))
+    throw new RangeError(`--kinds: unknown kind ${kind} (known: ${Object.keys(LABEL).join(", ")})`);
+}
 
 interface ServerReport {
   attempts: number;
@@ -128,7 +140,7 @@ async function runKind(kind: Kind) {
     "--clients",
     String(clients),
     "--kind",
-    kind,
+    kind === "baseline" ? "baseline" : "ours",
   ]);
   try {
     const filled = await waitForConnected(population, clients, 60_000);
@@ -138,6 +150,7 @@ async function runKind(kind: Kind) {
     await stop(fill.child, "SIGKILL");
     await new Promise((resolve) => setTimeout(resolve, restartMs));
     const restarted = await startServer(fill.port, capacity, kind === "ours" ? "hints" : "baseline");
+    // "baseline" server mode = refusal at the HTTP upgrade (403), no hint — for ours-no-hints as well.
     try {
       const restartedAt = Date.now();
       let lastShown = restartedAt;
@@ -186,10 +199,10 @@ function chart(results: Awaited<ReturnType<typeof runKind>>[]): string {
   const maxT = Math.max(1, ...results.flatMap((r) => r.samples.map(([t]) => t)));
   const x = (t: number) => L + ((W - L - 20) * t) / maxT;
   const y = (n: number) => H - B - ((H - B - 40) * n) / clients;
-  const colors = ["#d62728", "#2ca02c"];
+  const colors = ["#d62728", "#2ca02c", "#1f77b4"];
   const lines = results.map((r, i) => {
     const points = r.samples.map(([t, n]) => `${x(t).toFixed(1)},${y(n).toFixed(1)}`).join(" ");
-    return `<polyline fill="none" stroke="${colors[i % 2]}" stroke-width="2" points="${points}"/><text x="${L + 10}" y="${20 + 16 * i}" fill="${colors[i % 2]}" font-size="13">${r.name}: ${r.recovered ? `${(r.timeToAllConnectedMs ?? 0) / 1000} s, ${r.attemptsSeen} attempts` : "not all back"}</text>`;
+    return `<polyline fill="none" stroke="${colors[i % 3]}" stroke-width="2" points="${points}"/><text x="${L + 10}" y="${20 + 16 * i}" fill="${colors[i % 3]}" font-size="13">${r.name}: ${r.recovered ? `${(r.timeToAllConnectedMs ?? 0) / 1000} s, ${r.attemptsSeen} attempts` : "not all back"}</text>`;
   });
   const limit = x((clients / capacity) * 1000);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
@@ -208,7 +221,7 @@ say(
 );
 const started = Date.now();
 const results = [];
-for (const kind of ["baseline", "ours"] as const) {
+for (const kind of KINDS) {
   say(`- ${LABEL[kind]}`);
   results.push(await runKind(kind));
 }
@@ -216,12 +229,13 @@ const [baseline, ours] = results as [
   Awaited<ReturnType<typeof runKind>>,
   Awaited<ReturnType<typeof runKind>>,
 ];
-const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
+const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+  a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
 const comparison = {
-  timeToAllConnected: ratio(ours.timeToAllConnectedMs, baseline.timeToAllConnectedMs),
-  attemptsSeen: ratio(ours.attemptsSeen, baseline.attemptsSeen),
-  peakAttemptsPerSecond: ratio(ours.peakAttemptsPerSecond, baseline.peakAttemptsPerSecond),
-  serverCpu: ratio(ours.serverCpuMs, baseline.serverCpuMs),
+  timeToAllConnected: ratio(ours?.timeToAllConnectedMs, baseline?.timeToAllConnectedMs),
+  attemptsSeen: ratio(ours?.attemptsSeen, baseline?.attemptsSeen),
+  peakAttemptsPerSecond: ratio(ours?.peakAttemptsPerSecond, baseline?.peakAttemptsPerSecond),
+  serverCpu: ratio(ours?.serverCpuMs, baseline?.serverCpuMs),
 };
 const out = {
   clients,
