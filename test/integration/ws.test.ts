@@ -188,8 +188,10 @@ describe("ResilientSocket over ws: circuit breaker", () => {
   it("opens after 3 failures, attempts nothing while open, sends one probe, and reopens when it fails", async () => {
     const server = await startServer();
     server.onUpgrade = (upgrade) => server.refuse(upgrade, 500);
+    // An open period (≥ 500 ms) always longer than the harness's backoff cap (200 ms), so the wait after
+    // the third failure is the breaker's and its retry event says so.
     const { socket, log } = startClient(server, {
-      circuitBreaker: { consecutiveFailures: 3, openMs: 300, maxOpenMs: 600 },
+      circuitBreaker: { consecutiveFailures: 3, openMs: 1_000, maxOpenMs: 2_000 },
     });
 
     const opened = await log.nth("circuit", 1);
