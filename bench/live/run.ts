@@ -99,9 +99,10 @@ async function startServer(port: number, serverCapacity: number, mode: "hints" |
   return { child, port: ready.port };
 }
 
-function waitForConnected(
+/** Collects the population's progress reports until `done(connected)` holds or the time runs out. */
+function watchPopulation(
   population: ChildProcess,
-  target: number,
+  done: (connected: number) => boolean,
   timeoutMs: number,
   onProgress?: (connected: number) => void,
 ): Promise<{ reached: boolean; elapsedMs: number; samples: [number, number][] }> {
@@ -118,7 +119,7 @@ function waitForConnected(
       if (message?.type !== "progress" || typeof message.connected !== "number") return;
       samples.push([Date.now() - start, message.connected]);
       onProgress?.(message.connected);
-      if (message.connected >= target) finish(true);
+      if (done(message.connected)) finish(true);
     };
     population.on("message", onMessage);
   });
@@ -143,25 +144,34 @@ async function runKind(kind: Kind) {
     kind === "baseline" ? "baseline" : "ours",
   ]);
   try {
-    const filled = await waitForConnected(population, clients, 60_000);
+    const filled = await watchPopulation(population, (n) => n >= clients, 60_000);
     if (!filled.reached)
       throw new Error(`${kind}: only part of ${clients} clients connected to the fresh server`);
     say(`  ${LABEL[kind]}: ${clients} connected; killing the server`);
     await stop(fill.child, "SIGKILL");
+    // Restart only once every client has seen the drop: a progress report sent before the kill must never
+    // be read as "all back" after the restart.
+    const dropped = await watchPopulation(population, (n) => n === 0, 30_000);
+    if (!dropped.reached) throw new Error(`${kind}: not every client noticed the server was killed`);
     await new Promise((resolve) => setTimeout(resolve, restartMs));
     const restarted = await startServer(fill.port, capacity, kind === "ours" ? "hints" : "baseline");
     // "baseline" server mode = refusal at the HTTP upgrade (403), no hint — for ours-no-hints as well.
     try {
       const restartedAt = Date.now();
       let lastShown = restartedAt;
-      const recovery = await waitForConnected(population, clients, horizonMs, (connected) => {
-        const now = Date.now();
-        if (now - lastShown < 1000) return;
-        lastShown = now;
-        say(
-          `    ${((now - restartedAt) / 1000).toFixed(1)} s after restart: ${connected}/${clients} connected`,
-        );
-      });
+      const recovery = await watchPopulation(
+        population,
+        (n) => n >= clients,
+        horizonMs,
+        (connected) => {
+          const now = Date.now();
+          if (now - lastShown < 1000) return;
+          lastShown = now;
+          say(
+            `    ${((now - restartedAt) / 1000).toFixed(1)} s after restart: ${connected}/${clients} connected`,
+          );
+        },
+      );
       restarted.child.send({ type: "report" });
       const report = await nextMessage<ServerReport>(restarted.child, "report", 10_000);
       const peakPer100ms = Math.max(0, ...report.attemptsPer100ms);
@@ -193,24 +203,37 @@ async function runKind(kind: Kind) {
 
 function chart(results: Awaited<ReturnType<typeof runKind>>[]): string {
   const W = 900;
-  const H = 360;
   const L = 70;
   const B = 40;
+  const top = 30 + 18 * results.length;
+  const H = top + 320 + B;
   const maxT = Math.max(1, ...results.flatMap((r) => r.samples.map(([t]) => t)));
   const x = (t: number) => L + ((W - L - 20) * t) / maxT;
-  const y = (n: number) => H - B - ((H - B - 40) * n) / clients;
+  const y = (n: number) => H - B - ((H - B - top) * n) / clients;
   const colors = ["#d62728", "#2ca02c", "#1f77b4"];
   const lines = results.map((r, i) => {
+    const color = colors[i % colors.length];
     const points = r.samples.map(([t, n]) => `${x(t).toFixed(1)},${y(n).toFixed(1)}`).join(" ");
-    return `<polyline fill="none" stroke="${colors[i % 3]}" stroke-width="2" points="${points}"/><text x="${L + 10}" y="${20 + 16 * i}" fill="${colors[i % 3]}" font-size="13">${r.name}: ${r.recovered ? `${(r.timeToAllConnectedMs ?? 0) / 1000} s, ${r.attemptsSeen} attempts` : "not all back"}</text>`;
+    const label = r.recovered
+      ? `all back after ${((r.timeToAllConnectedMs ?? 0) / 1000).toFixed(1)} s, ${r.attemptsSeen} attempts`
+      : "not all back";
+    const key = `<line x1="${L}" y1="${24 + 18 * i}" x2="${L + 24}" y2="${24 + 18 * i}" stroke="${color}" stroke-width="3"/>`;
+    return `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>
+${key}<text x="${L + 30}" y="${28 + 18 * i}" font-size="13">${r.name}: ${label}</text>`;
+  });
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
+    const at = y(f * clients);
+    return `<line x1="${L - 4}" y1="${at}" x2="${W - 20}" y2="${at}" stroke="#eee"/><text x="${L - 8}" y="${at + 4}" font-size="11" text-anchor="end">${Math.round(f * clients)}</text>`;
   });
   const limit = x((clients / capacity) * 1000);
+  const mid = (top + H - B) / 2;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
-<line x1="${L}" y1="${H - B}" x2="${W - 20}" y2="${H - B}" stroke="#333"/><line x1="${L}" y1="40" x2="${L}" y2="${H - B}" stroke="#333"/>
-<text x="${W / 2}" y="${H - 8}" font-size="12" text-anchor="middle">seconds since the server restarted (max ${(maxT / 1000).toFixed(1)} s)</text>
-<text x="14" y="${H / 2}" font-size="12" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">connected clients (of ${clients})</text>
-<line x1="${limit}" y1="40" x2="${limit}" y2="${H - B}" stroke="#999" stroke-dasharray="4 4"/><text x="${limit + 4}" y="54" font-size="11" fill="#666">N/C = ${clients / capacity} s</text>
+${ticks.join("\n")}
+<line x1="${L}" y1="${H - B}" x2="${W - 20}" y2="${H - B}" stroke="#333"/><line x1="${L}" y1="${top}" x2="${L}" y2="${H - B}" stroke="#333"/>
+<text x="${W / 2}" y="${H - 10}" font-size="12" text-anchor="middle">seconds since the server restarted (0 to ${(maxT / 1000).toFixed(1)} s)</text>
+<text x="16" y="${mid}" font-size="12" transform="rotate(-90 16 ${mid})" text-anchor="middle">connected clients</text>
+<line x1="${limit}" y1="${top}" x2="${limit}" y2="${H - B}" stroke="#999" stroke-dasharray="4 4"/><text x="${limit + 4}" y="${H - B - 6}" font-size="11" fill="#666">N/C = ${clients / capacity} s</text>
 ${lines.join("\n")}
 </svg>
 `;
