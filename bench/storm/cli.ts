@@ -113,7 +113,7 @@ export function parseStormArgs(argv: readonly string[]): StormArgs {
     clients: numberFlag("clients", str("clients"), { integer: true, min: 1, max: 10_000_000 }),
     capacity: numberFlag("capacity", str("capacity"), { min: 0, exclusive: true }),
     seed: numberFlag("seed", str("seed"), { integer: true, min: 0, max: 2 ** 32 - 1 }),
-    refusalCost: numberFlag("refusal-cost", str("refusal-cost"), { min: 0 }),
+    refusalCost: numberFlag("refusal-cost", str("refusal-cost"), { min: 0, max: 1 }),
     fanout: numberFlag("fanout", str("fanout"), { min: 0 }),
     horizonMs: seconds(numberFlag("horizon-s", str("horizon-s"), { min: 0, exclusive: true, max: 86_400 })),
     crashFactor: numberFlag("crash-factor", str("crash-factor"), { min: 0, exclusive: true }),

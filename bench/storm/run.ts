@@ -33,7 +33,8 @@ export function runStorm(
   const series: Record<string, StrategySeries> = {};
   for (const strategy of strategies) {
     const started = performance.now();
-    const run = simulate(scenario, strategy);
+    // The admission controller charges refusals what the server model charges them.
+    const run = simulate(scenario, strategy, { options: { refusalCost: config.refusalCost } });
     results.push(run.result);
     series[strategy.name] = run.series;
     onStrategyDone?.(run.result, performance.now() - started);

@@ -130,11 +130,9 @@ export function simulate(
           dropEveryone();
           return;
         }
-        const schedule = drainSchedule(n, action.windowMs);
-        dropEveryone((c) => {
-          const slot = schedule[c] as HintPayload;
-          return { payload: { ...slot, retryAfterMs: slot.retryAfterMs + action.offsetMs }, source: "drain" };
-        });
+        // The library's own drain schedule, starting when the restarted server accepts (drain's startInMs).
+        const schedule = drainSchedule(n, action.windowMs, action.offsetMs);
+        dropEveryone((c) => ({ payload: schedule[c] as HintPayload, source: "drain" }));
         return;
       }
     }

@@ -148,17 +148,22 @@ export class AdmissionController {
 
 /**
  * Appointments for a drain: `count` clients told to come back at evenly spaced moments across `windowMs`,
- * each with a spread of one spacing — so a deploy's reconnects arrive at count / window per second.
+ * starting `startInMs` from now (when the replacement will accept: a client sent back before that only
+ * fails and backs off), each with a spread of one spacing — so a deploy's reconnects arrive at
+ * count / window per second.
  */
-export function drainSchedule(count: number, windowMs: number): HintPayload[] {
+export function drainSchedule(count: number, windowMs: number, startInMs = 0): HintPayload[] {
   if (!Number.isInteger(count) || count < 0)
     throw new RangeError(`drain: count must be an integer >= 0; got ${count}`);
   if (typeof windowMs !== "number" || !Number.isFinite(windowMs) || windowMs < 0) {
     throw new RangeError(`drain: windowMs must be a finite number >= 0; got ${String(windowMs)}`);
   }
+  if (typeof startInMs !== "number" || !Number.isFinite(startInMs) || startInMs < 0) {
+    throw new RangeError(`drain: startInMs must be a finite number >= 0; got ${String(startInMs)}`);
+  }
   const step = count === 0 ? 0 : windowMs / count;
   return Array.from({ length: count }, (_, i) => ({
-    retryAfterMs: Math.round(i * step),
+    retryAfterMs: Math.round(startInMs + i * step),
     spreadMs: Math.round(step),
   }));
 }

@@ -18,6 +18,12 @@ import { hintCloseReason, type ServerWebSocketLike } from "./ws.js";
 export interface DrainOptions {
   /** Window (ms) the clients' returns are spread over; a finite number ≥ 0. */
   windowMs: number;
+  /**
+   * When the window starts, in ms from now: the moment the replacement accepts connections. Default 0.
+   * Measured in the storm lab (deploy-drain, N = 10,000): starting at 0 while the replacement needs time
+   * costs 2.5 attempts per client instead of 1.
+   */
+  startInMs?: number;
   /** Uniform draws in [0, 1) for the shuffle. Default `Math.random` (drawn at call time). */
   random?: Random;
 }
@@ -63,7 +69,7 @@ function checkOptions(what: string, options: DrainOptions): Random {
     throw new TypeError(`${what}: options must be an object ({ windowMs }); got ${String(options)}`);
   }
   // Validates windowMs before any client is touched.
-  drainSchedule(0, options.windowMs);
+  drainSchedule(0, options.windowMs, options.startInMs);
   return checkRandom(what, options.random ?? systemRandom);
 }
 
@@ -103,7 +109,7 @@ export function drainSocketIo(
     throw new TypeError("drainSocketIo: io must be a Socket.IO Server or Namespace (with a sockets map)");
   }
   const clients = shuffle([...(map as SocketIoNamespaceLike["sockets"]).values()], random);
-  const schedule = drainSchedule(clients.length, options.windowMs);
+  const schedule = drainSchedule(clients.length, options.windowMs, options.startInMs);
   clients.forEach((socket, i) => {
     socket.emit(DRAIN_EVENT, schedule[i] as HintPayload);
     socket.disconnect(true);
@@ -133,7 +139,7 @@ export function drainWs(wss: WebSocketServerClientsLike, options: DrainOptions):
     [...(tracked as Iterable<ServerWebSocketLike>)].filter((ws) => ws.readyState === OPEN),
     random,
   );
-  const schedule = drainSchedule(clients.length, options.windowMs);
+  const schedule = drainSchedule(clients.length, options.windowMs, options.startInMs);
   clients.forEach((ws, i) => {
     ws.close(CLOSE_SERVICE_RESTART, hintCloseReason(schedule[i] as HintPayload));
   });

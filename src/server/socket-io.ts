@@ -11,11 +11,14 @@ import { type Clock, systemClock } from "../env.js";
 import type { HintPayload } from "../policy/hints.js";
 import { AdmissionController, type AdmissionOptions } from "./admission.js";
 
+/** How long a refused connection may linger before the server closes it (ms). */
+const REFUSED_GRACE_MS = 1_000;
+
 /** The `message` of a refusal, as the client's `connect_error` shows it. */
 export const OVERLOADED = "overloaded";
 
 export interface SocketIoAdmissionOptions extends AdmissionOptions {
-  /** Time source (only `now` is used). Default: the system clock. */
+  /** Time and timers (`now`, and `setTimeout` to close refused connections that linger). Default: the system clock. */
   clock?: Clock;
 }
 
@@ -62,14 +65,37 @@ export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAd
     throw new TypeError(`socketIoAdmission: options must be an object; got ${String(options)}`);
   }
   const clock = options.clock ?? systemClock;
-  if (clock === null || typeof clock !== "object" || typeof clock.now !== "function") {
-    throw new TypeError(`socketIoAdmission: clock must have a now() method; got ${String(clock)}`);
+  if (
+    clock === null ||
+    typeof clock !== "object" ||
+    typeof clock.now !== "function" ||
+    typeof clock.setTimeout !== "function"
+  ) {
+    throw new TypeError(`socketIoAdmission: clock must have now() and setTimeout(); got ${String(clock)}`);
   }
   const controller = new AdmissionController(options, clock.now());
-  const middleware = (_socket: unknown, next: (err?: OverloadedError) => void): void => {
+  // One decision per engine.io connection: Socket.IO runs middleware for every CONNECT packet, so a client
+  // that repeats CONNECT on one refused connection would otherwise book a new appointment each time and
+  // push every honest client's appointment out towards the ceiling. It gets its first answer again, and
+  // the connection is closed once that answer has been written.
+  const refusedOn = new WeakMap<object, HintPayload>();
+  const middleware = (socket: unknown, next: (err?: OverloadedError) => void): void => {
+    const conn = (socket as { conn?: { close?: () => void } } | null)?.conn;
+    const earlier = conn === undefined ? undefined : refusedOn.get(conn);
+    if (earlier !== undefined) {
+      next(new OverloadedError(earlier));
+      return;
+    }
     const decision = controller.decide(clock.now());
-    if (decision.admit) next();
-    else next(new OverloadedError(decision.hint));
+    if (decision.admit) {
+      next();
+      return;
+    }
+    if (conn !== undefined) refusedOn.set(conn, decision.hint);
+    next(new OverloadedError(decision.hint));
+    // A well-behaved client disconnects on its own at once; one that lingers is closed after a grace
+    // period (closing at once could overtake the CONNECT_ERROR that carries the appointment).
+    if (conn !== undefined) clock.setTimeout(() => conn.close?.(), REFUSED_GRACE_MS);
   };
   return Object.assign(middleware, { controller });
 }

@@ -27,6 +27,7 @@ export const MAX_CLOSE_REASON_BYTES = 123;
 export interface ServerWebSocketLike {
   readonly readyState: number;
   close(code: number, reason: string): void;
+  terminate?(): void;
   on?(event: "error", listener: (error: Error) => void): unknown;
 }
 
@@ -58,7 +59,7 @@ export interface WsAdmissionOptions extends AdmissionOptions {
    * default way to admit: `wss.handleUpgrade(...)` then `wss.emit("connection", ws, request)`.
    */
   wss?: WebSocketServerLike;
-  /** Time source (only `now` is used). Default: the system clock. */
+  /** Time and timers (`now`, and `setTimeout` to cut off refused clients that linger). Default: the system clock. */
   clock?: Clock;
 }
 
@@ -106,17 +107,25 @@ function refuseWith503(socket: Duplex, hint: HintPayload): void {
   socket.end(`${head.join("\r\n")}\r\n\r\n${body}`);
 }
 
+/** A refused client that never answers the close frame is cut off after this long (ms), not ws's 30 s. */
+const REFUSED_GRACE_MS = 1_000;
+const CLOSED = 3;
+
 function refuseWith1013(
   wss: WebSocketServerLike,
   request: IncomingMessage,
   socket: Duplex,
   head: Buffer,
   hint: HintPayload,
+  clock: Clock,
 ): void {
   const reason = hintCloseReason(hint);
   wss.handleUpgrade(request, socket, head, (ws) => {
     ws.on?.("error", () => {});
     ws.close(CLOSE_TRY_AGAIN_LATER, reason);
+    clock.setTimeout(() => {
+      if (ws.readyState !== CLOSED) ws.terminate?.();
+    }, REFUSED_GRACE_MS);
   });
 }
 
@@ -150,8 +159,13 @@ export function wsAdmission(options: WsAdmissionOptions): WsAdmission {
       'wsAdmission: refuseWith "close-1013" needs the wss option (the WebSocketServer that completes the upgrade before closing it)',
     );
   }
-  if (clock === null || typeof clock !== "object" || typeof clock.now !== "function") {
-    throw new TypeError(`wsAdmission: clock must have a now() method; got ${String(clock)}`);
+  if (
+    clock === null ||
+    typeof clock !== "object" ||
+    typeof clock.now !== "function" ||
+    typeof clock.setTimeout !== "function"
+  ) {
+    throw new TypeError(`wsAdmission: clock must have now() and setTimeout(); got ${String(clock)}`);
   }
   const controller = new AdmissionController(options, clock.now());
   const admission = (
@@ -170,7 +184,7 @@ export function wsAdmission(options: WsAdmissionOptions): WsAdmission {
       return true;
     }
     if (refuseWith === "http-503" || wss === undefined) refuseWith503(socket, decision.hint);
-    else refuseWith1013(wss, request, socket, head, decision.hint);
+    else refuseWith1013(wss, request, socket, head, decision.hint, clock);
     return false;
   };
   return Object.assign(admission, { controller });

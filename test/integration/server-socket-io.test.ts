@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { Server, type Socket as ServerSocket } from "socket.io";
 import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import {
   decorrelatedJitter,
   type HintPayload,
@@ -215,5 +216,30 @@ describe("drainSocketIo with real clients", () => {
     );
     expect(Math.min(...quarters)).toBeGreaterThanOrEqual(2);
     expect(Math.max(...offsets)).toBeLessThan(1_000 + SLACK_MS);
+  });
+});
+
+describe("socketIoAdmission against a hostile client", () => {
+  it("makes one decision per connection however often a client repeats CONNECT, and closes it after a grace", async () => {
+    const admission = socketIoAdmission({ ratePerSecond: 1, burst: 1, refusalCost: 0 });
+    const server = await startServer((socket, next) => admission(socket, next));
+    // A first client takes the only token.
+    const first = new WebSocket(`${server.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
+    await new Promise((resolve) => first.once("message", resolve));
+    const connected = new Promise((resolve) =>
+      first.on("message", (m) => String(m).startsWith("40") && resolve(m)),
+    );
+    first.send("40");
+    await connected;
+    expect(admission.controller.admitted).toBe(1);
+    // The hostile one repeats CONNECT on one refused connection.
+    const hostile = new WebSocket(`${server.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
+    await new Promise((resolve) => hostile.once("message", resolve));
+    const closed = new Promise((resolve) => hostile.once("close", resolve));
+    for (let i = 0; i < 200; i++) hostile.send("40");
+    await closed;
+    expect(admission.controller.refused).toBe(1);
+    expect(admission.controller.backlogMs(Date.now())).toBeLessThanOrEqual(2_000);
+    first.close();
   });
 });

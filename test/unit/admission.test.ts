@@ -239,7 +239,7 @@ describe("socketIoAdmission", () => {
   it("rejects misuse naming the option", () => {
     expect(() => socketIoAdmission({ ratePerSecond: 0 })).toThrow(/ratePerSecond/);
     expect(() => socketIoAdmission({ ratePerSecond: 1, clock: {} as VirtualClock })).toThrow(
-      /clock must have a now\(\) method/,
+      /clock must have now\(\) and setTimeout\(\)/,
     );
     expect(() => socketIoAdmission(undefined as unknown as AdmissionOptions)).toThrow(
       /options must be an object/,
@@ -376,5 +376,21 @@ describe("refusal cost", () => {
     expect(() => new AdmissionController({ ratePerSecond: 10, refusalCost: Number.NaN }, 0)).toThrow(
       /refusalCost/,
     );
+  });
+});
+
+describe("drainSchedule startInMs", () => {
+  it("starts the appointments when the replacement accepts, not now", () => {
+    expect(drainSchedule(4, 1_000, 30_000)).toEqual([
+      { retryAfterMs: 30_000, spreadMs: 250 },
+      { retryAfterMs: 30_250, spreadMs: 250 },
+      { retryAfterMs: 30_500, spreadMs: 250 },
+      { retryAfterMs: 30_750, spreadMs: 250 },
+    ]);
+  });
+
+  it("rejects a negative or NaN start, naming it", () => {
+    expect(() => drainSchedule(1, 1_000, -1)).toThrow(/startInMs .* got -1/);
+    expect(() => drainSchedule(1, 1_000, Number.NaN)).toThrow(/startInMs .* got NaN/);
   });
 });
