@@ -30,6 +30,14 @@ export interface AdmissionOptions {
    * spread over its last quarter and book one when they come back.
    */
   maxHintMs?: number;
+  /**
+   * How far ahead appointments are booked (ms). Default 60,000. A client whose turn lies further out gets no
+   * appointment: it is told to come back in [horizon, 1.5 × horizon] and books one then. Without a horizon a
+   * crowd refused while capacity was low keeps appointments made at the low rate after capacity returns
+   * (the storm lab's brownout: T99 9.9 × N/C with unlimited booking). The price: a storm bigger than
+   * horizon × rate costs its later clients about one more attempt per horizon.
+   */
+  maxBookAheadMs?: number;
 }
 
 export interface ResolvedAdmissionOptions {
@@ -38,6 +46,7 @@ export interface ResolvedAdmissionOptions {
   readonly spreadMs: number;
   readonly refusalCost: number;
   readonly maxHintMs: number;
+  readonly maxBookAheadMs: number;
 }
 
 /** The answer for one arriving client. */
@@ -82,7 +91,8 @@ export function resolveAdmissionOptions(options: AdmissionOptions): ResolvedAdmi
     throw new RangeError(`admission: refusalCost must be a number in [0, 1]; got ${String(refusalCost)}`);
   }
   const maxHintMs = positive("maxHintMs", options.maxHintMs, 600_000);
-  return { ratePerSecond, burst, spreadMs, refusalCost, maxHintMs };
+  const maxBookAheadMs = positive("maxBookAheadMs", options.maxBookAheadMs, 60_000);
+  return { ratePerSecond, burst, spreadMs, refusalCost, maxHintMs, maxBookAheadMs };
 }
 
 export class AdmissionController {
@@ -114,13 +124,16 @@ export class AdmissionController {
     const intervalMs = 1000 / ratePerSecond;
     this.tokens = Math.max(this.tokens - refusalCost, -ratePerSecond);
     const slot = Math.max(this.nextSlotAtMs, nowMs + (1 - this.tokens) * intervalMs);
-    if (slot - nowMs > maxHintMs) {
-      // Past the ceiling no appointment is booked: the client will be back before it, so a booked slot would
-      // only sit unused while the server idles. Telling every such client exactly the ceiling would bring
-      // them back in lock step; like the client's own rule for an over-long hint, they are spread over the
-      // ceiling's last quarter, and book a real slot when they return.
-      const retryAfterMs = Math.round((maxHintMs * 3) / 4);
-      return { admit: false, hint: { retryAfterMs, spreadMs: Math.floor(maxHintMs - retryAfterMs) } };
+    const horizon = Math.min(this.options.maxBookAheadMs, maxHintMs);
+    if (slot - nowMs > horizon) {
+      // Past the horizon no appointment is booked: a slot that far out may no longer fit the server when the
+      // client comes (capacity changes; and past the ceiling the client returns before it anyway). Telling
+      // every such client one instant would bring them back in lock step: they are spread over
+      // [horizon, 1.5 × horizon] — the ceiling's last quarter when the horizon is the ceiling — and book a
+      // real slot when they return.
+      const start = Math.round(Math.min(horizon, (maxHintMs * 3) / 4));
+      const end = Math.min(horizon * 1.5, maxHintMs);
+      return { admit: false, hint: { retryAfterMs: start, spreadMs: Math.floor(end - start) } };
     }
     this.nextSlotAtMs = slot + intervalMs;
     // Rounded up, and at least 1 ms: a client told to come back even a fraction of a millisecond before its

@@ -394,3 +394,29 @@ describe("drainSchedule startInMs", () => {
     expect(() => drainSchedule(1, 1_000, Number.NaN)).toThrow(/startInMs .* got NaN/);
   });
 });
+
+describe("booking horizon", () => {
+  it("books no appointment past maxBookAheadMs and spreads those clients over [horizon, 1.5 × horizon]", () => {
+    const controller = new AdmissionController(
+      { ratePerSecond: 10, burst: 1, refusalCost: 0, spreadMs: 0, maxBookAheadMs: 2_000 },
+      0,
+    );
+    controller.decide(0);
+    const hints = Array.from({ length: 40 }, () => controller.decide(0));
+    // Booked appointments carry the configured spread (0 here); unbooked ones the horizon's.
+    const booked = hints.filter((d) => d.admit === false && d.hint.spreadMs === 0);
+    const later = hints.filter((d) => d.admit === false && d.hint.spreadMs !== 0);
+    expect(booked.length).toBeGreaterThanOrEqual(19);
+    expect(booked.length).toBeLessThanOrEqual(21);
+    expect(later.length).toBe(40 - booked.length);
+    for (const d of later.slice(-5))
+      expect(d).toEqual({ admit: false, hint: { retryAfterMs: 2_000, spreadMs: 1_000 } });
+    expect(controller.backlogMs(0)).toBeLessThanOrEqual(2_100);
+  });
+
+  it("rejects a non-positive horizon, naming it", () => {
+    expect(() => new AdmissionController({ ratePerSecond: 10, maxBookAheadMs: 0 }, 0)).toThrow(
+      /maxBookAheadMs .* got 0/,
+    );
+  });
+});
