@@ -1,16 +1,24 @@
 /**
- * The live storm: real sockets on loopback. For each client kind, a real Socket.IO server (child process)
- * fills up with N real clients (another child process), is killed (SIGKILL: every socket drops at once),
- * and restarts on the same port `--restart-ms` later with admission control at C new connections per second.
+ * The live storm: real sockets on loopback. For each client kind, a real server (child process) fills up
+ * with N real clients (another child process), is killed (SIGKILL: every socket drops at once), and
+ * restarts on the same port `--restart-ms` later with admission control at C new connections per second.
  * Measured side by side in one run: time until all N are connected again (and as a ratio of N / C),
  * attempts the restarted server saw, peak attempts per second, server CPU. Everything stops by itself.
  *
- *   npm run bench:live -- [--clients 2000] [--capacity 500] [--restart-ms 1000] [--horizon-s 120] [--out dir]
- *                          [--kinds baseline,ours,ours-no-hints]
+ *   npm run bench:live -- [--clients 5000] [--capacity 100] [--transport socket.io|ws] [--restart-ms 1000]
+ *                          [--horizon-s 300] [--out dir] [--kinds baseline,ours,ours-no-hints] [--parallel]
  *
- * Kinds: `baseline` = socket.io-client defaults against a server refusing at the HTTP upgrade (403);
+ * Kinds, over Socket.IO (`--transport socket.io`, the default):
+ * `baseline` = socket.io-client defaults against a server refusing at the HTTP upgrade (403);
  * `ours` = ResilientSocket against the library's admission middleware (refusals carry appointments);
  * `ours-no-hints` = ResilientSocket against the 403 server (isolates what the hints themselves do).
+ * Over a plain `ws` server (`--transport ws`): `baseline` = a `ws` client on socket.io-client's own backoff
+ * against a server answering 503 without Retry-After; `ours` = ResilientSocket over webSocketTransport
+ * against `wsAdmission` (close 1013 with the hint); `ours-no-hints` = ResilientSocket against the 503 server.
+ *
+ * The defaults put N / C at 50 s, the storm lab's mass-drop ratio (100,000 / 2,000) scaled down 20 ×: a
+ * crowd that needs many times the peers' 5 s retry cap to get back in, as in the incident.
+ * `--parallel` runs the kinds at the same time (separate servers and populations) — the demo's mode.
  *
  * Writes <out>/results.json, <out>/results.md and <out>/chart.svg.
  */
@@ -21,12 +29,14 @@ import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
   options: {
-    clients: { type: "string", default: "2000" },
-    capacity: { type: "string", default: "500" },
+    clients: { type: "string", default: "5000" },
+    capacity: { type: "string", default: "100" },
+    transport: { type: "string", default: "socket.io" },
     "restart-ms": { type: "string", default: "1000" },
-    "horizon-s": { type: "string", default: "120" },
+    "horizon-s": { type: "string", default: "300" },
     out: { type: "string", default: "bench/results/live" },
     quiet: { type: "boolean", default: false },
+    parallel: { type: "boolean", default: false },
     kinds: { type: "string" },
   },
 });
@@ -40,15 +50,25 @@ const clients = intFlag("clients", values.clients, 1);
 const capacity = intFlag("capacity", values.capacity, 1);
 const restartMs = intFlag("restart-ms", values["restart-ms"], 0);
 const horizonMs = intFlag("horizon-s", values["horizon-s"], 1) * 1000;
+const transport = values.transport;
+if (transport !== "socket.io" && transport !== "ws")
+  throw new RangeError(`--transport must be socket.io or ws; got ${transport}`);
 const here = import.meta.dirname;
 const say = (line: string) => values.quiet || process.stdout.write(`${line}\n`);
 
 type Kind = "baseline" | "ours" | "ours-no-hints";
-const LABEL: Record<Kind, string> = {
-  baseline: "socket.io-client defaults",
-  ours: "resilient-reconnect with hints",
-  "ours-no-hints": "resilient-reconnect, refused at the upgrade (no hints)",
-};
+const LABEL: Record<Kind, string> =
+  transport === "socket.io"
+    ? {
+        baseline: "socket.io-client defaults",
+        ours: "resilient-reconnect with hints",
+        "ours-no-hints": "resilient-reconnect, refused at the upgrade (no hints)",
+      }
+    : {
+        baseline: "ws + socket.io-client's backoff",
+        ours: "resilient-reconnect with hints (close 1013)",
+        "ours-no-hints": "resilient-reconnect, refused with 503 (no hints)",
+      };
 const KINDS = (values.kinds ?? "baseline,ours").split(",") as Kind[];
 for (const kind of KINDS) {
   if (!(kind in LABEL))
@@ -94,6 +114,8 @@ async function startServer(port: number, serverCapacity: number, mode: "hints" |
     String(serverCapacity),
     "--mode",
     mode,
+    "--transport",
+    transport,
   ]);
   const ready = await nextMessage<{ port: number }>(child, "ready", 15_000);
   return { child, port: ready.port };
@@ -142,6 +164,8 @@ async function runKind(kind: Kind) {
     String(clients),
     "--kind",
     kind === "baseline" ? "baseline" : "ours",
+    "--transport",
+    transport,
   ]);
   try {
     const filled = await watchPopulation(population, (n) => n >= clients, 60_000);
@@ -168,7 +192,7 @@ async function runKind(kind: Kind) {
           if (now - lastShown < 1000) return;
           lastShown = now;
           say(
-            `    ${((now - restartedAt) / 1000).toFixed(1)} s after restart: ${connected}/${clients} connected`,
+            `    ${LABEL[kind]}: ${((now - restartedAt) / 1000).toFixed(1)} s after restart, ${connected}/${clients} connected`,
           );
         },
       );
@@ -240,18 +264,20 @@ ${lines.join("\n")}
 }
 
 say(
-  `live storm: ${clients} clients, server admits ${capacity}/s (N/C = ${clients / capacity} s), restart after ${restartMs} ms`,
+  `live storm over ${transport}: ${clients} clients, server admits ${capacity}/s (N/C = ${clients / capacity} s), restart after ${restartMs} ms${values.parallel ? ", kinds side by side" : ""}`,
 );
 const started = Date.now();
-const results = [];
-for (const kind of KINDS) {
-  say(`- ${LABEL[kind]}`);
-  results.push(await runKind(kind));
+const results: Awaited<ReturnType<typeof runKind>>[] = [];
+if (values.parallel) {
+  results.push(...(await Promise.all(KINDS.map(runKind))));
+} else {
+  for (const kind of KINDS) {
+    say(`- ${LABEL[kind]}`);
+    results.push(await runKind(kind));
+  }
 }
-const [baseline, ours] = results as [
-  Awaited<ReturnType<typeof runKind>>,
-  Awaited<ReturnType<typeof runKind>>,
-];
+const baseline = results.find((r) => r.kind === "baseline");
+const ours = results.find((r) => r.kind === "ours");
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
   a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
 const comparison = {
@@ -261,6 +287,8 @@ const comparison = {
   serverCpu: ratio(ours?.serverCpuMs, baseline?.serverCpuMs),
 };
 const out = {
+  transport,
+  parallel: values.parallel,
   clients,
   capacity,
   physicalLimitS: clients / capacity,
@@ -270,13 +298,13 @@ const out = {
   oursOverBaseline: comparison,
 };
 const f = (x: number | null, digits = 2) => (x === null ? "—" : x.toFixed(digits));
-let md = `# Live storm on loopback: ${clients} real clients, server admits ${capacity}/s (N/C = ${clients / capacity} s)\n\n`;
+let md = `# Live storm on loopback over ${transport}: ${clients} real clients, server admits ${capacity}/s (N/C = ${clients / capacity} s)\n\n`;
 md +=
   "| clients | all back after | × N/C | attempts the server saw | per client | peak attempts/s | server CPU |\n|---|---:|---:|---:|---:|---:|---:|\n";
 for (const r of results) {
   md += `| ${r.name} | ${r.recovered ? `${f((r.timeToAllConnectedMs ?? 0) / 1000, 1)} s` : "not within horizon"} | ${f(r.ratioToPhysicalLimit)} | ${r.attemptsSeen} | ${f(r.attemptsPerClient)} | ${r.peakAttemptsPerSecond} | ${r.serverCpuMs} ms |\n`;
 }
-md += `\nOurs ÷ socket.io-client, same run: time to all connected ${f(comparison.timeToAllConnected)}, attempts ${f(comparison.attemptsSeen)}, peak attempts/s ${f(comparison.peakAttemptsPerSecond)}, server CPU ${f(comparison.serverCpu)}.\n`;
+md += `\nOurs with hints ÷ ${LABEL.baseline}, same run: time to all connected ${f(comparison.timeToAllConnected)}, attempts ${f(comparison.attemptsSeen)}, peak attempts/s ${f(comparison.peakAttemptsPerSecond)}, server CPU ${f(comparison.serverCpu)}.\n`;
 mkdirSync(values.out, { recursive: true });
 writeFileSync(join(values.out, "results.json"), `${JSON.stringify(out, null, 2)}\n`);
 writeFileSync(join(values.out, "results.md"), md);

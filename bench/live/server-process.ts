@@ -1,12 +1,16 @@
 /**
- * A real Socket.IO server on 127.0.0.1 for the live storm, run as a child process (so killing it is a real
- * crash: every socket drops at once). Every WebSocket upgrade request is an attempt the server saw.
+ * A real server on 127.0.0.1 for the live storm, run as a child process (so killing it is a real crash:
+ * every socket drops at once). Every WebSocket upgrade request is an attempt the server saw.
  *
- *   --port P          0 for any free port (the first start), then the same port on restart
- *   --capacity C      new connections admitted per second; 0 admits everyone (used to fill the population)
- *   --mode hints      admission by the library's Socket.IO middleware: refusals carry appointments
- *   --mode baseline   the same admission controller refusing at the HTTP upgrade (engine.io allowRequest,
- *                     HTTP 403) — what a plain load shedder does; clients retry on their own schedule
+ *   --port P              0 for any free port (the first start), then the same port on restart
+ *   --capacity C          new connections admitted per second; 0 admits everyone (used to fill the population)
+ *   --transport socket.io a Socket.IO 4.8 server (WebSocket transport only)
+ *   --transport ws        a plain `ws` 8 server
+ *   --mode hints          the library's admission control: Socket.IO middleware refusing with hint data, or
+ *                         `wsAdmission` closing refused sockets with 1013 and the hint as the reason
+ *   --mode baseline       the same admission controller refusing at the HTTP upgrade with a bare status and
+ *                         no hint (403 from engine.io's allowRequest; 503 without Retry-After for ws) — what
+ *                         a plain load shedder does; clients retry on their own schedule
  *
  * Talks to its parent over IPC: sends { type: "ready", port }, answers { type: "report" }.
  */
@@ -14,19 +18,23 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { Server } from "socket.io";
-import { AdmissionController, socketIoAdmission } from "../../src/server/index.js";
+import { WebSocketServer } from "ws";
+import { AdmissionController, socketIoAdmission, wsAdmission } from "../../src/server/index.js";
 
 const { values } = parseArgs({
   options: {
     port: { type: "string", default: "0" },
     capacity: { type: "string", default: "0" },
     mode: { type: "string", default: "hints" },
+    transport: { type: "string", default: "socket.io" },
   },
 });
 const capacity = Number(values.capacity);
-const mode = values.mode;
+const { mode, transport } = values;
 if (mode !== "hints" && mode !== "baseline")
   throw new RangeError(`--mode must be hints or baseline; got ${mode}`);
+if (transport !== "socket.io" && transport !== "ws")
+  throw new RangeError(`--transport must be socket.io or ws; got ${transport}`);
 
 const started = Date.now();
 const attemptsPer100ms: number[] = [];
@@ -44,16 +52,42 @@ const limited = capacity > 0;
 const admissionOptions = { ratePerSecond: capacity, refusalCost: 0 };
 const gate =
   limited && mode === "baseline" ? new AdmissionController(admissionOptions, Date.now()) : undefined;
-const io = new Server(http, {
-  transports: ["websocket"],
-  allowRequest: (_req, callback) => {
-    const admit = gate === undefined || gate.decide(Date.now()).admit;
-    callback(admit ? null : "overloaded", admit);
-  },
-});
-const admission = limited && mode === "hints" ? socketIoAdmission(admissionOptions) : undefined;
-if (admission !== undefined) io.use(admission);
-io.on("connection", (socket) => socket.on("message", (data: unknown) => socket.send(data)));
+const admitBare = () => gate === undefined || gate.decide(Date.now()).admit;
+
+let connected: () => number;
+if (transport === "socket.io") {
+  const io = new Server(http, {
+    transports: ["websocket"],
+    allowRequest: (_req, callback) => {
+      const admit = admitBare();
+      callback(admit ? null : "overloaded", admit);
+    },
+  });
+  if (limited && mode === "hints") io.use(socketIoAdmission(admissionOptions));
+  io.on("connection", (socket) => socket.on("message", (data: unknown) => socket.send(data)));
+  connected = () => io.engine.clientsCount;
+} else {
+  const wss = new WebSocketServer({ noServer: true });
+  wss.on("connection", (ws) => {
+    // A socket refused with 1013 opens before it closes; clients count themselves connected only on this
+    // first message, which an admitted socket alone receives.
+    ws.send("welcome");
+    ws.on("message", (data) => ws.send(data));
+  });
+  const admission = limited && mode === "hints" ? wsAdmission({ ...admissionOptions, wss }) : undefined;
+  http.on("upgrade", (request, socket, head) => {
+    if (admission !== undefined) {
+      admission(request, socket, head);
+    } else if (admitBare()) {
+      wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
+    } else {
+      socket.on("error", () => socket.destroy());
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    }
+  });
+  // `clients` also holds a socket refused with 1013 for the moment its close handshake takes.
+  connected = () => wss.clients.size;
+}
 
 http.listen(Number(values.port), "127.0.0.1", () => {
   const { port } = http.address() as AddressInfo;
@@ -67,7 +101,7 @@ process.on("message", (message: { type?: string }) => {
     type: "report",
     attempts,
     attemptsPer100ms: Array.from(attemptsPer100ms, (n) => n ?? 0),
-    connected: io.engine.clientsCount,
+    connected: connected(),
     cpuMs: (cpu.user + cpu.system) / 1000,
     uptimeMs: Date.now() - started,
   });
