@@ -1,0 +1,111 @@
+/**
+ * Both transports from a real page in Chromium against real servers (started in Node by the global setup):
+ * connect and exchange, reconnect after a server restart with queued messages flushed in order, and a
+ * server hint obeyed — no attempt before the moment the server gave.
+ */
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { ResilientSocket } from "../../src/index.js";
+import { socketIoTransport } from "../../src/socket-io.js";
+import { webSocketTransport } from "../../src/websocket.js";
+
+const ports = inject("ports");
+
+interface ServerLog {
+  attempts: number[];
+  closedAt: number | null;
+  open: number;
+  received: string[];
+}
+
+async function control(path: string): Promise<unknown> {
+  const response = await fetch(`http://127.0.0.1:${ports.control}${path}`);
+  const body = await response.json();
+  if (!response.ok) throw new Error(`control ${path}: ${JSON.stringify(body)}`);
+  return body;
+}
+const serverLog = (name: string) => control(`/${name}/log`) as Promise<ServerLog>;
+
+/** Polls `probe` until it returns a truthy value; fails naming `what` after `timeoutMs`. */
+async function waitFor<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 8_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const sockets: ResilientSocket[] = [];
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) await socket.close();
+});
+
+function track(socket: ResilientSocket) {
+  sockets.push(socket);
+  const received: unknown[] = [];
+  socket.on("message", (data) => received.push(data));
+  return received;
+}
+
+const transports = [
+  {
+    name: "ws",
+    create: () => webSocketTransport({ url: `ws://127.0.0.1:${ports.ws}` }),
+  },
+  {
+    name: "socket.io",
+    create: () =>
+      socketIoTransport({
+        url: `http://127.0.0.1:${ports.socketIo}`,
+        options: { transports: ["websocket"] },
+      }),
+  },
+] as const;
+
+describe.each(transports)("in Chromium over $name", ({ name, create }) => {
+  it("connects to a real server and exchanges a message", async () => {
+    expect(typeof window).toBe("object");
+    const socket = new ResilientSocket({ transport: create() });
+    const received = track(socket);
+    await waitFor("open", () => socket.state === "open");
+    socket.send("hello");
+    await waitFor("the echo", () => received.includes("echo: hello"));
+  });
+
+  it("reconnects after the server restarts and flushes what was queued while it was down, in order", async () => {
+    const socket = new ResilientSocket({ transport: create() });
+    const received = track(socket);
+    await waitFor("open", () => socket.state === "open");
+    await control(`/${name}/reset`);
+    const restarting = control(`/${name}/restart?downMs=300`);
+    await waitFor("the drop", () => socket.state !== "open");
+    for (const text of ["one", "two", "three"]) socket.send(text);
+    await restarting;
+    await waitFor("the echoes", () => received.filter((m) => String(m).startsWith("echo: ")).length === 3);
+    expect(received).toEqual(["echo: one", "echo: two", "echo: three"]);
+    expect((await serverLog(name)).received).toEqual(["one", "two", "three"]);
+  });
+
+  it("obeys the server's hint: no attempt before the moment it gave", async () => {
+    await control(`/${name}/reset`);
+    // Over Socket.IO the hint comes with a refused handshake; over ws with a close 1013 of an open socket.
+    if (name === "socket.io") await control("/socket.io/refuse-next?retryAfterMs=800&spreadMs=200");
+    const socket = new ResilientSocket({ transport: create() });
+    track(socket);
+    const hinted = new Promise<{ cause: string; delayMs: number }>((resolve) => socket.on("retry", resolve));
+    if (name === "ws") {
+      await waitFor("open", () => socket.state === "open");
+      await control("/ws/hint?retryAfterMs=800&spreadMs=200");
+    }
+    const retry = await hinted;
+    expect(retry.cause).toBe("hint");
+    expect(retry.delayMs).toBeGreaterThanOrEqual(800);
+    await waitFor("open again", () => socket.state === "open");
+    const log = await serverLog(name);
+    const closedAt = log.closedAt ?? Number.NaN;
+    const next = log.attempts.find((at) => at > closedAt) ?? Number.NaN;
+    // Server-side moments only: the refusal or close, then the next attempt it saw.
+    expect(next - closedAt).toBeGreaterThanOrEqual(800 - 5);
+  });
+});
