@@ -104,6 +104,14 @@ export class VirtualClock implements Clock {
     this.current = target;
   }
 
+  /**
+   * Moves time forward by `ms` without firing anything: a machine waking from sleep, whose overdue timers
+   * then fire late, on the next {@link VirtualClock.advance} or {@link VirtualClock.runNext}.
+   */
+  jump(ms: number): void {
+    this.current += Math.max(0, ms);
+  }
+
   /** Fires the earliest pending timer (moving time to it); false when none is pending. */
   runNext(): boolean {
     const next = this.earliest();

@@ -16,6 +16,12 @@ export type {
   SocketStats,
 } from "./client/events.js";
 export type { HeartbeatOptions, ResilientSocketOptions } from "./client/options.js";
+export type {
+  HiddenPolicy,
+  PageSignalsOptions,
+  SignalTarget,
+  VisibilitySource,
+} from "./client/page-signals.js";
 export { type DropReason, defaultQueueOptions, type QueueOptions } from "./client/queue.js";
 export { ResilientSocket } from "./client/resilient-socket.js";
 export {

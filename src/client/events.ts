@@ -12,11 +12,21 @@ import type { DropReason } from "./queue.js";
  * - `open`: connected.
  * - `waiting`: a retry is scheduled (backoff or server hint).
  * - `circuit-open`: the breaker is open; no attempt until its probe time.
+ * - `paused`: the browser is offline, the page is in the back/forward cache, or hidden under
+ *   `signals.whenHidden: "pause"`; no attempt until that ends (then one, after a small random delay).
  * - `stopped`: not retrying — the server closed deliberately, refused us, or `maxAttempts` ran out.
  *   `connect()` starts again.
  * - `closed`: `close()` was called or the signal aborted. Final.
  */
-export type SocketState = "idle" | "connecting" | "open" | "waiting" | "circuit-open" | "stopped" | "closed";
+export type SocketState =
+  | "idle"
+  | "connecting"
+  | "open"
+  | "waiting"
+  | "circuit-open"
+  | "paused"
+  | "stopped"
+  | "closed";
 
 export interface OpenEvent {
   /** Consecutive failed attempts before this one succeeded. */

@@ -35,6 +35,13 @@ export class Liveness {
     }
   }
 
+  /** Pings now (unless a ping is already out) — after a sleep, the connection may be long dead. */
+  checkNow(): void {
+    if (this.timer === undefined || this.pingSentAt !== undefined) return;
+    this.clock.clearTimeout(this.timer);
+    this.tick(true);
+  }
+
   stop(): void {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
@@ -45,7 +52,7 @@ export class Liveness {
     this.timer = this.clock.setTimeout(() => this.tick(), delayMs);
   }
 
-  private tick(): void {
+  private tick(force = false): void {
     this.timer = undefined;
     const now = this.clock.now();
     if (this.pingSentAt !== undefined) {
@@ -58,7 +65,7 @@ export class Liveness {
       return;
     }
     const silent = now - this.lastInboundAt;
-    if (silent < this.options.intervalMs) {
+    if (silent < this.options.intervalMs && !force) {
       this.arm(this.options.intervalMs - silent);
       return;
     }

@@ -9,6 +9,7 @@ import { type CircuitBreakerOptions, resolveCircuitBreakerOptions } from "../pol
 import { DEFAULT_MAX_HINT_MS } from "../policy/hints.js";
 import type { PlannerOptions } from "../policy/planner.js";
 import type { Transport } from "../transports/types.js";
+import { type PageSignalsOptions, type ResolvedSignals, resolveSignals } from "./page-signals.js";
 import { defaultQueueOptions, type QueueOptions } from "./queue.js";
 
 /** Application-level heartbeat (liveness) settings. */
@@ -51,6 +52,11 @@ export interface ResilientSocketOptions {
   reconnectOnServerClose?: boolean;
   /** Retry after a refusal without a hint (HTTP 401/403, Socket.IO middleware error). Default `false`. */
   retryOnRefusal?: boolean;
+  /**
+   * Browser network and page signals (`online`/`offline`, visibility, `pagehide`/`pageshow`, sleep), or
+   * `false` to ignore them. Default: on in a browser (`{}`), off where there is no `document`.
+   */
+  signals?: PageSignalsOptions | false;
   /** Start connecting on the next microtask after construction. Default `true`; else call `connect()`. */
   autoConnect?: boolean;
   /** Aborting it closes the socket for good, like `close()`. */
@@ -72,6 +78,7 @@ export interface ResolvedOptions {
   readonly reconnectOnServerClose: boolean;
   readonly retryOnRefusal: boolean;
   readonly autoConnect: boolean;
+  readonly signals: ResolvedSignals | undefined;
   readonly signal: AbortSignal | undefined;
   readonly clock: Clock;
   readonly random: Random;
@@ -92,6 +99,7 @@ const KNOWN = new Set([
   "reconnectOnServerClose",
   "retryOnRefusal",
   "autoConnect",
+  "signals",
   "signal",
   "clock",
   "random",
@@ -264,6 +272,7 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
     reconnectOnServerClose: booleanOption("reconnectOnServerClose", input.reconnectOnServerClose, false),
     retryOnRefusal: booleanOption("retryOnRefusal", input.retryOnRefusal, false),
     autoConnect: booleanOption("autoConnect", input.autoConnect, true),
+    signals: resolveSignals(input.signals, numberOption),
     signal: signal as AbortSignal | undefined,
     clock,
     random: functionOption("random", input.random, systemRandom),

@@ -23,6 +23,7 @@ import type { ResilientSocketEvents, RetryEvent, SendResult, SocketState, Socket
 import { Liveness } from "./liveness.js";
 import { type ResilientSocketOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
+import { PageSignals } from "./page-signals.js";
 
 export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private readonly options: ResolvedOptions;
@@ -31,6 +32,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private readonly planner: ReconnectPlanner;
   private readonly outbox: Outbox;
   private readonly liveness: Liveness | undefined;
+  private readonly signals: PageSignals | undefined;
   private current: Connection | undefined;
   /** Identifies the live attempt; handlers of any other attempt are ignored (no stale timeout or close
    * ever touches the next socket). 0 when there is none. */
@@ -43,6 +45,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private connectTimer: TimerHandle | undefined;
   private stableTimer: TimerHandle | undefined;
   private nextAttemptAt: number | undefined;
+  /** The wait the policy asked for (before any hidden-tab slowdown or pause): when, and its event. */
+  private planned: { at: number; event: RetryEvent; slowed: boolean } | undefined;
   private currentDelayMs: number | undefined;
   private lastHint: RetryHint | undefined;
   private attempts = 0;
@@ -89,6 +93,14 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       return;
     }
     signal?.addEventListener("abort", this.onAbort, { once: true });
+    const signals = this.options.signals;
+    this.signals =
+      signals &&
+      new PageSignals(signals, this.clock, {
+        changed: () => this.signalsChanged(),
+        hide: () => this.hide(),
+        wake: () => this.currentState === "open" && this.liveness?.checkNow(),
+      });
     if (this.options.autoConnect) queueMicrotask(() => this.currentState === "idle" && this.attempt());
   }
 
@@ -125,6 +137,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.currentState = "closed";
     this.teardownConnection();
     this.clearRetry();
+    this.signals?.dispose();
     this.options.signal?.removeEventListener("abort", this.onAbort);
     this.outbox.clear();
     if (hadConnection) this.emit("close", { kind: "client", wasStable: this.stable });
@@ -156,6 +169,10 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
 
   private attempt(): void {
     this.clearRetry();
+    if (this.signals?.paused) {
+      this.setState("paused");
+      return;
+    }
     const admission = this.planner.beforeAttempt(this.clock.now());
     this.syncCircuit();
     if (this.closed) return;
@@ -223,6 +240,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.outbox.flush();
     if (this.currentState !== "open") return;
     this.liveness?.start();
+    this.signals?.watchSleep(true);
     this.stableTimer = this.clock.setTimeout(() => {
       this.stableTimer = undefined;
       this.markStable();
@@ -280,14 +298,71 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
 
   private scheduleRetry(event: RetryEvent, silent = false): void {
     if (this.closed) return;
-    this.currentDelayMs = event.delayMs;
-    this.nextAttemptAt = this.clock.now() + event.delayMs;
+    const now = this.clock.now();
+    const slowdown = this.signals?.slowdown ?? 1;
+    this.planned = { at: now + event.delayMs, event, slowed: slowdown > 1 };
+    if (this.signals?.paused) {
+      this.setState("paused");
+      return;
+    }
+    const delayMs = Math.min(event.delayMs * slowdown, this.options.planner.maxDelayMs);
+    this.arm(delayMs);
+    this.setState(this.planner.circuit === "open" ? "circuit-open" : "waiting");
+    if (!silent && !this.closed) this.emit("retry", { ...event, delayMs });
+  }
+
+  private arm(delayMs: number): void {
+    this.clearTimer("retryTimer");
+    this.currentDelayMs = delayMs;
+    this.nextAttemptAt = this.clock.now() + delayMs;
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       this.attempt();
-    }, event.delayMs);
+    }, delayMs);
+  }
+
+  /**
+   * Offline, hidden or frozen pauses a pending wait; the way back is one attempt no sooner than the policy
+   * asked and after a random share of `resumeJitterMs` (so every tab regaining the network does not
+   * reconnect in the same instant). A wait slowed while hidden is shortened the same way once visible.
+   */
+  private signalsChanged(): void {
+    const signals = this.signals;
+    const state = this.currentState;
+    if (signals === undefined || (state !== "waiting" && state !== "circuit-open" && state !== "paused"))
+      return;
+    if (signals.paused) {
+      if (state !== "paused") {
+        this.clearTimer("retryTimer");
+        this.currentDelayMs = undefined;
+        this.nextAttemptAt = undefined;
+        this.setState("paused");
+      }
+      return;
+    }
+    const planned = this.planned;
+    if (state !== "paused" && !(planned?.slowed && signals.slowdown === 1)) return;
+    const now = this.clock.now();
+    const jitterMs = this.random() * signals.options.resumeJitterMs;
+    const delayMs = Math.max((planned?.at ?? now) - now, jitterMs);
+    const event = planned?.event ?? { attempt: this.planner.failures, delayMs, cause: "backoff" as const };
+    this.planned = { at: now + delayMs, event, slowed: false };
+    this.arm(delayMs);
     this.setState(this.planner.circuit === "open" ? "circuit-open" : "waiting");
-    if (!silent && !this.closed) this.emit("retry", event);
+    if (!this.closed) this.emit("retry", { ...event, delayMs });
+  }
+
+  /** `pagehide`: let go of the connection (a page with an open socket cannot enter the bfcache). */
+  private hide(): void {
+    const state = this.currentState;
+    if (state !== "open" && state !== "connecting") return;
+    const wasStable = this.stable;
+    this.teardownConnection();
+    if (state === "open") this.emit("close", { kind: "client", wasStable });
+    if (this.closed) return;
+    const event: RetryEvent = { attempt: this.planner.failures, delayMs: 0, cause: "backoff" };
+    this.planned = { at: this.clock.now(), event, slowed: false };
+    this.setState("paused");
   }
 
   private markStable(): void {
@@ -319,6 +394,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.clearTimer("connectTimer");
     this.clearTimer("stableTimer");
     this.liveness?.stop();
+    this.signals?.watchSleep(false);
     const connection = this.current;
     this.current = undefined;
     this.liveAttempt = 0;
@@ -332,6 +408,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
 
   private clearRetry(): void {
     this.clearTimer("retryTimer");
+    this.planned = undefined;
     this.currentDelayMs = undefined;
     this.nextAttemptAt = undefined;
   }

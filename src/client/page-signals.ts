@@ -1,0 +1,178 @@
+/**
+ * Network and page signals of a browser tab, read for the reconnect policy — never acted on directly:
+ * - `offline` → no attempts (each would fail at once); `online` → one attempt after a random share of
+ *   `resumeJitterMs`, never the immediate reconnect every tab of the world would make at the same moment
+ *   a network comes back (and never before what the backoff, a hint or the breaker already asked for);
+ * - a hidden tab keeps, slows or pauses its retries (`whenHidden`); visible again resumes the same way;
+ * - `pagehide` closes the connection so the page can enter the back/forward cache, `pageshow` resumes;
+ * - a timer that fires far later than asked means the machine slept: the open connection is checked at once
+ *   (with the heartbeat, the app's `heartbeat` option) instead of waiting for the next ping.
+ *
+ * @see https://developer.mozilla.org/docs/Web/API/Navigator/onLine
+ * @see https://developer.chrome.com/docs/web-platform/page-lifecycle-api
+ * @see https://web.dev/articles/bfcache (pagehide / pageshow with `persisted`)
+ */
+import { describe } from "../describe.js";
+import type { Clock, TimerHandle } from "../env.js";
+
+/** What a hidden tab does with its retries. */
+export type HiddenPolicy = "keep" | "slow" | "pause";
+
+/** The few members of `window` the signals use. */
+export interface SignalTarget {
+  addEventListener(type: string, listener: (event: Event) => void): void;
+  removeEventListener(type: string, listener: (event: Event) => void): void;
+}
+
+/** The few members of `document` the signals use. */
+export interface VisibilitySource extends SignalTarget {
+  readonly visibilityState: string;
+}
+
+/** Options of the `signals` option of `ResilientSocket`. Every member is optional. */
+export interface PageSignalsOptions {
+  /** Fires `online`, `offline`, `pagehide` and `pageshow`. Default: `globalThis` in a browser. */
+  window?: SignalTarget;
+  /** Has `visibilityState` and fires `visibilitychange`. Default: `globalThis.document`. */
+  document?: VisibilitySource;
+  /** Reports `onLine` at start. Default: `globalThis.navigator`. */
+  navigator?: { readonly onLine?: boolean };
+  /** Retries of a hidden tab: `"keep"` (default), `"slow"` (waits × `hiddenSlowdown`) or `"pause"`. */
+  whenHidden?: HiddenPolicy;
+  /** Factor on waits that start while hidden under `whenHidden: "slow"`. Default 4. */
+  hiddenSlowdown?: number;
+  /** The attempt after `online`, visible or `pageshow` waits a uniform draw in [0, this] (ms). Default 1,000. */
+  resumeJitterMs?: number;
+  /** Period of the sleep detector (ms); a check late by more than one period means the machine slept. Default 5,000; 0 turns it off. */
+  wakeCheckMs?: number;
+}
+
+export interface ResolvedSignals {
+  readonly window: SignalTarget | undefined;
+  readonly document: VisibilitySource | undefined;
+  readonly navigator: { readonly onLine?: boolean } | undefined;
+  readonly whenHidden: HiddenPolicy;
+  readonly hiddenSlowdown: number;
+  readonly resumeJitterMs: number;
+  readonly wakeCheckMs: number;
+}
+
+/** What the signals tell the socket. */
+export interface SignalHandlers {
+  /** A signal changed: attempts may have become forbidden or allowed again, or waits shorter. */
+  changed(): void;
+  /** The page is being hidden for the back/forward cache or unloaded: let go of the connection. */
+  hide(): void;
+  /** The machine probably slept, or the network or page came back: check an open connection now. */
+  wake(): void;
+}
+
+const EVENTS = ["online", "offline", "pagehide", "pageshow"] as const;
+
+function isTarget(value: unknown): value is SignalTarget {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as SignalTarget).addEventListener === "function" &&
+    typeof (value as SignalTarget).removeEventListener === "function"
+  );
+}
+
+/**
+ * Validates the `signals` option. `undefined` means "the browser's own, if this is a browser" (a global
+ * `document` with `visibilityState`); `false` or no browser means none.
+ */
+export function resolveSignals(value: unknown, number: NumberOption): ResolvedSignals | undefined {
+  if (value === false) return undefined;
+  const g = globalThis as { document?: unknown; navigator?: { onLine?: boolean } };
+  if (value === undefined && !(isTarget(globalThis) && isTarget(g.document))) return undefined;
+  if (value !== undefined && (value === null || typeof value !== "object")) {
+    throw new TypeError(`signals must be an object or false; got ${describe(value)}`);
+  }
+  const input = (value ?? {}) as PageSignalsOptions;
+  const win = input.window ?? (isTarget(globalThis) ? globalThis : undefined);
+  const doc = input.document ?? (g.document as VisibilitySource | undefined);
+  if (win !== undefined && !isTarget(win)) throw new TypeError(`signals.window must be an EventTarget`);
+  if (doc !== undefined && !isTarget(doc)) throw new TypeError(`signals.document must be an EventTarget`);
+  const whenHidden = input.whenHidden ?? "keep";
+  if (whenHidden !== "keep" && whenHidden !== "slow" && whenHidden !== "pause") {
+    throw new RangeError(`signals.whenHidden must be "keep", "slow" or "pause"; got ${describe(whenHidden)}`);
+  }
+  return {
+    window: win,
+    document: doc,
+    navigator: input.navigator ?? g.navigator,
+    whenHidden,
+    hiddenSlowdown: number("signals.hiddenSlowdown", input.hiddenSlowdown, 4, { min: 1 }),
+    resumeJitterMs: number("signals.resumeJitterMs", input.resumeJitterMs, 1_000),
+    wakeCheckMs: number("signals.wakeCheckMs", input.wakeCheckMs, 5_000),
+  };
+}
+
+type NumberOption = (name: string, value: unknown, fallback: number, bounds?: { min?: number }) => number;
+
+/** Listens to the page; tells the socket when attempts are allowed and when to check its connection. */
+export class PageSignals {
+  offline: boolean;
+  hidden: boolean;
+  frozen = false;
+  private wakeTimer: TimerHandle | undefined;
+  private lastTick = 0;
+  private readonly onEvent = (event: Event) => this.handle(event);
+
+  constructor(
+    readonly options: ResolvedSignals,
+    private readonly clock: Clock,
+    private readonly handlers: SignalHandlers,
+  ) {
+    this.offline = options.navigator?.onLine === false;
+    this.hidden = options.document?.visibilityState === "hidden";
+    for (const type of EVENTS) options.window?.addEventListener(type, this.onEvent);
+    options.document?.addEventListener("visibilitychange", this.onEvent);
+  }
+
+  /** No attempt may start: offline, frozen, or hidden under `whenHidden: "pause"`. */
+  get paused(): boolean {
+    return this.offline || this.frozen || (this.hidden && this.options.whenHidden === "pause");
+  }
+
+  /** The factor on a wait that starts now. */
+  get slowdown(): number {
+    return this.hidden && this.options.whenHidden === "slow" ? this.options.hiddenSlowdown : 1;
+  }
+
+  /** Runs the sleep detector while a connection is open. */
+  watchSleep(on: boolean): void {
+    if (this.wakeTimer !== undefined) this.clock.clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    if (on && this.options.wakeCheckMs > 0) this.tick();
+  }
+
+  dispose(): void {
+    this.watchSleep(false);
+    for (const type of EVENTS) this.options.window?.removeEventListener(type, this.onEvent);
+    this.options.document?.removeEventListener("visibilitychange", this.onEvent);
+  }
+
+  private tick(): void {
+    this.lastTick = this.clock.now();
+    this.wakeTimer = this.clock.setTimeout(() => {
+      this.wakeTimer = undefined;
+      // Fired more than a whole period late: the event loop was frozen (sleep, or a suspended tab).
+      const slept = this.clock.now() - this.lastTick > 2 * this.options.wakeCheckMs;
+      this.tick();
+      if (slept) this.handlers.wake();
+    }, this.options.wakeCheckMs);
+  }
+
+  private handle(event: Event): void {
+    const { type } = event;
+    if (type === "offline" || type === "online") this.offline = type === "offline";
+    else if (type === "pagehide" || type === "pageshow") this.frozen = type === "pagehide";
+    else this.hidden = this.options.document?.visibilityState === "hidden";
+    if (type === "pagehide") this.handlers.hide();
+    this.handlers.changed();
+    if (type === "online" || type === "pageshow" || (type === "visibilitychange" && !this.hidden))
+      this.handlers.wake();
+  }
+}
