@@ -25,6 +25,14 @@ export type {
 export { type DropReason, defaultQueueOptions, type QueueOptions } from "./client/queue.js";
 export { ResilientSocket } from "./client/resilient-socket.js";
 export {
+  type BroadcastChannelLike,
+  type LockManagerLike,
+  type SharedRole,
+  SharedSocket,
+  type SharedSocketEvents,
+  type SharedSocketOptions,
+} from "./client/shared-socket.js";
+export {
   type Clock,
   type Random,
   seededRandom,
