@@ -27,7 +27,7 @@ import type { AnySlice, PresenceState } from "./slices.js";
 import { count, decodeDown, newCounters, type PresenceCounters } from "./validate.js";
 
 /** What Presence needs of a socket: a {@link ResilientSocket} (any transport) fits. */
-export type PresenceSocket = Pick<ResilientSocket, "state" | "send" | "on">;
+export type PresenceSocket = Pick<ResilientSocket, "state" | "sendNow" | "on">;
 
 export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitter<
   PresenceEvents<PresenceState<D>>
@@ -186,8 +186,7 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
     for (const name of this.dirty) patch[name] = Object.hasOwn(this.own, name) ? this.own[name] : null;
     this.dirty.clear();
     this.lastUpdateAt = this.clock.now();
-    this.updates++;
-    this.send({ type: "update", space: this.options.space, state: patch as StatePatch });
+    if (this.send({ type: "update", space: this.options.space, state: patch as StatePatch })) this.updates++;
   }
 
   private sync(): void {
@@ -197,11 +196,11 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
     this.held = [];
     this.heldOverflow = false;
     this.currentPhase = "syncing";
-    this.syncs++;
     const { space, member } = this.options;
     const epoch = this.view.epoch ?? null;
     const rev = this.view.revision ?? null;
-    this.send({ type: "sync", v: PROTOCOL_VERSION, space, member, epoch, rev, state: { ...this.own } });
+    const state = { ...this.own };
+    if (this.send({ type: "sync", v: PROTOCOL_VERSION, space, member, epoch, rev, state })) this.syncs++;
   }
 
   private resync(): void {
@@ -217,8 +216,12 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
     this.currentPhase = "offline";
   }
 
-  private send(message: UpMessage): void {
-    this.socket.send(encodePresence(message));
+  /**
+   * Presence never waits in the socket's queue: a change that cannot go now is carried by the next sync, and
+   * a queued message would reach the next connection ahead of (and older than) that sync.
+   */
+  private send(message: UpMessage): boolean {
+    return this.socket.sendNow(encodePresence(message));
   }
 
   private receive(data: unknown): void {

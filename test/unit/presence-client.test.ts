@@ -228,6 +228,22 @@ describe("Presence local changes", () => {
     expect(sent()).toEqual([expect.objectContaining({ $presence: "sync", state: { room: "b" } })]);
   });
 
+  it("never leaves a change in the socket's queue when the link died unnoticed; the next sync carries it", () => {
+    const presence = start();
+    open();
+    transport.last.message(snapshot(0, []));
+    transport.refuseSends = true;
+    presence.set("room", "lost");
+    clock.advance(0);
+    expect(socket.stats().queue.messages).toBe(0);
+    transport.refuseSends = false;
+    transport.last.close({ kind: "closed" });
+    clock.runNext();
+    transport.last.open();
+    expect(sent()).toEqual([expect.objectContaining({ $presence: "sync", state: { room: "lost" } })]);
+    expect(presence.stats()).toMatchObject({ syncs: 2, updates: 0 });
+  });
+
   it("merges values set locally with the custom slice's merge", () => {
     const tags = defineSlice("tags", {
       validate: (v): v is string[] => Array.isArray(v) && v.every((t) => typeof t === "string"),
