@@ -84,6 +84,7 @@ export class LoopbackNet {
         this.later(() => link.open && handlers.message(text));
       },
     };
+    let cancelled = this.refusing;
     const link: Link = {
       id,
       client,
@@ -91,16 +92,19 @@ export class LoopbackNet {
       down: [],
       open: false,
       drop: () => {
-        if (!link.open) return;
+        if (!link.open) {
+          // Still opening: the handshake will fail instead.
+          cancelled = true;
+          return;
+        }
         link.open = false;
         hub.disconnect(connection);
         this.later(() => handlers.close({ kind: "closed", code: 1006 }));
       },
     };
     this.links.push(link);
-    const refused = this.refusing;
     this.later(() => {
-      if (refused) handlers.close({ kind: "error" });
+      if (cancelled) handlers.close({ kind: "error" });
       else {
         link.open = true;
         handlers.open();
