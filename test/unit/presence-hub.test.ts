@@ -42,8 +42,12 @@ function sync(
   space = "office",
 ): Record<string, unknown> | undefined {
   const { epoch, rev } = at;
+  const got = (c as FakeConnection).got;
+  const before = got.length;
   h.receive(c, encodePresence({ type: "sync", v: 1, space, member, epoch, rev, state }));
-  return (c as FakeConnection).got.at(-1);
+  // A snapshot answer may wait for the batch (one snapshot encoding per space per batch).
+  if (got.length === before) clock.advance(20);
+  return got.at(-1);
 }
 
 const update = (h: PresenceHub, c: PresenceConnection, state: StateRecord, space = "office") =>
@@ -107,6 +111,27 @@ describe("PresenceHub answers", () => {
       $presence: "snapshot",
       members: [{ id: "bob" }, { id: "ann", state: { room: "r" } }],
     });
+  });
+
+  it("encodes at most one snapshot per space per batch: later syncs of the batch share the next one", () => {
+    const h = hub();
+    const [a, b, c] = [connection(), connection(), connection()];
+    for (const [conn, member] of [
+      [a, "ann"],
+      [b, "bob"],
+      [c, "cy"],
+    ] as const) {
+      h.receive(
+        conn,
+        encodePresence({ type: "sync", v: 1, space: "office", member, epoch: null, rev: null, state: {} }),
+      );
+    }
+    expect([a.got.length, b.got.length, c.got.length]).toEqual([1, 0, 0]);
+    clock.advance(20);
+    expect(b.got).toEqual(c.got);
+    expect(b.got).toEqual([expect.objectContaining({ $presence: "snapshot", rev: 3 })]);
+    expect(a.got.at(-1)).toMatchObject({ $presence: "diff", from: 0, rev: 3 });
+    expect(h.stats().answers.snapshot).toBe(3);
   });
 
   it("answers with a snapshot when a catch-up would be longer than the roster", () => {

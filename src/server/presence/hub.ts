@@ -7,7 +7,7 @@
  * A member whose connection drops stays in the roster for `graceMs`; back within it, nobody sees anything
  * (a reconnect storm must not become a presence storm).
  */
-import type { Clock, TimerHandle } from "../../env.js";
+import type { Clock } from "../../env.js";
 import {
   type DownMessage,
   encodePresence,
@@ -17,47 +17,16 @@ import {
   type SyncMessage,
   type UpdateMessage,
 } from "../../presence/protocol.js";
-import { count, decodeUp, newCounters, type PresenceCounters } from "../../presence/validate.js";
+import { count, decodeUp, newCounters } from "../../presence/validate.js";
 import {
   type PresenceConnection,
   type PresenceHubOptions,
   type ResolvedHubOptions,
   resolveHubOptions,
 } from "./hub-options.js";
+import type { Binding, PresenceHubStats, Seat, Space } from "./hub-state.js";
 
-/** A connection's place in one space: who it is there, and the last revision it was sent. */
-interface Binding {
-  readonly member: string;
-  seen: number;
-}
-
-interface Seat {
-  connection: PresenceConnection | undefined;
-  grace: TimerHandle | undefined;
-}
-
-interface Space {
-  readonly seats: Map<string, Seat>;
-  pending: PresenceChange[];
-  pendingFrom: number;
-  pendingEpoch: string;
-  flush: TimerHandle | undefined;
-}
-
-/** Counters, for dashboards and tests. */
-export interface PresenceHubStats {
-  readonly spaces: number;
-  readonly connections: number;
-  /** Members in a grace period (connection gone, not yet announced as leaving). */
-  readonly away: number;
-  readonly answers: { readonly snapshot: number; readonly catchup: number };
-  /** Batches broadcast, and diff messages sent in them. */
-  readonly broadcasts: { readonly batches: number; readonly messages: number };
-  /** Syncs refused (unauthorized, too many spaces) and updates/leaves from connections not in the space. */
-  readonly refused: number;
-  readonly unbound: number;
-  readonly inbound: Readonly<PresenceCounters>;
-}
+export type { PresenceHubStats } from "./hub-state.js";
 
 const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
 
@@ -197,9 +166,24 @@ export class PresenceHub {
       this.send(connection, { type: "catchup", space: name, epoch, from: message.rev, rev, changes });
       return;
     }
+    // A snapshot costs O(members) to encode; in a restart storm every sync needs one, which is O(N²) over
+    // the storm. So at most one is encoded per space per batch: later syncs of the batch share the next.
+    const space = this.space(name);
+    space.flush ??= this.clock.setTimeout(() => this.flush(name), this.options.batchMs);
+    if (space.snapshotInBatch) {
+      space.awaiting.set(connection, binding);
+      return;
+    }
+    space.snapshotInBatch = true;
     this.answers.snapshot++;
+    this.deliver(connection, this.snapshot(name));
+  }
+
+  private snapshot(name: string): string {
+    const { store } = this.options;
+    const { epoch, rev } = store.head(name);
     const members = [...store.members(name)].map(([id, state]) => ({ id, state }));
-    this.send(connection, { type: "snapshot", space: name, epoch: head.epoch, rev: head.rev, members });
+    return encodePresence({ type: "snapshot", space: name, epoch, rev, members });
   }
 
   private update(message: UpdateMessage, member: string): void {
@@ -262,6 +246,19 @@ export class PresenceHub {
     const space = this.spaces.get(name);
     if (space === undefined) return;
     space.flush = undefined;
+    space.snapshotInBatch = false;
+    if (space.awaiting.size > 0) {
+      const text = this.snapshot(name);
+      const rev = this.options.store.head(name).rev;
+      for (const [connection, binding] of space.awaiting) {
+        // Only if the connection is still that member here (not gone, not re-synced elsewhere).
+        if (this.bindings.get(connection)?.get(name) !== binding) continue;
+        binding.seen = rev;
+        this.answers.snapshot++;
+        this.deliver(connection, text);
+      }
+      space.awaiting.clear();
+    }
     const changes = space.pending;
     space.pending = [];
     if (changes.length === 0) return;
@@ -283,7 +280,15 @@ export class PresenceHub {
   private space(name: string): Space {
     let space = this.spaces.get(name);
     if (space === undefined) {
-      space = { seats: new Map(), pending: [], pendingFrom: 0, pendingEpoch: "", flush: undefined };
+      space = {
+        seats: new Map(),
+        pending: [],
+        pendingFrom: 0,
+        pendingEpoch: "",
+        flush: undefined,
+        snapshotInBatch: false,
+        awaiting: new Map(),
+      };
       this.spaces.set(name, space);
     }
     return space;
