@@ -124,6 +124,15 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   }
 
   /**
+   * Sends only if the connection is open right now and takes it; never queues, never reports a drop.
+   * Returns whether it went. For state that the next connection re-sends whole anyway (presence sync): a
+   * queued copy would only arrive stale, ahead of the fresh one.
+   */
+  sendNow(data: unknown): boolean {
+    return this.currentState === "open" && this.outbox.sendNow(data);
+  }
+
+  /**
    * Final, idempotent and total: aborts any attempt, clears every timer, reports queued messages as dropped
    * (reason `closed`), then removes every listener — including the AbortSignal's.
    */

@@ -1,0 +1,53 @@
+/** The typed events and stats of {@link Presence}. */
+import type { Member } from "./roster.js";
+import type { PresenceCounters } from "./validate.js";
+
+/**
+ * - `offline`: the socket is not open; local changes only update own state (the next sync carries them).
+ * - `syncing`: the sync is sent, its answer not yet received; diffs arriving now are held.
+ * - `synced`: the roster is current; local changes are sent as coalesced updates.
+ * - `detached`: {@link Presence.detach} was called. Final.
+ */
+export type PresencePhase = "offline" | "syncing" | "synced" | "detached";
+
+/** A member joined, left, or changed slices. */
+export interface MemberEvent<S> {
+  readonly member: Member<S>;
+  /** The slices that changed: every slice of the state for a join, none for a leave. */
+  readonly slices: readonly string[];
+}
+
+/** The roster is current again after a sync answer. */
+export interface SyncEvent {
+  /** The answer was a snapshot (else a catch-up diff since the revision this client had). */
+  readonly full: boolean;
+  readonly epoch: string;
+  readonly revision: number;
+  /** Other members in the roster now. */
+  readonly members: number;
+}
+
+/** Event map of {@link Presence}. Member events of one answer or diff come first, then `sync`. */
+export interface PresenceEvents<S> {
+  sync: (event: SyncEvent) => void;
+  join: (event: MemberEvent<S>) => void;
+  leave: (event: MemberEvent<S>) => void;
+  update: (event: MemberEvent<S>) => void;
+  /** The server refused this member's sync or update (`reason` is the server's). */
+  refused: (event: { readonly reason: string }) => void;
+}
+
+/** Counters, for dashboards and tests. */
+export interface PresenceStats {
+  readonly phase: PresencePhase;
+  /** Sync messages sent (one per connection, plus one per detected gap). */
+  readonly syncs: number;
+  /** Update messages sent. */
+  readonly updates: number;
+  /** Syncs sent again because a diff left a gap, came from another epoch, or too many were held. */
+  readonly resyncs: number;
+  /** Diffs held before a sync answer since construction. */
+  readonly held: number;
+  /** What was received, accepted, dropped and skipped. */
+  readonly inbound: Readonly<PresenceCounters>;
+}

@@ -1,0 +1,58 @@
+/**
+ * `resilient-reconnect/presence` — presence sync over any ResilientSocket: rooms, emoji, layout and custom
+ * slices restored with one message up and one down per reconnect. Browser-safe (no Node built-ins).
+ * @packageDocumentation
+ */
+export type { MemberEvent, PresenceEvents, PresencePhase, PresenceStats, SyncEvent } from "./events.js";
+export { FORBIDDEN_KEYS, utf8Length } from "./json-guard.js";
+export type { PresenceOptions } from "./options.js";
+export { Presence, type PresenceSocket } from "./presence.js";
+export {
+  type ChangesMessage,
+  CLIENT_LIMITS,
+  type DownMessage,
+  encodePresence,
+  HUB_LIMITS,
+  isPresenceMessage,
+  type LeaveMessage,
+  type MessageProblem,
+  PRESENCE_KEY,
+  PRESENCE_PREFIX,
+  PROTOCOL_VERSION,
+  type PresenceChange,
+  type PresenceLimits,
+  type PresenceMessage,
+  type RefusedMessage,
+  resolveLimits,
+  type SnapshotMessage,
+  type StatePatch,
+  type StateRecord,
+  type SyncMessage,
+  type UpdateMessage,
+  type UpMessage,
+} from "./protocol.js";
+export type { Member } from "./roster.js";
+export {
+  type AnySlice,
+  BUILT_IN_SLICES,
+  type BuiltInState,
+  type CustomState,
+  DEFAULT_SLICE_BYTES,
+  defineSlice,
+  EMOJI_MAX_LENGTH,
+  emojiSlice,
+  ID_PATTERN,
+  isId,
+  LAYOUT_LIMIT,
+  type LayoutPosition,
+  layoutSlice,
+  type PresenceState,
+  roomSlice,
+  SLICE_NAME,
+  type SliceDefinition,
+  type SliceOptions,
+  type SliceProblem,
+  SliceRegistry,
+  type SliceValue,
+} from "./slices.js";
+export { type Decoded, decodeDown, decodeUp, newCounters, type PresenceCounters } from "./validate.js";

@@ -1,0 +1,109 @@
+/** Options of {@link Presence}, their defaults, and the one place they are checked. */
+import type { Clock, Random } from "../env.js";
+import { systemClock, systemRandom } from "../env.js";
+import { CLIENT_LIMITS, type PresenceLimits, resolveLimits } from "./protocol.js";
+import { type AnySlice, isId, type PresenceState, SliceRegistry } from "./slices.js";
+
+export interface PresenceOptions<D extends readonly AnySlice[] = readonly []> {
+  /** The space (roster) to join: an id of 1–128 letters, digits and `_ . : @ / -`. */
+  space: string;
+  /**
+   * This member's id, stable across reconnects (the server recognises a reconnect within its grace period
+   * by it). Default: a random id drawn once per Presence.
+   */
+  member?: string;
+  /** Custom slices (from `defineSlice`), besides the built-in `room`, `emoji` and `layout`. */
+  slices?: D;
+  /** Own state to start with. */
+  initial?: PresenceState<D>;
+  /**
+   * Most `update` messages sent per second while connected; changes in between are coalesced and the last
+   * value of each slice wins. Default 10.
+   */
+  maxUpdatesPerSecond?: number;
+  /** Diffs that arrive before the sync answer are held, at most this many (beyond: sync again). Default 256. */
+  maxHeldDiffs?: number;
+  /** Largest own state, UTF-8 bytes of its JSON (the sync must fit the server's message limit). Default 32 KiB. */
+  maxStateBytes?: number;
+  /** Send `leave` when detached while connected (else the server's grace period runs out). Default true. */
+  leaveOnDetach?: boolean;
+  /** Limits on what the server may send. */
+  limits?: Partial<PresenceLimits>;
+  /** Timers for coalescing. Default: the system clock. */
+  clock?: Clock;
+  /** Randomness for the default member id. Default: `Math.random`. */
+  random?: Random;
+}
+
+export interface ResolvedPresenceOptions {
+  readonly space: string;
+  readonly member: string;
+  readonly registry: SliceRegistry;
+  readonly intervalMs: number;
+  readonly maxHeldDiffs: number;
+  readonly maxStateBytes: number;
+  readonly leaveOnDetach: boolean;
+  readonly limits: PresenceLimits;
+  readonly clock: Clock;
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+    throw new RangeError(`Presence: ${name} must be a positive integer; got ${String(value)}`);
+  }
+  return value;
+}
+
+/** A random member id: 'm-' and about 52 bits in base 36. */
+function randomMember(random: Random): string {
+  const part = () => Math.floor(random() * 2 ** 26).toString(36);
+  return `m-${part()}${part()}`;
+}
+
+/**
+ * Normalises the options.
+ * @throws TypeError when `options`, `slices`, `clock` or `random` has the wrong type; RangeError naming the
+ * option when `space`, `member`, `maxUpdatesPerSecond`, `maxHeldDiffs`, `maxStateBytes` or a limit is out
+ * of range.
+ */
+export function resolvePresenceOptions(
+  options: PresenceOptions<readonly AnySlice[]>,
+): ResolvedPresenceOptions {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Presence: options must be an object; got ${String(options)}`);
+  }
+  if (!isId(options.space)) {
+    throw new RangeError(
+      `Presence: space must be 1-128 of A-Z a-z 0-9 _ . : @ / -; got ${String(options.space)}`,
+    );
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock?.setTimeout !== "function" || typeof clock.clearTimeout !== "function") {
+    throw new TypeError("Presence: clock must have now(), setTimeout() and clearTimeout()");
+  }
+  const random = options.random ?? systemRandom;
+  if (typeof random !== "function") throw new TypeError("Presence: random must be a function");
+  const member = options.member ?? randomMember(random);
+  if (!isId(member)) {
+    throw new RangeError(`Presence: member must be 1-128 of A-Z a-z 0-9 _ . : @ / -; got ${String(member)}`);
+  }
+  if (options.leaveOnDetach !== undefined && typeof options.leaveOnDetach !== "boolean") {
+    throw new TypeError(`Presence: leaveOnDetach must be a boolean; got ${typeof options.leaveOnDetach}`);
+  }
+  const rate = options.maxUpdatesPerSecond ?? 10;
+  if (typeof rate !== "number" || !(rate > 0) || !Number.isFinite(rate)) {
+    throw new RangeError(`Presence: maxUpdatesPerSecond must be a finite number > 0; got ${String(rate)}`);
+  }
+  return {
+    space: options.space,
+    member,
+    registry: new SliceRegistry(options.slices ?? []),
+    intervalMs: 1_000 / rate,
+    maxHeldDiffs: positiveInteger("maxHeldDiffs", options.maxHeldDiffs, 256),
+    maxStateBytes: positiveInteger("maxStateBytes", options.maxStateBytes, 32 * 1_024),
+    leaveOnDetach: options.leaveOnDetach ?? true,
+    limits: resolveLimits(CLIENT_LIMITS, options.limits),
+    clock,
+  };
+}

@@ -1,0 +1,297 @@
+/**
+ * Presence sync over a {@link ResilientSocket}: one `sync` up and one answer down per connection, however
+ * many slices there are. Own state can be set at any time; while connected, changes go out as coalesced
+ * updates; while disconnected they only change own state, which the next sync carries whole.
+ *
+ * Diffs that arrive between the sync and its answer are held and applied after it, in order, never to a
+ * stale base.
+ * @see https://github.com/phoenixframework/phoenix/issues/2255 (diffs applied before the snapshot)
+ */
+import { Emitter } from "../client/emitter.js";
+import type { ResilientSocket } from "../client/resilient-socket.js";
+import type { Clock, TimerHandle } from "../env.js";
+import type { MemberEvent, PresenceEvents, PresencePhase, PresenceStats } from "./events.js";
+import { utf8Length } from "./json-guard.js";
+import { type PresenceOptions, type ResolvedPresenceOptions, resolvePresenceOptions } from "./options.js";
+import {
+  type ChangesMessage,
+  type DownMessage,
+  encodePresence,
+  isPresenceMessage,
+  PROTOCOL_VERSION,
+  type StatePatch,
+  type UpMessage,
+} from "./protocol.js";
+import { type Member, type MemberChange, RosterView } from "./roster.js";
+import type { AnySlice, PresenceState } from "./slices.js";
+import { count, decodeDown, newCounters, type PresenceCounters } from "./validate.js";
+
+/** What Presence needs of a socket: a {@link ResilientSocket} (any transport) fits. */
+export type PresenceSocket = Pick<ResilientSocket, "state" | "sendNow" | "on">;
+
+export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitter<
+  PresenceEvents<PresenceState<D>>
+> {
+  private readonly options: ResolvedPresenceOptions;
+  private readonly clock: Clock;
+  private readonly view: RosterView<PresenceState<D>>;
+  private readonly counters: PresenceCounters = newCounters();
+  private readonly own: Record<string, unknown> = {};
+  private readonly dirty = new Set<string>();
+  private readonly offs: Array<() => void>;
+  private currentPhase: PresencePhase = "offline";
+  private held: ChangesMessage[] = [];
+  private heldOverflow = false;
+  private flushTimer: TimerHandle | undefined;
+  private lastUpdateAt = Number.NEGATIVE_INFINITY;
+  private syncs = 0;
+  private updates = 0;
+  private resyncs = 0;
+  private heldTotal = 0;
+
+  /**
+   * Attaches to `socket` (already open or not) and starts following it.
+   * @throws see {@link resolvePresenceOptions}; TypeError when `initial` has an invalid slice.
+   */
+  constructor(
+    private readonly socket: PresenceSocket,
+    options: PresenceOptions<D>,
+  ) {
+    super();
+    if (socket === null || typeof socket !== "object" || typeof socket.on !== "function") {
+      throw new TypeError("Presence: socket must be a ResilientSocket");
+    }
+    this.options = resolvePresenceOptions(options);
+    this.clock = this.options.clock;
+    this.view = new RosterView(this.options.member);
+    for (const [name, value] of Object.entries(options.initial ?? {})) this.store(name, value, "initial");
+    this.offs = [
+      socket.on("open", () => this.sync()),
+      socket.on("close", () => this.offline()),
+      socket.on("message", (data) => this.receive(data)),
+    ];
+    if (socket.state === "open") this.sync();
+  }
+
+  /** This member's id. */
+  get member(): string {
+    return this.options.member;
+  }
+
+  /** The space this Presence is in. */
+  get space(): string {
+    return this.options.space;
+  }
+
+  /** See {@link PresencePhase}. */
+  get phase(): PresencePhase {
+    return this.currentPhase;
+  }
+
+  /** Own state, read-only (change it with {@link set} and {@link clear}). */
+  get state(): Readonly<PresenceState<D>> {
+    return Object.freeze({ ...this.own }) as Readonly<PresenceState<D>>;
+  }
+
+  /** The other members of the space as last synced, read-only. */
+  get roster(): ReadonlyMap<string, Member<PresenceState<D>>> {
+    return this.view.members;
+  }
+
+  /** The roster revision last applied, with its epoch (both `undefined` before the first sync). */
+  get revision(): { readonly epoch: string | undefined; readonly rev: number | undefined } {
+    return { epoch: this.view.epoch, rev: this.view.revision };
+  }
+
+  /**
+   * Sets one slice of own state (merged with the current value by the slice's `merge`). Sent as a coalesced
+   * update while connected; otherwise carried by the next sync.
+   * @throws TypeError for an unknown slice or an invalid value; RangeError when the value or the whole state
+   * is too large (`maxBytes` of the slice, option `maxStateBytes`).
+   */
+  set<K extends keyof PresenceState<D> & string>(name: K, value: NonNullable<PresenceState<D>[K]>): void {
+    if (this.currentPhase === "detached") return;
+    this.store(name, value, "set");
+    this.changed(name);
+  }
+
+  /** Removes one slice of own state (others see it cleared). */
+  clear(name: keyof PresenceState<D> & string): void {
+    if (this.currentPhase === "detached" || !Object.hasOwn(this.own, name)) return;
+    delete this.own[name];
+    this.changed(name);
+  }
+
+  /** Counters, for dashboards and tests. */
+  stats(): PresenceStats {
+    const { syncs, updates, resyncs } = this;
+    return {
+      phase: this.currentPhase,
+      syncs,
+      updates,
+      resyncs,
+      held: this.heldTotal,
+      inbound: this.counters,
+    };
+  }
+
+  /**
+   * Stops following the socket: sends `leave` when connected (option `leaveOnDetach`), clears every timer
+   * and removes every listener. Final and idempotent; the socket itself stays as it is.
+   */
+  detach(): void {
+    if (this.currentPhase === "detached") return;
+    const connected = this.currentPhase !== "offline";
+    this.offline();
+    this.currentPhase = "detached";
+    for (const off of this.offs) off();
+    if (connected && this.options.leaveOnDetach) this.send({ type: "leave", space: this.options.space });
+    this.removeAllListeners();
+  }
+
+  private store(name: string, value: unknown, what: string): void {
+    const slice = this.options.registry.get(name);
+    if (slice === undefined)
+      throw new TypeError(`Presence.${what}: unknown slice "${name}" (register it in slices)`);
+    const merged: unknown = slice.merge(this.own[name], value);
+    const problem = this.options.registry.check(name, merged);
+    if (problem === "slice-too-large") {
+      throw new RangeError(`Presence.${what}: "${name}" is larger than its maxBytes (${slice.maxBytes})`);
+    }
+    if (problem !== undefined)
+      throw new TypeError(`Presence.${what}: invalid value for slice "${name}" (${problem})`);
+    const size = utf8Length(JSON.stringify({ ...this.own, [name]: merged }));
+    if (size > this.options.maxStateBytes) {
+      throw new RangeError(
+        `Presence.${what}: own state would be ${size} bytes, over maxStateBytes (${this.options.maxStateBytes})`,
+      );
+    }
+    this.own[name] = merged;
+  }
+
+  private changed(name: string): void {
+    if (this.currentPhase === "offline") return;
+    this.dirty.add(name);
+    if (this.flushTimer !== undefined) return;
+    const wait = Math.max(0, this.lastUpdateAt + this.options.intervalMs - this.clock.now());
+    this.flushTimer = this.clock.setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flush();
+    }, wait);
+  }
+
+  private flush(): void {
+    if (this.dirty.size === 0 || this.currentPhase === "offline" || this.currentPhase === "detached") return;
+    const patch: Record<string, unknown> = {};
+    for (const name of this.dirty) patch[name] = Object.hasOwn(this.own, name) ? this.own[name] : null;
+    this.dirty.clear();
+    this.lastUpdateAt = this.clock.now();
+    if (this.send({ type: "update", space: this.options.space, state: patch as StatePatch })) this.updates++;
+  }
+
+  private sync(): void {
+    if (this.currentPhase === "detached") return;
+    this.cancelFlush();
+    this.dirty.clear();
+    this.held = [];
+    this.heldOverflow = false;
+    this.currentPhase = "syncing";
+    const { space, member } = this.options;
+    const epoch = this.view.epoch ?? null;
+    const rev = this.view.revision ?? null;
+    const state = { ...this.own };
+    if (this.send({ type: "sync", v: PROTOCOL_VERSION, space, member, epoch, rev, state })) this.syncs++;
+  }
+
+  private resync(): void {
+    this.resyncs++;
+    this.sync();
+  }
+
+  private offline(): void {
+    if (this.currentPhase === "detached") return;
+    this.cancelFlush();
+    this.dirty.clear();
+    this.held = [];
+    this.currentPhase = "offline";
+  }
+
+  /**
+   * Presence never waits in the socket's queue: a change that cannot go now is carried by the next sync, and
+   * a queued message would reach the next connection ahead of (and older than) that sync.
+   */
+  private send(message: UpMessage): boolean {
+    return this.socket.sendNow(encodePresence(message));
+  }
+
+  private receive(data: unknown): void {
+    if (!isPresenceMessage(data) || this.currentPhase === "offline" || this.currentPhase === "detached")
+      return;
+    const decoded = decodeDown(data, this.options.registry, this.options.limits);
+    count(this.counters, decoded);
+    if (!decoded.ok || decoded.message.space !== this.options.space) return;
+    this.handle(decoded.message);
+  }
+
+  private handle(message: DownMessage): void {
+    if (message.type === "refused") {
+      this.emit("refused", { reason: message.reason });
+      return;
+    }
+    if (message.type === "diff" && this.currentPhase === "syncing") {
+      this.heldTotal++;
+      if (this.held.length < this.options.maxHeldDiffs) this.held.push(message);
+      else this.heldOverflow = true;
+      return;
+    }
+    const out: MemberChange<PresenceState<D>>[] = [];
+    let inStep = true;
+    if (message.type === "snapshot") out.push(...this.view.applySnapshot(message));
+    else inStep = this.apply(message, out);
+    if (message.type === "diff") {
+      this.emitChanges(out);
+      if (!inStep) this.resync();
+      return;
+    }
+    const held = this.held;
+    this.held = [];
+    if (this.heldOverflow) inStep = false;
+    for (const diff of held) if (inStep) inStep = this.apply(diff, out);
+    this.currentPhase = "synced";
+    this.emitChanges(out);
+    if (this.currentPhase !== "synced") return;
+    // Not at a base this roster can build on (a catch-up from elsewhere, a gap among the held diffs): the
+    // changes applied so far are real, but the rest must come from a fresh answer.
+    if (!inStep) {
+      this.resync();
+      return;
+    }
+    const { epoch, revision } = this.view;
+    if (epoch === undefined || revision === undefined) return;
+    this.emit("sync", {
+      full: message.type === "snapshot",
+      epoch,
+      revision,
+      members: this.view.members.size,
+    });
+  }
+
+  /** Applies a catch-up or diff; false when it does not follow on from this roster (a gap, another epoch). */
+  private apply(message: ChangesMessage, out: MemberChange<PresenceState<D>>[]): boolean {
+    const outcome = this.view.applyChanges(message.epoch, message.from, message.rev, message.changes, out);
+    return outcome === "applied" || outcome === "stale";
+  }
+
+  private emitChanges(changes: readonly MemberChange<PresenceState<D>>[]): void {
+    for (const { kind, member, slices } of changes) {
+      const event: MemberEvent<PresenceState<D>> = { member, slices };
+      this.emit(kind, event);
+      if (this.currentPhase === "detached") return;
+    }
+  }
+
+  private cancelFlush(): void {
+    if (this.flushTimer !== undefined) this.clock.clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+  }
+}

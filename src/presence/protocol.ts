@@ -1,0 +1,155 @@
+/**
+ * The presence wire protocol: JSON text messages that share the socket with the app's own messages. A
+ * presence message is a JSON object whose FIRST key is `"$presence"` (its type), so it is recognised by a
+ * prefix check without parsing anything else the app sends.
+ *
+ * Client → server: `sync` (once per connection: full own state + last roster revision seen), `update`
+ * (coalesced own changes), `leave`. Server → client: `snapshot` or `catchup` (the one answer to a sync),
+ * `diff` (batched broadcasts), `refused`. Revisions count roster changes: a diff `from` a to `rev` b carries
+ * exactly b − a changes, the k-th of them being revision a + k. A revision only means something within its
+ * `epoch` (a roster created afresh — a restarted server — gets a new epoch).
+ */
+
+/** The reserved key that marks a presence message (always the first key). */
+export const PRESENCE_KEY = "$presence";
+/** Every presence message's text starts with this. */
+export const PRESENCE_PREFIX = `{"${PRESENCE_KEY}":`;
+/** Version carried by `sync`. */
+export const PROTOCOL_VERSION = 1;
+
+/** A member's state as carried on the wire: slice name → value. */
+export type StateRecord = Readonly<Record<string, unknown>>;
+/** Changed slices: slice name → new value, or `null` when the slice was cleared. */
+export type StatePatch = Readonly<Record<string, unknown>>;
+
+/** One roster change; the k-th change of a diff from revision a is revision a + k. */
+export type PresenceChange =
+  | { readonly op: "join"; readonly id: string; readonly state: StateRecord }
+  | { readonly op: "update"; readonly id: string; readonly state: StatePatch }
+  | { readonly op: "leave"; readonly id: string };
+
+/** `{"$presence":"sync","v":1,"space":…,"member":…,"epoch":…|null,"rev":…|null,"state":{…}}` */
+export interface SyncMessage {
+  readonly type: "sync";
+  readonly v: number;
+  readonly space: string;
+  readonly member: string;
+  readonly epoch: string | null;
+  readonly rev: number | null;
+  readonly state: StateRecord;
+}
+
+/** `{"$presence":"update","space":…,"state":{slice: value | null}}` */
+export interface UpdateMessage {
+  readonly type: "update";
+  readonly space: string;
+  readonly state: StatePatch;
+}
+
+/** `{"$presence":"leave","space":…}` */
+export interface LeaveMessage {
+  readonly type: "leave";
+  readonly space: string;
+}
+
+/** `{"$presence":"snapshot","space":…,"epoch":…,"rev":…,"members":[{"id":…,"state":{…}}]}` */
+export interface SnapshotMessage {
+  readonly type: "snapshot";
+  readonly space: string;
+  readonly epoch: string;
+  readonly rev: number;
+  readonly members: readonly { readonly id: string; readonly state: StateRecord }[];
+}
+
+/** `catchup` (the answer to a sync) and `diff` (a broadcast): `{…,"epoch":…,"from":…,"rev":…,"changes":[…]}` */
+export interface ChangesMessage {
+  readonly type: "catchup" | "diff";
+  readonly space: string;
+  readonly epoch: string;
+  readonly from: number;
+  readonly rev: number;
+  readonly changes: readonly PresenceChange[];
+}
+
+/** `{"$presence":"refused","space":…,"reason":…}` — the server would not take this sync or update. */
+export interface RefusedMessage {
+  readonly type: "refused";
+  readonly space: string;
+  readonly reason: string;
+}
+
+/** Messages a client sends. */
+export type UpMessage = SyncMessage | UpdateMessage | LeaveMessage;
+/** Messages a server sends. */
+export type DownMessage = SnapshotMessage | ChangesMessage | RefusedMessage;
+/** Any presence message. */
+export type PresenceMessage = UpMessage | DownMessage;
+
+/** True when `data` is presence protocol text (cheap: a prefix check, nothing parsed). */
+export function isPresenceMessage(data: unknown): data is string {
+  return typeof data === "string" && data.startsWith(PRESENCE_PREFIX);
+}
+
+/** The wire text of a message; `$presence` first, keys in a fixed order. */
+export function encodePresence(message: PresenceMessage): string {
+  const { type, ...rest } = message;
+  return JSON.stringify({ [PRESENCE_KEY]: type, ...rest });
+}
+
+/** Why a whole inbound message was dropped. */
+export type MessageProblem =
+  | "not-presence"
+  | "too-large"
+  | "malformed"
+  | "forbidden-key"
+  | "too-deep"
+  | "version"
+  | "unknown-type";
+
+/** Size and shape limits applied to inbound messages. */
+export interface PresenceLimits {
+  /** Largest inbound message, UTF-8 bytes of its text. */
+  readonly maxMessageBytes: number;
+  /** Most slices in one state or patch. */
+  readonly maxSlices: number;
+  /** Deepest nesting of a message (the envelope counts). */
+  readonly maxDepth: number;
+  /** Most members in a snapshot, and most changes in one diff. */
+  readonly maxEntries: number;
+}
+
+/** What a server accepts from one client: a sync with 32 slices of up to 1 KiB fits with room to spare. */
+export const HUB_LIMITS: PresenceLimits = {
+  maxMessageBytes: 64 * 1_024,
+  maxSlices: 48,
+  maxDepth: 20,
+  maxEntries: 0,
+};
+
+/** What a client accepts from its server: a snapshot of a large space fits. */
+export const CLIENT_LIMITS: PresenceLimits = {
+  maxMessageBytes: 8 * 1_024 * 1_024,
+  maxSlices: 48,
+  maxDepth: 24,
+  maxEntries: 50_000,
+};
+
+/**
+ * Merges overrides into defaults, checking each.
+ * @throws RangeError naming the limit (`limits.maxMessageBytes`, …) when it is not a positive integer.
+ */
+export function resolveLimits(defaults: PresenceLimits, overrides?: Partial<PresenceLimits>): PresenceLimits {
+  if (overrides === undefined) return defaults;
+  if (overrides === null || typeof overrides !== "object") {
+    throw new TypeError(`limits must be an object; got ${String(overrides)}`);
+  }
+  const merged = { ...defaults, ...overrides };
+  for (const key of ["maxMessageBytes", "maxSlices", "maxDepth", "maxEntries"] as const) {
+    const value = merged[key];
+    const min = key === "maxEntries" ? 0 : 1;
+    if (!Number.isInteger(value) || value < min) {
+      throw new RangeError(`limits.${key} must be an integer >= ${min}; got ${String(value)}`);
+    }
+  }
+  return merged;
+}

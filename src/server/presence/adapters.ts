@@ -1,0 +1,170 @@
+/**
+ * Thin adapters that feed a {@link PresenceHub} from a `ws` WebSocketServer or a Socket.IO server. Neither
+ * library is imported: the servers are passed in and used through the few members listed here. App
+ * messages on the same sockets are left alone (the hub only takes text that starts with `{"$presence":`).
+ */
+
+import type { PresenceHub } from "./hub.js";
+import type { PresenceConnection } from "./hub-options.js";
+
+/** The members of a server-side `ws` WebSocket the adapter uses. */
+export interface PresenceWsSocketLike {
+  send(data: string): void;
+  on(event: "message", listener: (data: unknown, isBinary: boolean) => void): unknown;
+  on(event: "close", listener: () => void): unknown;
+  off(event: "message", listener: (data: unknown, isBinary: boolean) => void): unknown;
+  off(event: "close", listener: () => void): unknown;
+}
+
+/** The members of a `ws` WebSocketServer the adapter uses. */
+export interface PresenceWsServerLike {
+  on(event: "connection", listener: (ws: PresenceWsSocketLike) => void): unknown;
+  off(event: "connection", listener: (ws: PresenceWsSocketLike) => void): unknown;
+}
+
+/** The members of a server-side Socket.IO socket the adapter uses. */
+export interface PresenceSocketIoSocketLike {
+  readonly id: string;
+  emit(event: string, data: string): unknown;
+  on(event: string, listener: (data: unknown) => void): unknown;
+  off(event: string, listener: (data: unknown) => void): unknown;
+}
+
+/** The members of a Socket.IO `Server` or `Namespace` the adapter uses. */
+export interface PresenceSocketIoServerLike {
+  on(event: "connection", listener: (socket: PresenceSocketIoSocketLike) => void): unknown;
+  off(event: "connection", listener: (socket: PresenceSocketIoSocketLike) => void): unknown;
+}
+
+/** Text of a `ws` message when it is text; binary frames are never presence. */
+function wsText(data: unknown, isBinary: boolean): string | undefined {
+  if (isBinary) return undefined;
+  if (typeof data === "string") return data;
+  if (Buffer.isBuffer(data)) return data.toString("utf8");
+  if (Array.isArray(data) && data.every((part) => Buffer.isBuffer(part)))
+    return Buffer.concat(data).toString("utf8");
+  return undefined;
+}
+
+const PREFIX = Buffer.from('{"$presence":');
+
+/** Cheap pre-check on raw bytes, so app messages are not decoded to text for nothing. */
+function mayBePresence(data: unknown): boolean {
+  if (!Buffer.isBuffer(data)) return true;
+  return data.length >= PREFIX.length && data.subarray(0, PREFIX.length).equals(PREFIX);
+}
+
+let wsIds = 0;
+
+/**
+ * Wires one `ws` socket to the hub (for apps that handle `connection` themselves). Returns the function
+ * that unwires it (and starts the member's grace period, as a close does).
+ */
+export function presenceWsConnection(
+  hub: PresenceHub,
+  ws: PresenceWsSocketLike,
+  id = `ws-${++wsIds}`,
+): () => void {
+  const connection: PresenceConnection = { id, send: (text) => ws.send(text) };
+  const onMessage = (data: unknown, isBinary: boolean) => {
+    if (!mayBePresence(data)) return;
+    const text = wsText(data, isBinary);
+    if (text !== undefined) hub.receive(connection, text);
+  };
+  const onClose = () => {
+    ws.off("message", onMessage);
+    ws.off("close", onClose);
+    hub.disconnect(connection);
+  };
+  ws.on("message", onMessage);
+  ws.on("close", onClose);
+  return onClose;
+}
+
+/**
+ * Runs presence on every connection of a `ws` WebSocketServer.
+ * @example
+ * const hub = new PresenceHub();
+ * attachPresenceToWs(hub, new WebSocketServer({ server }));
+ * @returns the function that detaches (existing connections are released as if closed).
+ */
+export function attachPresenceToWs(hub: PresenceHub, wss: PresenceWsServerLike): () => void {
+  if (wss === null || typeof wss !== "object" || typeof wss.on !== "function") {
+    throw new TypeError("attachPresenceToWs: wss must be a ws WebSocketServer");
+  }
+  const releases = new Set<() => void>();
+  const onConnection = (ws: PresenceWsSocketLike) => {
+    const release = presenceWsConnection(hub, ws);
+    const once = () => {
+      releases.delete(once);
+      release();
+    };
+    releases.add(once);
+    ws.on("close", once);
+  };
+  wss.on("connection", onConnection);
+  return () => {
+    wss.off("connection", onConnection);
+    for (const release of [...releases]) release();
+  };
+}
+
+/**
+ * Wires one Socket.IO socket to the hub. Presence travels on `event` (default `"message"`, which is what
+ * `socketIoTransport` sends and listens to). Returns the function that unwires it.
+ */
+export function presenceSocketIoConnection(
+  hub: PresenceHub,
+  socket: PresenceSocketIoSocketLike,
+  event = "message",
+): () => void {
+  const connection: PresenceConnection = { id: socket.id, send: (text) => socket.emit(event, text) };
+  const onMessage = (data: unknown) => {
+    hub.receive(connection, data);
+  };
+  const onDisconnect = () => {
+    socket.off(event, onMessage);
+    socket.off("disconnect", onDisconnect);
+    hub.disconnect(connection);
+  };
+  socket.on(event, onMessage);
+  socket.on("disconnect", onDisconnect);
+  return onDisconnect;
+}
+
+/**
+ * Runs presence on every connection of a Socket.IO server or namespace.
+ * @example
+ * const hub = new PresenceHub();
+ * attachPresenceToSocketIo(hub, io);
+ * @returns the function that detaches (existing connections are released as if disconnected).
+ */
+export function attachPresenceToSocketIo(
+  hub: PresenceHub,
+  io: PresenceSocketIoServerLike,
+  event = "message",
+): () => void {
+  if (io === null || typeof io !== "object" || typeof io.on !== "function") {
+    throw new TypeError("attachPresenceToSocketIo: io must be a Socket.IO Server or Namespace");
+  }
+  if (typeof event !== "string" || event.length === 0) {
+    throw new RangeError(
+      `attachPresenceToSocketIo: event must be a non-empty event name; got ${String(event)}`,
+    );
+  }
+  const releases = new Set<() => void>();
+  const onConnection = (socket: PresenceSocketIoSocketLike) => {
+    const release = presenceSocketIoConnection(hub, socket, event);
+    const once = () => {
+      releases.delete(once);
+      release();
+    };
+    releases.add(once);
+    socket.on("disconnect", once);
+  };
+  io.on("connection", onConnection);
+  return () => {
+    io.off("connection", onConnection);
+    for (const release of [...releases]) release();
+  };
+}

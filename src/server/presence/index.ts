@@ -1,0 +1,28 @@
+/**
+ * The presence hub for `resilient-reconnect/server`: rosters per space, one answer per sync, batched
+ * broadcasts, a grace period for dropped members, and adapters for `ws` and Socket.IO. Node only.
+ */
+export {
+  attachPresenceToSocketIo,
+  attachPresenceToWs,
+  type PresenceSocketIoServerLike,
+  type PresenceSocketIoSocketLike,
+  type PresenceWsServerLike,
+  type PresenceWsSocketLike,
+  presenceSocketIoConnection,
+  presenceWsConnection,
+} from "./adapters.js";
+export { PresenceHub, type PresenceHubStats } from "./hub.js";
+export {
+  type PresenceConnection,
+  type PresenceHubOptions,
+  resolveHubOptions,
+  type SyncRequest,
+} from "./hub-options.js";
+export {
+  DEFAULT_MAX_LOG_ENTRIES,
+  InMemoryRosterStore,
+  type InMemoryRosterStoreOptions,
+  type RosterHead,
+  type RosterStore,
+} from "./store.js";
