@@ -5,6 +5,7 @@ export default defineConfig({
     index: "src/index.ts",
     websocket: "src/websocket.ts",
     "socket-io": "src/socket-io.ts",
+    presence: "src/presence/index.ts",
     server: "src/server/index.ts",
   },
   format: ["esm", "cjs"],

@@ -1,6 +1,6 @@
 /**
  * `resilient-reconnect/server` — Node-only helpers for the server side: admission control that answers with
- * hints (a Socket.IO middleware, the `ws` upgrade path), graceful drain for deploys. Never imported by the
+ * hints (a Socket.IO middleware, the `ws` upgrade path), graceful drain for deploys, the presence hub. Never imported by the
  * root (browser) entry; imports neither `ws` nor `socket.io` at runtime (the servers are passed in).
  */
 export {
@@ -22,6 +22,7 @@ export {
   type SocketIoSocketLike,
   type WebSocketServerClientsLike,
 } from "./drain.js";
+export * from "./presence/index.js";
 export {
   OVERLOADED,
   OverloadedError,

@@ -35,11 +35,13 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe("package rules", () => {
-  for (const entry of ["src/index.ts", "src/websocket.ts"]) {
-    it(`bundles ${entry} for the browser without Node built-ins or socket.io-client`, async () => {
+  for (const entry of ["src/index.ts", "src/websocket.ts", "src/presence/index.ts"]) {
+    it(`bundles ${entry} for the browser without Node built-ins, dependencies or server code`, async () => {
       const inputs = await browserInputs(entry);
       expect(inputs.length).toBeGreaterThan(3);
-      expect(inputs.filter((i) => i.startsWith("node:") || i.includes("node_modules"))).toEqual([]);
+      expect(
+        inputs.filter((i) => i.startsWith("node:") || i.includes("node_modules") || i.includes("server/")),
+      ).toEqual([]);
     });
   }
 
