@@ -1,0 +1,51 @@
+/**
+ * Bundle size side by side, one method for all: each import bundled by esbuild for the browser (minified,
+ * tree-shaken, every dependency included), then gzip level 9 — ours next to the peers users compare us with.
+ *
+ *   npm run bench:size   (builds first)  → bench/results/bundle-size/results.{json,md}
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+const root = join(import.meta.dirname, "..");
+const cases: { name: string; code: string }[] = [
+  {
+    name: "resilient-reconnect: ResilientSocket",
+    code: `export { ResilientSocket } from "./dist/index.js";`,
+  },
+  {
+    name: "resilient-reconnect: ResilientSocket + webSocketTransport",
+    code: `export { ResilientSocket } from "./dist/index.js"; export { webSocketTransport } from "./dist/websocket.js";`,
+  },
+  { name: "resilient-reconnect: SharedSocket", code: `export { SharedSocket } from "./dist/index.js";` },
+  { name: "resilient-reconnect: Presence (client)", code: `export { Presence } from "./dist/presence.js";` },
+  { name: "socket.io-client 4.8: io", code: `export { io } from "socket.io-client";` },
+  { name: "partysocket 1.3: WebSocket", code: `export { WebSocket } from "partysocket";` },
+  { name: "reconnecting-websocket 4.4", code: `export { default } from "reconnecting-websocket";` },
+];
+
+const rows = [];
+for (const { name, code } of cases) {
+  const result = await build({
+    stdin: { contents: code, resolveDir: root, loader: "js" },
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    write: false,
+    logLevel: "silent",
+  });
+  const bytes = result.outputFiles[0]?.contents ?? new Uint8Array();
+  rows.push({ name, minBytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length });
+}
+
+const kB = (n: number) => `${(n / 1000).toFixed(2)} kB`;
+let md = "| import | min | min+gzip |\n|---|---:|---:|\n";
+for (const r of rows) md += `| ${r.name} | ${kB(r.minBytes)} | ${kB(r.gzipBytes)} |\n`;
+const out = join(root, "bench", "results", "bundle-size");
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, "results.json"), `${JSON.stringify(rows, null, 2)}\n`);
+writeFileSync(join(out, "results.md"), md);
+process.stdout.write(`${md}\nwrote bench/results/bundle-size/results.{json,md}\n`);
