@@ -4,34 +4,15 @@
  * flow both ways through the leader; when the leader's page goes away mid-session (removed, so its lock is
  * released by the browser — no close() called), another page takes over and the server again sees one.
  */
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { SharedSocket } from "../../src/index.js";
+import { control, ports, serverLog, waitFor } from "./page-helpers.js";
 
-const ports = inject("ports");
 interface Tab {
   shared: SharedSocket;
   received: unknown[];
 }
-interface ServerLog {
-  attempts: number[];
-  open: number;
-  received: string[];
-}
-const log = async () => (await (await fetch(`http://127.0.0.1:${ports.control}/ws/log`)).json()) as ServerLog;
-type Maybe<T> = T | undefined | null | false;
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<Maybe<T>> | Maybe<T>,
-  timeoutMs = 8_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const log = () => serverLog("ws");
 
 const frames: HTMLIFrameElement[] = [];
 afterEach(async () => {
@@ -55,7 +36,7 @@ async function openTab(name: string): Promise<{ frame: HTMLIFrameElement; tab: T
 
 describe("one connection per browser", () => {
   it("gives five pages one server connection, and another page takes over when the leader's page goes away", async () => {
-    await fetch(`http://127.0.0.1:${ports.control}/ws/reset`);
+    await control("/ws/reset");
     const before = (await log()).open;
     const name = `app-${Math.random().toString(36).slice(2)}`;
     const tabs: { frame: HTMLIFrameElement; tab: Tab }[] = [];

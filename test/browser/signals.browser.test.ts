@@ -3,32 +3,14 @@
  * makes one after a small random delay, a hidden tab can pause, and pagehide/pageshow let go of the
  * connection and take it back.
  */
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { ResilientSocket } from "../../src/index.js";
 import { webSocketTransport } from "../../src/websocket.js";
+import { control, observe, ports, serverLog, waitFor } from "./page-helpers.js";
 
-const ports = inject("ports");
-interface ServerLog {
-  attempts: number[];
-  open: number;
-}
-async function control(path: string): Promise<ServerLog> {
-  const response = await fetch(`http://127.0.0.1:${ports.control}${path}`);
-  return (await response.json()) as ServerLog;
-}
-async function waitFor<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 8_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-/** Lets `ms` pass so that an attempt that must not happen has the chance to (an observation window). */
-const observe = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
+const log = () => serverLog("ws");
 const sockets: ResilientSocket[] = [];
+
 /**
  * The network as the page sees it: `navigator.onLine` and the `offline`/`online` events. Dispatched, not
  * emulated: the driver's offline emulation also cuts the test runner's own channel to the page.
@@ -60,10 +42,10 @@ describe("signals in Chromium", () => {
     await control("/ws/restart?downMs=0");
     await waitFor("paused", () => socket.state === "paused");
     await observe(1_500);
-    expect((await control("/ws/log")).attempts).toHaveLength(0);
+    expect((await log()).attempts).toHaveLength(0);
     setOnline(true);
     await waitFor("open again", () => socket.state === "open");
-    expect((await control("/ws/log")).attempts).toHaveLength(1);
+    expect((await log()).attempts).toHaveLength(1);
   });
 
   it('pauses a hidden tab under whenHidden: "pause" and resumes when it is visible', async () => {
@@ -75,20 +57,20 @@ describe("signals in Chromium", () => {
     await control("/ws/restart?downMs=0");
     await waitFor("paused", () => socket.state === "paused");
     await observe(1_000);
-    expect((await control("/ws/log")).attempts).toHaveLength(0);
+    expect((await log()).attempts).toHaveLength(0);
     Object.defineProperty(document, "visibilityState", { value: "visible", configurable: true });
     document.dispatchEvent(new Event("visibilitychange"));
     await waitFor("open again", () => socket.state === "open");
-    expect((await control("/ws/log")).attempts).toHaveLength(1);
+    expect((await log()).attempts).toHaveLength(1);
   });
 
   it("closes on pagehide (so the page can enter the back/forward cache) and reconnects on pageshow", async () => {
     const socket = open();
     await waitFor("open", () => socket.state === "open");
-    await waitFor("the server's count", async () => (await control("/ws/log")).open === 1);
+    await waitFor("the server's count", async () => (await log()).open === 1);
     window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true }));
     expect(socket.state).toBe("paused");
-    await waitFor("the server to see the close", async () => (await control("/ws/log")).open === 0);
+    await waitFor("the server to see the close", async () => (await log()).open === 0);
     window.dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true }));
     await waitFor("open again", () => socket.state === "open");
   });

@@ -3,38 +3,11 @@
  * connect and exchange, reconnect after a server restart with queued messages flushed in order, and a
  * server hint obeyed — no attempt before the moment the server gave.
  */
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { ResilientSocket } from "../../src/index.js";
 import { socketIoTransport } from "../../src/socket-io.js";
 import { webSocketTransport } from "../../src/websocket.js";
-
-const ports = inject("ports");
-
-interface ServerLog {
-  attempts: number[];
-  closedAt: number | null;
-  open: number;
-  received: string[];
-}
-
-async function control(path: string): Promise<unknown> {
-  const response = await fetch(`http://127.0.0.1:${ports.control}${path}`);
-  const body = await response.json();
-  if (!response.ok) throw new Error(`control ${path}: ${JSON.stringify(body)}`);
-  return body;
-}
-const serverLog = (name: string) => control(`/${name}/log`) as Promise<ServerLog>;
-
-/** Polls `probe` until it returns a truthy value; fails naming `what` after `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 8_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { control, ports, serverLog, waitFor } from "./page-helpers.js";
 
 const sockets: ResilientSocket[] = [];
 afterEach(async () => {
