@@ -10,6 +10,7 @@ export const SCENARIO_NAMES = [
   "brownout",
   "long-outage",
   "deploy-drain",
+  "quick-restart",
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -40,7 +41,7 @@ export interface ScenarioConfig {
   /** `brownout`: capacity share during the brownout, and its length (ms). */
   readonly brownoutShare: number;
   readonly brownoutMs: number;
-  /** `long-outage`: how long the server is gone (ms). */
+  /** `long-outage`, `quick-restart`: how long the server is gone (ms). */
   readonly outageMs: number;
   /** `deploy-drain`: the window the drain schedule spreads the returning clients over (ms). */
   readonly drainWindowMs: number;
@@ -110,6 +111,12 @@ const PER_SCENARIO: Record<ScenarioName, { description: string; defaults: Defaul
       "the new process accepts after the restart; recovery is measured from then",
     defaults: { clients: 100_000, horizonMs: 600_000, restartMs: 5000 },
   },
+  "quick-restart": {
+    description:
+      "the small storm's population loses its server for 3 s (a crash and restart; attempts are refused " +
+      "at once), then it is back; recovery is measured from its return",
+    defaults: { clients: 10_000, horizonMs: 300_000, outageMs: 3000 },
+  },
 };
 
 export function isScenarioName(value: string): value is ScenarioName {
@@ -150,6 +157,7 @@ export function buildScenario(config: ScenarioConfig): Scenario {
         ],
       };
     case "long-outage":
+    case "quick-restart":
       return {
         config,
         description,
