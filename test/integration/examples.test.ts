@@ -22,4 +22,12 @@ describe("examples", () => {
     expect(stdout).toMatch(/drain hint 200 ms/);
     expect(stdout).toMatch(/done: \{"handshakes":3,"connections":2,"attempts":3\}/);
   }, 30_000);
+
+  it("the browser example reconnects in real Chromium after the server's 1012 and flushes the queued message", async () => {
+    const { stdout } = await run(tsx, ["examples/browser/serve.ts"], { cwd: root, timeout: 40_000 });
+    expect(stdout).toMatch(/\[page\] .* retry #1 in \d+ ms \(hint, server asked 1000 ms\)/);
+    expect(stdout).toMatch(/\[page\] .* send #2: queued/);
+    expect(stdout).toMatch(/\[page\] .* message: echo: hello #2/);
+    expect(stdout).toMatch(/done: the page reconnected after the restart and flushed the queued message/);
+  }, 60_000);
 });
