@@ -58,8 +58,12 @@ function medianOf<T extends object>(label: string, measure: () => T): T {
 
 say(`presence hub, ${members} members, median of ${repeat} runs`);
 const mem: MemoryFigure = medianOf("memory", () => memory(members));
-const single: BroadcastFigure = medianOf("1 update per batch", () => broadcast(members, 1, 100));
-const batched: BroadcastFigure = medianOf("100 updates per batch", () => broadcast(members, 100, 20));
+const single: BroadcastFigure = medianOf("1 update per batch", () =>
+  broadcast(members, 1, Math.min(100, members - 1)),
+);
+const batched: BroadcastFigure = medianOf("100 updates per batch", () =>
+  broadcast(members, 100, Math.min(20, Math.floor((members - 1) / 100))),
+);
 const cold: ColdSyncFigure[] = [];
 for (const into of ["empty space", "full space"] as const) {
   for (const perBatch of [100, members]) {
