@@ -1,10 +1,12 @@
 import { playwright } from "@vitest/browser-playwright";
 import { defineConfig } from "vitest/config";
+import { officeCommands } from "./test/browser/office-commands.js";
 
 /**
  * Two projects, one command (`vitest run`): `node` (unit, property and integration tests in Node) and
  * `browser` (real Debian Chromium driven by playwright; servers started in Node by the global setup).
- * `CHROMIUM_PATH` overrides where Chromium lives.
+ * `CHROMIUM_PATH` overrides where Chromium lives. `officeCommands` open the virtual-office example in pages
+ * of their own (two visitors) for its browser test.
  */
 export default defineConfig({
   test: {
@@ -25,6 +27,7 @@ export default defineConfig({
             enabled: true,
             headless: true,
             screenshotFailures: false,
+            commands: officeCommands,
             provider: playwright({
               launchOptions: {
                 executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",

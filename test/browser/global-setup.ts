@@ -1,15 +1,22 @@
-/** vitest `globalSetup` for the browser project: real servers in Node, their ports handed to the page. */
+/** vitest `globalSetup` for the browser project: real servers in Node, their addresses handed to the page. */
 import type { TestProject } from "vitest/node";
+import { startOfficeProcess } from "../helpers/office-process.js";
 import { startBrowserServers } from "./servers.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
     ports: { ws: number; socketIo: number; control: number };
+    /** The virtual-office example's address (its own process, as `npm run example:office` runs it). */
+    office: string;
   }
 }
 
 export default async function setup(project: TestProject) {
-  const servers = await startBrowserServers();
+  const [servers, office] = await Promise.all([startBrowserServers(), startOfficeProcess()]);
   project.provide("ports", servers.ports);
-  return () => servers.close();
+  project.provide("office", office.url);
+  return async () => {
+    await servers.close();
+    await office.stop();
+  };
 }
