@@ -44,6 +44,9 @@ export function seededRandom(seed: number): Random {
   };
 }
 
+/** More timers than this in one `advance` is a loop, not a schedule. */
+const MAX_TIMERS_PER_ADVANCE = 1_000_000;
+
 interface VirtualTimer {
   readonly id: number;
   readonly at: number;
@@ -94,9 +97,13 @@ export class VirtualClock implements Clock {
   /** Moves time forward by `ms`, firing every timer that falls due on the way (including ones they set). */
   advance(ms: number): void {
     const target = this.current + ms;
-    for (;;) {
+    for (let fired = 0; ; fired++) {
       const next = this.earliest();
       if (next === undefined || next.at > target) break;
+      // A timer that keeps re-arming itself at 0 ms would never let time pass: fail loudly instead of hanging.
+      if (fired >= MAX_TIMERS_PER_ADVANCE) {
+        throw new Error(`VirtualClock.advance: over ${MAX_TIMERS_PER_ADVANCE} timers fired; a timer loop?`);
+      }
       this.timers.delete(next.id);
       this.current = Math.max(this.current, next.at);
       next.callback();

@@ -105,6 +105,10 @@ const KNOWN = new Set([
   "random",
 ]);
 
+/** The longest delay a platform timer takes: browsers and Node turn anything above it into ~0 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+const TIMER = { min: 0, exclusiveMin: true, max: MAX_TIMER_MS };
+
 /** A number option: finite (or Infinity when allowed), within [min, max]. */
 export function numberOption(
   name: string,
@@ -181,8 +185,8 @@ function resolveHeartbeat(value: unknown): Required<HeartbeatOptions> | undefine
     throw new TypeError("heartbeat needs intervalMs and timeoutMs (or pass heartbeat: false)");
   }
   return {
-    intervalMs: numberOption("heartbeat.intervalMs", input.intervalMs, 0, { min: 0, exclusiveMin: true }),
-    timeoutMs: numberOption("heartbeat.timeoutMs", input.timeoutMs, 0, { min: 0, exclusiveMin: true }),
+    intervalMs: numberOption("heartbeat.intervalMs", input.intervalMs, 0, TIMER),
+    timeoutMs: numberOption("heartbeat.timeoutMs", input.timeoutMs, 0, TIMER),
     message: input.message === undefined ? "ping" : input.message,
     isPong: functionOption("heartbeat.isPong", input.isPong, (data: unknown) => data === "pong"),
   };
@@ -223,11 +227,8 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
   const maxDelayMs = numberOption(
     "maxDelayMs",
     input.maxDelayMs,
-    Math.max(DEFAULT_MAX_HINT_MS, backoff.capMs),
-    {
-      min: 0,
-      exclusiveMin: true,
-    },
+    Math.min(Math.max(DEFAULT_MAX_HINT_MS, backoff.capMs), MAX_TIMER_MS),
+    TIMER,
   );
   if (maxDelayMs < backoff.capMs) {
     throw new RangeError(`maxDelayMs must be >= the backoff cap (${backoff.capMs}); got ${maxDelayMs}`);
@@ -262,10 +263,8 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
       }),
       hintSpreadRatio: numberOption("hintSpreadRatio", input.hintSpreadRatio, 0.25, { max: 10 }),
     },
-    connectTimeoutMs: numberOption("connectTimeoutMs", input.connectTimeoutMs, 20_000, {
-      exclusiveMin: true,
-    }),
-    stableAfterMs: numberOption("stableAfterMs", input.stableAfterMs, 10_000),
+    connectTimeoutMs: numberOption("connectTimeoutMs", input.connectTimeoutMs, 20_000, TIMER),
+    stableAfterMs: numberOption("stableAfterMs", input.stableAfterMs, 10_000, { max: MAX_TIMER_MS }),
     stableOnFirstMessage: booleanOption("stableOnFirstMessage", input.stableOnFirstMessage, false),
     heartbeat: resolveHeartbeat(input.heartbeat),
     queue: resolveQueue(input.queue),

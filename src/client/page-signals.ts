@@ -103,13 +103,21 @@ export function resolveSignals(value: unknown, number: NumberOption): ResolvedSi
     document: doc,
     navigator: input.navigator ?? g.navigator,
     whenHidden,
-    hiddenSlowdown: number("signals.hiddenSlowdown", input.hiddenSlowdown, 4, { min: 1 }),
-    resumeJitterMs: number("signals.resumeJitterMs", input.resumeJitterMs, 1_000),
-    wakeCheckMs: number("signals.wakeCheckMs", input.wakeCheckMs, 5_000),
+    hiddenSlowdown: number("signals.hiddenSlowdown", input.hiddenSlowdown, 4, { min: 1, max: 1_000 }),
+    resumeJitterMs: number("signals.resumeJitterMs", input.resumeJitterMs, 1_000, { max: MAX_TIMER }),
+    wakeCheckMs: number("signals.wakeCheckMs", input.wakeCheckMs, 5_000, { max: MAX_TIMER / 2 }),
   };
 }
 
-type NumberOption = (name: string, value: unknown, fallback: number, bounds?: { min?: number }) => number;
+type NumberOption = (
+  name: string,
+  value: unknown,
+  fallback: number,
+  bounds?: { min?: number; max?: number },
+) => number;
+
+/** The longest delay a platform timer takes (above it, browsers and Node fire at once). */
+const MAX_TIMER = 2_147_483_647;
 
 /** Listens to the page; tells the socket when attempts are allowed and when to check its connection. */
 export class PageSignals {

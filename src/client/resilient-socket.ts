@@ -109,10 +109,16 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     return this.currentState;
   }
 
-  /** Starts connecting when `idle` (autoConnect off) or `stopped` (history forgotten). Otherwise does nothing. */
+  /**
+   * Starts connecting when `idle` (autoConnect off) or `stopped` (history forgotten); makes one attempt now
+   * when `paused` by page signals. Otherwise does nothing.
+   */
   connect(): void {
-    if (this.currentState === "stopped") this.planner.reset();
-    if (this.currentState === "idle" || this.currentState === "stopped") this.attempt();
+    const state = this.currentState;
+    if (state === "stopped") this.planner.reset();
+    // From `paused`: the app overrides the page signals (navigator.onLine is known to lie) for one attempt,
+    // still through the breaker; if it fails, the socket pauses again.
+    if (state === "idle" || state === "stopped" || state === "paused") this.attempt(state === "paused");
   }
 
   /**
@@ -176,9 +182,9 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     return this.currentState === "closed";
   }
 
-  private attempt(): void {
+  private attempt(overrideSignals = false): void {
     this.clearRetry();
-    if (this.signals?.paused) {
+    if (this.signals?.paused && !overrideSignals) {
       this.setState("paused");
       return;
     }
@@ -249,7 +255,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.outbox.flush();
     if (this.currentState !== "open") return;
     this.liveness?.start();
-    this.signals?.watchSleep(true);
+    // Sleep detection only acts through the heartbeat; without one it would be a timer for nothing.
+    if (this.liveness !== undefined) this.signals?.watchSleep(true);
     this.stableTimer = this.clock.setTimeout(() => {
       this.stableTimer = undefined;
       this.markStable();
@@ -353,9 +360,12 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     if (state !== "paused" && !(planned?.slowed && signals.slowdown === 1)) return;
     const now = this.clock.now();
     const jitterMs = this.random() * signals.options.resumeJitterMs;
-    const delayMs = Math.max((planned?.at ?? now) - now, jitterMs);
-    const event = planned?.event ?? { attempt: this.planner.failures, delayMs, cause: "backoff" as const };
-    this.planned = { at: now + delayMs, event, slowed: false };
+    const { slowdown } = signals;
+    const waitMs = Math.max((planned?.at ?? now) - now, jitterMs);
+    const delayMs = Math.min(waitMs * slowdown, this.options.planner.maxDelayMs);
+    const attempt = Math.max(1, this.planner.failures);
+    const event = planned?.event ?? { attempt, delayMs, cause: "backoff" as const };
+    this.planned = { at: now + waitMs, event, slowed: slowdown > 1 };
     this.arm(delayMs);
     this.setState(this.planner.circuit === "open" ? "circuit-open" : "waiting");
     if (!this.closed) this.emit("retry", { ...event, delayMs });
@@ -366,10 +376,13 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const state = this.currentState;
     if (state !== "open" && state !== "connecting") return;
     const wasStable = this.stable;
+    // An abandoned attempt reports no outcome: if it was the breaker's probe, let the next one through.
+    if (this.probe && !wasStable) this.planner.releaseProbe();
+    this.probe = false;
     this.teardownConnection();
     if (state === "open") this.emit("close", { kind: "client", wasStable });
     if (this.closed) return;
-    const event: RetryEvent = { attempt: this.planner.failures, delayMs: 0, cause: "backoff" };
+    const event: RetryEvent = { attempt: Math.max(1, this.planner.failures), delayMs: 0, cause: "backoff" };
     this.planned = { at: this.clock.now(), event, slowed: false };
     this.setState("paused");
   }

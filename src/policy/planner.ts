@@ -136,6 +136,15 @@ export class ReconnectPlanner {
     this.breaker?.recordSuccess(nowMs);
   }
 
+  /**
+   * The attempt in flight was abandoned without an outcome (the page was hidden for the back/forward cache):
+   * if it was the breaker's probe, the breaker lets another probe through instead of waiting for this one
+   * forever.
+   */
+  releaseProbe(): void {
+    this.breaker?.releaseProbe();
+  }
+
   /** Forget all history (used when the app calls `connect()` on a stopped socket). */
   reset(): void {
     this.attempt = 0;

@@ -30,7 +30,7 @@ const sockets: ResilientSocket[] = [];
 
 function make(
   signals: Partial<PageSignalsOptions> = {},
-  extra: { heartbeat?: boolean; random?: number; offline?: boolean } = {},
+  extra: { heartbeat?: boolean; random?: number; offline?: boolean; breaker?: boolean } = {},
 ) {
   clock = new VirtualClock(1_000);
   transport = new FakeTransport(() => clock.now());
@@ -46,6 +46,7 @@ function make(
     stableAfterMs: 500,
     signals: { window: win, document: doc, navigator: nav, ...signals },
     ...(extra.heartbeat ? { heartbeat: { intervalMs: 30_000, timeoutMs: 2_000 } } : {}),
+    ...(extra.breaker ? { circuitBreaker: { consecutiveFailures: 2, openMs: 10_000 } } : {}),
   });
   sockets.push(socket);
   return socket;
@@ -236,10 +237,68 @@ describe("back/forward cache and sleep", () => {
     [{ hiddenSlowdown: 0.5 }, "signals.hiddenSlowdown"],
     [{ resumeJitterMs: -1 }, "signals.resumeJitterMs"],
     [{ wakeCheckMs: Number.NaN }, "signals.wakeCheckMs"],
+    [{ wakeCheckMs: 3e9 }, "signals.wakeCheckMs"],
+    [{ resumeJitterMs: 3e9 }, "signals.resumeJitterMs"],
     [{ window: {} }, "signals.window"],
   ])("rejects %j with an error naming %s", (signals, name) => {
     expect(
       () => new ResilientSocket({ transport: new FakeTransport(() => 0), signals: signals as never }),
     ).toThrow(name);
+  });
+});
+
+describe("signals meet the breaker, the app and the platform", () => {
+  it.each(["connecting", "open"] as const)(
+    "lets a new probe through after pagehide abandoned the breaker's probe while %s",
+    (phase) => {
+      const socket = make({ resumeJitterMs: 100 }, { breaker: true });
+      const circuits: string[] = [];
+      socket.on("circuit", (e) => circuits.push(e.state));
+      socket.connect();
+      transport.last.close({ code: 1006 });
+      clock.advance(1_000);
+      transport.last.close({ code: 1006 });
+      expect(socket.state).toBe("circuit-open");
+      clock.advance(10_000);
+      expect(transport.attempts).toHaveLength(3); // the probe
+      if (phase === "open") transport.last.open();
+      fire("pagehide");
+      fire("pageshow");
+      clock.advance(100);
+      expect(transport.attempts).toHaveLength(4);
+      expect(clock.pendingTimers()).toBeLessThanOrEqual(2);
+    },
+  );
+
+  it("lets connect() override a pause for one attempt through the policy (navigator.onLine can be wrong)", () => {
+    const socket = make({}, { offline: true });
+    socket.connect();
+    expect(socket.state).toBe("paused");
+    socket.connect();
+    expect(transport.attempts).toHaveLength(1);
+    transport.last.close({ code: 1006 });
+    expect(socket.state).toBe("paused");
+    clock.advance(60_000);
+    expect(transport.attempts).toHaveLength(1);
+  });
+
+  it('keeps a wait resumed after online slow while the tab is still hidden under whenHidden: "slow"', () => {
+    const socket = make({ whenHidden: "slow", hiddenSlowdown: 4, resumeJitterMs: 0 });
+    const seen = retries(socket);
+    doc.set("hidden");
+    dropAfterStable(socket);
+    expect(seen.at(-1)?.delayMs).toBe(4_000);
+    fire("offline");
+    fire("online");
+    expect(seen.at(-1)?.delayMs).toBe(4_000);
+    expect(seen.at(-1)?.attempt).toBe(1);
+  });
+
+  it("holds no sleep-detector timer when there is no heartbeat to check with", () => {
+    const socket = make({ wakeCheckMs: 1_000 });
+    socket.connect();
+    transport.last.open();
+    // Only the stable-period timer.
+    expect(clock.pendingTimers()).toBe(1);
   });
 });
