@@ -75,6 +75,9 @@ for (const kind of KINDS) {
     throw new RangeError(`--kinds: unknown kind ${kind} (known: ${Object.keys(LABEL).join(", ")})`);
 }
 
+/** What each kind is doing, for the progress line of `--parallel`. */
+const status = new Map<Kind, string>();
+
 interface ServerReport {
   attempts: number;
   attemptsPer100ms: number[];
@@ -171,7 +174,8 @@ async function runKind(kind: Kind) {
     const filled = await watchPopulation(population, (n) => n >= clients, 60_000);
     if (!filled.reached)
       throw new Error(`${kind}: only part of ${clients} clients connected to the fresh server`);
-    say(`  ${LABEL[kind]}: ${clients} connected; killing the server`);
+    if (!values.parallel) say(`  ${LABEL[kind]}: ${clients} connected; killing the server`);
+    status.set(kind, "all connected; server killed");
     await stop(fill.child, "SIGKILL");
     // Restart only once every client has seen the drop: a progress report sent before the kill must never
     // be read as "all back" after the restart.
@@ -189,12 +193,16 @@ async function runKind(kind: Kind) {
         horizonMs,
         (connected) => {
           const now = Date.now();
-          if (now - lastShown < 1000) return;
+          const since = ((now - restartedAt) / 1000).toFixed(1);
+          status.set(kind, `${connected}/${clients} back ${since} s after restart`);
+          if (values.parallel || now - lastShown < 1000) return;
           lastShown = now;
-          say(
-            `    ${LABEL[kind]}: ${((now - restartedAt) / 1000).toFixed(1)} s after restart, ${connected}/${clients} connected`,
-          );
+          say(`    ${LABEL[kind]}: ${since} s after restart, ${connected}/${clients} connected`);
         },
+      );
+      status.set(
+        kind,
+        recovery.reached ? `all back in ${(recovery.elapsedMs / 1000).toFixed(1)} s` : "not all back",
       );
       restarted.child.send({ type: "report" });
       const report = await nextMessage<ServerReport>(restarted.child, "report", 10_000);
@@ -269,7 +277,16 @@ say(
 const started = Date.now();
 const results: Awaited<ReturnType<typeof runKind>>[] = [];
 if (values.parallel) {
-  results.push(...(await Promise.all(KINDS.map(runKind))));
+  // One line a second for all kinds at once.
+  const ticker = setInterval(() => {
+    const line = KINDS.map((kind) => `${LABEL[kind]}: ${status.get(kind) ?? "starting"}`).join("  |  ");
+    say(`  ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s  ${line}`);
+  }, 1000);
+  try {
+    results.push(...(await Promise.all(KINDS.map(runKind))));
+  } finally {
+    clearInterval(ticker);
+  }
 } else {
   for (const kind of KINDS) {
     say(`- ${LABEL[kind]}`);
