@@ -40,8 +40,9 @@ export function closeOutcome(
       new ConnectionRefusedError(`server refused the connection${detail}`, { cause: info?.error, ...status }),
     );
   }
-  if (kind === "error" && info?.error !== undefined && hint === undefined) {
-    errors.push(new TransportError(`connection failed${detail}`, { cause: info.error }));
+  if ((kind === "error" || kind === "closed") && info?.error !== undefined && hint === undefined) {
+    const what = kind === "error" ? "connection failed" : "connection broke";
+    errors.push(new TransportError(`${what}${detail}`, { cause: info.error }));
   }
   const deliberate = kind === "deliberate" && !options.reconnectOnServerClose && hint === undefined;
   return { errors, hint, stop: refused || deliberate };
