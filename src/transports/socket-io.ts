@@ -72,9 +72,12 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
         const info: CloseInfo = { kind: refused ? "refused" : "error", reason: error?.message ?? "", error };
         finish(hint.hint !== undefined || hint.problem !== undefined ? { ...info, hint } : info);
       });
-      socket.on("disconnect", (reason: string) => {
+      socket.on("disconnect", (reason: string, description?: unknown) => {
         const kind = reason === "io server disconnect" ? "deliberate" : "closed";
-        const info: CloseInfo = { kind, reason };
+        // A packet the client could not decode (socket.io "parse error", engine.io "transport error"): a
+        // protocol violation by the server, reported rather than passed off as an ordinary drop.
+        const broken = reason === "parse error" || reason === "transport error";
+        const info: CloseInfo = broken ? { kind, reason, error: description ?? reason } : { kind, reason };
         finish(drain === undefined ? info : { ...info, hint: drain });
       });
       socket.connect();
