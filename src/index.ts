@@ -4,6 +4,15 @@
  * @packageDocumentation
  */
 
+export {
+  type AtLeastOnceOptions,
+  atLeastOnce,
+  DELIVERY_TAG,
+  type DeliveryAck,
+  type DeliveryMessage,
+  type DeliveryTracker,
+  readAck,
+} from "./client/delivery.js";
 export type {
   CircuitEvent,
   CloseEvent,

@@ -40,7 +40,7 @@ export function closeOutcome(
       new ConnectionRefusedError(`server refused the connection${detail}`, { cause: info?.error, ...status }),
     );
   }
-  if (kind === "error" && info?.error !== undefined && hint === undefined) {
+  if ((kind === "error" || kind === "closed") && info?.error !== undefined && hint === undefined) {
     errors.push(new TransportError(`connection failed${detail}`, { cause: info.error }));
   }
   const deliberate = kind === "deliberate" && !options.reconnectOnServerClose && hint === undefined;

@@ -9,6 +9,7 @@ import { type CircuitBreakerOptions, resolveCircuitBreakerOptions } from "../pol
 import { DEFAULT_MAX_HINT_MS } from "../policy/hints.js";
 import type { PlannerOptions } from "../policy/planner.js";
 import type { Transport } from "../transports/types.js";
+import type { DeliveryTracker } from "./delivery.js";
 import { type PageSignalsOptions, type ResolvedSignals, resolveSignals } from "./page-signals.js";
 import { defaultQueueOptions, type QueueOptions } from "./queue.js";
 
@@ -48,6 +49,9 @@ export interface ResilientSocketOptions {
   heartbeat?: HeartbeatOptions | false;
   /** Outbound queue bounds, or `false` to drop (with a `drop` event) what is sent while disconnected. */
   queue?: Partial<QueueOptions> | false;
+  /** At-least-once delivery (`atLeastOnce()`): ids on messages, resent until the server acknowledges them.
+   * Default off: messages are sent once, as they are. */
+  delivery?: DeliveryTracker;
   /** Reconnect after a deliberate server close (WebSocket 1000, "io server disconnect"). Default `false`. */
   reconnectOnServerClose?: boolean;
   /** Retry after a refusal without a hint (HTTP 401/403, Socket.IO middleware error). Default `false`. */
@@ -75,6 +79,7 @@ export interface ResolvedOptions {
   readonly stableOnFirstMessage: boolean;
   readonly heartbeat: Required<HeartbeatOptions> | undefined;
   readonly queue: QueueOptions | undefined;
+  readonly delivery: DeliveryTracker | undefined;
   readonly reconnectOnServerClose: boolean;
   readonly retryOnRefusal: boolean;
   readonly autoConnect: boolean;
@@ -96,6 +101,7 @@ const KNOWN = new Set([
   "stableOnFirstMessage",
   "heartbeat",
   "queue",
+  "delivery",
   "reconnectOnServerClose",
   "retryOnRefusal",
   "autoConnect",
@@ -268,6 +274,10 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
     stableOnFirstMessage: booleanOption("stableOnFirstMessage", input.stableOnFirstMessage, false),
     heartbeat: resolveHeartbeat(input.heartbeat),
     queue: resolveQueue(input.queue),
+    delivery:
+      input.delivery === undefined
+        ? undefined
+        : (objectOption("delivery", input.delivery) as unknown as DeliveryTracker),
     reconnectOnServerClose: booleanOption("reconnectOnServerClose", input.reconnectOnServerClose, false),
     retryOnRefusal: booleanOption("retryOnRefusal", input.retryOnRefusal, false),
     autoConnect: booleanOption("autoConnect", input.autoConnect, true),

@@ -49,6 +49,8 @@ export interface QueueEntry {
   readonly wire: unknown;
   readonly bytes: number;
   readonly at: number;
+  /** Its sequence number under at-least-once delivery. */
+  readonly id?: number;
 }
 
 /** Size of a message in bytes, as the queue counts it. */
@@ -96,7 +98,7 @@ export class OutboundQueue {
 
   /** Adds a message (and its wire form, which is what is counted). Returns whether it was queued and whatever
    * was discarded to make (or refuse) room. */
-  push(data: unknown, wire: unknown, nowMs: number): { queued: boolean; dropped: Dropped[] } {
+  push(data: unknown, wire: unknown, nowMs: number, id?: number): { queued: boolean; dropped: Dropped[] } {
     const dropped = this.expire(nowMs);
     const bytes = messageBytes(wire);
     const { maxBytes, maxMessages, overflow } = this.options;
@@ -114,7 +116,7 @@ export class OutboundQueue {
       if (oldest === undefined) break;
       dropped.push({ data: oldest.data, reason: "overflow" });
     }
-    this.entries.push({ data, wire, bytes, at: nowMs });
+    this.entries.push({ data, wire, bytes, at: nowMs, id });
     this.totalBytes += bytes;
     return { queued: true, dropped };
   }
@@ -134,6 +136,19 @@ export class OutboundQueue {
     this.compact();
     this.entries.unshift(entry);
     this.totalBytes += entry.bytes;
+  }
+
+  /** Puts unacknowledged messages back in front, oldest first, then discards the oldest beyond the bounds. */
+  requeue(entries: readonly QueueEntry[]): Dropped[] {
+    for (let i = entries.length - 1; i >= 0; i--) this.unshift(entries[i] as QueueEntry);
+    const dropped: Dropped[] = [];
+    const { maxMessages, maxBytes } = this.options;
+    while (this.size > maxMessages || this.totalBytes > maxBytes) {
+      const oldest = this.shift();
+      if (oldest === undefined) break;
+      dropped.push({ data: oldest.data, reason: "overflow" });
+    }
+    return dropped;
   }
 
   /** Removes and returns every message that has outlived `ttlMs`. */

@@ -61,17 +61,22 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.clock = this.options.clock;
     this.random = this.options.random;
     this.planner = new ReconnectPlanner(this.options.planner);
-    this.outbox = new Outbox(this.options.queue, this.options.transport, {
-      now: () => this.clock.now(),
-      transmit: (wire) => this.transmit(wire),
-      isOpen: () => this.currentState === "open",
-      isClosed: () => this.closed,
-      drop: (dropped) => {
-        this.droppedCount++;
-        this.emit("drop", dropped);
+    this.outbox = new Outbox(
+      this.options.queue,
+      this.options.transport,
+      {
+        now: () => this.clock.now(),
+        transmit: (wire) => this.transmit(wire),
+        isOpen: () => this.currentState === "open",
+        isClosed: () => this.closed,
+        drop: (dropped) => {
+          this.droppedCount++;
+          this.emit("drop", dropped);
+        },
+        error: (error) => this.emit("error", error),
       },
-      error: (error) => this.emit("error", error),
-    });
+      this.options.delivery,
+    );
     const { heartbeat, signal } = this.options;
     this.liveness =
       heartbeat === undefined
@@ -267,6 +272,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private handleMessage(data: unknown): void {
     if (this.liveness?.inbound(data)) return;
     if (this.options.stableOnFirstMessage && !this.stable) this.markStable();
+    if (this.options.delivery?.inbound(data)) return;
     this.emit("message", data);
   }
 
@@ -278,6 +284,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const wasOpen = this.currentState === "open";
     const wasStable = this.stable;
     this.teardownConnection();
+    // Requeueing unacknowledged messages may report drops, whose listeners may close the socket.
+    if (this.closed) return;
     const kind = info?.kind ?? "client";
     if (wasOpen)
       this.emit("close", { code: info?.code, reason: info?.reason ?? error?.message, kind, wasStable });
@@ -420,6 +428,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const connection = this.current;
     this.current = undefined;
     this.liveAttempt = 0;
+    this.outbox.requeueUnacked();
     if (connection === undefined) return;
     try {
       connection.close();

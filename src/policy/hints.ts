@@ -126,7 +126,11 @@ export function readCloseHint(code: number, reason: string, maxHintMs = DEFAULT_
   } catch {
     return { problem: `close ${code} reason ignored: not valid JSON` };
   }
-  return readHintPayload(parsed, "close-code", maxHintMs, code);
+  const reading = readHintPayload(parsed, "close-code", maxHintMs, code);
+  // A JSON reason on 1012/1013 is meant as a hint; one without an own `retryAfterMs` (`__proto__` tricks,
+  // a misspelt field) is reported rather than silently ignored.
+  if (reading === NONE) return { problem: `close ${code} reason ignored: JSON without an own retryAfterMs` };
+  return reading;
 }
 
 /** Reads an HTTP `Retry-After` header from a refused handshake (status 429 or 503, or any status). */

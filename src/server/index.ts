@@ -13,6 +13,14 @@ export {
   resolveAdmissionOptions,
 } from "./admission.js";
 export {
+  type DedupeResult,
+  type DedupeStore,
+  Deduplicator,
+  type DeduplicatorOptions,
+  deliveryAck,
+  memoryDedupeStore,
+} from "./dedupe.js";
+export {
   type DrainOptions,
   type DrainSummary,
   drainSocketIo,

@@ -21,6 +21,9 @@ export interface SocketIoTransportOptions {
   event?: string;
 }
 
+/** Longest part of a refusal's message kept as the close reason. */
+const MAX_REASON = 256;
+
 /** Creates a Socket.IO transport. */
 export function socketIoTransport(options: SocketIoTransportOptions): Transport {
   if (options === null || typeof options !== "object") {
@@ -69,12 +72,17 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
         // socket.io-client marks a socket inactive when the server's middleware refused it (a CONNECT_ERROR
         // packet); transport failures leave it active.
         const refused = !socket.active;
-        const info: CloseInfo = { kind: refused ? "refused" : "error", reason: error?.message ?? "", error };
+        // A hostile server may send a megabyte of message; the reason (quoted in errors) keeps a bounded part.
+        const reason = String(error?.message ?? "").slice(0, MAX_REASON);
+        const info: CloseInfo = { kind: refused ? "refused" : "error", reason, error };
         finish(hint.hint !== undefined || hint.problem !== undefined ? { ...info, hint } : info);
       });
-      socket.on("disconnect", (reason: string) => {
+      socket.on("disconnect", (reason: string, description?: unknown) => {
         const kind = reason === "io server disconnect" ? "deliberate" : "closed";
-        const info: CloseInfo = { kind, reason };
+        // A packet the client could not decode (socket.io "parse error", engine.io "transport error"): a
+        // protocol violation by the server, reported rather than passed off as an ordinary drop.
+        const broken = reason === "parse error" || reason === "transport error";
+        const info: CloseInfo = broken ? { kind, reason, error: description ?? reason } : { kind, reason };
         finish(drain === undefined ? info : { ...info, hint: drain });
       });
       socket.connect();

@@ -178,6 +178,8 @@ function describeClose(
   const hinted = hint.hint !== undefined || hint.problem !== undefined;
   const kind = code === CLOSE_NORMAL ? "deliberate" : opened ? "closed" : "error";
   const info: CloseInfo = { kind, code, reason };
-  const withError = error === undefined || kind !== "error" ? info : { ...info, error };
+  // An error on an open connection is a protocol violation by the server (malformed frame, invalid UTF-8,
+  // an oversized control frame): reported, not swallowed as an ordinary drop.
+  const withError = error === undefined || kind === "deliberate" ? info : { ...info, error };
   return hinted ? { ...withError, hint } : withError;
 }

@@ -362,15 +362,17 @@ export interface Client {
 /**
  * A {@link ResilientSocket} over the `ws` transport to `server`, with {@link FAST} delays overridden by
  * `options`, its events logged from construction, and its timers counted. {@link closeAll} closes it.
+ * `url` points it elsewhere (a proxy in front of `server`).
  */
 export function startClient(
   server: TestServer,
   options: Omit<ResilientSocketOptions, "transport"> = {},
+  url = server.url,
 ): Client {
   const clock = new CountingClock();
   const socket = new ResilientSocket({
     transport: webSocketTransport({
-      url: server.url,
+      url,
       WebSocket: WebSocket as unknown as WebSocketConstructor,
     }),
     ...FAST,

@@ -56,9 +56,10 @@ describe("hostile hint values", () => {
     expect((hint?.delayMs ?? 0) + (hint?.spreadMs ?? 0)).toBe(DEFAULT_MAX_HINT_MS);
   });
 
-  it("is not fooled by __proto__ in JSON", () => {
+  it("is not fooled by __proto__ in JSON, and reports the reason as carrying no hint", () => {
     const reading = readCloseHint(1013, '{"__proto__":{"retryAfterMs":1},"spreadMs":5}');
-    expect(reading).toEqual({});
+    expect(reading.hint).toBeUndefined();
+    expect(reading.problem).toMatch(/own retryAfterMs/);
     expect(({} as Record<string, unknown>).retryAfterMs).toBeUndefined();
   });
 
