@@ -24,14 +24,14 @@ export type {
 } from "./client/page-signals.js";
 export { type DropReason, defaultQueueOptions, type QueueOptions } from "./client/queue.js";
 export { ResilientSocket } from "./client/resilient-socket.js";
-export {
-  type BroadcastChannelLike,
-  type LockManagerLike,
-  type SharedRole,
-  SharedSocket,
-  type SharedSocketEvents,
-  type SharedSocketOptions,
-} from "./client/shared-socket.js";
+export type {
+  BroadcastChannelLike,
+  LockManagerLike,
+  SharedRole,
+  SharedSocketEvents,
+  SharedSocketOptions,
+} from "./client/shared-options.js";
+export { SharedSocket } from "./client/shared-socket.js";
 export {
   type Clock,
   type Random,
@@ -47,6 +47,7 @@ export {
   HintError,
   ResilientReconnectError,
   RetriesExhaustedError,
+  SocketCreateError,
   TimeoutError,
   TransportError,
 } from "./errors.js";
