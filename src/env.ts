@@ -29,6 +29,23 @@ export const systemClock: Clock = {
 /** The real randomness: `Math.random`, drawn at call time (never once at import time). */
 export const systemRandom: Random = () => Math.random();
 
+let idCount = 0;
+
+/**
+ * An identifier unique to this call — for telling instances apart (the tabs of a {@link SharedSocket}), never
+ * for policy: an injected {@link Random} that repeats (tests pass `() => 0.5`) must not make two tabs one.
+ * `crypto.randomUUID` where there is one (secure contexts), else `crypto.getRandomValues`, else a counter with
+ * the time and `Math.random` (unique within this realm, very likely across realms).
+ */
+export function newId(): string {
+  const crypto = (globalThis as { crypto?: Partial<Crypto> }).crypto;
+  if (typeof crypto?.randomUUID === "function") return crypto.randomUUID();
+  if (typeof crypto?.getRandomValues === "function")
+    return Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => n.toString(36)).join("-");
+  idCount++;
+  return `${Date.now().toString(36)}-${idCount.toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
 /**
  * A deterministic pseudo-random source (mulberry32). Same seed, same sequence — for tests and simulations.
  * @see https://gist.github.com/tommyettinger/46a874533244883189143505d203312c

@@ -11,7 +11,8 @@ export type ErrorCode =
   | "HEARTBEAT_TIMEOUT"
   | "REFUSED"
   | "BAD_HINT"
-  | "MAX_ATTEMPTS";
+  | "MAX_ATTEMPTS"
+  | "CREATE_FAILED";
 
 /** Base class of every error this library emits. */
 export class ResilientReconnectError extends Error {
@@ -64,5 +65,13 @@ export class RetriesExhaustedError extends ResilientReconnectError {
   override readonly name = "RetriesExhaustedError";
   constructor(attempts: number) {
     super("MAX_ATTEMPTS", `gave up after ${attempts} consecutive failed attempts (maxAttempts)`);
+  }
+}
+
+/** `SharedSocket`'s `create` threw: the tab stepped down and asks for the leadership again later. */
+export class SocketCreateError extends ResilientReconnectError {
+  override readonly name = "SocketCreateError";
+  constructor(options: { cause: unknown }) {
+    super("CREATE_FAILED", "SharedSocket: create() threw instead of returning a ResilientSocket", options);
   }
 }

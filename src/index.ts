@@ -33,14 +33,14 @@ export type {
 } from "./client/page-signals.js";
 export { type DropReason, defaultQueueOptions, type QueueOptions } from "./client/queue.js";
 export { ResilientSocket } from "./client/resilient-socket.js";
-export {
-  type BroadcastChannelLike,
-  type LockManagerLike,
-  type SharedRole,
-  SharedSocket,
-  type SharedSocketEvents,
-  type SharedSocketOptions,
-} from "./client/shared-socket.js";
+export type {
+  BroadcastChannelLike,
+  LockManagerLike,
+  SharedRole,
+  SharedSocketEvents,
+  SharedSocketOptions,
+} from "./client/shared-options.js";
+export { SharedSocket } from "./client/shared-socket.js";
 export {
   type Clock,
   type Random,
@@ -56,6 +56,7 @@ export {
   HintError,
   ResilientReconnectError,
   RetriesExhaustedError,
+  SocketCreateError,
   TimeoutError,
   TransportError,
 } from "./errors.js";

@@ -2,7 +2,8 @@
  * One connection per browser, in real Chromium: five same-origin pages (iframes, each its own document with
  * its own Web Lock requests and BroadcastChannel) share one connection to a real `ws` server; messages
  * flow both ways through the leader; when the leader's page goes away mid-session (removed, so its lock is
- * released by the browser — no close() called), another page takes over and the server again sees one.
+ * released by the browser — no close() called), another page takes over and the server again sees one, and
+ * no remaining page ever reports the shared connection `closed`.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { SharedSocket } from "../../src/index.js";
@@ -11,6 +12,7 @@ import { control, ports, serverLog, waitFor } from "./page-helpers.js";
 interface Tab {
   shared: SharedSocket;
   received: unknown[];
+  states: string[];
 }
 const log = () => serverLog("ws");
 
@@ -64,5 +66,7 @@ describe("one connection per browser", () => {
     expect(rest.filter(({ tab }) => tab.shared.role === "leader")).toHaveLength(1);
     await waitFor("every remaining page open", () => rest.every(({ tab }) => tab.shared.state === "open"));
     expect((await log()).attempts).toHaveLength(2);
+    // The old leader's socket closing is not the shared connection closing.
+    expect(rest.filter(({ tab }) => tab.states.includes("closed"))).toEqual([]);
   });
 });

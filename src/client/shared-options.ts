@@ -1,0 +1,104 @@
+/** The options, events and roles of {@link SharedSocket} — its typed public surface — and their checks. */
+import { describe } from "../describe.js";
+import type { Clock, Random } from "../env.js";
+import type { ResilientReconnectError } from "../errors.js";
+import type { DropEvent, SocketState } from "./events.js";
+import type { SignalTarget } from "./page-signals.js";
+import type { ResilientSocket } from "./resilient-socket.js";
+
+/** The members of `navigator.locks` used. */
+export interface LockManagerLike {
+  request(name: string, options: { signal?: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
+}
+
+/** The members of a `BroadcastChannel` used. */
+export interface BroadcastChannelLike {
+  postMessage(message: unknown): void;
+  close(): void;
+  onmessage: ((event: MessageEvent) => void) | null;
+}
+
+export interface SharedSocketOptions {
+  /** The app's shared connection: the Web Lock's and the BroadcastChannel's name. Required. */
+  name: string;
+  /** Creates the real socket; called in the leader tab only (and again in a tab that takes over). */
+  create: () => ResilientSocket;
+  /**
+   * A tab taking over from a leader that went away connects after a uniform draw in [0, this] ms — or later,
+   * when the old leader's socket was waiting longer (a server hint). Default 1,000.
+   */
+  takeoverJitterMs?: number;
+  /** Messages a follower keeps until the leader's socket sent them; past it new ones are refused. Default 1,000. */
+  maxPending?: number;
+  /** Default `navigator.locks`. */
+  locks?: LockManagerLike;
+  /** Default `(name) => new BroadcastChannel(name)`. */
+  channel?: (name: string) => BroadcastChannelLike;
+  /** Fires `pagehide` and `pageshow`. Default `globalThis` in a browser; `false` for none. */
+  page?: SignalTarget | false;
+  clock?: Clock;
+  random?: Random;
+}
+
+export type SharedRole = "leader" | "follower" | "closed";
+
+export interface SharedSocketEvents {
+  /** The shared connection's state, as the leader's socket reports it; `closed` only after this tab's `close()`. */
+  state: (state: SocketState, previous: SocketState) => void;
+  /** An inbound message of the shared connection (every tab receives it). */
+  message: (data: unknown) => void;
+  /** This tab became the leader, or a follower, or closed. */
+  role: (role: SharedRole) => void;
+  /** A message of this tab will not be sent: refused (`maxPending`), dropped by the leader's socket, or closed. */
+  drop: (event: DropEvent) => void;
+  /** `create` threw (a {@link SocketCreateError}); this tab stepped down and asks to lead again later. */
+  error: (error: ResilientReconnectError) => void;
+}
+
+/** Checks the options (throwing a `TypeError` or `RangeError` that names the option) and fills in defaults. */
+export function resolveSharedOptions(options: SharedSocketOptions) {
+  if (options === null || typeof options !== "object")
+    throw new TypeError(`SharedSocket options must be an object; got ${describe(options)}`);
+  const { name, create } = options;
+  if (typeof name !== "string" || name === "")
+    throw new TypeError(`SharedSocket: name must be a non-empty string; got ${describe(name)}`);
+  if (typeof create !== "function")
+    throw new TypeError(`SharedSocket: create must be a function; got ${describe(create)}`);
+  const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
+  if (locks === undefined)
+    throw new TypeError("SharedSocket needs the Web Locks API (navigator.locks) or the locks option");
+  return {
+    name,
+    create,
+    takeoverJitterMs: count("takeoverJitterMs", options.takeoverJitterMs, 1_000),
+    maxPending: count("maxPending", options.maxPending, 1_000),
+    locks,
+    channel:
+      options.channel ?? ((channelName: string) => new BroadcastChannel(channelName) as BroadcastChannelLike),
+    page: pageOption(options.page),
+  };
+}
+
+function count(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
+    throw new RangeError(`SharedSocket: ${name} must be a finite number >= 0; got ${describe(value)}`);
+  return value;
+}
+
+function pageOption(value: unknown): SignalTarget | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) return isTarget(globalThis) ? globalThis : undefined;
+  if (!isTarget(value))
+    throw new TypeError(`SharedSocket: page must be an EventTarget or false; got ${describe(value)}`);
+  return value;
+}
+
+function isTarget(value: unknown): value is SignalTarget {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as SignalTarget).addEventListener === "function" &&
+    typeof (value as SignalTarget).removeEventListener === "function"
+  );
+}
