@@ -20,6 +20,9 @@ export interface CloseOutcome {
   readonly stop: boolean;
 }
 
+/** Longest piece of a server's close reason or error message quoted in an error message. */
+const MAX_REASON = 256;
+
 export function closeOutcome(
   info: CloseInfo | undefined,
   error: ResilientReconnectError | undefined,
@@ -28,7 +31,10 @@ export function closeOutcome(
   const kind = info?.kind ?? "client";
   const reading = info?.hint?.hint !== undefined || info?.hint?.problem !== undefined ? info.hint : undefined;
   const hint = reading?.hint;
-  const detail = info?.reason ? `: ${info.reason}` : "";
+  // A hostile server may send a megabyte of reason (a Socket.IO error message); errors carry a bounded part.
+  const reason = info?.reason ?? "";
+  const detail =
+    reason === "" ? "" : `: ${reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}…` : reason}`;
   // A refusal that tried to carry a hint (even a malformed one) is temporary: it falls back to backoff.
   const refused = kind === "refused" && reading === undefined && !options.retryOnRefusal;
   const errors: ResilientReconnectError[] = [];
@@ -41,7 +47,8 @@ export function closeOutcome(
     );
   }
   if ((kind === "error" || kind === "closed") && info?.error !== undefined && hint === undefined) {
-    errors.push(new TransportError(`connection failed${detail}`, { cause: info.error }));
+    const what = kind === "error" ? "connection failed" : "connection broke";
+    errors.push(new TransportError(`${what}${detail}`, { cause: info.error }));
   }
   const deliberate = kind === "deliberate" && !options.reconnectOnServerClose && hint === undefined;
   return { errors, hint, stop: refused || deliberate };

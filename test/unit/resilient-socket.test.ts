@@ -603,3 +603,28 @@ describe("message order and unsendable messages", () => {
     );
   });
 });
+
+describe("what a server says in a close", () => {
+  it("quotes at most 256 characters of a hostile reason in the error, whatever the transport", () => {
+    const socket = make();
+    const errors = record<Error>(socket, "error");
+    socket.connect();
+    transport.last.open();
+    transport.last.close({
+      kind: "closed",
+      code: 1006,
+      reason: "x".repeat(10_000),
+      error: new Error("bad frame"),
+    });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.message).toBe(`connection broke: ${"x".repeat(256)}…`);
+  });
+
+  it('says "connection failed" for an attempt that never opened', () => {
+    const socket = make();
+    const errors = record<Error>(socket, "error");
+    socket.connect();
+    transport.last.close({ kind: "error", reason: "ECONNREFUSED", error: new Error("refused") });
+    expect(errors.map((e) => e.message)).toEqual(["connection failed: ECONNREFUSED"]);
+  });
+});
