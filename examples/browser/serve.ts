@@ -2,7 +2,7 @@
  * The browser example, runnable with one command:
  *
  *   npm run example:browser            runs the page in headless Chromium, prints what it logs, stops
- *   npm run example:browser -- --serve serves it on http://127.0.0.1:<port>/ for your own browser (Ctrl-C)
+ *   npm run example:browser -- --serve serves it on http://127.0.0.1:<port>/ for your own browser (10 min, or Ctrl-C)
  *
  * One local server: the page (index.html and main.ts, bundled for the browser by esbuild) and a `ws` echo
  * server on /live that "restarts" every few seconds — it closes every client with 1012 (Service Restart) and
@@ -70,7 +70,15 @@ await new Promise<void>((resolve) => http.listen(Number(values.port), "127.0.0.1
 const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
 
 if (values.serve) {
-  console.log(`serving ${url} — open it in a browser; Ctrl-C to stop`);
+  console.log(`serving ${url} — open it in a browser; stops by itself after 10 minutes, or on Ctrl-C`);
+  const stop = () => {
+    clearInterval(restart);
+    for (const ws of wss.clients) ws.terminate();
+    http.close();
+    http.closeAllConnections();
+  };
+  setTimeout(stop, 600_000).unref();
+  process.once("SIGINT", stop);
 } else {
   const { chromium } = await import("playwright");
   const browser = await chromium.launch({

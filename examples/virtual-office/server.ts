@@ -7,7 +7,8 @@
  *
  * Open the printed address in two windows (`?name=ann`, `?name=bob`). "Drop my connection" asks the server
  * to cut this page's socket: the page counts down to its next retry and comes back inside the grace
- * period, and the other window sees nothing happen. Ctrl-C, or `--exit-after-ms`, stops it.
+ * period, and the other window sees nothing happen. It stops by itself after `--exit-after-ms` (default 10
+ * minutes), or on Ctrl-C.
  */
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -119,7 +120,8 @@ async function main(): Promise<void> {
     graceMs: intFlag("grace-ms", values["grace-ms"], 0),
   });
   console.log(`virtual office on ${office.url}  (open ${office.url}?name=ann and ${office.url}?name=bob)`);
-  const exitAfter = intFlag("exit-after-ms", values["exit-after-ms"], 1);
+  // Stops by itself: after 10 minutes unless told otherwise (Ctrl-C stops it sooner).
+  const exitAfter = intFlag("exit-after-ms", values["exit-after-ms"] ?? "600000", 1);
   const stop = () => {
     clearTimeout(timer);
     void office.close().then(() => console.log("virtual office closed"));
