@@ -69,7 +69,8 @@ export interface SignalHandlers {
 
 const EVENTS = ["online", "offline", "pagehide", "pageshow"] as const;
 
-function isTarget(value: unknown): value is SignalTarget {
+/** Whether `value` can be listened to like an EventTarget (window, document, a test's stand-in). */
+export function isTarget(value: unknown): value is SignalTarget {
   return (
     typeof value === "object" &&
     value !== null &&

@@ -3,7 +3,7 @@ import { describe } from "../describe.js";
 import type { Clock, Random } from "../env.js";
 import type { ResilientReconnectError } from "../errors.js";
 import type { DropEvent, SocketState } from "./events.js";
-import type { SignalTarget } from "./page-signals.js";
+import { isTarget, type SignalTarget } from "./page-signals.js";
 import type { ResilientSocket } from "./resilient-socket.js";
 
 /** The members of `navigator.locks` used. */
@@ -92,13 +92,4 @@ function pageOption(value: unknown): SignalTarget | undefined {
   if (!isTarget(value))
     throw new TypeError(`SharedSocket: page must be an EventTarget or false; got ${describe(value)}`);
   return value;
-}
-
-function isTarget(value: unknown): value is SignalTarget {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as SignalTarget).addEventListener === "function" &&
-    typeof (value as SignalTarget).removeEventListener === "function"
-  );
 }
