@@ -40,10 +40,11 @@ describe("a server killed mid-send", () => {
     let duplicates = 0;
     server.onConnection = ({ ws }) => {
       const born = generation;
+      const inbox = dedupe.connection();
       ws.on("message", async (raw) => {
         // A dead process handles nothing more, even what its socket had already read.
         if (born !== generation) return;
-        const result = await dedupe.receive(String(raw), (data) => {
+        const result = await inbox.receive(raw, (data) => {
           // Work still queued in the crashed process commits nothing.
           if (born !== generation) throw new Error("the process is gone");
           applied.push(data);

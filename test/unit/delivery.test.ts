@@ -6,7 +6,13 @@ import {
   readAck,
   VirtualClock,
 } from "../../src/index.js";
-import { Deduplicator, deliveryAck, memoryDedupeStore } from "../../src/server/index.js";
+import {
+  type DedupeReceiver,
+  type DedupeStore,
+  Deduplicator,
+  deliveryAck,
+  memoryDedupeStore,
+} from "../../src/server/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
 
 function reliableSocket(options: { maxUnacked?: number; maxMessages?: number } = {}) {
@@ -110,13 +116,18 @@ describe("at-least-once delivery on the client", () => {
 
 describe("Deduplicator", () => {
   const envelope = (seq: number, data: unknown = seq, sid = "s1") => ({ $rr: "msg", sid, seq, data });
+  const statuses = async (inbox: DedupeReceiver, seqList: number[], effect: (data: unknown) => unknown) => {
+    const out: string[] = [];
+    for (const seq of seqList) out.push((await inbox.receive(envelope(seq), effect)).status);
+    return out;
+  };
 
   it("runs the effect once per sequence number and acknowledges a repeat without running it", async () => {
-    const dedupe = new Deduplicator();
+    const inbox = new Deduplicator().connection();
     const applied: unknown[] = [];
     const effect = (data: unknown) => applied.push(data);
-    expect(await dedupe.receive(envelope(1), effect)).toMatchObject({ status: "processed", ack: { seq: 1 } });
-    expect(await dedupe.receive(JSON.stringify(envelope(1)), effect)).toMatchObject({
+    expect(await inbox.receive(envelope(1), effect)).toMatchObject({ status: "processed", ack: { seq: 1 } });
+    expect(await inbox.receive(JSON.stringify(envelope(1)), effect)).toMatchObject({
       status: "duplicate",
       ack: { seq: 1 },
     });
@@ -124,37 +135,139 @@ describe("Deduplicator", () => {
   });
 
   it("passes a message that is not an envelope through as plain", async () => {
-    const result = await new Deduplicator().receive("hello", () => {});
+    const result = await new Deduplicator().connection().receive("hello", () => {});
     expect(result).toEqual({ status: "plain", data: "hello" });
   });
 
   it("rejects envelopes with a bad session id or sequence number as invalid", async () => {
-    const dedupe = new Deduplicator();
+    const inbox = new Deduplicator().connection();
     for (const bad of [envelope(0), envelope(1.5), envelope(1, 1, ""), envelope(1, 1, "x".repeat(129))])
-      expect((await dedupe.receive(bad, () => {})).status).toBe("invalid");
+      expect((await inbox.receive(bad, () => {})).status).toBe("invalid");
   });
 
-  it("acknowledges nothing after a failed effect until the failed message comes again", async () => {
-    const dedupe = new Deduplicator();
+  it("reads envelopes sent as binary frames (a Uint8Array or an ArrayBuffer)", async () => {
+    const inbox = new Deduplicator().connection();
+    const bytes = new TextEncoder().encode(JSON.stringify(envelope(1, "one")));
+    expect(await inbox.receive(bytes, () => {})).toMatchObject({ status: "processed", data: "one" });
+    const again = new TextEncoder().encode(JSON.stringify(envelope(2, "two")));
+    expect(await inbox.receive(again.buffer, () => {})).toMatchObject({ status: "processed", data: "two" });
+  });
+
+  it("refuses an envelope longer than maxBytes as invalid without parsing it", async () => {
+    const inbox = new Deduplicator({ maxBytes: 100 }).connection();
+    const result = await inbox.receive(JSON.stringify(envelope(1, "x".repeat(200))), () => {});
+    expect(result).toMatchObject({ status: "invalid", problem: expect.stringContaining("maxBytes") });
+  });
+
+  it("acknowledges nothing later on a connection after a failed effect", async () => {
+    const inbox = new Deduplicator().connection();
     let fail = true;
     const effect = () => {
       if (fail) throw new Error("db down");
     };
-    expect((await dedupe.receive(envelope(1), effect)).status).toBe("failed");
-    expect((await dedupe.receive(envelope(2), effect)).status).toBe("failed");
+    expect(await statuses(inbox, [1], effect)).toEqual(["failed"]);
     fail = false;
-    expect((await dedupe.receive(envelope(1), effect)).status).toBe("processed");
-    expect((await dedupe.receive(envelope(2), effect)).status).toBe("processed");
+    expect(await statuses(inbox, [2, 3], effect)).toEqual(["failed", "failed"]);
+  });
+
+  it("processes the failed message and what follows when it comes again on the next connection", async () => {
+    const dedupe = new Deduplicator();
+    const applied: unknown[] = [];
+    let fail = true;
+    const effect = (data: unknown) => {
+      if (fail) throw new Error("db down");
+      applied.push(data);
+    };
+    await statuses(dedupe.connection(), [1, 2], effect);
+    fail = false;
+    expect(await statuses(dedupe.connection(), [1, 2, 3], effect)).toEqual([
+      "processed",
+      "processed",
+      "processed",
+    ]);
+    expect(applied).toEqual([1, 2, 3]);
+  });
+
+  it("accepts the gap on the next connection when the client gave up the failed message", async () => {
+    const dedupe = new Deduplicator();
+    const applied: unknown[] = [];
+    let fail = true;
+    const effect = (data: unknown) => {
+      if (fail) throw new Error("db blip");
+      applied.push(data);
+    };
+    expect(await statuses(dedupe.connection(), [5, 6], effect)).toEqual(["failed", "failed"]);
+    fail = false;
+    // The client dropped 5 (ttl or maxUnacked) and starts again from 6.
+    expect(await statuses(dedupe.connection(), [6, 7, 8], effect)).toEqual([
+      "processed",
+      "processed",
+      "processed",
+    ]);
+    expect(applied).toEqual([6, 7, 8]);
+  });
+
+  it("does not block a session for good when the store fails while reading a duplicate", async () => {
+    let getFails = false;
+    const inner = memoryDedupeStore();
+    const store: DedupeStore = {
+      get: (sid) => {
+        if (getFails) throw new Error("store blip");
+        return inner.get(sid);
+      },
+      set: (sid, seq) => inner.set(sid, seq),
+    };
+    const dedupe = new Deduplicator({ store });
+    const applied: unknown[] = [];
+    const effect = (data: unknown) => applied.push(data);
+    await statuses(dedupe.connection(), [1, 2, 3], effect);
+    getFails = true;
+    expect(await statuses(dedupe.connection(), [2], effect)).toEqual(["failed"]);
+    getFails = false;
+    expect(await statuses(dedupe.connection(), [2, 3, 4, 5], effect)).toEqual([
+      "duplicate",
+      "duplicate",
+      "processed",
+      "processed",
+    ]);
+    expect(applied).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("remembers no failure beyond its connection, however many sessions failed", async () => {
+    // Failures live in the connection's receiver (gone with it); per session the Deduplicator keeps only the
+    // chain of pending messages, deleted when drained.
+    const dedupe = new Deduplicator({ maxSessions: 10 });
+    for (let i = 0; i < 200; i++) {
+      await dedupe.connection().receive(envelope(1, 1, `sid${i}`), () => {
+        throw new Error("bad input");
+      });
+    }
+    const applied: unknown[] = [];
+    await dedupe.connection().receive(envelope(1, "ok", "sid0"), (data) => applied.push(data));
+    expect(applied).toEqual(["ok"]);
+  });
+
+  it("fails a message beyond maxPending of one session instead of growing its chain", async () => {
+    const dedupe = new Deduplicator({ maxPending: 2 });
+    const inbox = dedupe.connection();
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const results = [1, 2, 3].map((seq) => inbox.receive(envelope(seq), () => gate));
+    expect(await results[2]).toMatchObject({ status: "failed" });
+    release();
+    await Promise.all(results);
   });
 
   it("processes one session's messages in order even when effects are asynchronous", async () => {
-    const dedupe = new Deduplicator();
+    const inbox = new Deduplicator().connection();
     const applied: unknown[] = [];
     const slowFirst = async (data: unknown) => {
       if (data === 1) await new Promise((resolve) => setTimeout(resolve, 20));
       applied.push(data);
     };
-    await Promise.all([dedupe.receive(envelope(1), slowFirst), dedupe.receive(envelope(2), slowFirst)]);
+    await Promise.all([inbox.receive(envelope(1), slowFirst), inbox.receive(envelope(2), slowFirst)]);
     expect(applied).toEqual([1, 2]);
   });
 
@@ -164,5 +277,26 @@ describe("Deduplicator", () => {
     store.set("b", 1);
     store.set("c", 1);
     expect([store.get("a"), store.get("b"), store.get("c")]).toEqual([undefined, 1, 1]);
+  });
+
+  it("counts reading a session as using it, so a session only resent to is not forgotten first", async () => {
+    const dedupe = new Deduplicator({ maxSessions: 3 });
+    const applied: unknown[] = [];
+    await dedupe.connection().receive(envelope(1, "pay $10", "victim"), (data) => applied.push(data));
+    for (let i = 0; i < 2; i++) await dedupe.connection().receive(envelope(1, 1, `other${i}`), () => {});
+    await dedupe.connection().receive(envelope(1, "pay $10", "victim"), (data) => applied.push(data));
+    await dedupe.connection().receive(envelope(1, 1, "other2"), () => {});
+    expect((await dedupe.connection().receive(envelope(1, "pay $10", "victim"), () => {})).status).toBe(
+      "duplicate",
+    );
+    expect(applied).toEqual(["pay $10"]);
+  });
+
+  it("refuses bad options with an error naming the option", () => {
+    expect(() => new Deduplicator(null as never)).toThrow(
+      /Deduplicator: options must be an object; got null/,
+    );
+    expect(() => new Deduplicator({ maxPending: 0 })).toThrow(/maxPending/);
+    expect(() => new Deduplicator({ maxSessions: -1 })).toThrow(/maxSessions/);
   });
 });
