@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   atLeastOnce,
   type DeliveryMessage,
+  type QueueOptions,
   ResilientSocket,
   readAck,
   VirtualClock,
@@ -15,7 +16,14 @@ import {
 } from "../../src/server/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
 
-function reliableSocket(options: { maxUnacked?: number; maxMessages?: number } = {}) {
+function reliableSocket(
+  options: {
+    maxUnacked?: number;
+    queue?: Partial<QueueOptions> | false;
+    sessionId?: string;
+    open?: boolean;
+  } = {},
+) {
   const clock = new VirtualClock();
   const transport = new FakeTransport(() => clock.now());
   const socket = new ResilientSocket({
@@ -23,19 +31,31 @@ function reliableSocket(options: { maxUnacked?: number; maxMessages?: number } =
     clock,
     autoConnect: false,
     circuitBreaker: false,
-    delivery: atLeastOnce({ sessionId: "s1", maxUnacked: options.maxUnacked ?? 100 }),
-    queue: { maxMessages: options.maxMessages ?? 100, ttlMs: Number.POSITIVE_INFINITY },
+    delivery: atLeastOnce({ sessionId: options.sessionId ?? "s1", maxUnacked: options.maxUnacked ?? 100 }),
+    queue: options.queue ?? { maxMessages: 100, ttlMs: Number.POSITIVE_INFINITY },
   });
   const drops: unknown[] = [];
   const messages: unknown[] = [];
+  const errors: Error[] = [];
   socket.on("drop", ({ data, reason }) => drops.push([data, reason]));
   socket.on("message", (data) => messages.push(data));
+  socket.on("error", (error) => errors.push(error));
   socket.connect();
-  transport.last.open();
-  return { clock, transport, socket, drops, messages };
+  if (options.open !== false) transport.last.open();
+  return { clock, transport, socket, drops, messages, errors };
 }
 
 const seqs = (sent: unknown[]) => sent.map((m) => (m as DeliveryMessage).seq);
+
+/** Sequence numbers on the wire never decrease within a connection (else the server takes the lower one for
+ * a duplicate and acknowledges it unprocessed). */
+function expectIncreasingOnEveryConnection(transport: FakeTransport): void {
+  for (const attempt of transport.attempts) {
+    const onWire = seqs(attempt.sent);
+    expect(onWire).toEqual([...onWire].sort((a, b) => a - b));
+    expect(new Set(onWire).size).toBe(onWire.length);
+  }
+}
 
 describe("at-least-once delivery on the client", () => {
   it("wraps each message in an envelope with the session id and the next sequence number", () => {
@@ -94,11 +114,168 @@ describe("at-least-once delivery on the client", () => {
   });
 
   it("drops the oldest requeued messages beyond the queue bounds, reported as overflow", () => {
-    const { transport, socket, drops } = reliableSocket({ maxMessages: 2 });
+    const { transport, socket, drops } = reliableSocket({ queue: { maxMessages: 2, ttlMs: Infinity } });
     for (const n of [1, 2, 3]) socket.send(n);
     transport.last.close({ kind: "closed" });
     expect(drops).toEqual([[1, "overflow"]]);
     expect(socket.stats().queue.messages).toBe(2);
+  });
+
+  it("puts sequence numbers on the wire in order when a drop listener sends during a flush", () => {
+    const { transport, socket } = reliableSocket({ maxUnacked: 1, open: false });
+    socket.send("a");
+    socket.send("b");
+    let once = true;
+    socket.on("drop", ({ reason }) => {
+      if (reason === "overflow" && once) {
+        once = false;
+        socket.send("y");
+      }
+    });
+    socket.on("state", (state) => state === "open" && socket.send("x"));
+    transport.last.open();
+    expect(transport.last.sent.map((m) => (m as DeliveryMessage).data)).toEqual(["a", "b", "x", "y"]);
+    expectIncreasingOnEveryConnection(transport);
+  });
+
+  it("puts sequence numbers on the wire in order when an error listener sends after a failed send", () => {
+    const { clock, transport, socket } = reliableSocket();
+    transport.refuseSends = true;
+    let once = true;
+    socket.on("error", () => {
+      if (once) {
+        once = false;
+        transport.refuseSends = false;
+        socket.send("y");
+      }
+    });
+    socket.send("x");
+    transport.last.close({ kind: "closed" });
+    clock.advance(60_000);
+    transport.last.open();
+    // Both went on the first connection, in order, unacknowledged: both again, in order, on the next.
+    const data = (sent: unknown[]) => sent.map((m) => (m as DeliveryMessage).data);
+    expect([data(transport.attempts[0]?.sent ?? []), data(transport.last.sent)]).toEqual([
+      ["x", "y"],
+      ["x", "y"],
+    ]);
+    expectIncreasingOnEveryConnection(transport);
+  });
+
+  it("reports an acknowledgement beyond the last message sent as an error and keeps the messages", () => {
+    // A reused session id: the server saw 3 messages under it from another socket.
+    const { clock, transport, socket, errors } = reliableSocket({ sessionId: "user-42" });
+    socket.send("after reload");
+    transport.last.message(deliveryAck("user-42", 3));
+    expect(errors.map((e) => e.message)).toEqual([expect.stringContaining("acknowledgement of message 3")]);
+    expect(socket.stats().unacked).toBe(1);
+    transport.last.close({ kind: "closed" });
+    clock.advance(60_000);
+    transport.last.open();
+    expect(seqs(transport.last.sent)).toEqual([1]);
+  });
+
+  it("gives every socket its own session id by default", () => {
+    const ids = new Set<unknown>();
+    for (let i = 0; i < 2; i++) {
+      const clock = new VirtualClock();
+      const transport = new FakeTransport(() => clock.now());
+      const socket = new ResilientSocket({ transport, clock, delivery: atLeastOnce() });
+      socket.connect();
+      transport.last.open();
+      socket.send(1);
+      ids.add((transport.last.sent[0] as DeliveryMessage).sid);
+    }
+    expect(ids.size).toBe(2);
+  });
+
+  it("never hands a message tagged as an acknowledgement to the app, and reports a malformed one", () => {
+    const { transport, messages, errors } = reliableSocket();
+    transport.last.message('{"$rr":"ack","sid":"s1","seq":1e300}');
+    transport.last.message({ $rr: "ack", sid: "s1", seq: -1 });
+    expect(messages).toEqual([]);
+    expect(errors.map((e) => e.message)).toEqual([
+      "delivery: malformed acknowledgement ignored",
+      "delivery: malformed acknowledgement ignored",
+    ]);
+  });
+
+  it("counts an acknowledgement that arrives from inside send() (a synchronous transport)", () => {
+    const { clock, transport, socket } = reliableSocket();
+    const attempt = transport.last;
+    const push = attempt.sent.push.bind(attempt.sent);
+    attempt.sent.push = (...wires: unknown[]) => {
+      const count = push(...wires);
+      for (const wire of wires) attempt.message(deliveryAck("s1", (wire as DeliveryMessage).seq));
+      return count;
+    };
+    socket.send("once");
+    expect(socket.stats().unacked).toBe(0);
+    attempt.close({ kind: "closed" });
+    clock.advance(60_000);
+    transport.last.open();
+    expect(transport.last.sent).toEqual([]);
+  });
+
+  it("counts messages waiting for an acknowledgement in stats().unacked", () => {
+    const { transport, socket } = reliableSocket();
+    for (const n of [1, 2, 3]) socket.send(n);
+    expect(socket.stats().unacked).toBe(3);
+    transport.last.message(deliveryAck("s1", 2));
+    expect(socket.stats().unacked).toBe(1);
+  });
+
+  it("drops a requeued message larger than maxBytes alone as too-large, keeping the smaller older ones", () => {
+    const queue = { maxMessages: 100, maxBytes: 200, ttlMs: Infinity };
+    const { transport, socket, drops } = reliableSocket({ queue });
+    socket.send("a");
+    socket.send("b");
+    socket.send("x".repeat(300));
+    transport.last.close({ kind: "closed" });
+    expect(drops).toEqual([["x".repeat(300), "too-large"]]);
+    expect(socket.stats().queue.messages).toBe(2);
+  });
+
+  it("drops the newest messages on requeue beyond the bounds when the overflow policy is drop-newest", () => {
+    const queue = { maxMessages: 2, ttlMs: Infinity, overflow: "drop-newest" as const };
+    const { clock, transport, socket, drops } = reliableSocket({ queue });
+    for (const n of [1, 2, 3]) socket.send(n);
+    transport.last.close({ kind: "closed" });
+    expect(drops).toEqual([[3, "overflow"]]);
+    clock.advance(60_000);
+    transport.last.open();
+    expect(seqs(transport.last.sent)).toEqual([1, 2]);
+  });
+
+  it("reports unacknowledged messages as closed on close() without a queue", async () => {
+    const { socket, drops } = reliableSocket({ queue: false });
+    socket.send("a");
+    await socket.close();
+    expect(drops).toEqual([["a", "closed"]]);
+  });
+
+  it("closes the connection before it reports the unacknowledged messages it cannot keep", async () => {
+    const { transport, socket } = reliableSocket({ queue: false });
+    const closedWhenReported: boolean[] = [];
+    socket.on("drop", () => closedWhenReported.push(transport.last.closedByClient));
+    socket.send("a");
+    await socket.close();
+    expect(closedWhenReported).toEqual([true]);
+    expect(transport.live).toBe(0);
+  });
+
+  it("refuses the options of atLeastOnce in place of the tracker it returns, naming delivery", () => {
+    const clock = new VirtualClock();
+    const transport = new FakeTransport(() => clock.now());
+    const create = () => new ResilientSocket({ transport, clock, delivery: { sessionId: "x" } as never });
+    expect(create).toThrow(TypeError);
+    expect(create).toThrow(/^delivery must be what atLeastOnce\(\) returns/);
+  });
+
+  it("refuses bad atLeastOnce options with an error naming them", () => {
+    expect(() => atLeastOnce(null as never)).toThrow(/atLeastOnce: options must be an object; got null/);
+    expect(() => atLeastOnce({ sessionId: "" })).toThrow(/sessionId/);
+    expect(() => atLeastOnce({ maxUnacked: 0 })).toThrow(/maxUnacked/);
   });
 
   it("refuses binary data as unsendable: an envelope is JSON", () => {
