@@ -71,7 +71,10 @@ describe("a server killed mid-send", () => {
 
     await waitFor("every message applied", () => applied.length >= 300, 10_000);
     expect(applied).toEqual(Array.from({ length: 300 }, (_, n) => n));
-    await waitFor("every message acknowledged", () => socket.stats().queue.messages === 0);
+    await waitFor(
+      "every message acknowledged",
+      () => socket.stats().unacked === 0 && socket.stats().queue.messages === 0,
+    );
     expect(log.all("drop")).toHaveLength(0);
     expect(generation).toBe(1);
     // The 50th was processed but never acknowledged: it came again and did not take effect again.
