@@ -170,8 +170,16 @@ export class Deduplicator {
    * Acks are cumulative, so after a `failed` nothing later on that connection is processed (acknowledging it
    * would acknowledge the failed one too); the failure is forgotten with the receiver, and the client's next
    * connection starts again from its oldest unacknowledged message.
+   *
+   * `owner` is who the connection is authenticated as (a user or tenant id, never read from the message):
+   * sessions are then kept under owner and sid (store key `<owner length>:<owner>:<sid>`), so a client that
+   * learns another's sid cannot send under it. Without it, sids are trusted as they come.
    */
-  connection(): DedupeReceiver {
+  connection(owner?: string): DedupeReceiver {
+    if (owner !== undefined && typeof owner !== "string") {
+      throw new TypeError(`Deduplicator.connection: owner must be a string; got ${describe(owner)}`);
+    }
+    const keyOf = (sid: string) => (owner === undefined ? sid : `${owner.length}:${owner}:${sid}`);
     let failure: string | undefined;
     const failed = (error: unknown): DedupeResult => {
       failure ??= `message failed earlier on this connection: ${error instanceof Error ? error.message : describe(error)}`;
@@ -182,7 +190,7 @@ export class Deduplicator {
         const envelope = readEnvelope(raw, this.maxBytes);
         if (envelope === undefined) return Promise.resolve({ status: "plain", data: raw });
         if ("problem" in envelope) return Promise.resolve({ status: "invalid", problem: envelope.problem });
-        const { sid } = envelope;
+        const sid = keyOf(envelope.sid);
         const chain = this.chains.get(sid) ?? { tail: Promise.resolve(), pending: 0 };
         if (chain.pending >= this.maxPending) {
           return Promise.resolve(
@@ -193,7 +201,7 @@ export class Deduplicator {
         this.chains.set(sid, chain);
         const result = chain.tail.then(async () => {
           if (failure !== undefined) return { status: "failed", error: new Error(failure) } as const;
-          const outcome = await this.process(envelope, effect);
+          const outcome = await this.process(sid, envelope, effect);
           return outcome.status === "failed" ? failed(outcome.error) : outcome;
         });
         chain.tail = result;
@@ -205,13 +213,13 @@ export class Deduplicator {
     };
   }
 
-  private async process({ sid, seq, data }: Envelope, effect: Effect): Promise<DedupeResult> {
+  private async process(key: string, { sid, seq, data }: Envelope, effect: Effect): Promise<DedupeResult> {
     try {
-      const last = (await this.store.get(sid)) ?? 0;
+      const last = (await this.store.get(key)) ?? 0;
       // A gap (seq > last + 1) is accepted: the client reported the messages in it as dropped.
       if (seq <= last) return { status: "duplicate", ack: deliveryAck(sid, last) };
       await effect(data, { sid, seq });
-      await this.store.set(sid, seq);
+      await this.store.set(key, seq);
       return { status: "processed", data, ack: deliveryAck(sid, seq) };
     } catch (error) {
       return { status: "failed", error };

@@ -469,11 +469,24 @@ describe("Deduplicator", () => {
     expect(applied).toEqual(["pay $10"]);
   });
 
+  it("keeps the sessions of one owner apart from another's with the same sid", async () => {
+    const dedupe = new Deduplicator();
+    const applied: unknown[] = [];
+    const effect = (data: unknown) => applied.push(data);
+    await dedupe
+      .connection("mallory")
+      .receive(envelope(Number.MAX_SAFE_INTEGER, "hijack", "victim-sid"), effect);
+    const result = await dedupe.connection("alice").receive(envelope(1, "real", "victim-sid"), effect);
+    expect(result).toMatchObject({ status: "processed", ack: { sid: "victim-sid", seq: 1 } });
+    expect(applied).toEqual(["hijack", "real"]);
+  });
+
   it("refuses bad options with an error naming the option", () => {
     expect(() => new Deduplicator(null as never)).toThrow(
       /Deduplicator: options must be an object; got null/,
     );
     expect(() => new Deduplicator({ maxPending: 0 })).toThrow(/maxPending/);
     expect(() => new Deduplicator({ maxSessions: -1 })).toThrow(/maxSessions/);
+    expect(() => new Deduplicator().connection(42 as never)).toThrow(/connection: owner must be a string/);
   });
 });
