@@ -9,8 +9,8 @@
  * @see https://www.rfc-editor.org/rfc/rfc9000#section-13.2 (cumulative acknowledgement, the same idea)
  */
 import { describe } from "../describe.js";
-import { type Random, systemRandom } from "../env.js";
-import type { QueueEntry } from "./queue.js";
+import { newId } from "../env.js";
+import type { Dropped, OutboundQueue, QueueEntry } from "./queue.js";
 
 /** Marks a delivery envelope (`"$rr"` is short for resilient-reconnect). */
 export const DELIVERY_TAG = "$rr";
@@ -18,7 +18,7 @@ export const DELIVERY_TAG = "$rr";
 /** A message as it travels from client to server: `{"$rr":"msg","sid":…,"seq":…,"data":…}`. */
 export interface DeliveryMessage {
   readonly $rr: "msg";
-  /** The sending socket's session id (1–128 characters), the same for its whole life. */
+  /** The sending socket's session id (1–128 characters), the same for its whole life, unique to it. */
   readonly sid: string;
   /** 1, 2, 3, … in send order, per session. */
   readonly seq: number;
@@ -38,22 +38,33 @@ export interface DeliveryTracker {
   /** Stamps an app message with the next id; returns the id and the envelope to send. Throws when the data
    * cannot travel in an envelope (binary). */
   wrap(data: unknown): { readonly id: number; readonly message: unknown };
-  /** A stamped message went out on the wire: keep it until acknowledged. Returns an entry it had to forget
-   * to stay within its bound (reported as dropped, `overflow`), if any. */
+  /** A stamped message is about to go on the wire (its ack may come back from inside the send): keep it until
+   * acknowledged. Returns an entry it had to forget to stay within its bound (dropped, `overflow`), if any. */
   sent(entry: QueueEntry): QueueEntry | undefined;
-  /** Consumes an acknowledgement (returns true) or lets an app message through (false). */
-  inbound(data: unknown): boolean;
-  /** The connection ended: hands back everything unacknowledged, oldest first, to be sent again. */
-  takeUnacked(): QueueEntry[];
+  /** The send of `entry` failed after all (it stays queued): stop waiting for its acknowledgement. */
+  unsent(entry: QueueEntry): void;
+  /** Consumes an acknowledgement (returns true) or lets an app message through (false); for a message tagged
+   * as an acknowledgement that cannot be one, says why (the socket reports it as an `error`). */
+  inbound(data: unknown): boolean | string;
+  /**
+   * The connection ended: puts everything unacknowledged back in front of `queue`, oldest first, to be sent
+   * again, and returns what it had to discard: one larger than the queue's `maxBytes` as `too-large`, then
+   * by the queue's overflow policy; everything (with `reason`) when there is no queue.
+   */
+  requeue(queue: OutboundQueue | undefined, reason: "closed" | "disconnected"): Dropped[];
+  /** Messages sent and not yet acknowledged. */
+  readonly unacked: number;
 }
 
 export interface AtLeastOnceOptions {
-  /** Identifies this client's stream of messages to the server. Default: 20 random base-36 characters. */
+  /**
+   * Identifies this socket's stream of messages to the server; must be unique to this socket instance (not
+   * kept across page loads, not shared by tabs): the server takes a reused id's messages for ones it already
+   * processed. Default: a fresh random id (`crypto.randomUUID()` where available).
+   */
   sessionId?: string;
   /** Most messages kept waiting for an acknowledgement. Default 1000. */
   maxUnacked?: number;
-  /** Draws for the default session id. Default `Math.random`. */
-  random?: Random;
 }
 
 function isBinary(data: unknown): boolean {
@@ -64,11 +75,25 @@ function isBinary(data: unknown): boolean {
   );
 }
 
-/** Reads an acknowledgement out of a string (WebSocket text) or an object (Socket.IO); else undefined. */
+const ACK_PREFIX = `{"${DELIVERY_TAG}":"ack"`;
+
+/** Whether a message is tagged as an acknowledgement: text starting `{"$rr":"ack"`, or an object with an own
+ * `$rr: "ack"`. Such a message is never handed to the app, valid or not. */
+function taggedAck(data: unknown): boolean {
+  return typeof data === "string"
+    ? data.startsWith(ACK_PREFIX)
+    : data !== null &&
+        typeof data === "object" &&
+        Object.hasOwn(data, DELIVERY_TAG) &&
+        (data as Record<string, unknown>)[DELIVERY_TAG] === "ack";
+}
+
+/** Reads an acknowledgement out of a string (WebSocket text, at most 512 characters) or an object
+ * (Socket.IO); else undefined. `seq` must be a safe integer >= 0. */
 export function readAck(data: unknown): DeliveryAck | undefined {
   let value = data;
   if (typeof data === "string") {
-    if (!data.startsWith(`{"${DELIVERY_TAG}":"ack"`) || data.length > 512) return undefined;
+    if (!data.startsWith(ACK_PREFIX) || data.length > 512) return undefined;
     try {
       value = JSON.parse(data);
     } catch {
@@ -78,7 +103,7 @@ export function readAck(data: unknown): DeliveryAck | undefined {
   if (value === null || typeof value !== "object" || !Object.hasOwn(value, DELIVERY_TAG)) return undefined;
   const ack = value as Record<string, unknown>;
   if (ack[DELIVERY_TAG] !== "ack" || typeof ack.sid !== "string") return undefined;
-  return Number.isSafeInteger(ack.seq) ? (value as DeliveryAck) : undefined;
+  return Number.isSafeInteger(ack.seq) && (ack.seq as number) >= 0 ? (value as DeliveryAck) : undefined;
 }
 
 /**
@@ -86,12 +111,10 @@ export function readAck(data: unknown): DeliveryAck | undefined {
  * Messages must have a JSON form (binary data is refused at `send()` as `unsendable`).
  */
 export function atLeastOnce(options: AtLeastOnceOptions = {}): DeliveryTracker {
-  const random = options.random ?? systemRandom;
-  let sid = options.sessionId;
-  if (sid === undefined) {
-    sid = "";
-    while (sid.length < 20) sid += Math.floor(random() * 36).toString(36);
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`atLeastOnce: options must be an object; got ${describe(options)}`);
   }
+  const sid = options.sessionId ?? newId();
   if (typeof sid !== "string" || sid.length === 0 || sid.length > 128) {
     throw new RangeError(`atLeastOnce: sessionId must be a string of 1-128 characters; got ${describe(sid)}`);
   }
@@ -99,30 +122,55 @@ export function atLeastOnce(options: AtLeastOnceOptions = {}): DeliveryTracker {
   if (!Number.isInteger(maxUnacked) || maxUnacked < 1) {
     throw new RangeError(`atLeastOnce: maxUnacked must be an integer >= 1; got ${describe(maxUnacked)}`);
   }
-  const sessionId = sid;
+  /** The highest sequence number stamped so far. */
   let seq = 0;
   let unacked: QueueEntry[] = [];
   return {
     wrap(data) {
       if (isBinary(data)) throw new TypeError("at-least-once delivery sends JSON envelopes; got binary data");
-      const message: DeliveryMessage = { $rr: "msg", sid: sessionId, seq: seq + 1, data };
       seq++;
+      const message: DeliveryMessage = { $rr: "msg", sid, seq, data };
       return { id: seq, message };
     },
     sent(entry) {
       unacked.push(entry);
       return unacked.length > maxUnacked ? unacked.shift() : undefined;
     },
+    unsent(entry) {
+      const at = unacked.lastIndexOf(entry);
+      if (at >= 0) unacked.splice(at, 1);
+    },
     inbound(data) {
+      if (!taggedAck(data)) return false;
       const ack = readAck(data);
-      if (ack === undefined) return false;
-      if (ack.sid === sessionId) unacked = unacked.filter((entry) => (entry.id ?? 0) > ack.seq);
+      if (ack === undefined) return "delivery: malformed acknowledgement ignored";
+      if (ack.sid !== sid) return true;
+      // Only a server that saw another socket's messages under this id can acknowledge more than was sent;
+      // taking it as an ack would forget messages the server never processed.
+      if (ack.seq > seq) {
+        return `delivery: acknowledgement of message ${ack.seq} when ${seq} were sent; ignored (is sessionId ${describe(sid)} used by another socket?)`;
+      }
+      unacked = unacked.filter((entry) => (entry.id ?? 0) > ack.seq);
       return true;
     },
-    takeUnacked() {
+    requeue(queue, reason) {
       const taken = unacked;
       unacked = [];
-      return taken;
+      if (queue === undefined) return taken.map(({ data }) => ({ data, reason }));
+      const { maxMessages, maxBytes, overflow } = queue.options;
+      const dropped: Dropped[] = [];
+      const fit = (entry: QueueEntry) =>
+        entry.bytes <= maxBytes || !dropped.push({ data: entry.data, reason: "too-large" });
+      queue.prepend(taken.filter(fit));
+      while (queue.size > maxMessages || queue.bytes > maxBytes) {
+        const out = overflow === "drop-newest" ? queue.pop() : queue.shift();
+        if (out === undefined) break;
+        dropped.push({ data: out.data, reason: "overflow" });
+      }
+      return dropped;
+    },
+    get unacked() {
+      return unacked.length;
     },
   };
 }

@@ -94,6 +94,8 @@ export interface SocketStats {
   readonly lastHint: RetryHint | undefined;
   readonly circuit: CircuitState;
   readonly queue: { readonly messages: number; readonly bytes: number };
+  /** Messages sent and not yet acknowledged, with at-least-once delivery (else 0). */
+  readonly unacked: number;
   /** Messages discarded since construction. */
   readonly dropped: number;
 }

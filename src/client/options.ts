@@ -165,6 +165,14 @@ function objectOption(name: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** `delivery` is what `atLeastOnce()` returns, not its options (an easy slip that would crash mid-send). */
+function trackerOption(value: unknown): DeliveryTracker {
+  const tracker = objectOption("delivery", value);
+  if (!["wrap", "sent", "unsent", "inbound", "requeue"].every((m) => typeof tracker[m] === "function"))
+    throw new TypeError(`delivery must be what atLeastOnce() returns; got ${describe(value)}`);
+  return tracker as unknown as DeliveryTracker;
+}
+
 function rejectUnknown(name: string, value: Record<string, unknown>, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (!known.includes(key))
@@ -274,10 +282,7 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
     stableOnFirstMessage: booleanOption("stableOnFirstMessage", input.stableOnFirstMessage, false),
     heartbeat: resolveHeartbeat(input.heartbeat),
     queue: resolveQueue(input.queue),
-    delivery:
-      input.delivery === undefined
-        ? undefined
-        : (objectOption("delivery", input.delivery) as unknown as DeliveryTracker),
+    delivery: input.delivery === undefined ? undefined : trackerOption(input.delivery),
     reconnectOnServerClose: booleanOption("reconnectOnServerClose", input.reconnectOnServerClose, false),
     retryOnRefusal: booleanOption("retryOnRefusal", input.retryOnRefusal, false),
     autoConnect: booleanOption("autoConnect", input.autoConnect, true),

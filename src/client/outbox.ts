@@ -10,7 +10,8 @@ import { type Dropped, messageBytes, OutboundQueue, type QueueEntry, type QueueO
 /** What the outbox needs from its socket. */
 export interface OutboxHost {
   now(): number;
-  /** Sends one wire message on the live connection; false when there is none or it refused. */
+  /** Sends one wire message on the live connection; false when there is none. Throws what the connection's
+   * `send` threw. */
   transmit(wire: unknown): boolean;
   /** Whether the connection is open (sending now is possible). */
   isOpen(): boolean;
@@ -27,6 +28,9 @@ export class Outbox {
   private readonly queue: OutboundQueue | undefined;
   /** The id `encode` gave the message it just stamped. */
   private stampedId: number | undefined;
+  /** Outbox calls in progress, and the reports waiting for the outermost to finish (see `run`). */
+  private depth = 0;
+  private readonly reports: (() => void)[] = [];
 
   constructor(
     options: QueueOptions | undefined,
@@ -46,55 +50,101 @@ export class Outbox {
   }
 
   send(data: unknown): SendResult {
-    if (this.host.isClosed()) return this.reject(data, "closed");
-    const wire = this.encode(data, true);
-    if (wire === UNSENDABLE) return "dropped";
-    const id = this.stampedId;
-    if (this.host.isOpen() && this.size > 0) this.flush();
-    if (this.host.isOpen() && this.size === 0 && this.host.transmit(wire)) {
-      if (id !== undefined) this.track({ data, wire, bytes: messageBytes(wire), at: this.host.now(), id });
-      return "sent";
-    }
-    if (this.host.isClosed()) return this.reject(data, "closed");
-    if (this.queue === undefined) return this.reject(data, "disconnected");
-    const { queued, dropped } = this.queue.push(data, wire, this.host.now(), id);
-    this.report(dropped);
-    return queued ? "queued" : "dropped";
+    return this.run(() => {
+      if (this.host.isClosed()) return this.reject(data, "closed");
+      // Queued messages first, then the id for this one: ids go on the wire in the order they were given.
+      if (this.host.isOpen() && this.size > 0) this.flushQueue();
+      const wire = this.encode(data, true);
+      if (wire === UNSENDABLE) return "dropped";
+      const id = this.stampedId;
+      const at = this.host.now();
+      const entry = { data, wire, bytes: id === undefined ? 0 : messageBytes(wire), at, id };
+      if (this.host.isOpen() && this.size === 0 && this.transmit(entry)) return "sent";
+      if (this.host.isClosed()) return this.reject(data, "closed");
+      if (this.queue === undefined) return this.reject(data, "disconnected");
+      const { queued, dropped } = this.queue.push(data, wire, at, id);
+      this.report(dropped);
+      return queued ? "queued" : "dropped";
+    });
   }
 
   /** Sends a message outside the queue (the heartbeat's ping); false when it could not go now. */
   sendNow(data: unknown): boolean {
-    const wire = this.encode(data);
-    return wire !== UNSENDABLE && this.host.transmit(wire);
+    return this.run(() => {
+      const wire = this.encode(data);
+      return wire !== UNSENDABLE && this.transmit({ data, wire } as QueueEntry);
+    });
   }
 
   /** Sends what is queued, oldest first, until done or a send fails (the rest waits for the next open). */
   flush(): void {
+    this.run(() => this.flushQueue());
+  }
+
+  /** Reports messages that outlived their TTL (the queue owns no timers, so this runs when touched). */
+  expire(): void {
+    this.run(() => this.queue && this.report(this.queue.expire(this.host.now())));
+  }
+
+  /** Empties the queue for good, reporting everything as dropped with reason `closed`. */
+  clear(): void {
+    this.run(() => this.queue && this.report(this.queue.clear("closed")));
+  }
+
+  /** The connection ended: unacknowledged messages go back in front of the queue, to be sent again. */
+  requeueUnacked(): void {
+    const reason = this.host.isClosed() ? "closed" : "disconnected";
+    this.run(() => this.tracker && this.report(this.tracker.requeue(this.queue, reason)));
+  }
+
+  /**
+   * Runs one outbox call. Its `drop` and `error` reports wait until the outermost call is done: a listener
+   * that sends from one must not put its message on the wire between another message's id and its
+   * transmission (ids on the wire never decrease within a connection, or the server takes the lower one for
+   * a duplicate).
+   */
+  private run<T>(step: () => T): T {
+    this.depth++;
+    try {
+      return step();
+    } finally {
+      if (--this.depth === 0) for (let next = this.reports.shift(); next; next = this.reports.shift()) next();
+    }
+  }
+
+  private flushQueue(): void {
     if (this.queue === undefined) return;
     const expired: Dropped[] = [];
     for (;;) {
       const next = this.queue.shiftLive(this.host.now(), expired);
       if (next === undefined) break;
-      if (this.host.transmit(next.wire)) {
-        if (next.id !== undefined) this.track(next);
-        continue;
-      }
-      // Closed by a listener of the send error: the queue was reported then; this one goes with it.
-      if (this.host.isClosed()) this.host.drop({ data: next.data, reason: "closed" });
+      if (this.transmit(next)) continue;
+      // Closed from inside the send (a transport calling back synchronously): this one goes with the queue.
+      if (this.host.isClosed()) this.reject(next.data, "closed");
       else this.queue.unshift(next);
       break;
     }
     this.report(expired);
   }
 
-  /** Reports messages that outlived their TTL (the queue owns no timers, so this runs when touched). */
-  expire(): void {
-    if (this.queue !== undefined) this.report(this.queue.expire(this.host.now()));
-  }
-
-  /** Empties the queue for good, reporting everything as dropped with reason `closed`. */
-  clear(): void {
-    if (this.queue !== undefined) this.report(this.queue.clear("closed"));
+  /**
+   * Puts one message on the wire. A stamped one is tracked first (its ack may arrive from inside the send)
+   * and untracked if the send fails; the tracker may forget the oldest to stay within its bound.
+   */
+  private transmit(entry: QueueEntry): boolean {
+    const tracked = entry.id !== undefined ? this.tracker : undefined;
+    const forgotten = tracked?.sent(entry);
+    if (forgotten !== undefined) this.reject(forgotten.data, "overflow");
+    let ok = false;
+    try {
+      ok = this.host.transmit(entry.wire);
+    } catch (cause) {
+      this.later(() =>
+        this.host.error(new TransportError("send failed; the message stays queued", { cause })),
+      );
+    }
+    if (!ok) tracked?.unsent(entry);
+    return ok;
   }
 
   /**
@@ -107,33 +157,22 @@ export class Outbox {
       if (stamp && this.tracker) ({ id: this.stampedId, message } = this.tracker.wrap(data));
       return this.transport.encode ? this.transport.encode(message) : message;
     } catch (cause) {
-      this.host.error(new TransportError("message cannot be encoded; dropped", { cause }));
-      this.host.drop({ data, reason: "unsendable" });
+      this.later(() => this.host.error(new TransportError("message cannot be encoded; dropped", { cause })));
+      this.reject(data, "unsendable");
       return UNSENDABLE;
     }
   }
 
-  /** A stamped message went out: the tracker keeps it until acknowledged (and may forget the oldest). */
-  private track(entry: QueueEntry): void {
-    const forgotten = this.tracker?.sent(entry);
-    if (forgotten !== undefined) this.host.drop({ data: forgotten.data, reason: "overflow" });
-  }
-
-  /** The connection ended: unacknowledged messages go back in front of the queue, to be sent again. */
-  requeueUnacked(): void {
-    const entries = this.tracker?.takeUnacked();
-    if (entries?.length)
-      this.report(
-        this.queue?.requeue(entries) ?? entries.map(({ data }) => ({ data, reason: "disconnected" })),
-      );
+  private later(report: () => void): void {
+    this.reports.push(report);
   }
 
   private reject(data: unknown, reason: Dropped["reason"]): "dropped" {
-    this.host.drop({ data, reason });
+    this.later(() => this.host.drop({ data, reason }));
     return "dropped";
   }
 
   private report(dropped: readonly Dropped[]): void {
-    for (const drop of dropped) this.host.drop(drop);
+    for (const { data, reason } of dropped) this.reject(data, reason);
   }
 }

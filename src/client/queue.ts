@@ -138,17 +138,11 @@ export class OutboundQueue {
     this.totalBytes += entry.bytes;
   }
 
-  /** Puts unacknowledged messages back in front, oldest first, then discards the oldest beyond the bounds. */
-  requeue(entries: readonly QueueEntry[]): Dropped[] {
-    for (let i = entries.length - 1; i >= 0; i--) this.unshift(entries[i] as QueueEntry);
-    const dropped: Dropped[] = [];
-    const { maxMessages, maxBytes } = this.options;
-    while (this.size > maxMessages || this.totalBytes > maxBytes) {
-      const oldest = this.shift();
-      if (oldest === undefined) break;
-      dropped.push({ data: oldest.data, reason: "overflow" });
-    }
-    return dropped;
+  /** Puts messages back in front, in order, unchecked (unacknowledged ones: the tracker applies the bounds). */
+  prepend(entries: readonly QueueEntry[]): void {
+    this.entries = entries.concat(this.entries.slice(this.head));
+    this.head = 0;
+    for (const entry of entries) this.totalBytes += entry.bytes;
   }
 
   /** Removes and returns every message that has outlived `ttlMs`. */
@@ -172,12 +166,20 @@ export class OutboundQueue {
     return dropped;
   }
 
-  private shift(): QueueEntry | undefined {
+  /** Takes the oldest message. */
+  shift(): QueueEntry | undefined {
     const entry = this.entries[this.head];
     if (entry === undefined) return undefined;
     this.head++;
     this.totalBytes -= entry.bytes;
     if (this.head > 64 && this.head * 2 > this.entries.length) this.compact();
+    return entry;
+  }
+
+  /** Takes the newest message. */
+  pop(): QueueEntry | undefined {
+    const entry = this.size > 0 ? this.entries.pop() : undefined;
+    if (entry !== undefined) this.totalBytes -= entry.bytes;
     return entry;
   }
 

@@ -179,6 +179,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       lastHint: this.lastHint,
       circuit: this.planner.circuit,
       queue: { messages: this.outbox.size, bytes: this.outbox.bytes },
+      unacked: this.options.delivery?.unacked ?? 0,
       dropped: this.droppedCount,
     };
   }
@@ -272,8 +273,9 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private handleMessage(data: unknown): void {
     if (this.liveness?.inbound(data)) return;
     if (this.options.stableOnFirstMessage && !this.stable) this.markStable();
-    if (this.options.delivery?.inbound(data)) return;
-    this.emit("message", data);
+    const delivery = this.options.delivery?.inbound(data);
+    if (typeof delivery === "string") this.emit("error", new TransportError(delivery));
+    else if (!delivery) this.emit("message", data);
   }
 
   /**
@@ -406,13 +408,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private transmit(wire: unknown): boolean {
     const connection = this.current;
     if (connection === undefined || this.currentState !== "open") return false;
-    try {
-      connection.send(wire);
-      return true;
-    } catch (cause) {
-      this.emit("error", new TransportError("send failed; the message stays queued", { cause }));
-      return false;
-    }
+    connection.send(wire);
+    return true;
   }
 
   private stop(): void {
@@ -428,13 +425,12 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const connection = this.current;
     this.current = undefined;
     this.liveAttempt = 0;
-    this.outbox.requeueUnacked();
-    if (connection === undefined) return;
     try {
-      connection.close();
+      connection?.close();
     } catch {
       // A transport that throws while closing has nothing left for us to release.
     }
+    this.outbox.requeueUnacked();
   }
 
   private clearRetry(): void {

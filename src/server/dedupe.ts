@@ -5,13 +5,18 @@
  * A message the client sends again (its connection broke before the ack arrived) is acknowledged again and
  * not processed again: an exactly-once *effect* over an at-least-once wire.
  *
- * Exactly-once holds as far as the store is durable and atomic with the effect: with the default in-memory
- * store it survives reconnects, not a restart of this process; put the store next to the effect's data
- * (the same database transaction) to survive restarts. Messages of one session are processed in order,
+ * A failure lives exactly as long as the connection it happened on ({@link Deduplicator.connection}): the
+ * client always resends from its oldest unacknowledged message, so on a new connection a first sequence
+ * number above the failed one means the client gave that message up (and reported it dropped) — the gap is
+ * accepted instead of blocking the session for ever.
+ *
+ * Exactly-once holds as far as the store is durable and atomic with the effect, and only with one
+ * Deduplicator per store (README, "At-least-once delivery"). Messages of one session are processed in order,
  * one at a time.
  * @see https://www.rfc-editor.org/rfc/rfc9000#section-13.2 (cumulative acknowledgement)
  */
 import { DELIVERY_TAG, type DeliveryAck } from "../client/delivery.js";
+import { describe } from "../describe.js";
 
 /** Where the highest processed sequence number of each session is kept. May be async (a database). */
 export interface DedupeStore {
@@ -19,7 +24,7 @@ export interface DedupeStore {
   set(sessionId: string, seq: number): void | Promise<void>;
 }
 
-/** What {@link Deduplicator.receive} did with one inbound message. */
+/** What {@link DedupeReceiver.receive} did with one inbound message. */
 export type DedupeResult =
   /** A new message: the effect ran; send `ack` back. */
   | { readonly status: "processed"; readonly data: unknown; readonly ack: DeliveryAck }
@@ -29,8 +34,9 @@ export type DedupeResult =
   | { readonly status: "plain"; readonly data: unknown }
   /** An envelope with a bad session id or sequence number: ignored. */
   | { readonly status: "invalid"; readonly problem: string }
-  /** The effect threw (or an earlier message of the session did): nothing recorded, no ack. Close the
-   * connection: the client sends everything unacknowledged again on its next one. */
+  /** The effect or the store threw, the session had too many messages pending, or an earlier message on this
+   * connection failed: nothing recorded, no ack. Close the connection: the client sends everything
+   * unacknowledged again on its next one. */
   | { readonly status: "failed"; readonly error: unknown };
 
 export interface DeduplicatorOptions {
@@ -38,6 +44,24 @@ export interface DeduplicatorOptions {
   store?: DedupeStore;
   /** Sessions the default store remembers. Default 100,000. */
   maxSessions?: number;
+  /** Most messages of one session waiting to be processed; beyond it a message is `failed`. Default 1000. */
+  maxPending?: number;
+  /** Longest envelope read, in bytes (characters for text); a longer one is `invalid`. Default 1 MiB. */
+  maxBytes?: number;
+}
+
+/** Reads the messages of one connection: {@link Deduplicator.connection}. */
+export interface DedupeReceiver {
+  /**
+   * Reads one inbound message and runs `effect` for it unless it was processed before. Resolve, then send
+   * `result.ack` (when present) back to the client: `ws.send(JSON.stringify(result.ack))` or
+   * `socket.emit("message", result.ack)`. `effect` gets the message's id too, to record it in its own
+   * transaction.
+   */
+  receive(
+    raw: unknown,
+    effect: (data: unknown, id: { sid: string; seq: number }) => unknown,
+  ): Promise<DedupeResult>;
 }
 
 /** Longest session id accepted. */
@@ -46,11 +70,19 @@ const MAX_SESSION_ID = 128;
 /** An in-memory {@link DedupeStore} remembering at most `maxSessions` sessions, least recently used out first. */
 export function memoryDedupeStore(maxSessions = 100_000): DedupeStore {
   if (!Number.isInteger(maxSessions) || maxSessions < 1) {
-    throw new RangeError(`maxSessions must be an integer >= 1; got ${String(maxSessions)}`);
+    throw new RangeError(`maxSessions must be an integer >= 1; got ${describe(maxSessions)}`);
   }
   const seen = new Map<string, number>();
   return {
-    get: (sessionId) => seen.get(sessionId),
+    // Reading counts as use: a session that is only ever resent to must not be the first forgotten.
+    get(sessionId) {
+      const seq = seen.get(sessionId);
+      if (seq !== undefined) {
+        seen.delete(sessionId);
+        seen.set(sessionId, seq);
+      }
+      return seq;
+    },
     set(sessionId, seq) {
       seen.delete(sessionId);
       seen.set(sessionId, seq);
@@ -65,13 +97,22 @@ export function deliveryAck(sid: string, seq: number): DeliveryAck {
 }
 
 type Envelope = { sid: string; seq: number; data: unknown };
+type Effect = (data: unknown, id: { sid: string; seq: number }) => unknown;
 
-/** Reads an envelope out of WebSocket text (string or Buffer) or a Socket.IO payload (object). */
-function readEnvelope(raw: unknown): Envelope | { problem: string } | undefined {
+const MiB = 1024 * 1024;
+
+/** Reads an envelope out of WebSocket text (string, Buffer or ArrayBuffer) or a Socket.IO payload (object). */
+function readEnvelope(raw: unknown, maxBytes: number): Envelope | { problem: string } | undefined {
   let value = raw;
-  if (typeof raw === "string" || raw instanceof Uint8Array) {
-    const text = String(raw);
-    if (!text.startsWith(`{"${DELIVERY_TAG}":"msg"`)) return undefined;
+  if (typeof raw === "string" || raw instanceof ArrayBuffer || raw instanceof Uint8Array) {
+    const binary = typeof raw !== "string";
+    // A prefix tells whether it meant to be an envelope; only then is its length worth a problem.
+    const head = binary ? new TextDecoder().decode(raw.slice(0, 16)) : raw.slice(0, 16);
+    if (!head.startsWith(`{"${DELIVERY_TAG}":"msg"`)) return undefined;
+    if ((binary ? raw.byteLength : raw.length) > maxBytes) {
+      return { problem: `envelope over ${maxBytes} bytes (maxBytes)` };
+    }
+    const text = binary ? new TextDecoder().decode(raw) : raw;
     try {
       value = JSON.parse(text);
     } catch {
@@ -91,59 +132,96 @@ function readEnvelope(raw: unknown): Envelope | { problem: string } | undefined 
   return { sid, seq, data: Object.hasOwn(record, "data") ? record.data : undefined };
 }
 
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || (value as number) < 1) {
+    throw new RangeError(`Deduplicator: ${name} must be an integer >= 1; got ${describe(value)}`);
+  }
+  return value as number;
+}
+
+/** A session's chain of pending messages (so one session is processed in order, across connections too). */
+interface Chain {
+  tail: Promise<unknown>;
+  pending: number;
+}
+
+/**
+ * De-duplicates the envelopes of every client against one store. Use one instance per store (two instances
+ * over a shared store can both apply a message), and one {@link Deduplicator.connection} per connection.
+ */
 export class Deduplicator {
   private readonly store: DedupeStore;
-  /** The tail of each session's chain of pending messages (so one session is processed in order). */
-  private readonly chains = new Map<string, Promise<unknown>>();
-  /** Sessions whose message at this seq failed (see `process`). */
-  private readonly failed = new Map<string, number>();
+  private readonly maxPending: number;
+  private readonly maxBytes: number;
+  private readonly chains = new Map<string, Chain>();
 
   constructor(options: DeduplicatorOptions = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(`Deduplicator: options must be an object; got ${describe(options)}`);
+    }
     this.store = options.store ?? memoryDedupeStore(options.maxSessions);
+    this.maxPending = positiveInteger("maxPending", options.maxPending, 1000);
+    this.maxBytes = positiveInteger("maxBytes", options.maxBytes, MiB);
   }
 
   /**
-   * Reads one inbound message and runs `effect` for it unless it was processed before. Resolve, then send
-   * `result.ack` (when present) back to the client: `ws.send(JSON.stringify(result.ack))` or
-   * `socket.emit("message", result.ack)`.
+   * A receiver for one connection: call it once per accepted connection and drop it with the connection.
+   * Acks are cumulative, so after a `failed` nothing later on that connection is processed (acknowledging it
+   * would acknowledge the failed one too); the failure is forgotten with the receiver, and the client's next
+   * connection starts again from its oldest unacknowledged message.
+   *
+   * `owner` is who the connection is authenticated as (a user or tenant id, never read from the message):
+   * sessions are then kept under owner and sid (store key `<owner length>:<owner>:<sid>`), so a client that
+   * learns another's sid cannot send under it. Without it, sids are trusted as they come.
    */
-  receive(
-    raw: unknown,
-    effect: (data: unknown, id: { sid: string; seq: number }) => unknown,
-  ): Promise<DedupeResult> {
-    const envelope = readEnvelope(raw);
-    if (envelope === undefined) return Promise.resolve({ status: "plain", data: raw });
-    if ("problem" in envelope) return Promise.resolve({ status: "invalid", problem: envelope.problem });
-    const { sid } = envelope;
-    const previous = this.chains.get(sid) ?? Promise.resolve();
-    const result = previous.then(() => this.process(envelope, effect));
-    this.chains.set(sid, result);
-    void result.then(() => {
-      if (this.chains.get(sid) === result) this.chains.delete(sid);
-    });
-    return result;
+  connection(owner?: string): DedupeReceiver {
+    if (owner !== undefined && typeof owner !== "string") {
+      throw new TypeError(`Deduplicator.connection: owner must be a string; got ${describe(owner)}`);
+    }
+    const keyOf = (sid: string) => (owner === undefined ? sid : `${owner.length}:${owner}:${sid}`);
+    let failure: string | undefined;
+    const failed = (error: unknown): DedupeResult => {
+      failure ??= `message failed earlier on this connection: ${error instanceof Error ? error.message : describe(error)}`;
+      return { status: "failed", error };
+    };
+    return {
+      receive: (raw, effect) => {
+        const envelope = readEnvelope(raw, this.maxBytes);
+        if (envelope === undefined) return Promise.resolve({ status: "plain", data: raw });
+        if ("problem" in envelope) return Promise.resolve({ status: "invalid", problem: envelope.problem });
+        const sid = keyOf(envelope.sid);
+        const chain = this.chains.get(sid) ?? { tail: Promise.resolve(), pending: 0 };
+        if (chain.pending >= this.maxPending) {
+          return Promise.resolve(
+            failed(new Error(`over ${this.maxPending} messages of session pending (maxPending)`)),
+          );
+        }
+        chain.pending++;
+        this.chains.set(sid, chain);
+        const result = chain.tail.then(async () => {
+          if (failure !== undefined) return { status: "failed", error: new Error(failure) } as const;
+          const outcome = await this.process(sid, envelope, effect);
+          return outcome.status === "failed" ? failed(outcome.error) : outcome;
+        });
+        chain.tail = result;
+        void result.then(() => {
+          if (--chain.pending === 0 && this.chains.get(sid) === chain) this.chains.delete(sid);
+        });
+        return result;
+      },
+    };
   }
 
-  private async process(
-    { sid, seq, data }: Envelope,
-    effect: (data: unknown, id: { sid: string; seq: number }) => unknown,
-  ): Promise<DedupeResult> {
-    // Acks are cumulative: after a failure, nothing later in the session may be acknowledged (it would
-    // acknowledge the failed one too) until the failed message comes again.
-    const blocked = this.failed.get(sid);
-    if (blocked !== undefined && seq > blocked) {
-      return { status: "failed", error: new Error(`message ${blocked} of this session failed first`) };
-    }
+  private async process(key: string, { sid, seq, data }: Envelope, effect: Effect): Promise<DedupeResult> {
     try {
-      const last = (await this.store.get(sid)) ?? 0;
+      const last = (await this.store.get(key)) ?? 0;
       // A gap (seq > last + 1) is accepted: the client reported the messages in it as dropped.
       if (seq <= last) return { status: "duplicate", ack: deliveryAck(sid, last) };
       await effect(data, { sid, seq });
-      await this.store.set(sid, seq);
-      this.failed.delete(sid);
+      await this.store.set(key, seq);
       return { status: "processed", data, ack: deliveryAck(sid, seq) };
     } catch (error) {
-      this.failed.set(sid, Math.min(seq, blocked ?? seq));
       return { status: "failed", error };
     }
   }

@@ -13,6 +13,7 @@ export {
   resolveAdmissionOptions,
 } from "./admission.js";
 export {
+  type DedupeReceiver,
   type DedupeResult,
   type DedupeStore,
   Deduplicator,

@@ -6,6 +6,8 @@
  * - no attempt while the breaker is open;
  * - nothing sent after `close()`;
  * - the queue within its bounds;
+ * - with delivery on, sequence numbers on the wire never decrease within a connection (a drop listener that
+ *   sends again, as apps do, must not overtake a message already numbered);
  * - every message sent is delivered, still queued, or reported dropped (after `close()`: delivered — acked,
  *   with delivery on — or dropped, nothing in between).
  * FC_RUNS sets the number of runs (default 200).
@@ -42,6 +44,10 @@ interface Real {
   ackedUpTo: number;
   /** Wire messages transmitted when close() was called. */
   transmittedAtClose: number;
+  /** Sends listeners may still make in this step (0: listeners do not send). */
+  resends: number;
+  /** Sends listeners may make per step. */
+  readonly resendsPerStep: number;
 }
 
 /** No model state is needed beyond the real system's observable one. */
@@ -84,6 +90,7 @@ class Step implements fc.Command<Model, Real> {
     return true;
   }
   run(_model: Model, real: Real): void {
+    real.resends = real.resendsPerStep;
     this.act(real);
     checkInvariants(real);
   }
@@ -97,6 +104,12 @@ function checkInvariants(real: Real): void {
   expect(transport.live).toBeLessThanOrEqual(1);
   if (real.attemptsWhenOpened !== undefined) expect(transport.attempts.length).toBe(real.attemptsWhenOpened);
   if (real.closed) expect(transmitted(real)).toBe(real.transmittedAtClose);
+  if (real.reliable)
+    for (const attempt of transport.attempts)
+      attempt.sent.forEach((wire, i) => {
+        if (i > 0)
+          expect((wire as DeliveryMessage).seq).toBeGreaterThan((attempt.sent[i - 1] as DeliveryMessage).seq);
+      });
   const { queue } = socket.stats();
   expect(queue.messages).toBeLessThanOrEqual(MAX_MESSAGES);
   expect(queue.bytes).toBeLessThanOrEqual(MAX_BYTES);
@@ -116,8 +129,13 @@ function onLive(name: string, when: "connecting" | "open" | "any", act: (real: R
   });
 }
 
+const accept = onLive("accept", "connecting", (real) => live(real)?.open());
+
 const commands = [
-  fc.constant(onLive("accept", "connecting", (real) => live(real)?.open())),
+  // Weighted (listed thrice): most runs must spend time open, or sends, flushes and acks go untested.
+  fc.constant(accept),
+  fc.constant(accept),
+  fc.constant(accept),
   fc.option(fc.nat({ max: 120_000 }), { nil: undefined }).map((hintMs) =>
     onLive(`refuse(${hintMs})`, "connecting", (real) =>
       live(real)?.close({
@@ -191,7 +209,7 @@ function setup(seed: number, reliable: boolean): Real {
     stableAfterMs: 1_000,
     connectTimeoutMs: 10_000,
     queue: { maxMessages: MAX_MESSAGES, maxBytes: MAX_BYTES, ttlMs: 60_000 },
-    ...(reliable ? { delivery: atLeastOnce({ sessionId: sid, maxUnacked: 8 }) } : {}),
+    ...(reliable ? { delivery: atLeastOnce({ sessionId: sid, maxUnacked: 2 }) } : {}),
   });
   const real: Real = {
     clock,
@@ -205,8 +223,22 @@ function setup(seed: number, reliable: boolean): Real {
     attemptsWhenOpened: undefined,
     ackedUpTo: 0,
     transmittedAtClose: 0,
+    resends: 0,
+    resendsPerStep: seed % 2 === 0 ? 3 : 0,
   };
-  socket.on("drop", ({ data, reason }) => real.dropped.set(data as number, reason));
+  // Half the runs send from listeners too, as apps do: from `drop` (re-entrant, in the middle of a flush or a
+  // send) and on `open` (before the queued messages are flushed), a few times per step.
+  const sendFromListener = () => {
+    if (real.resends <= 0 || real.closed) return;
+    real.resends--;
+    const n = real.sent++;
+    if (socket.send(n) === "dropped" && !real.dropped.has(n)) real.dropped.set(n, "closed");
+  };
+  socket.on("drop", ({ data, reason }) => {
+    real.dropped.set(data as number, reason);
+    sendFromListener();
+  });
+  socket.on("state", (state) => state === "open" && sendFromListener());
   socket.on("circuit", ({ state }) => {
     real.attemptsWhenOpened = state === "open" ? transport.attempts.length : undefined;
   });
