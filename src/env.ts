@@ -16,6 +16,9 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** The longest delay a platform timer takes: browsers and Node turn anything above it into ~0 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** A source of uniform draws in [0, 1), injected. */
 export type Random = () => number;
 

@@ -3,7 +3,7 @@
  * A misconfiguration throws a TypeError or RangeError whose message names the option and the value seen.
  */
 import { describe } from "../describe.js";
-import { type Clock, type Random, systemClock, systemRandom } from "../env.js";
+import { type Clock, MAX_TIMER_MS, type Random, systemClock, systemRandom } from "../env.js";
 import { type BackoffStrategy, decorrelatedJitter } from "../policy/backoff.js";
 import { type CircuitBreakerOptions, resolveCircuitBreakerOptions } from "../policy/circuit-breaker.js";
 import { DEFAULT_MAX_HINT_MS } from "../policy/hints.js";
@@ -111,8 +111,6 @@ const KNOWN = new Set([
   "random",
 ]);
 
-/** The longest delay a platform timer takes: browsers and Node turn anything above it into ~0 ms. */
-export const MAX_TIMER_MS = 2_147_483_647;
 const TIMER = { min: 0, exclusiveMin: true, max: MAX_TIMER_MS };
 
 /** A number option: finite (or Infinity when allowed), within [min, max]. */

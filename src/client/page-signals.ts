@@ -13,7 +13,7 @@
  * @see https://web.dev/articles/bfcache (pagehide / pageshow with `persisted`)
  */
 import { describe } from "../describe.js";
-import type { Clock, TimerHandle } from "../env.js";
+import { type Clock, MAX_TIMER_MS, type TimerHandle } from "../env.js";
 
 /** What a hidden tab does with its retries. */
 export type HiddenPolicy = "keep" | "slow" | "pause";
@@ -105,8 +105,8 @@ export function resolveSignals(value: unknown, number: NumberOption): ResolvedSi
     navigator: input.navigator ?? g.navigator,
     whenHidden,
     hiddenSlowdown: number("signals.hiddenSlowdown", input.hiddenSlowdown, 4, { min: 1, max: 1_000 }),
-    resumeJitterMs: number("signals.resumeJitterMs", input.resumeJitterMs, 1_000, { max: MAX_TIMER }),
-    wakeCheckMs: number("signals.wakeCheckMs", input.wakeCheckMs, 5_000, { max: MAX_TIMER / 2 }),
+    resumeJitterMs: number("signals.resumeJitterMs", input.resumeJitterMs, 1_000, { max: MAX_TIMER_MS }),
+    wakeCheckMs: number("signals.wakeCheckMs", input.wakeCheckMs, 5_000, { max: MAX_TIMER_MS / 2 }),
   };
 }
 
@@ -116,9 +116,6 @@ type NumberOption = (
   fallback: number,
   bounds?: { min?: number; max?: number },
 ) => number;
-
-/** The longest delay a platform timer takes (above it, browsers and Node fire at once). */
-const MAX_TIMER = 2_147_483_647;
 
 /** Listens to the page; tells the socket when attempts are allowed and when to check its connection. */
 export class PageSignals {
