@@ -359,9 +359,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       return;
     if (signals.paused) {
       if (state !== "paused") {
-        this.clearTimer("retryTimer");
-        this.currentDelayMs = undefined;
-        this.nextAttemptAt = undefined;
+        // The policy's moment stays planned: the resume is measured against it.
+        this.clearRetry(true);
         this.setState("paused");
       }
       return;
@@ -433,9 +432,9 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.outbox.requeueUnacked();
   }
 
-  private clearRetry(): void {
+  private clearRetry(keepPlan = false): void {
     this.clearTimer("retryTimer");
-    this.planned = undefined;
+    if (!keepPlan) this.planned = undefined;
     this.currentDelayMs = undefined;
     this.nextAttemptAt = undefined;
   }
