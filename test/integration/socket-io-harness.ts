@@ -9,7 +9,7 @@
  */
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Server, type Socket as ServerSocket } from "socket.io";
+import { Server, type ServerOptions, type Socket as ServerSocket } from "socket.io";
 import type {
   CircuitEvent,
   CloseEvent,
@@ -138,6 +138,14 @@ export function refuse(next: Next, message: string, data?: unknown): void {
 
 const admitAll: Middleware = (_socket, next) => next();
 
+/** How a {@link TestServer} runs besides its middleware. */
+export interface TestServerOptions {
+  /** Socket.IO server options (e.g. `pingInterval`, `maxHttpBufferSize`); `transports` stays websocket-only. */
+  readonly server?: Partial<ServerOptions>;
+  /** Handles each connected socket in place of the echo of `message` events (records are still kept). */
+  readonly onConnection?: (socket: ServerSocket) => void;
+}
+
 function clientId(socket: ServerSocket): string {
   const auth = socket.handshake.auth as { id?: unknown };
   return typeof auth.id === "string" ? auth.id : "anonymous";
@@ -163,11 +171,17 @@ export class TestServer {
   private http: HttpServer | undefined;
   private boundPort = 0;
 
-  private constructor(private readonly middleware: Middleware) {}
+  private constructor(
+    private readonly middleware: Middleware,
+    private readonly options: TestServerOptions,
+  ) {}
 
   /** Starts a server on 127.0.0.1 on a free port. */
-  static async start(middleware: Middleware = admitAll): Promise<TestServer> {
-    const server = new TestServer(middleware);
+  static async start(
+    middleware: Middleware = admitAll,
+    options: TestServerOptions = {},
+  ): Promise<TestServer> {
+    const server = new TestServer(middleware, options);
     await server.listen();
     return server;
   }
@@ -184,7 +198,7 @@ export class TestServer {
   async listen(): Promise<void> {
     if (this.io !== undefined) throw new Error("TestServer is already listening");
     const http = createServer();
-    const io = new Server(http, { transports: ["websocket"] });
+    const io = new Server(http, { ...this.options.server, transports: ["websocket"] });
     io.use((socket, next) => {
       this.attempts.push(Date.now());
       const context: AttemptContext = {
@@ -200,11 +214,14 @@ export class TestServer {
       this.live.set(id, live);
       this.peak.set(id, Math.max(this.peak.get(id) ?? 0, live));
       this.opened.set(id, (this.opened.get(id) ?? 0) + 1);
-      socket.on("message", (data: unknown) => {
-        this.received.push(data);
-        socket.emit("message", { echo: data });
-        changed();
-      });
+      if (this.options.onConnection !== undefined) this.options.onConnection(socket);
+      else {
+        socket.on("message", (data: unknown) => {
+          this.received.push(data);
+          socket.emit("message", { echo: data });
+          changed();
+        });
+      }
       socket.on("disconnect", () => {
         this.live.set(id, (this.live.get(id) ?? 0) - 1);
         changed();
