@@ -41,9 +41,11 @@ interface NodeResponse {
   headers?: Record<string, string | string[] | undefined>;
   resume?: () => void;
 }
+/** The `ws` package's socket: an EventEmitter with `terminate`. */
 interface NodeEmitterLike {
-  on(event: "unexpected-response", listener: (request: unknown, response: NodeResponse) => void): void;
-  terminate?: () => void;
+  on(event: string, listener: (...args: never[]) => void): void;
+  off(event: string, listener: (...args: never[]) => void): void;
+  terminate(): void;
 }
 
 function isBinary(data: unknown): boolean {
@@ -85,78 +87,168 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
       `webSocketTransport: binaryType must be "arraybuffer" or "blob"; got ${String(binaryType)}`,
     );
   }
-  return {
-    name: "websocket",
-    encode,
-    connect(handlers: ConnectionHandlers, context: TransportContext): Connection {
-      const target = String(typeof url === "function" ? url() : url);
-      const socket = new Ctor(target, protocols);
-      socket.binaryType = binaryType;
-      let opened = false;
-      let done = false;
-      let refusal: { status: number; hint?: HintReading } | undefined;
-      let lastError: unknown;
+  return new WebSocketTransport(url, protocols, binaryType, Ctor);
+}
 
-      const onOpen = () => {
-        opened = true;
-        handlers.open();
-      };
-      const onMessage = (event: { data: unknown }) => handlers.message(event.data);
-      const onError = (event: { error?: unknown; message?: string }) => {
-        lastError = event.error ?? event.message ?? event;
-      };
-      const onClose = (event: { code: number; reason: string }) => {
-        detach();
-        if (done) return;
-        done = true;
-        handlers.close(describeClose(event, opened, refusal, lastError, context));
-      };
-      const detach = () => {
-        socket.removeEventListener("open", onOpen);
-        socket.removeEventListener("message", onMessage);
-        socket.removeEventListener("close", onClose);
-        socket.removeEventListener("error", onError);
-      };
-      socket.addEventListener("open", onOpen);
-      socket.addEventListener("message", onMessage);
-      socket.addEventListener("error", onError);
-      socket.addEventListener("close", onClose);
+/** One instance per `webSocketTransport()` call; methods on the prototype, not closures per client. */
+class WebSocketTransport implements Transport {
+  readonly name = "websocket";
+  constructor(
+    private readonly url: WebSocketTransportOptions["url"],
+    private readonly protocols: string | string[] | undefined,
+    private readonly binaryType: "arraybuffer" | "blob",
+    private readonly Ctor: WebSocketConstructor,
+  ) {}
 
-      const node = socket as unknown as Partial<NodeEmitterLike>;
-      if (typeof node.on === "function") {
-        node.on("unexpected-response", (_request, response) => {
-          const status = response.statusCode ?? 0;
-          const header = response.headers?.["retry-after"];
-          const value = Array.isArray(header) ? header[0] : header;
-          const hint = readRetryAfterHint(value, context.now(), status, context.maxHintMs);
-          refusal = { status, hint };
-          response.resume?.();
-          node.terminate?.();
-        });
+  encode(data: unknown): unknown {
+    return encode(data);
+  }
+
+  connect(handlers: ConnectionHandlers, context: TransportContext): Connection {
+    const url = this.url;
+    const socket = new this.Ctor(String(typeof url === "function" ? url() : url), this.protocols);
+    socket.binaryType = this.binaryType;
+    return new WebSocketConnection(socket, handlers, context);
+  }
+}
+
+/**
+ * The `ws` package's sockets get these shared listeners through `on` (found by `this`), instead of
+ * `addEventListener`, which makes a wrapper closure and an event object per listener and message: a process
+ * holding thousands of connections pays for every byte per connection. They hand over what `ws`'s own
+ * `addEventListener` would: text as a string, binary data as `binaryType` made it, the close reason as text.
+ */
+const wsConnections = /* @__PURE__ */ new WeakMap<object, WebSocketConnection>();
+function wsOpen(this: object): void {
+  wsConnections.get(this)?.opened();
+}
+function wsMessage(this: object, data: { toString(): string }, binary: boolean): void {
+  wsConnections.get(this)?.handlers.message(binary ? data : data.toString());
+}
+function wsError(this: object, error: unknown): void {
+  wsConnections.get(this)?.failed(error);
+}
+function wsClose(this: object, code: number, reason: { toString(): string }): void {
+  wsConnections.get(this)?.ended({ code, reason: String(reason) });
+}
+function wsRefused(this: object, _request: unknown, response: NodeResponse): void {
+  wsConnections.get(this)?.refused(response);
+}
+const WS_LISTENERS = [
+  ["open", wsOpen],
+  ["message", wsMessage],
+  ["error", wsError],
+  ["close", wsClose],
+  ["unexpected-response", wsRefused],
+] as const;
+const EVENTS = ["open", "message", "error", "close"] as const;
+
+/** What the four events of a WHATWG socket carry that we read. */
+interface SocketEvent {
+  readonly type: string;
+  readonly data?: unknown;
+  readonly code?: number;
+  readonly reason?: string;
+  readonly error?: unknown;
+  readonly message?: string;
+}
+
+class WebSocketConnection implements Connection {
+  private isOpen = false;
+  private done = false;
+  private refusal: { status: number; hint?: HintReading } | undefined;
+  private lastError: unknown;
+  /** A WHATWG socket's one listener for all four events. */
+  private readonly listener: ((event: SocketEvent) => void) | undefined;
+  private readonly node: NodeEmitterLike | undefined;
+
+  constructor(
+    private readonly socket: WebSocketLike,
+    readonly handlers: ConnectionHandlers,
+    private readonly context: TransportContext,
+  ) {
+    const node = socket as unknown as Partial<NodeEmitterLike>;
+    if (
+      typeof node.on === "function" &&
+      typeof node.off === "function" &&
+      typeof node.terminate === "function"
+    ) {
+      this.node = node as NodeEmitterLike;
+      wsConnections.set(socket, this);
+      for (const [event, listener] of WS_LISTENERS) this.node.on(event, listener as never);
+    } else {
+      const listener = (event: SocketEvent) => {
+        if (event.type === "open") this.opened();
+        else if (event.type === "message") this.handlers.message(event.data);
+        else if (event.type === "error") this.failed(event.error ?? event.message ?? event);
+        else if (event.type === "close") this.ended(event as { code: number; reason: string });
+      };
+      this.listener = listener;
+      for (const type of EVENTS) socket.addEventListener(type, listener);
+    }
+  }
+
+  opened(): void {
+    this.isOpen = true;
+    this.handlers.open();
+  }
+
+  failed(error: unknown): void {
+    this.lastError = error;
+  }
+
+  refused(response: NodeResponse): void {
+    const status = response.statusCode ?? 0;
+    const header = response.headers?.["retry-after"];
+    const value = Array.isArray(header) ? header[0] : header;
+    const hint = readRetryAfterHint(value, this.context.now(), status, this.context.maxHintMs);
+    this.refusal = { status, hint };
+    response.resume?.();
+    this.node?.terminate?.();
+  }
+
+  ended(event: { code: number; reason: string }): void {
+    this.detach(EVENTS.length);
+    if (this.done) return;
+    this.done = true;
+    this.handlers.close(describeClose(event, this.isOpen, this.refusal, this.lastError, this.context));
+  }
+
+  send(data: unknown): void {
+    const socket = this.socket;
+    if (socket.readyState !== OPEN)
+      throw new Error(`WebSocket is not open (readyState ${socket.readyState})`);
+    socket.send(data as never);
+  }
+
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    // The error and close listeners stay until the socket reports "close": `ws` throws on an error
+    // event nobody listens to, and aborting a handshake emits one.
+    this.detach(2);
+    try {
+      this.socket.close(CLOSE_NORMAL);
+    } catch {
+      // Closing a socket that is already gone has nothing to release.
+    }
+  }
+
+  /** Removes the first `count` listeners (open and message; or all of them). */
+  private detach(count: number): void {
+    const node = this.node;
+    if (node !== undefined) {
+      const all = count >= EVENTS.length;
+      for (const [event, listener] of WS_LISTENERS) {
+        if (all || event === "open" || event === "message") node.off(event, listener as never);
       }
-
-      return {
-        send(data: unknown) {
-          if (socket.readyState !== OPEN)
-            throw new Error(`WebSocket is not open (readyState ${socket.readyState})`);
-          socket.send(data as never);
-        },
-        close() {
-          if (done) return;
-          done = true;
-          // The error and close listeners stay until the socket reports "close": `ws` throws on an error
-          // event nobody listens to, and aborting a handshake emits one.
-          socket.removeEventListener("open", onOpen);
-          socket.removeEventListener("message", onMessage);
-          try {
-            socket.close(CLOSE_NORMAL);
-          } catch {
-            // Closing a socket that is already gone has nothing to release.
-          }
-        },
-      };
-    },
-  };
+      if (all) wsConnections.delete(this.socket);
+      return;
+    }
+    const listener = this.listener;
+    if (listener !== undefined)
+      for (const type of EVENTS.slice(0, count)) this.socket.removeEventListener(type, listener);
+  }
 }
 
 function describeClose(

@@ -1,8 +1,19 @@
 import { getEventListeners } from "node:events";
 import { performance } from "node:perf_hooks";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConnectionRefusedError } from "../../src/index.js";
-import { closeAll, once, quietFor, startClient, startServer, TIMER_SLACK_MS, waitFor } from "./ws-harness.js";
+import { WebSocket } from "ws";
+import { ConnectionRefusedError, ResilientSocket } from "../../src/index.js";
+import { type WebSocketConstructor, webSocketTransport } from "../../src/websocket.js";
+import {
+  closeAll,
+  FAST,
+  once,
+  quietFor,
+  startClient,
+  startServer,
+  TIMER_SLACK_MS,
+  waitFor,
+} from "./ws-harness.js";
 
 afterEach(closeAll);
 
@@ -116,6 +127,79 @@ describe("ResilientSocket over ws: reconnecting", () => {
     expect(server.connections).toHaveLength(2);
     expect(log.values("retry")[0]).toMatchObject({ attempt: 1, cause: "backoff" });
     expect(socket.state).toBe("open");
+  });
+});
+
+describe("ResilientSocket over ws: what arrives", () => {
+  /** A `ws` constructor that remembers the sockets it made. */
+  function recording(): { made: WebSocket[]; Ctor: WebSocketConstructor } {
+    const made: WebSocket[] = [];
+    class Recording extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols);
+        made.push(this);
+      }
+    }
+    return { made, Ctor: Recording as unknown as WebSocketConstructor };
+  }
+
+  it.each(["arraybuffer", "blob"] as const)(
+    "hands over text as a string, binary data as binaryType %s made it, and the close code and reason as sent",
+    async (binaryType) => {
+      const server = await startServer();
+      server.onConnection = ({ ws }) => {
+        ws.send("text");
+        ws.send(Buffer.from([1, 2, 3]));
+        ws.on("message", (data) => String(data) === "bye" && ws.close(4000, "done here"));
+      };
+      const { Ctor } = recording();
+      const socket = new ResilientSocket({
+        transport: webSocketTransport({ url: server.url, WebSocket: Ctor, binaryType }),
+        ...FAST,
+      });
+      const received: unknown[] = [];
+      const closed = new Promise<unknown>((resolve) => socket.on("close", resolve));
+      socket.on("message", (data) => {
+        received.push(data);
+        if (received.length === 2) socket.send("bye");
+      });
+      try {
+        expect(await closed).toMatchObject({ code: 4000, reason: "done here", kind: "closed" });
+        expect(received[0]).toBe("text");
+        const binary = received[1];
+        expect(binary).toBeInstanceOf(binaryType === "blob" ? Blob : ArrayBuffer);
+        const bytes = binary instanceof Blob ? await binary.arrayBuffer() : (binary as ArrayBuffer);
+        expect([...new Uint8Array(bytes)]).toEqual([1, 2, 3]);
+      } finally {
+        await socket.close();
+      }
+    },
+  );
+
+  it("listens to ws with the same few functions on every connection and leaves none behind", async () => {
+    const server = await startServer();
+    const { made, Ctor } = recording();
+    const socket = new ResilientSocket({
+      transport: webSocketTransport({ url: server.url, WebSocket: Ctor }),
+      ...FAST,
+    });
+    const opens = () => new Promise((resolve) => socket.once("open", resolve));
+    await opens();
+    const firstListener = made[0]?.listeners("message")[0];
+    expect(firstListener).toBeTypeOf("function");
+    server.connections[0]?.ws.terminate();
+    await opens();
+    const [first, second] = made;
+    if (first === undefined || second === undefined) throw new Error("two sockets expected");
+    expect(first.eventNames().filter((event) => first.listenerCount(event) > 0)).toEqual([]);
+    // ws's addEventListener would wrap every listener of every connection in a closure of its own.
+    for (const event of ["open", "message", "error", "close"]) {
+      expect(second.listeners(event)).toHaveLength(1);
+    }
+    expect(second.listeners("message")[0]).toBe(firstListener);
+    await socket.close();
+    await waitFor("the second socket closed", () => second.readyState === WebSocket.CLOSED);
+    expect(second.eventNames().filter((event) => second.listenerCount(event) > 0)).toEqual([]);
   });
 });
 
