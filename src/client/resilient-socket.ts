@@ -16,14 +16,17 @@ import {
 import type { CircuitState } from "../policy/circuit-breaker.js";
 import type { RetryHint } from "../policy/hints.js";
 import { ReconnectPlanner, type RetryDecision } from "../policy/planner.js";
-import type { CloseInfo, Connection, ConnectionHandlers } from "../transports/types.js";
+import type { CloseInfo, Connection, ConnectionHandlers, TransportContext } from "../transports/types.js";
 import { closeOutcome } from "./close-outcome.js";
 import { Emitter } from "./emitter.js";
 import type { ResilientSocketEvents, RetryEvent, SendResult, SocketState, SocketStats } from "./events.js";
 import { Liveness } from "./liveness.js";
 import { type ResilientSocketOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import { Outbox } from "./outbox.js";
+import { Outbox, type OutboxHost } from "./outbox.js";
 import { PageSignals } from "./page-signals.js";
+import type { Dropped } from "./queue.js";
+
+let OutboxLink: (new (socket: ResilientSocket) => OutboxHost) | undefined;
 
 export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private readonly options: ResolvedOptions;
@@ -38,6 +41,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
    * ever touches the next socket). 0 when there is none. */
   private liveAttempt = 0;
   private attemptSeq = 0;
+  /** True while the transport's `connect()` runs. */
+  private insideConnect = false;
   private currentState: SocketState = "idle";
   private stable = false;
   private probe = false;
@@ -53,7 +58,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private connections = 0;
   private droppedCount = 0;
   private lastCircuit: CircuitState = "closed";
-  private readonly onAbort = () => void this.close();
+  /** Only with a `signal` (a closure per socket otherwise unused). */
+  private onAbort: (() => void) | undefined;
 
   constructor(options: ResilientSocketOptions) {
     super();
@@ -64,17 +70,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.outbox = new Outbox(
       this.options.queue,
       this.options.transport,
-      {
-        now: () => this.clock.now(),
-        transmit: (wire) => this.transmit(wire),
-        isOpen: () => this.currentState === "open",
-        isClosed: () => this.closed,
-        drop: (dropped) => {
-          this.droppedCount++;
-          this.emit("drop", dropped);
-        },
-        error: (error) => this.emit("error", error),
-      },
+      this.outboxLink(),
       this.options.delivery,
     );
     const { heartbeat, signal } = this.options;
@@ -97,7 +93,10 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       this.currentState = "closed";
       return;
     }
-    signal?.addEventListener("abort", this.onAbort, { once: true });
+    if (signal !== undefined) {
+      this.onAbort = () => void this.close();
+      signal.addEventListener("abort", this.onAbort, { once: true });
+    }
     const signals = this.options.signals;
     this.signals =
       signals &&
@@ -107,6 +106,38 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
         wake: () => this.currentState === "open" && this.liveness?.checkNow(),
       });
     if (this.options.autoConnect) queueMicrotask(() => this.currentState === "idle" && this.attempt());
+  }
+
+  /**
+   * The socket's side of its outbox: one object with its methods on a prototype, where six closures would
+   * cost some 400 bytes per socket (a process holding thousands of sockets pays that thousands of times).
+   * The class is written inside this one (so it reaches private members) and made on first use (a static
+   * block would be a side effect that keeps ResilientSocket in bundles that never use it).
+   */
+  private outboxLink(): OutboxHost {
+    OutboxLink ??= class implements OutboxHost {
+      constructor(private readonly socket: ResilientSocket) {}
+      now(): number {
+        return this.socket.clock.now();
+      }
+      transmit(wire: unknown): boolean {
+        return this.socket.transmit(wire);
+      }
+      isOpen(): boolean {
+        return this.socket.currentState === "open";
+      }
+      isClosed(): boolean {
+        return this.socket.closed;
+      }
+      drop(dropped: Dropped): void {
+        this.socket.droppedCount++;
+        this.socket.emit("drop", dropped);
+      }
+      error(error: TransportError): void {
+        this.socket.emit("error", error);
+      }
+    };
+    return new OutboxLink(this);
   }
 
   /** The current state; see {@link SocketState}. */
@@ -158,7 +189,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.teardownConnection();
     this.clearRetry();
     this.signals?.dispose();
-    this.options.signal?.removeEventListener("abort", this.onAbort);
+    if (this.onAbort !== undefined) this.options.signal?.removeEventListener("abort", this.onAbort);
     this.outbox.clear();
     if (hadConnection) this.emit("close", { kind: "client", wasStable: this.stable });
     this.emit("state", "closed", previous);
@@ -216,33 +247,26 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     if (this.closed) return;
     const id = ++this.attemptSeq;
     this.liveAttempt = id;
-    // Handlers a transport calls synchronously from inside connect() run once connect() has returned.
-    let inside = true;
-    const guard =
-      <A extends unknown[]>(handler: (...args: A) => void) =>
-      (...args: A) => {
-        if (inside) queueMicrotask(() => id === this.liveAttempt && handler.apply(this, args));
-        else if (id === this.liveAttempt) handler.apply(this, args);
-      };
-    const handlers: ConnectionHandlers = {
-      open: guard(this.handleOpen),
-      message: guard(this.handleMessage),
-      close: guard((info: CloseInfo) => this.ended({ info })),
+    // One object is the attempt's handlers and its transport context; its closures share one small scope.
+    const attempt: ConnectionHandlers & TransportContext = {
+      open: () => this.fromTransport(id, this.handleOpen),
+      message: (data: unknown) => this.fromTransport(id, this.handleMessage, data),
+      close: (info: CloseInfo) => this.fromTransport(id, this.handleClose, info),
+      now: () => this.clock.now(),
+      maxHintMs: this.options.planner.maxDelayMs,
     };
     let connection: Connection;
+    this.insideConnect = true;
     try {
-      connection = this.options.transport.connect(handlers, {
-        now: () => this.clock.now(),
-        maxHintMs: this.options.planner.maxDelayMs,
-      });
+      connection = this.options.transport.connect(attempt, attempt);
     } catch (cause) {
-      inside = false;
+      this.insideConnect = false;
       this.liveAttempt = 0;
       const message = `transport ${this.options.transport.name} threw while connecting`;
       this.ended({ error: new TransportError(message, { cause }) });
       return;
     } finally {
-      inside = false;
+      this.insideConnect = false;
     }
     this.current = connection;
     this.connectTimer = this.clock.setTimeout(() => {
@@ -250,6 +274,23 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       const message = `not open after ${this.options.connectTimeoutMs} ms (connectTimeoutMs)`;
       this.ended({ error: new TimeoutError("CONNECT_TIMEOUT", message) });
     }, this.options.connectTimeoutMs);
+  }
+
+  /**
+   * Runs a transport's callback for attempt `id`, never one of an older attempt (no stale timeout or close
+   * ever touches the next socket). Callbacks made synchronously from inside `connect()` run once it returned.
+   */
+  private fromTransport<A extends unknown[]>(
+    id: number,
+    handler: (this: ResilientSocket, ...args: A) => void,
+    ...args: A
+  ): void {
+    if (this.insideConnect) queueMicrotask(() => id === this.liveAttempt && handler.apply(this, args));
+    else if (id === this.liveAttempt) handler.apply(this, args);
+  }
+
+  private handleClose(info: CloseInfo): void {
+    this.ended({ info });
   }
 
   private handleOpen(): void {
