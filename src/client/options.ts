@@ -178,8 +178,14 @@ function rejectUnknown(name: string, value: Record<string, unknown>, known: read
   }
 }
 
+let defaultBackoff: BackoffStrategy | undefined;
+
 function resolveBackoff(value: unknown): BackoffStrategy {
-  if (value === undefined) return decorrelatedJitter();
+  // Strategies keep no state (the planner passes it in), so every socket with the default shares one.
+  if (value === undefined) {
+    defaultBackoff ??= decorrelatedJitter();
+    return defaultBackoff;
+  }
   const strategy = objectOption("backoff", value);
   if (typeof strategy.next !== "function" || typeof strategy.capMs !== "number") {
     throw new TypeError(

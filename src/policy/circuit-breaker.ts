@@ -61,7 +61,11 @@ export function resolveCircuitBreakerOptions(
   input: Partial<CircuitBreakerOptions> | undefined,
   optionPrefix = "circuitBreaker",
 ): CircuitBreakerOptions {
-  if (input === undefined) return { ...defaultCircuitBreakerOptions };
+  if (input === undefined) {
+    defaults ??= remember({ ...defaultCircuitBreakerOptions });
+    return defaults;
+  }
+  if (resolvedOptions.has(input)) return input as CircuitBreakerOptions;
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new TypeError(`${optionPrefix} must be an object; got ${describe(input)}`);
   }
@@ -84,7 +88,15 @@ export function resolveCircuitBreakerOptions(
   const { openMs, maxOpenMs } = resolved;
   const atLeast = `must be >= ${optionPrefix}.openMs (${openMs}); got ${maxOpenMs}`;
   if (maxOpenMs < openMs) throw new RangeError(`${optionPrefix}.maxOpenMs ${atLeast}`);
-  return resolved;
+  return remember(resolved);
+}
+
+/** Resolved options are frozen and shared (every breaker of every socket with the defaults has one copy). */
+const resolvedOptions = /* @__PURE__ */ new WeakSet<object>();
+let defaults: CircuitBreakerOptions | undefined;
+function remember(options: CircuitBreakerOptions): CircuitBreakerOptions {
+  resolvedOptions.add(Object.freeze(options));
+  return options;
 }
 
 /** One attempt's outcome in the closed breaker's sliding window. */
@@ -115,7 +127,7 @@ export class CircuitBreaker {
 
   /** @param state A {@link CircuitBreaker.snapshot}, maybe via JSON; anything else throws a `TypeError`. */
   constructor(options?: Partial<CircuitBreakerOptions>, state?: BreakerState) {
-    this.options = Object.freeze(resolveCircuitBreakerOptions(options));
+    this.options = resolveCircuitBreakerOptions(options);
     this.#state = state === undefined ? closed() : restore(state);
   }
 

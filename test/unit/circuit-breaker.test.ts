@@ -306,10 +306,18 @@ describe("resolveCircuitBreakerOptions", () => {
     });
   });
 
-  it("returns a copy that does not alias the defaults", () => {
+  it("returns frozen options, never the exported defaults; the defaults resolve to one shared object", () => {
     const resolved = resolveCircuitBreakerOptions({});
-    resolved.openMs = 1;
+    expect(resolved).not.toBe(defaultCircuitBreakerOptions);
+    expect(Object.isFrozen(resolved)).toBe(true);
+    expect(() => {
+      (resolved as { openMs: number }).openMs = 1;
+    }).toThrow(TypeError);
     expect(defaultCircuitBreakerOptions.openMs).toBe(30_000);
+    // One copy for every breaker with the defaults (memory per socket), and resolving twice is free.
+    expect(resolveCircuitBreakerOptions(undefined)).toBe(resolveCircuitBreakerOptions(undefined));
+    expect(resolveCircuitBreakerOptions(resolved)).toBe(resolved);
+    expect(new CircuitBreaker().options).toBe(resolveCircuitBreakerOptions(undefined));
   });
 
   it("raises the default maxOpenMs to a larger openMs", () => {
