@@ -91,6 +91,11 @@ export interface SocketStats {
   readonly currentDelayMs: number | undefined;
   /** When the pending retry fires (clock ms). */
   readonly nextAttemptAt: number | undefined;
+  /**
+   * The moment the policy set for the next attempt (clock ms; backoff, hint or breaker), before any
+   * hidden-tab slowdown. Kept while `paused`, when no retry is pending: the resume is never earlier.
+   */
+  readonly plannedAt: number | undefined;
   readonly lastHint: RetryHint | undefined;
   readonly circuit: CircuitState;
   readonly queue: { readonly messages: number; readonly bytes: number };

@@ -207,6 +207,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       connections: this.connections,
       currentDelayMs: this.currentDelayMs,
       nextAttemptAt: this.nextAttemptAt,
+      plannedAt: this.planned?.at,
       lastHint: this.lastHint,
       circuit: this.planner.circuit,
       queue: { messages: this.outbox.size, bytes: this.outbox.bytes },

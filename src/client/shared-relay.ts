@@ -56,12 +56,16 @@ export class Relay {
     ];
   }
 
-  /** Tells every tab the state, this term and when the socket's next attempt is. */
+  /**
+   * Tells every tab the state, this term and when the socket's next attempt is — while paused (offline,
+   * hidden), the moment its policy planned, so a successor taking over still obeys a server's hint.
+   */
   announce(): void {
     if (this.detached) return;
     const state = this.socket.state;
     if (state === "closed") return;
-    const { nextAttemptAt } = this.socket.stats();
+    const stats = this.socket.stats();
+    const nextAttemptAt = stats.nextAttemptAt ?? stats.plannedAt;
     this.host.post(
       nextAttemptAt === undefined
         ? { t: "state", epoch: this.epoch, state }
