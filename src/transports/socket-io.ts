@@ -82,7 +82,11 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
         // A packet the client could not decode (socket.io "parse error", engine.io "transport error"): a
         // protocol violation by the server, reported rather than passed off as an ordinary drop.
         const broken = reason === "parse error" || reason === "transport error";
-        const info: CloseInfo = broken ? { kind, reason, error: description ?? reason } : { kind, reason };
+        const plain: CloseInfo = broken ? { kind, reason, error: description ?? reason } : { kind, reason };
+        // Over WebSocket, engine.io passes the close event along: its code tells e.g. 1009 (a packet over the
+        // server's maxHttpBufferSize) from a plain "transport close".
+        const code = (description as { context?: { code?: unknown } } | undefined)?.context?.code;
+        const info = Number.isInteger(code) ? { ...plain, code: code as number } : plain;
         finish(drain === undefined ? info : { ...info, hint: drain });
       });
       socket.connect();

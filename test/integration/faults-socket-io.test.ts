@@ -198,6 +198,15 @@ describe("1 MB messages over Socket.IO", () => {
     expect(log.all("close")).toHaveLength(0);
   });
 
+  it("over the server's maxHttpBufferSize, ends the connection with close code 1009 (Message Too Big)", async () => {
+    const server = await startServer(); // maxHttpBufferSize left at socket.io's 1e6
+    const { socket, log } = startClient(server.url);
+    await log.nth("open", 1);
+    expect(socket.send(big("c"))).toBe("sent");
+    const close = await log.nth("close", 1, 10_000);
+    expect(close.value).toMatchObject({ code: 1009, reason: "transport close", kind: "closed" });
+  });
+
   it("waits in the queue while the server is down and arrives intact after the restart", async () => {
     const server = await startServer({ server: { maxHttpBufferSize: MAX_PACKET } });
     const { socket, log } = startClient(server.url);
