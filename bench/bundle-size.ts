@@ -21,6 +21,10 @@ const cases: { name: string; code: string }[] = [
   },
   { name: "resilient-reconnect: SharedSocket", code: `export { SharedSocket } from "./dist/index.js";` },
   { name: "resilient-reconnect: Presence (client)", code: `export { Presence } from "./dist/presence.js";` },
+  {
+    name: "resilient-reconnect: SharedSocket + SharedPresence",
+    code: `export { SharedSocket } from "./dist/index.js"; export { SharedPresence } from "./dist/presence.js";`,
+  },
   { name: "socket.io-client 4.8: io", code: `export { io } from "socket.io-client";` },
   { name: "partysocket 1.3: WebSocket", code: `export { WebSocket } from "partysocket";` },
   { name: "reconnecting-websocket 4.4", code: `export { default } from "reconnecting-websocket";` },

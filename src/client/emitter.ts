@@ -5,7 +5,7 @@
  * @see https://github.com/ai/nanoevents
  */
 // biome-ignore lint/suspicious/noExplicitAny: listener parameter lists are checked through the event map.
-type Listener = (...args: any[]) => void;
+export type Listener = (...args: any[]) => void;
 
 export class Emitter<Events extends { [E in keyof Events]: Listener }> {
   private listeners: { [E in keyof Events]?: Events[E][] } = {};

@@ -47,6 +47,8 @@ export interface SharedSocketEvents {
   state: (state: SocketState, previous: SocketState) => void;
   /** An inbound message of the shared connection (every tab receives it). */
   message: (data: unknown) => void;
+  /** Another tab's {@link SharedSocket.broadcast} (unvalidated: any same-origin script can post one). */
+  broadcast: (data: unknown) => void;
   /** This tab became the leader, or a follower, or closed. */
   role: (role: SharedRole) => void;
   /** A message of this tab will not be sent: refused (`maxPending`), dropped by the leader's socket, or closed. */

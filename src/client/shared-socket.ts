@@ -110,6 +110,24 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     return this.forward(id, data) ? "forwarded" : "dropped";
   }
 
+  /**
+   * Leader: the real socket's `sendNow` (sent at once, or not at all). Otherwise `false`: never forwarded, never
+   * kept — for state the next connection re-sends whole anyway (a presence sync), which must not arrive late.
+   */
+  sendNow(data: unknown): boolean {
+    return this.relay?.socket.sendNow(data) ?? false;
+  }
+
+  /**
+   * Posts `data` to this app's other tabs, not to the server: each of their `SharedSocket`s emits `broadcast`.
+   * A tab's broadcasts reach each other tab in the order it posted them, among its other channel messages —
+   * for a leader, among the server's messages it relays. `false` when `data` cannot be cloned or this tab is
+   * closed. Any same-origin script can post on the channel: validate what arrives.
+   */
+  broadcast(data: unknown): boolean {
+    return this.currentRole !== "closed" && this.post({ t: "broadcast", data });
+  }
+
   /** Starts the shared connection again when the leader's socket is `stopped` (or `idle`); see `ResilientSocket.connect`. */
   connect(): void {
     if (this.relay !== undefined) this.relay.socket.connect();
@@ -281,6 +299,9 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
       }
       case "message":
         if (this.currentRole === "follower") this.emit("message", message.data);
+        return;
+      case "broadcast":
+        this.emit("broadcast", message.data);
         return;
       case "state":
         if (this.currentRole === "follower") this.follow(message);

@@ -34,6 +34,7 @@ export type Wire =
   | { readonly t: "ack"; readonly to: string; readonly id: number }
   | { readonly t: "drop"; readonly to: string; readonly id: number; readonly reason: DropReason }
   | { readonly t: "message"; readonly data: unknown }
+  | { readonly t: "broadcast"; readonly data: unknown }
   | { readonly t: "leaving"; readonly epoch: string }
   | { readonly t: "connect" }
   | { readonly t: "hello" };
@@ -80,6 +81,7 @@ export function parseWire(raw: unknown): Wire | undefined {
     case "leaving":
       return text(m.epoch) ? (m as unknown as Wire) : undefined;
     case "message":
+    case "broadcast":
     case "connect":
     case "hello":
       return m as unknown as Wire;

@@ -51,3 +51,14 @@ export interface PresenceStats {
   /** What was received, accepted, dropped and skipped. */
   readonly inbound: Readonly<PresenceCounters>;
 }
+
+/** Own state changed in another tab (with `SharedPresence`, every tab's own state is the one member's). */
+export interface OwnEvent {
+  /** The slices whose value changed (set or cleared). */
+  readonly slices: readonly string[];
+}
+
+/** Event map of `SharedPresence`: those of {@link Presence}, and `own`. */
+export interface SharedPresenceEvents<S> extends PresenceEvents<S> {
+  own: (event: OwnEvent) => void;
+}

@@ -1,12 +1,21 @@
 /**
  * `resilient-reconnect/presence` — presence sync over any ResilientSocket: rooms, emoji, layout and custom
- * slices restored with one message up and one down per reconnect. Browser-safe (no Node built-ins).
+ * slices restored with one message up and one down per reconnect; over a SharedSocket, one member for all the
+ * browser's tabs (`SharedPresence`). Browser-safe (no Node built-ins).
  * @packageDocumentation
  */
-export type { MemberEvent, PresenceEvents, PresencePhase, PresenceStats, SyncEvent } from "./events.js";
+export type {
+  MemberEvent,
+  OwnEvent,
+  PresenceEvents,
+  PresencePhase,
+  PresenceStats,
+  SharedPresenceEvents,
+  SyncEvent,
+} from "./events.js";
 export { FORBIDDEN_KEYS, utf8Length } from "./json-guard.js";
 export type { PresenceOptions } from "./options.js";
-export { Presence, type PresenceSocket } from "./presence.js";
+export { Presence, PresenceCore, type PresenceSocket } from "./presence.js";
 export {
   type ChangesMessage,
   CLIENT_LIMITS,
@@ -32,6 +41,7 @@ export {
   type UpMessage,
 } from "./protocol.js";
 export type { Member } from "./roster.js";
+export { SharedPresence, type SharedPresenceSocket } from "./shared-presence.js";
 export {
   type AnySlice,
   BUILT_IN_SLICES,

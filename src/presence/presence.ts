@@ -7,7 +7,7 @@
  * stale base.
  * @see https://github.com/phoenixframework/phoenix/issues/2255 (diffs applied before the snapshot)
  */
-import { Emitter } from "../client/emitter.js";
+import { Emitter, type Listener } from "../client/emitter.js";
 import type { ResilientSocket } from "../client/resilient-socket.js";
 import type { Clock, TimerHandle } from "../env.js";
 import type { MemberEvent, PresenceEvents, PresencePhase, PresenceStats } from "./events.js";
@@ -29,17 +29,25 @@ import { count, decodeDown, newCounters, type PresenceCounters } from "./validat
 /** What Presence needs of a socket: a {@link ResilientSocket} (any transport) fits. */
 export type PresenceSocket = Pick<ResilientSocket, "state" | "sendNow" | "on">;
 
-export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitter<
-  PresenceEvents<PresenceState<D>>
-> {
-  private readonly options: ResolvedPresenceOptions;
-  private readonly clock: Clock;
-  private readonly view: RosterView<PresenceState<D>>;
+/**
+ * What {@link Presence} and `SharedPresence` share: own state, the roster, the sync and its answer, coalesced
+ * updates. A subclass binds it to a connection: it says how an up message goes out ({@link send}) and calls
+ * {@link sync} and {@link offline} as the connection opens and closes, and {@link receive} for each message.
+ */
+export abstract class PresenceCore<
+  D extends readonly AnySlice[] = readonly [],
+  E extends PresenceEvents<PresenceState<D>> & { [K in keyof E]: Listener } = PresenceEvents<
+    PresenceState<D>
+  >,
+> extends Emitter<E> {
+  protected options: ResolvedPresenceOptions;
+  protected readonly clock: Clock;
+  protected view: RosterView<PresenceState<D>>;
   private readonly counters: PresenceCounters = newCounters();
-  private readonly own: Record<string, unknown> = {};
+  protected readonly own: Record<string, unknown> = {};
   private readonly dirty = new Set<string>();
-  private readonly offs: Array<() => void>;
-  private currentPhase: PresencePhase = "offline";
+  protected offs: Array<() => void> = [];
+  protected currentPhase: PresencePhase = "offline";
   private held: ChangesMessage[] = [];
   private heldOverflow = false;
   private flushTimer: TimerHandle | undefined;
@@ -49,29 +57,17 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
   private resyncs = 0;
   private heldTotal = 0;
 
-  /**
-   * Attaches to `socket` (already open or not) and starts following it.
-   * @throws see {@link resolvePresenceOptions}; TypeError when `initial` has an invalid slice.
-   */
-  constructor(
-    private readonly socket: PresenceSocket,
-    options: PresenceOptions<D>,
-  ) {
+  /** @throws see {@link resolvePresenceOptions}; TypeError when `initial` has an invalid slice. */
+  constructor(options: PresenceOptions<D>) {
     super();
-    if (socket === null || typeof socket !== "object" || typeof socket.on !== "function") {
-      throw new TypeError("Presence: socket must be a ResilientSocket");
-    }
     this.options = resolvePresenceOptions(options);
     this.clock = this.options.clock;
     this.view = new RosterView(this.options.member);
     for (const [name, value] of Object.entries(options.initial ?? {})) this.store(name, value, "initial");
-    this.offs = [
-      socket.on("open", () => this.sync()),
-      socket.on("close", () => this.offline()),
-      socket.on("message", (data) => this.receive(data)),
-    ];
-    if (socket.state === "open") this.sync();
   }
+
+  /** Sends one up message now, or not at all (never queued); whether it went. */
+  protected abstract send(message: UpMessage): boolean;
 
   /** This member's id. */
   get member(): string {
@@ -149,7 +145,7 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
     this.removeAllListeners();
   }
 
-  private store(name: string, value: unknown, what: string): void {
+  protected store(name: string, value: unknown, what: string): void {
     const slice = this.options.registry.get(name);
     if (slice === undefined)
       throw new TypeError(`Presence.${what}: unknown slice "${name}" (register it in slices)`);
@@ -169,7 +165,7 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
     this.own[name] = merged;
   }
 
-  private changed(name: string): void {
+  protected changed(name: string): void {
     if (this.currentPhase === "offline") return;
     this.dirty.add(name);
     if (this.flushTimer !== undefined) return;
@@ -189,13 +185,9 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
     if (this.send({ type: "update", space: this.options.space, state: patch as StatePatch })) this.updates++;
   }
 
-  private sync(): void {
+  protected sync(): void {
     if (this.currentPhase === "detached") return;
-    this.cancelFlush();
-    this.dirty.clear();
-    this.held = [];
-    this.heldOverflow = false;
-    this.currentPhase = "syncing";
+    this.expect();
     const { space, member } = this.options;
     const epoch = this.view.epoch ?? null;
     const rev = this.view.revision ?? null;
@@ -203,12 +195,21 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
     if (this.send({ type: "sync", v: PROTOCOL_VERSION, space, member, epoch, rev, state })) this.syncs++;
   }
 
+  /** Waits for a sync answer: changes to send are dropped (the answer's base carries them), diffs held. */
+  protected expect(): void {
+    this.cancelFlush();
+    this.dirty.clear();
+    this.held = [];
+    this.heldOverflow = false;
+    this.currentPhase = "syncing";
+  }
+
   private resync(): void {
     this.resyncs++;
     this.sync();
   }
 
-  private offline(): void {
+  protected offline(): void {
     if (this.currentPhase === "detached") return;
     this.cancelFlush();
     this.dirty.clear();
@@ -216,15 +217,7 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
     this.currentPhase = "offline";
   }
 
-  /**
-   * Presence never waits in the socket's queue: a change that cannot go now is carried by the next sync, and
-   * a queued message would reach the next connection ahead of (and older than) that sync.
-   */
-  private send(message: UpMessage): boolean {
-    return this.socket.sendNow(encodePresence(message));
-  }
-
-  private receive(data: unknown): void {
+  protected receive(data: unknown): void {
     if (!isPresenceMessage(data) || this.currentPhase === "offline" || this.currentPhase === "detached")
       return;
     const decoded = decodeDown(data, this.options.registry, this.options.limits);
@@ -235,7 +228,7 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
 
   private handle(message: DownMessage): void {
     if (message.type === "refused") {
-      this.emit("refused", { reason: message.reason });
+      this.fire("refused", { reason: message.reason });
       return;
     }
     if (message.type === "diff" && this.currentPhase === "syncing") {
@@ -268,13 +261,17 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
     }
     const { epoch, revision } = this.view;
     if (epoch === undefined || revision === undefined) return;
-    this.emit("sync", {
+    this.synced();
+    this.fire("sync", {
       full: message.type === "snapshot",
       epoch,
       revision,
       members: this.view.members.size,
     });
   }
+
+  /** The roster is current again (called before the `sync` event). */
+  protected synced(): void {}
 
   /** Applies a catch-up or diff; false when it does not follow on from this roster (a gap, another epoch). */
   private apply(message: ChangesMessage, out: MemberChange<PresenceState<D>>[]): boolean {
@@ -285,7 +282,7 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
   private emitChanges(changes: readonly MemberChange<PresenceState<D>>[]): void {
     for (const { kind, member, slices } of changes) {
       const event: MemberEvent<PresenceState<D>> = { member, slices };
-      this.emit(kind, event);
+      this.fire(kind, event);
       if (this.currentPhase === "detached") return;
     }
   }
@@ -293,5 +290,51 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Emitt
   private cancelFlush(): void {
     if (this.flushTimer !== undefined) this.clock.clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+  }
+
+  /** `emit` for the events every presence has (a subclass's event map may add its own). */
+  protected fire<K extends keyof PresenceEvents<PresenceState<D>>>(
+    event: K,
+    ...args: Parameters<PresenceEvents<PresenceState<D>>[K]>
+  ): void {
+    (this.emit as (event: K, ...args: Parameters<PresenceEvents<PresenceState<D>>[K]>) => void).call(
+      this,
+      event,
+      ...args,
+    );
+  }
+}
+
+export class Presence<D extends readonly AnySlice[] = readonly []> extends PresenceCore<D> {
+  private readonly socket: PresenceSocket;
+
+  /**
+   * Attaches to `socket` (already open or not) and starts following it.
+   * @throws see {@link resolvePresenceOptions}; TypeError when `socket` is not a ResilientSocket (a
+   * `SharedSocket` takes `SharedPresence`) or `initial` has an invalid slice.
+   */
+  constructor(socket: PresenceSocket, options: PresenceOptions<D>) {
+    if (socket === null || typeof socket !== "object" || typeof socket.on !== "function") {
+      throw new TypeError("Presence: socket must be a ResilientSocket");
+    }
+    if ("broadcast" in socket) {
+      throw new TypeError("Presence: for a SharedSocket, use SharedPresence");
+    }
+    super(options);
+    this.socket = socket;
+    this.offs = [
+      socket.on("open", () => this.sync()),
+      socket.on("close", () => this.offline()),
+      socket.on("message", (data) => this.receive(data)),
+    ];
+    if (socket.state === "open") this.sync();
+  }
+
+  /**
+   * Presence never waits in the socket's queue: a change that cannot go now is carried by the next sync, and
+   * a queued message would reach the next connection ahead of (and older than) that sync.
+   */
+  protected send(message: UpMessage): boolean {
+    return this.socket.sendNow(encodePresence(message));
   }
 }

@@ -5,7 +5,7 @@ import { startBrowserServers } from "./servers.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    ports: { ws: number; socketIo: number; control: number };
+    ports: { ws: number; socketIo: number; presence: number; control: number };
     /** The virtual-office example's address (its own process, as `npm run example:office` runs it). */
     office: string;
   }

@@ -1,6 +1,6 @@
 /**
  * Real servers for the browser tests, started by vitest's `globalSetup` in Node on 127.0.0.1 port 0: a `ws`
- * echo server and a Socket.IO echo server, plus a small control server the page drives over `fetch`
+ * echo server, a Socket.IO echo server and a `ws` presence hub, plus a small control server the page drives over `fetch`
  * (CORS-open, loopback only) to restart a server, close its clients with a hint, refuse the next Socket.IO
  * handshake with hint data, and read the log of connection attempts the server saw. Times in the log are
  * the server's `Date.now()`, so a test compares server-side moments only.
@@ -14,6 +14,7 @@ import {
 import type { AddressInfo, Socket } from "node:net";
 import { Server as SocketIoServer } from "socket.io";
 import { WebSocketServer } from "ws";
+import { PresenceHub, presenceWsConnection } from "../../src/server/presence/index.js";
 
 export interface ServerLog {
   /** Every upgrade request (ws) or middleware call (Socket.IO): one connection attempt. */
@@ -147,15 +148,65 @@ function socketIoServer() {
   };
 }
 
+/** What the presence server saw: each connection (open or not) with the texts it received, and the roster. */
+export interface PresenceLog {
+  attempts: number[];
+  connections: { open: boolean; up: string[] }[];
+  /** Space `office`: member id → state. */
+  roster: Record<string, unknown>;
+}
+
+/** A `ws` server running the real PresenceHub (grace period 30 s), logging every connection's messages. */
+function presenceServer() {
+  const hub = new PresenceHub({ batchMs: 20 });
+  let attempts: number[] = [];
+  let connections: { open: boolean; up: string[] }[] = [];
+  const wss = new WebSocketServer({ noServer: true });
+  wss.on("connection", (ws) => {
+    const connection = { open: true, up: [] as string[] };
+    connections.push(connection);
+    ws.on("message", (data, isBinary) => {
+      if (!isBinary) connection.up.push(String(data));
+    });
+    ws.on("close", () => {
+      connection.open = false;
+    });
+    presenceWsConnection(hub, ws);
+  });
+  const http = createServer();
+  http.on("upgrade", (request, socket, head) => {
+    attempts.push(Date.now());
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
+  });
+  return {
+    http,
+    get log(): PresenceLog {
+      return { attempts, connections, roster: Object.fromEntries(hub.roster("office")) };
+    },
+    /** Forgets closed connections and attempts (the roster stays: it is the hub's). */
+    reset() {
+      attempts = [];
+      connections = connections.filter((c) => c.open);
+    },
+    async stop() {
+      for (const ws of wss.clients) ws.terminate();
+      hub.close();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
 export type BrowserServers = Awaited<ReturnType<typeof startBrowserServers>>;
 
-/** Starts the servers and the control server; `close()` stops all three. */
+/** Starts the servers and the control server; `close()` stops them all. */
 export async function startBrowserServers() {
   const ws = wsServer();
   const sio = socketIoServer();
   await ws.start();
   await sio.start();
-  const servers = { ws, "socket.io": sio };
+  const presence = presenceServer();
+  const presencePort = await listen(presence.http);
+  const servers = { ws, "socket.io": sio, presence };
   const control = createServer(async (request: IncomingMessage, response: ServerResponse) => {
     response.setHeader("Access-Control-Allow-Origin", "*");
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
@@ -168,8 +219,10 @@ export async function startBrowserServers() {
         response.end(JSON.stringify(server.log));
         return;
       }
-      if (action === "reset") Object.assign(server.log, freshLog(), { open: server.log.open });
-      else if (action === "restart") await server.restart(number("downMs"));
+      if (action === "reset") {
+        if ("reset" in server) server.reset();
+        else Object.assign(server.log, freshLog(), { open: server.log.open });
+      } else if (action === "restart" && "restart" in server) await server.restart(number("downMs"));
       else if (action === "hint" && server === ws) ws.hint(number("retryAfterMs"), number("spreadMs"));
       else if (action === "refuse-next" && server === sio)
         sio.refuseNextWith(number("retryAfterMs"), number("spreadMs"));
@@ -182,10 +235,11 @@ export async function startBrowserServers() {
   });
   const controlPort = await listen(control);
   return {
-    ports: { ws: ws.port, socketIo: sio.port, control: controlPort },
+    ports: { ws: ws.port, socketIo: sio.port, presence: presencePort, control: controlPort },
     async close() {
       await ws.stop();
       await sio.stop();
+      await presence.stop();
       control.closeAllConnections();
       await new Promise<void>((resolve) => control.close(() => resolve()));
     },

@@ -1,15 +1,10 @@
 /**
- * SharedSocket's protocol on the virtual clock: an in-memory lock manager (a FIFO, as Web Locks grants an
- * exclusive lock) and an in-memory channel stand in for the browser's; the real ones run in the Chromium test.
- * The channel comes in two kinds: synchronous (delivery inside postMessage: the simplest order) and
- * asynchronous (delivery only when the test lets it, after the poster's synchronous work and in post order,
- * as a browser delivers on a later task) — races between tabs only show on the second.
+ * SharedSocket's protocol on the virtual clock: the lock manager and channel of `test/helpers/tabs.ts` stand in
+ * for the browser's (synchronous or asynchronous delivery); the real ones run in the Chromium test.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  type BroadcastChannelLike,
   exponentialNoJitter,
-  type LockManagerLike,
   ResilientSocket,
   type ResilientSocketOptions,
   SharedSocket,
@@ -17,92 +12,7 @@ import {
   VirtualClock,
 } from "../../src/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
-
-class Locks implements LockManagerLike {
-  private readonly queue: { run: () => Promise<void>; signal?: AbortSignal; reject: (e: unknown) => void }[] =
-    [];
-  private held = false;
-  request(_name: string, options: { signal?: AbortSignal }, callback: () => Promise<void>) {
-    return new Promise<unknown>((resolve, reject) => {
-      const entry = {
-        run: () => callback().then(resolve, reject),
-        reject,
-        ...(options.signal ? { signal: options.signal } : {}),
-      };
-      options.signal?.addEventListener("abort", () => {
-        const at = this.queue.indexOf(entry);
-        if (at >= 0) {
-          this.queue.splice(at, 1);
-          reject(new Error("aborted"));
-        }
-      });
-      this.queue.push(entry);
-      // As navigator.locks does, the callback runs later, never inside request().
-      queueMicrotask(() => this.grant());
-    });
-  }
-  private grant() {
-    if (this.held) return;
-    const next = this.queue.shift();
-    if (next === undefined) return;
-    this.held = true;
-    void next.run().finally(() => {
-      this.held = false;
-      this.grant();
-    });
-  }
-}
-
-type Endpoint = BroadcastChannelLike & { name: string };
-
-/** Delivers to every other open endpoint of the same name: at once, or (async) when the test lets it. */
-class Channels {
-  private readonly open = new Set<Endpoint>();
-  private readonly queue: (() => void)[] = [];
-  constructor(private readonly async: boolean) {}
-  create = (name: string): Endpoint => {
-    const endpoint: Endpoint = {
-      name,
-      onmessage: null,
-      postMessage: (message: unknown) => {
-        if (!this.open.has(endpoint)) throw new Error("InvalidStateError: channel closed");
-        const data = structuredClone(message);
-        const targets = [...this.open].filter((other) => other !== endpoint && other.name === name);
-        const deliver = () => {
-          for (const target of targets)
-            if (this.open.has(target)) target.onmessage?.({ data: structuredClone(data) } as MessageEvent);
-        };
-        if (this.async) this.queue.push(deliver);
-        else deliver();
-      },
-      close: () => void this.open.delete(endpoint),
-    };
-    this.open.add(endpoint);
-    return endpoint;
-  };
-  /** Async: delivers the oldest message not yet delivered; false when there is none. */
-  deliverNext(): boolean {
-    const next = this.queue.shift();
-    next?.();
-    return next !== undefined;
-  }
-  get openEndpoints(): number {
-    return this.open.size;
-  }
-}
-
-/** A page (window) whose pagehide/pageshow the test fires, counting its listeners. */
-class Page extends EventTarget {
-  listeners = 0;
-  override addEventListener(type: string, listener: EventListener) {
-    this.listeners++;
-    super.addEventListener(type, listener);
-  }
-  override removeEventListener(type: string, listener: EventListener) {
-    this.listeners--;
-    super.removeEventListener(type, listener);
-  }
-}
+import { Channels, Locks, Page } from "../helpers/tabs.js";
 
 let clock: VirtualClock;
 let transport: FakeTransport;
@@ -208,6 +118,53 @@ describe("SharedSocket", () => {
     expect(transport.last.sent).toEqual(["hello"]);
     transport.last.message("echo");
     expect(got).toEqual({ a: ["echo"], b: ["echo"] });
+  });
+
+  it("sends with sendNow only from the leader's open socket, never queued or forwarded", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await settle();
+    expect(a.sendNow("too early")).toBe(false);
+    transport.last.open();
+    expect(b.sendNow("from a follower")).toBe(false);
+    expect(a.sendNow("now")).toBe(true);
+    await settle();
+    expect(transport.last.sent).toEqual(["now"]);
+    expect(sockets[0]?.stats().queue.messages).toBe(0);
+  });
+
+  it("broadcasts to every other tab, not to the server, in order with the leader's relayed messages", async () => {
+    setup({ async: true });
+    const [a, b, c] = [tab(), tab(), tab()];
+    await settle();
+    transport.last.open();
+    await settle();
+    const seen: string[] = [];
+    for (const [name, t] of [
+      ["a", a],
+      ["b", b],
+      ["c", c],
+    ] as const) {
+      t.on("broadcast", (data) => seen.push(`${name} got ${String(data)}`));
+      t.on("message", (data) => seen.push(`${name} got ${String(data)}`));
+    }
+    expect(a.broadcast("before")).toBe(true);
+    transport.last.message("server");
+    a.broadcast("after");
+    expect(b.broadcast(() => "no clone")).toBe(false);
+    await settle();
+    expect(seen).toEqual([
+      "a got server",
+      "b got before",
+      "c got before",
+      "b got server",
+      "c got server",
+      "b got after",
+      "c got after",
+    ]);
+    expect(transport.last.sent).toEqual([]);
+    await b.close();
+    expect(b.broadcast("closed")).toBe(false);
   });
 
   it("hands over to the next tab when the leader closes, after the takeover jitter, re-sending what was not acknowledged", async () => {

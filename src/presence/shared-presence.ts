@@ -1,0 +1,256 @@
+/**
+ * Presence over a `SharedSocket`: one member for every tab of the browser, as there is one connection. Only
+ * the tab that leads (owns the real socket) talks presence to the server — one `sync` up and one answer down
+ * per connection, as {@link Presence} does. The other tabs read the server's messages the leader relays to
+ * them, and ask the leader for its roster when they are not in step with it (a tab opened late, a gap).
+ *
+ * Own state lives in every tab. Each change is stamped (the time, then the tab's id to break a tie) and
+ * broadcast to the other tabs, which keep the newest stamp of each slice: every tab ends with the same
+ * state whatever order the changes reach it in (last writer wins), and a tab that takes over the lead syncs
+ * the member's whole state without asking anyone. The leader sends what changed as coalesced updates.
+ * @see https://crdt.tech/ (a last-writer-wins register per slice)
+ */
+import type { SharedSocket } from "../client/shared-socket.js";
+import { newId, type TimerHandle } from "../env.js";
+import type { SharedPresenceEvents } from "./events.js";
+import { utf8Length } from "./json-guard.js";
+import type { PresenceOptions } from "./options.js";
+import { PresenceCore } from "./presence.js";
+import { encodePresence, type UpMessage } from "./protocol.js";
+import { RosterView } from "./roster.js";
+import type { AnySlice, PresenceState } from "./slices.js";
+import { type OwnEntry, readEntry, readTabMessage, type TabMessage } from "./tab-wire.js";
+
+/** What SharedPresence needs of a socket: a `SharedSocket` fits. */
+export type SharedPresenceSocket = Pick<SharedSocket, "state" | "role" | "sendNow" | "broadcast" | "on">;
+
+/**
+ * All tabs share the system clock, so a stamp far ahead of it is no tab's: refused, or it would win every
+ * later change.
+ */
+const MAX_AHEAD_MS = 60_000;
+
+type Stamp = readonly [time: number, tab: string];
+
+const newer = (a: Stamp, b: Stamp | undefined): boolean =>
+  b === undefined || a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+
+const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
+
+export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends PresenceCore<
+  D,
+  SharedPresenceEvents<PresenceState<D>>
+> {
+  private readonly shared: SharedPresenceSocket;
+  /** Tells this tab's stamps from the others' (never from `random`: a repeating source must not merge tabs). */
+  private readonly tab = newId();
+  /** The stamp of each slice set or cleared (one per known slice at most). */
+  private readonly stamps = new Map<string, Stamp>();
+  private lastTime = 0;
+  /** Own state is the member's (heard from a leader, or this tab led), no longer just this tab's `initial`. */
+  private adopted = false;
+  private answerTimer: TimerHandle | undefined;
+  private rosterWanted = false;
+
+  /**
+   * Attaches to `shared` (in every tab that shares it, with the same `space` and slices).
+   * @throws see {@link resolvePresenceOptions}; TypeError when `shared` is not a SharedSocket or `initial` has an
+   * invalid slice.
+   */
+  constructor(shared: SharedPresenceSocket, options: PresenceOptions<D>) {
+    if (shared === null || typeof shared !== "object" || typeof shared.broadcast !== "function") {
+      throw new TypeError("SharedPresence: socket must be a SharedSocket");
+    }
+    // One tab going away is not the member leaving: the other tabs are still there.
+    super(
+      options !== null && typeof options === "object"
+        ? { ...options, leaveOnDetach: options.leaveOnDetach ?? false }
+        : options,
+    );
+    this.shared = shared;
+    // `initial` is weaker than any change: a tab that hears the member's state takes it instead.
+    for (const name of Object.keys(this.own)) this.stamps.set(name, [0, this.tab]);
+    this.offs = [
+      shared.on("state", (state, previous) => {
+        if (state === "open") this.opened();
+        else if (previous === "open") this.offline();
+      }),
+      shared.on("message", (data) => this.receive(data)),
+      shared.on("broadcast", (data) => this.heard(data)),
+      shared.on("role", (role) => role === "leader" && this.lead()),
+    ];
+    if (shared.role === "leader") this.lead();
+    else this.post({ presence: "hello", space: this.space });
+    if (shared.state === "open") this.opened();
+  }
+
+  override detach(): void {
+    if (this.answerTimer !== undefined) this.clock.clearTimeout(this.answerTimer);
+    this.answerTimer = undefined;
+    super.detach();
+  }
+
+  /** Only the leader's socket sends; in any other tab this is `false`. */
+  protected send(message: UpMessage): boolean {
+    return this.shared.sendNow(encodePresence(message));
+  }
+
+  /** A follower does not sync with the server: it asks the leader (its roster comes as a snapshot). */
+  protected override sync(): void {
+    if (this.leading()) super.sync();
+    else if (this.currentPhase !== "detached") {
+      this.expect();
+      this.post({ presence: "hello", space: this.space });
+    }
+  }
+
+  /** A local set or clear: stamped, told to every tab, and (leader) sent to the server. */
+  protected override changed(name: string): void {
+    const stamp = [this.tick(), this.tab] as const;
+    this.stamps.set(name, stamp);
+    this.post({ presence: "own", space: this.space, state: { [name]: [this.own[name] ?? null, ...stamp] } });
+    if (this.leading()) super.changed(name);
+  }
+
+  protected override synced(): void {
+    if (this.rosterWanted && this.answerTimer === undefined && this.leading()) this.postRoster();
+  }
+
+  private opened(): void {
+    if (this.leading()) {
+      this.sync();
+      return;
+    }
+    // The leader is syncing: its answer, relayed, brings this tab in step (or shows it is not: then it asks).
+    this.expect();
+    if (this.view.epoch === undefined) this.post({ presence: "hello", space: this.space });
+  }
+
+  /** This tab leads now: its own state is the member's, and every tab hears it whole. */
+  private lead(): void {
+    if (this.currentPhase === "detached") return;
+    this.adopted = true;
+    this.post(this.whole());
+  }
+
+  private heard(raw: unknown): void {
+    const message = readTabMessage(raw, this.options.space, this.options.limits.maxSlices);
+    if (message === undefined || this.currentPhase === "detached") return;
+    const leading = this.leading();
+    if (message.presence === "hello") {
+      if (leading) this.answerSoon();
+    } else if (message.presence === "roster") {
+      if (!leading && this.currentPhase === "syncing") this.receive(message.text);
+    } else this.merge(message.state, leading ? undefined : message.member);
+  }
+
+  /**
+   * Takes each slice whose stamp is newer than this tab's. From a leader (`member` given: its whole state),
+   * this tab also takes its member id, drops its own `initial` if it had only that, and tells the leader the
+   * slices it knows newer values of.
+   */
+  private merge(state: Readonly<Record<string, unknown>>, member?: string): void {
+    const before = { ...this.own };
+    if (member !== undefined && !this.adopted) {
+      this.adopted = true;
+      for (const [name, [time, tab]] of this.stamps) {
+        if (time !== 0 || tab !== this.tab) continue;
+        this.stamps.delete(name);
+        delete this.own[name];
+      }
+    }
+    const theirs = new Map<string, Stamp>();
+    for (const name of Object.keys(state)) {
+      const entry = readEntry(state[name]);
+      if (entry === undefined || entry[1] > this.clock.now() + MAX_AHEAD_MS) continue;
+      const [value, time, tab] = entry;
+      const stamp = [time, tab] as const;
+      theirs.set(name, stamp);
+      this.lastTime = Math.max(this.lastTime, time);
+      if (newer(stamp, this.stamps.get(name)) && this.acceptable(name, value)) {
+        this.stamps.set(name, stamp);
+        if (value === null) delete this.own[name];
+        else this.own[name] = value;
+      }
+    }
+    if (member !== undefined) {
+      if (member !== this.options.member) this.become(member);
+      const reply: Record<string, OwnEntry> = {};
+      let any = false;
+      for (const [name, stamp] of this.stamps) {
+        if (!newer(stamp, theirs.get(name))) continue;
+        reply[name] = [this.own[name] ?? null, ...stamp];
+        any = true;
+      }
+      if (any) this.post({ presence: "own", space: this.space, state: reply });
+    }
+    const slices = [...new Set([...Object.keys(before), ...Object.keys(this.own)])].filter(
+      (name) => !same(before[name], this.own[name]),
+    );
+    if (slices.length === 0) return;
+    if (this.leading()) for (const name of slices) super.changed(name);
+    this.emit("own", { slices });
+  }
+
+  /** A slice value from another tab: one this side knows and accepts, and the whole state within bounds. */
+  private acceptable(name: string, value: unknown): boolean {
+    const { registry, maxStateBytes } = this.options;
+    if (value === null) return registry.get(name) !== undefined;
+    return (
+      registry.check(name, value) === undefined &&
+      utf8Length(JSON.stringify({ ...this.own, [name]: value })) <= maxStateBytes
+    );
+  }
+
+  /** The leader's member id is the browser's: take it, and the roster without it. */
+  private become(member: string): void {
+    const had = this.view.epoch !== undefined;
+    this.options = { ...this.options, member };
+    this.view = new RosterView(member);
+    if (had && (this.currentPhase === "syncing" || this.currentPhase === "synced")) this.sync();
+  }
+
+  /** Answers every `hello` of one moment at once: the whole own state now, the roster once it is current. */
+  private answerSoon(): void {
+    this.rosterWanted = true;
+    this.answerTimer ??= this.clock.setTimeout(() => {
+      this.answerTimer = undefined;
+      if (!this.leading() || this.currentPhase === "detached") return;
+      this.post(this.whole());
+      if (this.currentPhase === "synced") this.postRoster();
+    }, 0);
+  }
+
+  private postRoster(): void {
+    this.rosterWanted = false;
+    const { space } = this.options;
+    const { epoch, revision: rev } = this.view;
+    if (epoch === undefined || rev === undefined) return;
+    const members = [...this.view.members.values()];
+    this.post({
+      presence: "roster",
+      space,
+      text: encodePresence({ type: "snapshot", space, epoch, rev, members }),
+    });
+  }
+
+  private whole(): TabMessage {
+    const state: Record<string, OwnEntry> = {};
+    for (const [name, stamp] of this.stamps) state[name] = [this.own[name] ?? null, ...stamp];
+    return { presence: "own", space: this.space, state, whole: true, member: this.member };
+  }
+
+  /** A stamp time after every one this tab made or saw (and the clock's time when that is later). */
+  private tick(): number {
+    this.lastTime = Math.max(this.clock.now(), this.lastTime + 1);
+    return this.lastTime;
+  }
+
+  private leading(): boolean {
+    return this.shared.role === "leader";
+  }
+
+  private post(message: TabMessage): void {
+    this.shared.broadcast(message);
+  }
+}
