@@ -183,7 +183,7 @@ let defaultBackoff: BackoffStrategy | undefined;
 function resolveBackoff(value: unknown): BackoffStrategy {
   // Strategies keep no state (the planner passes it in), so every socket with the default shares one.
   if (value === undefined) {
-    defaultBackoff ??= decorrelatedJitter();
+    defaultBackoff ??= Object.freeze(decorrelatedJitter());
     return defaultBackoff;
   }
   const strategy = objectOption("backoff", value);

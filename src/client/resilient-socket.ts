@@ -269,6 +269,15 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     } finally {
       this.insideConnect = false;
     }
+    // Closed from inside connect() (a url() function, a listener): the new connection has no socket to serve.
+    if (this.closed) {
+      try {
+        connection.close();
+      } catch {
+        // A transport that throws while closing has nothing left for us to release.
+      }
+      return;
+    }
     this.current = connection;
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = undefined;

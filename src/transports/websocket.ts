@@ -7,7 +7,10 @@
 import { type HintReading, readCloseHint, readRetryAfterHint } from "../policy/hints.js";
 import type { CloseInfo, Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
 
-/** The subset of the WHATWG WebSocket this transport uses (browser `WebSocket` and `ws` both fit). */
+/**
+ * The subset of the WHATWG WebSocket this transport uses (browser `WebSocket` and `ws` both fit). Listeners
+ * receive events with a `type` (as every WHATWG event has): one listener serves all four.
+ */
 export interface WebSocketLike {
   readonly readyState: number;
   binaryType: string;
@@ -93,12 +96,23 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
 /** One instance per `webSocketTransport()` call; methods on the prototype, not closures per client. */
 class WebSocketTransport implements Transport {
   readonly name = "websocket";
+  /**
+   * The `ws` package's class (or a subclass): an EventEmitter with ws's own methods on its prototype. Its
+   * sockets emit their events on themselves, which the shared listeners rely on; anything else (a wrapper,
+   * a Proxy) is listened to the WHATWG way.
+   */
+  private readonly isWs: boolean;
   constructor(
     private readonly url: WebSocketTransportOptions["url"],
     private readonly protocols: string | string[] | undefined,
     private readonly binaryType: "arraybuffer" | "blob",
     private readonly Ctor: WebSocketConstructor,
-  ) {}
+  ) {
+    const proto = (Ctor as { prototype?: Partial<Record<string, unknown>> }).prototype;
+    this.isWs = ["on", "off", "terminate", "ping", "pong"].every(
+      (name) => typeof proto?.[name] === "function",
+    );
+  }
 
   encode(data: unknown): unknown {
     return encode(data);
@@ -108,7 +122,7 @@ class WebSocketTransport implements Transport {
     const url = this.url;
     const socket = new this.Ctor(String(typeof url === "function" ? url() : url), this.protocols);
     socket.binaryType = this.binaryType;
-    return new WebSocketConnection(socket, handlers, context);
+    return new WebSocketConnection(socket, handlers, context, this.isWs);
   }
 }
 
@@ -122,8 +136,9 @@ const wsConnections = /* @__PURE__ */ new WeakMap<object, WebSocketConnection>()
 function wsOpen(this: object): void {
   wsConnections.get(this)?.opened();
 }
-function wsMessage(this: object, data: { toString(): string }, binary: boolean): void {
-  wsConnections.get(this)?.handlers.message(binary ? data : data.toString());
+function wsMessage(this: object, data: { toString(): string }, binary?: boolean): void {
+  // ws 8 passes text as a Buffer with `binary` false; ws 7 and older pass no flag and text as a string.
+  wsConnections.get(this)?.handlers.message(binary === false ? data.toString() : data);
 }
 function wsError(this: object, error: unknown): void {
   wsConnections.get(this)?.failed(error);
@@ -166,9 +181,11 @@ class WebSocketConnection implements Connection {
     private readonly socket: WebSocketLike,
     readonly handlers: ConnectionHandlers,
     private readonly context: TransportContext,
+    isWs: boolean,
   ) {
     const node = socket as unknown as Partial<NodeEmitterLike>;
     if (
+      isWs &&
       typeof node.on === "function" &&
       typeof node.off === "function" &&
       typeof node.terminate === "function"

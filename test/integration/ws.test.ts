@@ -176,6 +176,59 @@ describe("ResilientSocket over ws: what arrives", () => {
     },
   );
 
+  it("takes ws 7's message events (text already a string, no binary flag) as they come", async () => {
+    const server = await startServer();
+    server.onConnection = ({ ws }) => {
+      ws.send("text");
+      ws.send(Buffer.from([4, 5]));
+    };
+    // ws 8 underneath, emitting messages the way ws 7 did.
+    class Ws7 extends WebSocket {
+      override emit(event: string | symbol, ...args: unknown[]): boolean {
+        if (event !== "message") return super.emit(event, ...args);
+        const [data, isBinary] = args as [Buffer | ArrayBuffer, boolean];
+        return super.emit("message", isBinary ? data : String(data));
+      }
+    }
+    const socket = new ResilientSocket({
+      transport: webSocketTransport({ url: server.url, WebSocket: Ws7 as unknown as WebSocketConstructor }),
+      ...FAST,
+    });
+    const received: unknown[] = [];
+    await new Promise<void>((resolve) =>
+      socket.on("message", (data) => received.push(data) === 2 && resolve()),
+    );
+    await socket.close();
+    expect(received[0]).toBe("text");
+    expect([...new Uint8Array(received[1] as ArrayBuffer)]).toEqual([4, 5]);
+  });
+
+  it("listens to a constructor that is not ws's (a Proxy around a ws socket) the WHATWG way", async () => {
+    const server = await startServer();
+    server.onConnection = ({ ws }) => ws.send("hello");
+    class Wrapped {
+      constructor(url: string) {
+        // biome-ignore lint/correctness/noConstructorReturn: the point: a constructor that hands out a Proxy.
+        return new Proxy(new WebSocket(url), {});
+      }
+    }
+    const socket = new ResilientSocket({
+      transport: webSocketTransport({
+        url: server.url,
+        WebSocket: Wrapped as unknown as WebSocketConstructor,
+      }),
+      ...FAST,
+    });
+    const message = await new Promise((resolve) => socket.on("message", resolve));
+    expect(message).toBe("hello");
+    server.connections[0]?.ws.close(4001, "bye");
+    expect(await new Promise((resolve) => socket.on("close", resolve))).toMatchObject({
+      code: 4001,
+      reason: "bye",
+    });
+    await socket.close();
+  });
+
   it("listens to ws with the same few functions on every connection and leaves none behind", async () => {
     const server = await startServer();
     const { made, Ctor } = recording();

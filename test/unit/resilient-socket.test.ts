@@ -422,6 +422,20 @@ describe("close()", () => {
     expect(socket.send("y")).toBe("dropped");
   });
 
+  it("from inside the transport's connect() (a url() function, say) closes the new connection at once", async () => {
+    const socket = make();
+    const inner = transport.connect.bind(transport);
+    transport.connect = (handlers, context) => {
+      void socket.close();
+      return inner(handlers, context);
+    };
+    socket.connect();
+    expect(socket.state).toBe("closed");
+    expect(transport.last.closedByClient).toBe(true);
+    expect(transport.live).toBe(0);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
   it("happens when the AbortSignal aborts, and an aborted signal means closed from the start", () => {
     const controller = new AbortController();
     const socket = make({ signal: controller.signal });
