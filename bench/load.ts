@@ -1,13 +1,19 @@
 /**
  * Load: one process holding `--clients` (default 5,000) connections to one `ws` server (in a child
  * process, so its memory is not counted), as bare `ws` WebSockets and as ResilientSockets over
- * `webSocketTransport` — side by side in one run. Memory per client after GC (heap, and external + array
- * buffers): the bare population is opened first, then ours on top of it, each measured as the growth it
- * caused. The bare sockets hold what any app holds (message, close and error listeners: shared functions,
- * the leanest bare use). Throughput: every client sends `--messages` 64-byte messages, timed until the
- * server has counted them all; the rounds alternate between the two populations (bare, ours, ours, bare…)
- * so a noisy neighbour slows both alike. Reported: the median of the paired ratios (bare round time ÷ ours,
- * per pair of neighbouring rounds), and the ratio of the two medians.
+ * `webSocketTransport` — side by side in one run.
+ *
+ * Memory per client after GC (heap, and external + array buffers): after a warm-up batch of each kind, the
+ * bare population is opened, then ours on top of it, then a second bare one as a control (what the method
+ * moves between two identical populations), each measured as the heap growth it caused. Ours is measured
+ * at open and once past `stableAfterMs` (held), and compared with the control: the first population measured
+ * pays one-off costs later ones do not. The bare sockets hold what any app holds: message, close and error
+ * listeners (shared functions, the leanest bare use).
+ *
+ * Throughput: every client sends `--messages` 64-byte messages, timed until the server has counted them all;
+ * rounds alternate between the populations (bare, ours, ours, bare…) so a noisy neighbour slows both alike,
+ * with a GC before each. Reported: the median of the paired ratios (bare round time ÷ ours, per pair of
+ * neighbouring rounds), and the ratio of the two medians.
  *
  * It measures the built package (`dist/`, what users run; the npm script builds first), not the sources
  * through tsx: tsx compiles with esbuild's `keepNames`, which redefines `name` on every function and turns
@@ -49,6 +55,8 @@ if (gc === undefined) throw new Error("run with node --expose-gc (npm run bench:
 const PAYLOAD = "x".repeat(64);
 const BATCH = 250;
 const ignore = () => {};
+/** ResilientSocket's default `stableAfterMs`. */
+const STABLE_AFTER_MS = 10_000;
 
 const server: ChildProcess = fork(new URL("./load/server.ts", import.meta.url), [], {
   execArgv: ["--import", "tsx"],
@@ -70,10 +78,10 @@ function memory() {
   return { heap: usage.heapUsed, external: usage.external + usage.arrayBuffers };
 }
 
-async function openBare(): Promise<Population> {
+async function openBare(count = clients): Promise<Population> {
   const sockets: WebSocket[] = [];
-  for (let i = 0; i < clients; i += BATCH) {
-    const batch = Array.from({ length: Math.min(BATCH, clients - i) }, () => new WebSocket(url));
+  for (let i = 0; i < count; i += BATCH) {
+    const batch = Array.from({ length: Math.min(BATCH, count - i) }, () => new WebSocket(url));
     await Promise.all(
       batch.map((ws) => new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject))),
     );
@@ -94,11 +102,11 @@ async function openBare(): Promise<Population> {
   };
 }
 
-async function openResilient(): Promise<Population> {
+async function openResilient(count = clients): Promise<Population> {
   const sockets: ResilientSocket[] = [];
-  for (let i = 0; i < clients; i += BATCH) {
+  for (let i = 0; i < count; i += BATCH) {
     const batch = Array.from(
-      { length: Math.min(BATCH, clients - i) },
+      { length: Math.min(BATCH, count - i) },
       () =>
         new ResilientSocket({
           transport: webSocketTransport({ url, WebSocket: WebSocket as unknown as WebSocketConstructor }),
@@ -120,9 +128,10 @@ async function openResilient(): Promise<Population> {
   };
 }
 
-async function round(population: Population): Promise<number> {
+async function round(population: Population, count = clients): Promise<number> {
+  gc?.(); // the other population's garbage is not collected on this one's time
   const reached = reply();
-  server.send({ expect: clients * messages });
+  server.send({ expect: count * messages });
   const started = performance.now();
   population.send();
   await reached;
@@ -132,14 +141,29 @@ async function round(population: Population): Promise<number> {
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
-// Memory: bare first, then ResilientSocket on top, both kept open (each measured as the growth it caused).
+// Warm-up: one batch of each kind opened, used and closed, so module loading, compiled code and the
+// runtime's lazily made structures are paid before the baseline, not by whichever population comes first.
+for (const open of [openBare, openResilient]) {
+  const warm = await open(BATCH);
+  await round(warm, BATCH);
+  await warm.close();
+}
+// Memory: bare first, then ResilientSocket on top, then bare again (a control: the same kind twice shows
+// what the method itself moves), all kept open, each measured as the heap growth it caused.
 const base = memory();
 const barePopulation = await openBare();
 const afterBare = memory();
 const oursPopulation = await openResilient();
+const afterOursOpen = memory();
+// A socket holds a timer for its first stableAfterMs (default 10 s) after opening: measured at open, and
+// again once every socket has passed it (the state a long-held connection is in).
+await new Promise((resolve) => setTimeout(resolve, STABLE_AFTER_MS + 500));
 const afterOurs = memory();
+const controlPopulation = await openBare();
+const afterControl = memory();
+await controlPopulation.close();
 // Throughput: rounds alternate between the two populations (bare, ours, ours, bare, ...) so a noisy
-// neighbour on the machine slows both alike; the ratio is of the medians.
+// neighbour on the machine slows both alike.
 const bareSeconds: number[] = [];
 const oursSeconds: number[] = [];
 for (let r = 0; r < rounds; r++) {
@@ -162,18 +186,26 @@ const result = (
     heapPerClientBytes: Math.round((after.heap - before.heap) / clients),
     externalPerClientBytes: Math.round((after.external - before.external) / clients),
     roundsSeconds: seconds.map((s) => Number(s.toFixed(3))),
-    messagesPerSecond: Math.round((clients * messages) / median(seconds)),
+    messagesPerSecond: seconds.length === 0 ? undefined : Math.round((clients * messages) / median(seconds)),
   };
   process.stdout.write(`${JSON.stringify(r)}\n`);
   return r;
 };
 const bare = result("bare ws", base, afterBare, bareSeconds);
 const ours = result("ResilientSocket over webSocketTransport(ws)", afterBare, afterOurs, oursSeconds);
+const oursAtOpen = result("ResilientSocket, within stableAfterMs of opening", afterBare, afterOursOpen, []);
+const control = result("bare ws again (control)", afterOurs, afterControl, []);
 server.send({ exit: true });
+// The same kind measured twice differs by this much: the first population measured pays some one-off
+// costs the later ones do not. Ours is measured second, so it is compared with the control, measured after
+// it (the larger, conservative figure), and the first bare population is reported beside it.
+const controlError = control.heapPerClientBytes - bare.heapPerClientBytes;
 
-const overheadHeap = ours.heapPerClientBytes - bare.heapPerClientBytes;
-const overheadTotal = overheadHeap + ours.externalPerClientBytes - bare.externalPerClientBytes;
-const ratioOfMedians = ours.messagesPerSecond / bare.messagesPerSecond;
+const overheadHeap = ours.heapPerClientBytes - control.heapPerClientBytes;
+const overheadTotal = overheadHeap + ours.externalPerClientBytes - control.externalPerClientBytes;
+const overheadAtOpen = oursAtOpen.heapPerClientBytes - control.heapPerClientBytes;
+const overheadVsFirstBare = ours.heapPerClientBytes - bare.heapPerClientBytes;
+const ratioOfMedians = median(bareSeconds) / median(oursSeconds);
 // Each round of ours against the bare round next to it: drift over the run cancels within a pair.
 const ratio = median(bareSeconds.map((seconds, r) => seconds / (oursSeconds[r] ?? Number.NaN)));
 const out = {
@@ -183,8 +215,13 @@ const out = {
   node: process.version,
   bare,
   ours,
+  oursAtOpen,
+  control,
   overheadHeap,
   overheadTotal,
+  overheadAtOpen,
+  overheadVsFirstBare,
+  controlError,
   ratio,
   ratioOfMedians,
 };
@@ -196,9 +233,13 @@ const md = [
   "| clients | heap B/client | external B/client | messages/s (median) | rounds (s) |",
   "|---|---:|---:|---:|---|",
   row(bare),
+  row(oursAtOpen),
   row(ours),
+  row(control),
   "",
-  `ResilientSocket on top of the bare transport: **${overheadHeap} B heap per client** (${overheadTotal} B with external memory); throughput **${ratio.toFixed(2)} ×** the bare transport (median of ${rounds} paired rounds; ratio of the medians ${ratioOfMedians.toFixed(2)} ×). Node ${process.version}.`,
+  `ResilientSocket on top of the bare transport, held connections: **${overheadHeap} B heap per client** against the control (${overheadTotal} B with external memory; ${overheadVsFirstBare} B against the first bare population, which measured ${-controlError} B more than the control); within stableAfterMs of opening: ${overheadAtOpen} B.`,
+  "",
+  `Throughput **${ratio.toFixed(2)} ×** the bare transport (median of ${rounds} paired rounds; ratio of the medians ${ratioOfMedians.toFixed(2)} ×). Node ${process.version}.`,
   "",
 ].join("\n");
 mkdirSync(values.out, { recursive: true });

@@ -179,6 +179,8 @@ function rejectUnknown(name: string, value: Record<string, unknown>, known: read
 }
 
 let defaultBackoff: BackoffStrategy | undefined;
+let defaultPlanner: PlannerOptions | undefined;
+const PLANNER_KEYS = ["backoff", "circuitBreaker", "maxDelayMs", "maxAttempts", "hintSpreadRatio"] as const;
 
 function resolveBackoff(value: unknown): BackoffStrategy {
   // Strategies keep no state (the planner passes it in), so every socket with the default shares one.
@@ -268,19 +270,23 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
   if (clockMethods.some((method) => typeof method !== "function")) {
     throw new TypeError("clock must have now(), setTimeout() and clearTimeout()");
   }
+  const planner: PlannerOptions = {
+    backoff,
+    circuitBreaker,
+    maxDelayMs,
+    maxAttempts: numberOption("maxAttempts", input.maxAttempts, Number.POSITIVE_INFINITY, {
+      min: 1,
+      integer: true,
+      allowInfinity: true,
+    }),
+    hintSpreadRatio: numberOption("hintSpreadRatio", input.hintSpreadRatio, 0.25, { max: 10 }),
+  };
+  const defaultPolicy = PLANNER_KEYS.every((key) => input[key] === undefined);
+  if (defaultPolicy) defaultPlanner ??= Object.freeze(planner);
   return {
     transport,
-    planner: {
-      backoff,
-      circuitBreaker,
-      maxDelayMs,
-      maxAttempts: numberOption("maxAttempts", input.maxAttempts, Number.POSITIVE_INFINITY, {
-        min: 1,
-        integer: true,
-        allowInfinity: true,
-      }),
-      hintSpreadRatio: numberOption("hintSpreadRatio", input.hintSpreadRatio, 0.25, { max: 10 }),
-    },
+    // Sockets that set none of the policy's options share one frozen copy (memory per socket).
+    planner: defaultPolicy && defaultPlanner !== undefined ? defaultPlanner : planner,
     connectTimeoutMs: numberOption("connectTimeoutMs", input.connectTimeoutMs, 20_000, TIMER),
     stableAfterMs: numberOption("stableAfterMs", input.stableAfterMs, 10_000, { max: MAX_TIMER_MS }),
     stableOnFirstMessage: booleanOption("stableOnFirstMessage", input.stableOnFirstMessage, false),

@@ -212,8 +212,9 @@ export class CircuitBreaker {
   /** The window with one more outcome, entries older than `windowMs` dropped, at most 1000 kept. */
   #record(s: { window: Outcome[] }, nowMs: number, failed: 0 | 1): Outcome[] {
     const cutoff = nowMs - this.options.windowMs;
-    const window = s.window.filter(([atMs]) => atMs >= cutoff);
-    window.push([nowMs, failed]);
+    // concat makes an array of exactly this length (push would grow it to ~17 slots): a connection held
+    // for hours keeps its window, and a process may hold thousands.
+    const window = s.window.filter(([atMs]) => atMs >= cutoff).concat([[nowMs, failed]]);
     return window.length > MAX_WINDOW_ENTRIES ? window.slice(-MAX_WINDOW_ENTRIES) : window;
   }
 
