@@ -28,8 +28,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { WebSocket } from "ws";
-import { ResilientSocket } from "../dist/index.js";
-import { type WebSocketConstructor, webSocketTransport } from "../dist/websocket.js";
+import type { WebSocketConstructor } from "../src/websocket.js";
+
+// The built package, typed by its sources (dist/ does not exist before a build, when the project is
+// typechecked; the npm script builds first).
+const built = (path: string) => new URL(`../dist/${path}`, import.meta.url).href;
+const { ResilientSocket } = (await import(built("index.js"))) as typeof import("../src/index.js");
+const { webSocketTransport } = (await import(built("websocket.js"))) as typeof import("../src/websocket.js");
+type ResilientSocket = import("../src/index.js").ResilientSocket;
 
 const { values } = parseArgs({
   options: {
