@@ -15,8 +15,8 @@ import {
   ResilientSocket,
   type ResilientSocketOptions,
 } from "../../src/index.js";
-import { Deduplicator, memoryDedupeStore } from "../../src/server/index.js";
 import { socketIoTransport } from "../../src/socket-io.js";
+import { CrashingProcess } from "../helpers/crashing-process.js";
 import { FaultProxy } from "./fault-proxy.js";
 import { type Middleware, TestServer, type TestServerOptions } from "./socket-io-harness.js";
 import { EventLog, waitFor } from "./ws-harness.js";
@@ -77,36 +77,16 @@ function startClient(
 
 describe("a Socket.IO server killed mid-send", () => {
   it("loses no message: with at-least-once delivery and de-duplication each takes effect exactly once, in order", async () => {
-    const store = memoryDedupeStore(); // outlives the server process, like a database would
-    let dedupe = new Deduplicator({ store });
-    let generation = 0;
-    const applied: unknown[] = [];
-    let duplicates = 0;
+    const crashing = new CrashingProcess(50, async () => {
+      await server.close();
+      await server.listen();
+    });
     const server = await startServer({
-      onConnection: (socket: ServerSocket) => {
-        const born = generation;
-        const inbox = dedupe.connection();
-        socket.on("message", async (payload: unknown) => {
-          // A dead process handles nothing more, even what its socket had already read.
-          if (born !== generation) return;
-          const result = await inbox.receive(payload, (data) => {
-            // Work still queued in the crashed process commits nothing.
-            if (born !== generation) throw new Error("the process is gone");
-            applied.push(data);
-          });
-          if (result.status === "duplicate") duplicates++;
-          if (born !== generation) return;
-          if (applied.length === 50 && generation === 0) {
-            // Crash right after the 50th took effect, before acknowledging it.
-            generation++;
-            await server.close();
-            dedupe = new Deduplicator({ store });
-            await server.listen();
-            return;
-          }
-          if ("ack" in result) socket.emit("message", result.ack);
-        });
-      },
+      onConnection: (socket: ServerSocket) =>
+        socket.on(
+          "message",
+          crashing.connection((ack) => socket.emit("message", ack)),
+        ),
     });
     const { socket, log } = startClient(server.url, {
       delivery: atLeastOnce(),
@@ -115,17 +95,17 @@ describe("a Socket.IO server killed mid-send", () => {
     await log.nth("open", 1);
     for (let n = 0; n < 300; n++) socket.send(n);
 
-    await waitFor("every message applied", () => applied.length >= 300, 10_000);
-    expect(applied).toEqual(Array.from({ length: 300 }, (_, n) => n));
+    await waitFor("every message applied", () => crashing.applied.length >= 300, 10_000);
+    expect(crashing.applied).toEqual(Array.from({ length: 300 }, (_, n) => n));
     await waitFor(
       "every message acknowledged",
       () => socket.stats().unacked === 0 && socket.stats().queue.messages === 0,
     );
     expect(log.all("drop")).toHaveLength(0);
-    expect(generation).toBe(1);
+    expect(crashing.generation).toBe(1);
     expect(log.all("open")).toHaveLength(2);
     // The 50th was processed but never acknowledged: it came again and did not take effect again.
-    expect(duplicates).toBeGreaterThanOrEqual(1);
+    expect(crashing.duplicates).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -212,54 +212,40 @@ describe("SharedSocket", () => {
     expect(transport.last.sent).toEqual(["1", "2", "3"]);
   });
 
-  it("a tab taking over during a hinted wait does not connect before the hint's moment", async () => {
-    setup();
-    const a = tab();
-    const b = tab();
-    await settle();
-    transport.last.open();
-    const hint = { source: "close-code" as const, delayMs: 60_000, spreadMs: 0 };
-    transport.last.close({ kind: "closed", code: 1013, hint: { hint } });
-    const hintAt = sockets[0]?.stats().nextAttemptAt ?? 0;
-    expect(hintAt).toBeGreaterThanOrEqual(clock.now() + 60_000);
-    await settle();
-    await advance(10_000);
-    await a.close();
-    await settle();
-    expect(b.role).toBe("leader");
-    await advance(hintAt - clock.now() - 1);
-    expect(transport.attempts).toHaveLength(1);
-    await advance(1);
-    expect(transport.attempts).toHaveLength(2);
-    expect(transport.last.at).toBe(hintAt);
-  });
-
-  it("a tab taking over from a leader paused (offline) during a hinted wait still waits for the hint", async () => {
-    setup();
-    const page = new Page();
-    const a = tab({ create: () => socket({ signals: { window: page, navigator: { onLine: true } } }) });
-    const b = tab();
-    await settle();
-    transport.last.open();
-    const hint = { source: "close-code" as const, delayMs: 60_000, spreadMs: 0 };
-    transport.last.close({ kind: "closed", code: 1013, hint: { hint } });
-    const hintAt = sockets[0]?.stats().nextAttemptAt ?? 0;
-    expect(hintAt).toBeGreaterThanOrEqual(clock.now() + 60_000);
-    await advance(5_000);
-    page.dispatchEvent(new Event("offline"));
-    expect(sockets[0]?.state).toBe("paused");
-    // Paused: no retry is pending, but the policy's moment is kept and announced.
-    expect(sockets[0]?.stats()).toMatchObject({ nextAttemptAt: undefined, plannedAt: hintAt });
-    await advance(5_000);
-    await a.close();
-    await settle();
-    expect(b.role).toBe("leader");
-    await advance(hintAt - clock.now() - 1);
-    expect(transport.attempts).toHaveLength(1);
-    await advance(1);
-    expect(transport.attempts).toHaveLength(2);
-    expect(transport.last.at).toBe(hintAt);
-  });
+  it.each([
+    ["waiting", false],
+    ["paused by an offline page", true],
+  ])(
+    "a tab taking over from a leader %s during a hinted wait does not connect before the hint's moment",
+    async (_, offline) => {
+      setup();
+      const page = new Page();
+      const a = tab({ create: () => socket({ signals: { window: page, navigator: { onLine: true } } }) });
+      const b = tab();
+      await settle();
+      transport.last.open();
+      const hint = { source: "close-code" as const, delayMs: 60_000, spreadMs: 0 };
+      transport.last.close({ kind: "closed", code: 1013, hint: { hint } });
+      const hintAt = sockets[0]?.stats().nextAttemptAt ?? 0;
+      expect(hintAt).toBeGreaterThanOrEqual(clock.now() + 60_000);
+      await advance(5_000);
+      if (offline) {
+        page.dispatchEvent(new Event("offline"));
+        expect(sockets[0]?.state).toBe("paused");
+        // Paused: no retry is pending, but the policy's moment is kept and announced.
+        expect(sockets[0]?.stats()).toMatchObject({ nextAttemptAt: undefined, plannedAt: hintAt });
+      }
+      await advance(5_000);
+      await a.close();
+      await settle();
+      expect(b.role).toBe("leader");
+      await advance(hintAt - clock.now() - 1);
+      expect(transport.attempts).toHaveLength(1);
+      await advance(1);
+      expect(transport.attempts).toHaveLength(2);
+      expect(transport.last.at).toBe(hintAt);
+    },
+  );
 
   it("a follower's message accepted while disconnected reaches the server after the leader tab closes", async () => {
     setup();
