@@ -37,3 +37,22 @@ export async function waitFor<T>(
 
 /** Lets `ms` pass so that something that must NOT happen has the chance to (an observation window). */
 export const observe = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Opens a same-origin page (an iframe: its own document, Web Lock requests and BroadcastChannel) from
+ * `src`, adds it to `frames` for the test's cleanup, and waits until its script has set `window.tab`.
+ */
+export async function openFrame<Tab>(
+  src: string,
+  frames: HTMLIFrameElement[],
+): Promise<{ frame: HTMLIFrameElement; tab: Tab }> {
+  const frame = document.createElement("iframe");
+  frame.src = src;
+  document.body.append(frame);
+  frames.push(frame);
+  const tab = await waitFor(
+    "the tab's script",
+    () => (frame.contentWindow as unknown as { tab?: Tab } | null)?.tab,
+  );
+  return { frame, tab };
+}

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ResilientSocket, type SharedSocket } from "../../src/index.js";
 import { Presence, type SharedPresence } from "../../src/presence/index.js";
 import { webSocketTransport } from "../../src/websocket.js";
-import { control, ports, waitFor } from "./page-helpers.js";
+import { control, openFrame, ports, waitFor } from "./page-helpers.js";
 import type { PresenceLog } from "./servers.js";
 
 interface Tab {
@@ -39,17 +39,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-async function openTab(name: string): Promise<{ frame: HTMLIFrameElement; tab: Tab }> {
-  const frame = document.createElement("iframe");
-  frame.src = `/test/browser/fixtures/presence-tab.html?port=${ports.presence}&name=${name}`;
-  document.body.append(frame);
-  frames.push(frame);
-  const tab: Tab = await waitFor(
-    "the tab's script",
-    () => (frame.contentWindow as unknown as { tab?: Tab } | null)?.tab,
-  );
-  return { frame, tab };
-}
+const openTab = (name: string) =>
+  openFrame<Tab>(`/test/browser/fixtures/presence-tab.html?port=${ports.presence}&name=${name}`, frames);
 
 describe("presence through one connection per browser", () => {
   it("makes three pages one member on one connection, and restores it with one sync after the leader's page goes", async () => {

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { SharedSocket } from "../../src/index.js";
-import { control, ports, serverLog, waitFor } from "./page-helpers.js";
+import { control, openFrame, ports, serverLog, waitFor } from "./page-helpers.js";
 
 interface Tab {
   shared: SharedSocket;
@@ -24,17 +24,8 @@ afterEach(async () => {
   }
 });
 
-async function openTab(name: string): Promise<{ frame: HTMLIFrameElement; tab: Tab }> {
-  const frame = document.createElement("iframe");
-  frame.src = `/test/browser/fixtures/tab.html?port=${ports.ws}&name=${name}`;
-  document.body.append(frame);
-  frames.push(frame);
-  const tab: Tab = await waitFor(
-    "the tab's script",
-    () => (frame.contentWindow as unknown as { tab?: Tab } | null)?.tab,
-  );
-  return { frame, tab };
-}
+const openTab = (name: string) =>
+  openFrame<Tab>(`/test/browser/fixtures/tab.html?port=${ports.ws}&name=${name}`, frames);
 
 describe("one connection per browser", () => {
   it("gives five pages one server connection, and another page takes over when the leader's page goes away", async () => {
