@@ -169,7 +169,9 @@ export abstract class PresenceCore<
     if (this.currentPhase === "offline") return;
     this.dirty.add(name);
     if (this.flushTimer !== undefined) return;
-    const wait = Math.max(0, this.lastUpdateAt + this.options.intervalMs - this.clock.now());
+    // Never longer than one interval: a clock set back must not hold updates for as long as it went back.
+    const { intervalMs } = this.options;
+    const wait = Math.min(intervalMs, Math.max(0, this.lastUpdateAt + intervalMs - this.clock.now()));
     this.flushTimer = this.clock.setTimeout(() => {
       this.flushTimer = undefined;
       this.flush();

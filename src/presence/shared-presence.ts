@@ -25,10 +25,12 @@ import { type OwnEntry, readEntry, readTabMessage, type TabMessage } from "./tab
 export type SharedPresenceSocket = Pick<SharedSocket, "state" | "role" | "sendNow" | "broadcast" | "on">;
 
 /**
- * All tabs share the system clock, so a stamp far ahead of it is no tab's: refused, or it would win every
- * later change.
+ * All tabs share the system clock, so a stamp far ahead of both it and every stamp a tab has seen is no
+ * tab's: refused, or it would win every later change.
  */
 const MAX_AHEAD_MS = 60_000;
+/** How far ahead a whole state may be stamped: the clock set back by up to a day still lets a new tab in. */
+const MAX_WHOLE_AHEAD_MS = 24 * 60 * 60_000;
 
 type Stamp = readonly [time: number, tab: string];
 
@@ -160,14 +162,21 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
       }
     }
     const theirs = new Map<string, Stamp>();
+    // Stamps are measured against the latest time this tab knows, not the clock alone: after the clock is
+    // set back, every tab that lived through it stamps ahead of the clock. A whole state (a leader's) may be
+    // further ahead: a tab opened after the jump has only that to go by.
+    const horizon =
+      Math.max(this.clock.now(), this.lastTime) + (member === undefined ? MAX_AHEAD_MS : MAX_WHOLE_AHEAD_MS);
     for (const name of Object.keys(state)) {
       const entry = readEntry(state[name]);
-      if (entry === undefined || entry[1] > this.clock.now() + MAX_AHEAD_MS) continue;
+      if (entry === undefined || entry[1] > horizon) continue;
       const [value, time, tab] = entry;
       const stamp = [time, tab] as const;
+      if (!this.acceptable(name, value)) continue;
       theirs.set(name, stamp);
+      // Only stamps of slices taken move this tab's time: junk must not push its later stamps ahead.
       this.lastTime = Math.max(this.lastTime, time);
-      if (newer(stamp, this.stamps.get(name)) && this.acceptable(name, value)) {
+      if (newer(stamp, this.stamps.get(name))) {
         this.stamps.set(name, stamp);
         if (value === null) delete this.own[name];
         else this.own[name] = value;

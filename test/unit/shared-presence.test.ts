@@ -149,6 +149,35 @@ describe("SharedPresence", () => {
     expect(browserUp()[0]?.map((m) => m.$presence)).toEqual(["sync", "update", "update"]);
   });
 
+  it("keeps the tabs together when the machine's clock is set back 5 minutes", async () => {
+    setup();
+    // The presence layer's clock (stamps) jumps; the sockets keep the steady virtual clock.
+    let skew = 0;
+    const wall = {
+      now: () => clock.now() + skew,
+      setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms),
+      clearTimeout: (handle: ReturnType<VirtualClock["setTimeout"]>) => clock.clearTimeout(handle),
+    };
+    const [a, b] = [tab({ member: "me", clock: wall }), tab({ member: "me", clock: wall })];
+    await run(100);
+    a.presence.set("room", "kitchen");
+    await run(150);
+    skew = -5 * 60_000;
+    // A follower's set after the jump reaches the leader, the server and every tab.
+    b.presence.set("room", "cellar");
+    await run(150);
+    expect(net.hub.roster("office").get("me")).toEqual({ room: "cellar" });
+    expect([a, b].map((t) => t.presence.state)).toEqual([{ room: "cellar" }, { room: "cellar" }]);
+    // A tab opened after the jump takes the member's state, stamped before it.
+    const late = tab({ member: "me", clock: wall, initial: { room: "attic" } });
+    await run(100);
+    expect(late.presence.state).toEqual({ room: "cellar" });
+    late.presence.set("room", "garden");
+    await run(150);
+    expect(net.hub.roster("office").get("me")).toEqual({ room: "garden" });
+    expect([a, b, late].map((t) => t.presence.state.room)).toEqual(["garden", "garden", "garden"]);
+  });
+
   it("ends with the same value in every tab and at the server when two tabs set a slice at once", async () => {
     setup();
     const [a, b, c] = [tab({ member: "me" }), tab({ member: "me" }), tab({ member: "me" })];
@@ -395,6 +424,18 @@ describe("SharedPresence", () => {
     b.presence.set("emoji", "🐢");
     await run(50);
     expect(net.hub.roster("office").get("me")).toEqual({ emoji: "🐢" });
+    // A refused entry stamped at the edge of the clock's reach does not move the tabs' time: two changes
+    // in one millisecond afterwards are not pushed past it, and the last one wins everywhere.
+    hostile.postMessage({
+      t: "broadcast",
+      data: { presence: "own", space: "office", state: { nonsense: [1, clock.now() + 60_000, "x"] } },
+    });
+    await settle();
+    b.presence.set("emoji", "🐇");
+    b.presence.set("emoji", "🦔");
+    await run(150);
+    expect([a, b].map((t) => t.presence.state)).toEqual([{ emoji: "🦔" }, { emoji: "🦔" }]);
+    expect(net.hub.roster("office").get("me")).toEqual({ emoji: "🦔" });
   });
 
   it("does not make the member leave when one tab detaches", async () => {
