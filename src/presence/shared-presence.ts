@@ -53,6 +53,8 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
   private adopted = false;
   private answerTimer: TimerHandle | undefined;
   private rosterWanted = false;
+  /** The app gave the member id: a whole state of another member is no leader's of this browser. */
+  private readonly fixedMember: boolean;
 
   /**
    * Attaches to `shared` (in every tab that shares it, with the same `space` and slices).
@@ -70,6 +72,7 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
         : options,
     );
     this.shared = shared;
+    this.fixedMember = typeof options?.member === "string";
     // `initial` is weaker than any change: a tab that hears the member's state takes it instead.
     for (const name of Object.keys(this.own)) this.stamps.set(name, [0, this.tab]);
     this.offs = [
@@ -143,7 +146,8 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
       if (leading) this.answerSoon();
     } else if (message.presence === "roster") {
       if (!leading && this.currentPhase === "syncing") this.receive(message.text);
-    } else this.merge(message.state, leading ? undefined : message.member);
+    } else if (message.member === undefined || !this.fixedMember || message.member === this.member)
+      this.merge(message.state, leading ? undefined : message.member);
   }
 
   /**

@@ -404,6 +404,14 @@ describe("SharedPresence", () => {
       },
       { presence: "own", space: "office", whole: true, member: "../../x y", state: {} },
       { presence: "own", space: "office", whole: "yes", member: "me", state: {} },
+      // Well-formed, but another member's: with `member` given, no leader of this browser sent it.
+      {
+        presence: "own",
+        space: "office",
+        whole: true,
+        member: "intruder",
+        state: { emoji: ["🦊", soon, "x"] },
+      },
       { presence: "roster", space: "office", text: 42 },
       { presence: "roster", space: "office", text: '{"$presence":"diff"}' },
       { presence: "roster", space: "office", text: '{"$presence":"snapshot",' },
