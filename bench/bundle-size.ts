@@ -3,7 +3,8 @@
  * tree-shaken, every dependency included), then gzip level 9 — ours next to the peers users compare us with.
  *
  * Then where the root entry's bytes go: the same import bundled from the sources, minified, each source
- * file's share of the output (before gzip, which cannot be split by file).
+ * file's share of the output (before gzip, which cannot be split by file); and what it would weigh with
+ * the page signals, the breaker and the heartbeat replaced by empty stand-ins.
  *
  *   npm run bench:size   (builds first)  → bench/results/bundle-size/results.{json,md}
  */
@@ -64,17 +65,72 @@ const shares = Object.entries(output?.inputs ?? {})
   .filter((share) => share.minBytes > 0)
   .sort((a, b) => b.minBytes - a.minBytes);
 
+/**
+ * What the protections cost: the same import with some modules replaced by empty stand-ins (a build-time
+ * experiment, not a configuration anyone can ship: the socket would lose the protection). It tells how
+ * small the root entry could get if they were opt-in.
+ */
+const STAND_INS: Record<string, string> = {
+  "page-signals.ts":
+    "export class PageSignals {} export function resolveSignals() {} export function isTarget() { return false; }",
+  "circuit-breaker.ts":
+    "export class CircuitBreaker {} export function resolveCircuitBreakerOptions() { return false; } export const defaultCircuitBreakerOptions = {};",
+  "liveness.ts": "export class Liveness {}",
+};
+const withoutSets: { without: string[]; name: string }[] = [
+  { without: [], name: "everything (as shipped)" },
+  { without: ["page-signals.ts"], name: "without page signals" },
+  { without: ["page-signals.ts", "circuit-breaker.ts"], name: "without page signals and breaker" },
+  {
+    without: ["page-signals.ts", "circuit-breaker.ts", "liveness.ts"],
+    name: "without page signals, breaker and heartbeat",
+  },
+];
+const without = [];
+for (const { without: off, name } of withoutSets) {
+  const result = await build({
+    stdin: {
+      contents: `export { ResilientSocket } from "./src/client/resilient-socket.ts";`,
+      resolveDir: root,
+      loader: "ts",
+    },
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    write: false,
+    logLevel: "silent",
+    plugins: [
+      {
+        name: "stand-ins",
+        setup(b) {
+          b.onLoad({ filter: /\.ts$/ }, ({ path }) => {
+            const file = off.find((candidate) => path.endsWith(`/${candidate}`));
+            return file === undefined ? undefined : { contents: STAND_INS[file], loader: "ts" };
+          });
+        },
+      },
+    ],
+  });
+  const bytes = result.outputFiles[0]?.contents ?? new Uint8Array();
+  without.push({ name, minBytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length });
+}
+
 const kB = (n: number) => `${(n / 1000).toFixed(2)} kB`;
 let md = "| import | min | min+gzip |\n|---|---:|---:|\n";
 for (const r of rows) md += `| ${r.name} | ${kB(r.minBytes)} | ${kB(r.gzipBytes)} |\n`;
 md += `\nWhere \`ResilientSocket\`'s bytes go (from the sources, minified, before gzip; ${kB(output?.bytes ?? 0)} in all):\n\n`;
 md += "| source file | min |\n|---|---:|\n";
 for (const share of shares) md += `| ${share.file} | ${kB(share.minBytes)} |\n`;
+md +=
+  "\n`ResilientSocket` with protections replaced by empty stand-ins (from the sources; not shippable):\n\n";
+md += "| build | min | min+gzip |\n|---|---:|---:|\n";
+for (const r of without) md += `| ${r.name} | ${kB(r.minBytes)} | ${kB(r.gzipBytes)} |\n`;
 const out = join(root, "bench", "results", "bundle-size");
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "results.json"),
-  `${JSON.stringify({ bundles: rows, rootShares: shares }, null, 2)}\n`,
+  `${JSON.stringify({ bundles: rows, rootShares: shares, withoutProtections: without }, null, 2)}\n`,
 );
 writeFileSync(join(out, "results.md"), md);
 process.stdout.write(`${md}\nwrote bench/results/bundle-size/results.{json,md}\n`);
