@@ -271,11 +271,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     }
     // Closed from inside connect() (a url() function, a listener): the new connection has no socket to serve.
     if (this.closed) {
-      try {
-        connection.close();
-      } catch {
-        // A transport that throws while closing has nothing left for us to release.
-      }
+      closeQuietly(connection);
       return;
     }
     this.current = connection;
@@ -475,11 +471,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const connection = this.current;
     this.current = undefined;
     this.liveAttempt = 0;
-    try {
-      connection?.close();
-    } catch {
-      // A transport that throws while closing has nothing left for us to release.
-    }
+    if (connection !== undefined) closeQuietly(connection);
     this.outbox.requeueUnacked();
   }
 
@@ -510,5 +502,13 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     if (previous === state || previous === "closed") return;
     this.currentState = state;
     this.emit("state", state, previous);
+  }
+}
+
+function closeQuietly(connection: Connection): void {
+  try {
+    connection.close();
+  } catch {
+    // A transport that throws while closing has nothing left for us to release.
   }
 }

@@ -183,14 +183,8 @@ class WebSocketConnection implements Connection {
     private readonly context: TransportContext,
     isWs: boolean,
   ) {
-    const node = socket as unknown as Partial<NodeEmitterLike>;
-    if (
-      isWs &&
-      typeof node.on === "function" &&
-      typeof node.off === "function" &&
-      typeof node.terminate === "function"
-    ) {
-      this.node = node as NodeEmitterLike;
+    if (isWs) {
+      this.node = socket as unknown as NodeEmitterLike;
       wsConnections.set(socket, this);
       for (const [event, listener] of WS_LISTENERS) this.node.on(event, listener as never);
     } else {
@@ -221,11 +215,11 @@ class WebSocketConnection implements Connection {
     const hint = readRetryAfterHint(value, this.context.now(), status, this.context.maxHintMs);
     this.refusal = { status, hint };
     response.resume?.();
-    this.node?.terminate?.();
+    this.node?.terminate();
   }
 
   ended(event: { code: number; reason: string }): void {
-    this.detach(EVENTS.length);
+    this.detach(true);
     if (this.done) return;
     this.done = true;
     this.handlers.close(describeClose(event, this.isOpen, this.refusal, this.lastError, this.context));
@@ -243,7 +237,7 @@ class WebSocketConnection implements Connection {
     this.done = true;
     // The error and close listeners stay until the socket reports "close": `ws` throws on an error
     // event nobody listens to, and aborting a handshake emits one.
-    this.detach(2);
+    this.detach(false);
     try {
       this.socket.close(CLOSE_NORMAL);
     } catch {
@@ -251,11 +245,10 @@ class WebSocketConnection implements Connection {
     }
   }
 
-  /** Removes the first `count` listeners (open and message; or all of them). */
-  private detach(count: number): void {
+  /** Removes the open and message listeners; with `all`, every listener. */
+  private detach(all: boolean): void {
     const node = this.node;
     if (node !== undefined) {
-      const all = count >= EVENTS.length;
       for (const [event, listener] of WS_LISTENERS) {
         if (all || event === "open" || event === "message") node.off(event, listener as never);
       }
@@ -264,7 +257,7 @@ class WebSocketConnection implements Connection {
     }
     const listener = this.listener;
     if (listener !== undefined)
-      for (const type of EVENTS.slice(0, count)) this.socket.removeEventListener(type, listener);
+      for (const type of all ? EVENTS : EVENTS.slice(0, 2)) this.socket.removeEventListener(type, listener);
   }
 }
 
