@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { build } from "esbuild";
+import { type BuildOptions, type BuildResult, build } from "esbuild";
 
 const root = join(import.meta.dirname, "..");
 const cases: { name: string; code: string }[] = [
@@ -34,32 +34,29 @@ const cases: { name: string; code: string }[] = [
   { name: "reconnecting-websocket 4.4", code: `export { default } from "reconnecting-websocket";` },
 ];
 
-const rows = [];
-for (const { name, code } of cases) {
-  const result = await build({
-    stdin: { contents: code, resolveDir: root, loader: "js" },
+/** One bundle for the browser, minified, every dependency included (the one method for every row). */
+const bundle = (code: string, options: Partial<BuildOptions> = {}) =>
+  build({
+    stdin: { contents: code, resolveDir: root, loader: "ts" },
     bundle: true,
     minify: true,
     format: "esm",
     platform: "browser",
     write: false,
     logLevel: "silent",
+    ...options,
   });
-  const bytes = result.outputFiles[0]?.contents ?? new Uint8Array();
-  rows.push({ name, minBytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length });
-}
+/** Minified and gzip (level 9) sizes of a bundle's output. */
+const measure = (result: BuildResult) => {
+  const bytes = result.outputFiles?.[0]?.contents ?? new Uint8Array();
+  return { minBytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length };
+};
 
-const sources = await build({
-  stdin: { contents: `export { ResilientSocket } from "./src/index.ts";`, resolveDir: root, loader: "ts" },
-  bundle: true,
-  minify: true,
-  format: "esm",
-  platform: "browser",
-  write: false,
-  metafile: true,
-  logLevel: "silent",
-});
-const output = Object.values(sources.metafile.outputs)[0];
+const rows = [];
+for (const { name, code } of cases) rows.push({ name, ...measure(await bundle(code)) });
+
+const sources = await bundle(`export { ResilientSocket } from "./src/index.ts";`, { metafile: true });
+const output = Object.values(sources.metafile?.outputs ?? {})[0];
 const shares = Object.entries(output?.inputs ?? {})
   .map(([file, { bytesInOutput }]) => ({ file, minBytes: bytesInOutput }))
   .filter((share) => share.minBytes > 0)
@@ -88,18 +85,7 @@ const withoutSets: { without: string[]; name: string }[] = [
 ];
 const without = [];
 for (const { without: off, name } of withoutSets) {
-  const result = await build({
-    stdin: {
-      contents: `export { ResilientSocket } from "./src/client/resilient-socket.ts";`,
-      resolveDir: root,
-      loader: "ts",
-    },
-    bundle: true,
-    minify: true,
-    format: "esm",
-    platform: "browser",
-    write: false,
-    logLevel: "silent",
+  const result = await bundle(`export { ResilientSocket } from "./src/client/resilient-socket.ts";`, {
     plugins: [
       {
         name: "stand-ins",
@@ -112,8 +98,7 @@ for (const { without: off, name } of withoutSets) {
       },
     ],
   });
-  const bytes = result.outputFiles[0]?.contents ?? new Uint8Array();
-  without.push({ name, minBytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length });
+  without.push({ name, ...measure(result) });
 }
 
 const kB = (n: number) => `${(n / 1000).toFixed(2)} kB`;
