@@ -2,9 +2,12 @@
  * The docs cannot rot: every relative link in README.md, CONTRIBUTING.md and docs/*.md points to a file that
  * exists, and a link with a `#fragment` into a markdown file to a heading it has (GitHub's anchor rules). The
  * README stays a front door (under 15 KB) whose code blocks are either whole programs or marked fragments.
+ * And no public export is added without JSDoc: typedoc's own "not documented" check, against the list of
+ * names that had none when the check came in (undocumented-api.json), which may only shrink.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { Application, LogLevel } from "typedoc";
 import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -34,7 +37,7 @@ function anchors(markdown: string): Set<string> {
   const result = new Set<string>();
   const withoutFences = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, "");
   for (const [, heading] of withoutFences.matchAll(/^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$/gm)) {
-    const text = heading
+    const text = (heading ?? "")
       .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
       .replace(/<[^>]+>/g, "")
       .toLowerCase();
@@ -149,4 +152,37 @@ describe("the README as a front door", () => {
   it("keeps a placeholder for each guide being written on another branch until it is linked", () => {
     for (const pending of PENDING) expect(readme).toContain(pending);
   });
+});
+
+/** Every public reflection typedoc finds without documentation, as "name (Kind)". */
+async function undocumentedApi(): Promise<string[]> {
+  const app = await Application.bootstrapWithPlugins({
+    options: join(root, "typedoc.json"),
+    validation: { notDocumented: true, notExported: false, invalidLink: false },
+    treatWarningsAsErrors: false,
+  });
+  const found = new Set<string>();
+  const problems: string[] = [];
+  const log = app.logger.log.bind(app.logger);
+  app.logger.log = (message: string, level: LogLevel) => {
+    // The console logger's colour codes end with "m" before the name, so the name is the word before " (".
+    const undocumented = /(\S+) \((\w+)\), defined in .* does not have any documentation/.exec(message);
+    if (undocumented) found.add(`${undocumented[1]} (${undocumented[2]})`);
+    else if (level >= LogLevel.Warn) problems.push(message);
+    else if (level > LogLevel.Info) log(message, level);
+  };
+  const project = await app.convert();
+  if (project === undefined) throw new Error(`typedoc could not convert the sources: ${problems.join("; ")}`);
+  app.validate(project);
+  return [...found].sort();
+}
+
+describe("the API reference", () => {
+  it("documents every public export, except the names listed before the check came in", async () => {
+    const listed = new Set<string>(
+      JSON.parse(readFileSync(join(import.meta.dirname, "undocumented-api.json"), "utf8")).names,
+    );
+    const undocumented = await undocumentedApi();
+    expect(undocumented.filter((name) => !listed.has(name))).toEqual([]);
+  }, 180_000);
 });
