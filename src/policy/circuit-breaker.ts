@@ -20,7 +20,7 @@ export interface CircuitBreakerOptions {
   minimumAttempts: number;
   /** Open period after the first opening. Default 30_000. > 0 finite. */
   openMs: number;
-  /** Ceiling of the open period as it doubles on repeated opens. Default 300_000 (or openMs if larger). */
+  /** Ceiling of the open period as it doubles on repeated opens. Default 60_000 (or openMs if larger). */
   maxOpenMs: number;
 }
 
