@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ResilientSocket, SharedSocket, VirtualClock } from "../../src/index.js";
 import { encodePresence, Presence, type PresenceOptions, SharedPresence } from "../../src/presence/index.js";
 import { LoopbackNet } from "../helpers/presence-loop.js";
-import { Channels, Locks } from "../helpers/tabs.js";
+import { Channels, currentTerm, Locks } from "../helpers/tabs.js";
 
 interface Tab {
   shared: SharedSocket;
@@ -71,7 +71,7 @@ function tab(options: Partial<PresenceOptions> = {}): Tab {
   const shared = new SharedSocket({
     name: "app",
     takeoverJitterMs: 1_000,
-    locks,
+    locks: locks.client(),
     channel: channels.create,
     page: false,
     clock,
@@ -234,7 +234,7 @@ describe("SharedPresence", () => {
     // The leader tab shares the connection but starts its presence later (the app loads it lazily).
     const leader = new SharedSocket({
       name: "app",
-      locks,
+      locks: locks.client(),
       channel: channels.create,
       page: false,
       clock,
@@ -350,7 +350,8 @@ describe("SharedPresence", () => {
       rev: rev + 6,
       changes: [{ op: "join", id: "ghost", state: {} }],
     });
-    hostile.postMessage({ t: "message", data: gap });
+    // Tagged with the leader's term, which any same-origin script can read from the lock names.
+    hostile.postMessage({ t: "message", data: gap, epoch: currentTerm(locks) });
     await run(20);
     expect(b.presence.stats().resyncs).toBe(1);
     expect(b.presence.phase).toBe("synced");

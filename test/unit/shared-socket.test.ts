@@ -69,7 +69,7 @@ function tab({
     name: "app",
     takeoverJitterMs: 1_000,
     maxPending,
-    locks,
+    locks: locks.client(),
     channel: channels.create,
     page,
     clock,
@@ -579,7 +579,7 @@ describe("SharedSocket", () => {
     const options = {
       name: "x",
       create: () => ({}) as ResilientSocket,
-      locks,
+      locks: locks.client(),
       channel: channels.create,
       ...bad,
     };
