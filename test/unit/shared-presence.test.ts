@@ -153,8 +153,10 @@ describe("SharedPresence", () => {
     setup();
     // The presence layer's clock (stamps) jumps; the sockets keep the steady virtual clock.
     let skew = 0;
+    // A wall clock of today (stamps are never negative: set back from the virtual clock's 1 s they would be).
+    const today = Date.UTC(2026, 11, 6);
     const wall = {
-      now: () => clock.now() + skew,
+      now: () => today + clock.now() + skew,
       setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms),
       clearTimeout: (handle: ReturnType<VirtualClock["setTimeout"]>) => clock.clearTimeout(handle),
     };
