@@ -232,7 +232,10 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
   }
 
   private termHeld(): void {
-    if (!this.sawLeader) return this.start();
+    if (!this.sawLeader) {
+      this.start();
+      return;
+    }
     this.setState("waiting");
     if (!this.leading()) return;
     this.takeoverTimer = this.clock.setTimeout(() => {

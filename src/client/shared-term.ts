@@ -88,9 +88,11 @@ export class TermGate {
   /** A channel message: taken now, or kept while a check runs. */
   arrive(raw: unknown): void {
     const held = this.held;
-    if (held === undefined) return this.receive(raw);
-    if (held.length >= MAX_HELD) held.shift();
-    held.push(raw);
+    if (held === undefined) this.receive(raw);
+    else {
+      if (held.length >= MAX_HELD) held.shift();
+      held.push(raw);
+    }
   }
 
   /** Asks the lock manager whether `epoch` is the app lock holder's term; `answer` gets the term it proves. */
