@@ -37,11 +37,15 @@ const newer = (a: Stamp, b: Stamp | undefined): boolean =>
   b === undefined || a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
 
 /**
- * A stamp as it counts at `now`: no later than just under the reach of the clock. After the clock is set back
- * (or a stamp at the edge got in), a change made now — stamped at most at the edge — still beats it.
+ * A stamp as it counts at `now`: one beyond the clock's reach (made before the clock was set back) counts as
+ * none, so a change made now — stamped within reach — beats it in every tab.
  */
-const capped = (stamp: Stamp | undefined, now: number): Stamp | undefined =>
-  stamp === undefined || stamp[0] < now + MAX_AHEAD_MS ? stamp : [now + MAX_AHEAD_MS - 1, stamp[1]];
+const live = (stamp: Stamp | undefined, now: number): Stamp | undefined =>
+  stamp === undefined || stamp[0] > now + MAX_AHEAD_MS ? undefined : stamp;
+
+/** A stamp as it is passed on at `now`: within the clock's reach, where the other tabs take it. */
+const reachable = (stamp: Stamp, now: number): Stamp =>
+  stamp[0] > now + MAX_AHEAD_MS ? [now + MAX_AHEAD_MS, stamp[1]] : stamp;
 
 const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
 
@@ -183,7 +187,7 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
       theirs.set(name, stamp);
       // Only stamps of slices taken move this tab's time: junk must not push its later stamps ahead.
       this.lastTime = Math.max(this.lastTime, time);
-      if (newer(stamp, capped(this.stamps.get(name), now))) {
+      if (newer(stamp, live(this.stamps.get(name), now))) {
         this.stamps.set(name, stamp);
         if (value === null) delete this.own[name];
         else this.own[name] = value;
@@ -194,8 +198,8 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
       const reply: Record<string, OwnEntry> = {};
       let any = false;
       for (const [name, stamp] of this.stamps) {
-        const ours = capped(stamp, now) ?? stamp;
-        if (!newer(ours, capped(theirs.get(name), now))) continue;
+        const ours = live(stamp, now);
+        if (ours === undefined || !newer(ours, theirs.get(name))) continue;
         reply[name] = [this.own[name] ?? null, ...ours];
         any = true;
       }
@@ -254,8 +258,7 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
   private whole(): TabMessage {
     const state: Record<string, OwnEntry> = {};
     const now = this.clock.now();
-    for (const [name, stamp] of this.stamps)
-      state[name] = [this.own[name] ?? null, ...(capped(stamp, now) ?? stamp)];
+    for (const [name, stamp] of this.stamps) state[name] = [this.own[name] ?? null, ...reachable(stamp, now)];
     return { presence: "own", space: this.space, state, whole: true, member: this.member };
   }
 
