@@ -3,11 +3,12 @@
  * (an iframe: its own context) that holds a lock named like a leader term and posts a `state` for it cannot
  * make the other pages follow that term — `navigator.locks.query()` shows the term lock held by another
  * context than the app lock's holder — and its forged `message` and `ack` are ignored: the pages keep the real
- * leader, and a follower's message still reaches the real server.
+ * leader, and a follower's message still reaches the real server. A page that steals the app's lock (which any
+ * script of the origin may) makes the leader step down and close its connection: never two at the server.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { SharedSocket } from "../../src/index.js";
-import { control, observe, openFrame, ports, waitFor } from "./page-helpers.js";
+import { control, observe, openFrame, ports, serverLog, waitFor } from "./page-helpers.js";
 
 interface Tab {
   shared: SharedSocket;
@@ -15,7 +16,7 @@ interface Tab {
   states: string[];
 }
 interface Hostile {
-  hold(name: string): Promise<() => void>;
+  hold(name: string, steal?: boolean): Promise<() => void>;
   post(channel: string, message: unknown): void;
 }
 
@@ -75,5 +76,25 @@ describe("the tab channel under a same-origin attacker", () => {
     await waitFor("the echo in every page", () =>
       tabs.every((tab) => tab.received.includes("echo: after the forgery")),
     );
+  });
+
+  it("makes the leader step down and close its connection when a hostile page steals the lock", async () => {
+    await control("/ws/reset");
+    const name = `app-${Math.random().toString(36).slice(2)}`;
+    const tabs: Tab[] = [];
+    for (let i = 0; i < 2; i++)
+      tabs.push(
+        (await openFrame<Tab>(`/test/browser/fixtures/tab.html?port=${ports.ws}&name=${name}`, frames)).tab,
+      );
+    await waitFor("every page open", () => tabs.every((tab) => tab.shared.state === "open"));
+    const before = (await serverLog("ws")).open;
+    const { tab: hostile } = await openFrame<Hostile>("/test/browser/fixtures/hostile.html", frames);
+    const release = await hostile.hold(`resilient-reconnect:${name}`, true);
+    await waitFor("no page leading", () => tabs.every((tab) => tab.shared.role === "follower"));
+    await waitFor("the leader's connection closed", async () => (await serverLog("ws")).open === before - 1);
+    // The thief lets go: a page leads and connects again, one connection as before.
+    release();
+    await waitFor("a page leading again", () => tabs.some((tab) => tab.shared.role === "leader"), 10_000);
+    await waitFor("one connection again", async () => (await serverLog("ws")).open === before, 10_000);
   });
 });
