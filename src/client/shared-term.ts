@@ -51,16 +51,17 @@ export function provenTerm(snapshot: LockSnapshotLike, lockName: string, name: s
   return terms.length === 1 ? terms[0] : undefined;
 }
 
-/** Asks the lock manager which term its app lock's holder proves; `undefined` on any failure. */
-export async function queryTerm(
+/** Asks the lock manager which term its app lock's holder proves; `null` when it could not answer. */
+async function queryTerm(
   locks: LockManagerLike,
   lockName: string,
   name: string,
-): Promise<string | undefined> {
+): Promise<string | undefined | null> {
   try {
     return provenTerm(await locks.query(), lockName, name);
   } catch {
-    return undefined;
+    // Not fully active (a page in the back/forward cache), say: a later state is checked again.
+    return null;
   }
 }
 
@@ -103,11 +104,11 @@ export class TermGate {
     void queryTerm(this.locks, this.lockName, this.name).then((proven) => {
       if (this.held !== held) return;
       this.held = undefined;
-      if (proven !== epoch) {
+      if (proven !== epoch && proven !== null) {
         this.refused.push(epoch);
         if (this.refused.length > MAX_REFUSED) this.refused.shift();
       }
-      answer(proven);
+      answer(proven ?? undefined);
       for (const raw of held) this.arrive(raw);
     });
   }

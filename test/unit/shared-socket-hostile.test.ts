@@ -269,4 +269,23 @@ describe("SharedSocket under a same-origin script", () => {
     expect(b.state).toBe("open");
     expect(got).toEqual(["real"]);
   });
+
+  it("checks a term again after the lock manager failed to answer (a failure is no refusal)", async () => {
+    setup();
+    let failures = 1;
+    const flaky = locks.client();
+    const a = tab();
+    const b = tab({
+      locks: {
+        request: (name, options, callback) => flaky.request(name, options, callback),
+        query: () => (failures-- > 0 ? Promise.reject(new Error("InvalidStateError")) : flaky.query()),
+      },
+    });
+    await settle();
+    expect(a.role).toBe("leader");
+    expect(failures).toBeLessThan(0); // the first check failed
+    transport.last.open(); // the leader announces again, with the same term
+    await settle();
+    expect(b.state).toBe("open");
+  });
 });
