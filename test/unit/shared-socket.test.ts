@@ -574,6 +574,10 @@ describe("SharedSocket", () => {
     [{ takeoverJitterMs: -1 }, "takeoverJitterMs"],
     [{ maxPending: Number.NaN }, "maxPending"],
     [{ page: {} }, "page"],
+    [{ ackTimeoutMs: 0 }, "ackTimeoutMs"],
+    [{ ackTimeoutMs: Number.POSITIVE_INFINITY }, "ackTimeoutMs"],
+    [{ maxInheritedWaitMs: -1 }, "maxInheritedWaitMs"],
+    [{ locks: { request: () => Promise.resolve() } }, "locks"],
   ])("rejects %j with an error naming %s", (bad, option) => {
     setup();
     const options = {
