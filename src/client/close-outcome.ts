@@ -50,6 +50,8 @@ export function closeOutcome(
     const what = kind === "error" ? "connection failed" : "connection broke";
     errors.push(new TransportError(`${what}${detail}`, { cause: info.error }));
   }
-  const deliberate = kind === "deliberate" && !options.reconnectOnServerClose && hint === undefined;
+  // The rule: a close that carried a hint reading — a usable hint or a problem (a drain notice with a bad
+  // delay) — is the server steering, never final; only a refusal or deliberate close without one stops.
+  const deliberate = kind === "deliberate" && !options.reconnectOnServerClose && reading === undefined;
   return { errors, hint, stop: refused || deliberate };
 }

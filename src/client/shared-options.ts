@@ -5,10 +5,13 @@ import type { ResilientReconnectError } from "../errors.js";
 import type { DropEvent, SocketState } from "./events.js";
 import { isTarget, type SignalTarget } from "./page-signals.js";
 import type { ResilientSocket } from "./resilient-socket.js";
+import type { LockSnapshotLike } from "./shared-term.js";
 
 /** The members of `navigator.locks` used. */
 export interface LockManagerLike {
   request(name: string, options: { signal?: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
+  /** Who holds which lock: how a tab checks that a leader term is the lock holder's (see `shared-term.ts`). */
+  query(): Promise<LockSnapshotLike>;
 }
 
 /** The members of a `BroadcastChannel` used. */
@@ -30,6 +33,18 @@ export interface SharedSocketOptions {
   takeoverJitterMs?: number;
   /** Messages a follower keeps until the leader's socket sent them; past it new ones are refused. Default 1,000. */
   maxPending?: number;
+  /**
+   * Longest a follower's message waits for the leader's acknowledgement (or drop) before this tab gives up on it:
+   * a `drop` event with reason `expired`, so a `"forwarded"` never hangs for ever (no live leader, a leader that
+   * never answers). Keep it above the leader socket's `queue.ttlMs`. Default 120,000.
+   */
+  ackTimeoutMs?: number;
+  /**
+   * Longest a tab taking over waits for the old leader's next attempt (`nextAttemptAt` heard on the channel,
+   * which any same-origin script can post). Raise it towards the socket's `maxDelayMs` to carry longer server
+   * hints across a handover. Default 60,000.
+   */
+  maxInheritedWaitMs?: number;
   /** Default `navigator.locks`. */
   locks?: LockManagerLike;
   /** Default `(name) => new BroadcastChannel(name)`. */
@@ -51,7 +66,10 @@ export interface SharedSocketEvents {
   broadcast: (data: unknown) => void;
   /** This tab became the leader, or a follower, or closed. */
   role: (role: SharedRole) => void;
-  /** A message of this tab will not be sent: refused (`maxPending`), dropped by the leader's socket, or closed. */
+  /**
+   * A message of this tab will not be sent: refused (`maxPending`), dropped by the leader's socket, not
+   * acknowledged within `ackTimeoutMs` (`expired`), or closed.
+   */
   drop: (event: DropEvent) => void;
   /** `create` threw (a {@link SocketCreateError}); this tab stepped down and asks to lead again later. */
   error: (error: ResilientReconnectError) => void;
@@ -69,11 +87,15 @@ export function resolveSharedOptions(options: SharedSocketOptions) {
   const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
   if (locks === undefined)
     throw new TypeError("SharedSocket needs the Web Locks API (navigator.locks) or the locks option");
+  if (typeof locks.request !== "function" || typeof locks.query !== "function")
+    throw new TypeError(`SharedSocket: locks must have request() and query(); got ${describe(locks)}`);
   return {
     name,
     create,
     takeoverJitterMs: count("takeoverJitterMs", options.takeoverJitterMs, 1_000),
     maxPending: count("maxPending", options.maxPending, 1_000),
+    ackTimeoutMs: positive("ackTimeoutMs", options.ackTimeoutMs, 120_000),
+    maxInheritedWaitMs: count("maxInheritedWaitMs", options.maxInheritedWaitMs, 60_000),
     locks,
     channel:
       options.channel ?? ((channelName: string) => new BroadcastChannel(channelName) as BroadcastChannelLike),
@@ -85,6 +107,14 @@ function count(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
     throw new RangeError(`SharedSocket: ${name} must be a finite number >= 0; got ${describe(value)}`);
+  return value;
+}
+
+/** A timer's length: finite and > 0, and within what `setTimeout` can hold (2^31 - 1 ms). */
+function positive(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > 2_147_483_647)
+    throw new RangeError(`SharedSocket: ${name} must be a number in (0, 2147483647]; got ${describe(value)}`);
   return value;
 }
 

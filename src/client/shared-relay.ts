@@ -5,7 +5,6 @@
  * (the follower re-sends it to the next leader) — and a message the socket dropped is reported back, with
  * the socket's reason. Each (tab, id) is taken once per leader term, however often it is re-sent.
  */
-import { newId } from "../env.js";
 import type { DropEvent, SendResult, SocketState } from "./events.js";
 import type { ResilientSocket } from "./resilient-socket.js";
 import type { SendWire, Wire } from "./shared-wire.js";
@@ -23,8 +22,6 @@ export interface RelayHost {
 }
 
 export class Relay {
-  /** This leader term: followers tag their sends with it; sends of any other term are ignored. */
-  readonly epoch = newId();
   /** The highest id taken from each tab this term (a tab's ids arrive in order). */
   private readonly taken = new Map<string, number>();
   /** Messages the socket queued, oldest first, until the queue is flushed or the socket drops them. */
@@ -34,9 +31,14 @@ export class Relay {
   private detached = false;
   private readonly off: (() => void)[];
 
+  /**
+   * @param epoch this leader term, whose lock this tab holds: followers tag their sends with it (sends of any
+   * other term are ignored), and everything the leader posts carries it.
+   */
   constructor(
     readonly socket: ResilientSocket,
     private readonly host: RelayHost,
+    readonly epoch: string,
   ) {
     this.off = [
       socket.on("state", (state) => {
@@ -48,7 +50,7 @@ export class Relay {
       socket.on("retry", () => this.announce()),
       socket.on("message", (data) => {
         if (this.detached) return;
-        host.post({ t: "message", data });
+        host.post({ t: "message", data, epoch: this.epoch });
         host.message(data);
       }),
       socket.on("open", () => this.flushed()),
@@ -100,7 +102,7 @@ export class Relay {
     for (const event of during) this.dropped(event);
     if (result === "queued") this.queued.push({ origin, data });
     else if (result === "sent" && origin !== undefined)
-      this.host.post({ t: "ack", to: origin.from, id: origin.id });
+      this.host.post({ t: "ack", to: origin.from, id: origin.id, epoch: this.epoch });
     return result;
   }
 
@@ -119,7 +121,8 @@ export class Relay {
     const sent = this.queued;
     this.queued = [];
     for (const { origin } of sent)
-      if (origin !== undefined) this.host.post({ t: "ack", to: origin.from, id: origin.id });
+      if (origin !== undefined)
+        this.host.post({ t: "ack", to: origin.from, id: origin.id, epoch: this.epoch });
   }
 
   private dropped(event: DropEvent): void {
@@ -140,6 +143,7 @@ export class Relay {
 
   private report(origin: Origin, event: DropEvent): void {
     if (origin === undefined) this.host.dropped(event);
-    else this.host.post({ t: "drop", to: origin.from, id: origin.id, reason: event.reason });
+    else
+      this.host.post({ t: "drop", to: origin.from, id: origin.id, reason: event.reason, epoch: this.epoch });
   }
 }

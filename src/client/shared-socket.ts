@@ -8,8 +8,11 @@
  *
  * Every leader term has an `epoch`; followers tag their sends with it and, when a new one appears, re-send
  * everything not yet acknowledged, in order. The leader ignores other terms' sends and takes each (tab, id)
- * once, so a takeover neither loses, duplicates nor reorders a tab's messages. The protocol is in
- * `shared-wire.ts`, the leader's bookkeeping in `shared-relay.ts`.
+ * once, so a takeover neither loses, duplicates nor reorders a tab's messages. A term is the lock holder's:
+ * the leader holds a second lock named after it, and a follower adopts a new term only once
+ * `navigator.locks.query()` shows both locks held by one context (`shared-term.ts`) — a script posting on the
+ * channel cannot make tabs follow a leader that is not there. The protocol is in `shared-wire.ts`, the
+ * leader's bookkeeping in `shared-relay.ts`, a follower's unsent messages in `shared-pending.ts`.
  *
  * @see https://developer.mozilla.org/docs/Web/API/Web_Locks_API
  * @see https://developer.mozilla.org/docs/Web/API/BroadcastChannel
@@ -17,9 +20,8 @@
  */
 import { type Clock, newId, type Random, systemClock, systemRandom, type TimerHandle } from "../env.js";
 import { SocketCreateError } from "../errors.js";
-import { DEFAULT_MAX_HINT_MS } from "../policy/hints.js";
 import { Emitter } from "./emitter.js";
-import type { SendResult, SocketState } from "./events.js";
+import type { DropEvent, SendResult, SocketState } from "./events.js";
 import type { SignalTarget } from "./page-signals.js";
 import type { ResilientSocket } from "./resilient-socket.js";
 import {
@@ -30,11 +32,11 @@ import {
   type SharedSocketEvents,
   type SharedSocketOptions,
 } from "./shared-options.js";
+import { PendingSends } from "./shared-pending.js";
 import { Relay } from "./shared-relay.js";
+import { TermGate, termLockName } from "./shared-term.js";
 import { parseWire, type StateWire, type Wire } from "./shared-wire.js";
 
-/** The longest a successor waits for its predecessor's next attempt (a hostile tab must not park it). */
-const MAX_INHERITED_WAIT_MS = DEFAULT_MAX_HINT_MS;
 /** The least a tab waits before asking to lead again after its socket failed it (create threw, closed). */
 const MIN_REJOIN_MS = 1_000;
 
@@ -47,15 +49,22 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
   private relay: Relay | undefined;
   private readonly channel: BroadcastChannelLike;
   private readonly locks: LockManagerLike;
+  private readonly name: string;
   private readonly lockName: string;
   /** The lock request in the queue or granted; aborting it leaves the queue. */
   private lockRequest: AbortController | undefined;
   private releaseLock: (() => void) | undefined;
+  /** While leading: this term's lock, requested or held (its name carries the term). */
+  private term:
+    | { readonly epoch: string; readonly request: AbortController; release?: () => void }
+    | undefined;
+  /** Holds the channel's messages while a new term is checked. */
+  private readonly gate: TermGate;
   private takeoverTimer: TimerHandle | undefined;
   private rejoinTimer: TimerHandle | undefined;
   private nextId = 1;
   /** This tab's messages no leader's socket has sent yet, in order. */
-  private readonly pending = new Map<number, unknown>();
+  private readonly pending: PendingSends;
   /** The leader term this tab follows (its sends are tagged with it); none between leaders. */
   private epoch: string | undefined;
   private sawLeader = false;
@@ -66,6 +75,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
   private readonly create: () => ResilientSocket;
   private readonly takeoverJitterMs: number;
   private readonly maxPending: number;
+  private readonly maxInheritedWaitMs: number;
   private readonly clock: Clock;
   private readonly random: Random;
 
@@ -75,13 +85,19 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     this.create = resolved.create;
     this.takeoverJitterMs = resolved.takeoverJitterMs;
     this.maxPending = resolved.maxPending;
+    this.maxInheritedWaitMs = resolved.maxInheritedWaitMs;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? systemRandom;
+    this.pending = new PendingSends(this.clock, resolved.ackTimeoutMs, (data) =>
+      this.emit("drop", { data, reason: "expired" }),
+    );
     this.page = resolved.page;
     this.locks = resolved.locks;
+    this.name = resolved.name;
     this.lockName = `resilient-reconnect:${resolved.name}`;
     this.channel = resolved.channel(this.lockName);
-    this.channel.onmessage = (event) => this.receive(event.data);
+    this.gate = new TermGate(this.locks, this.lockName, this.name, (raw) => this.receive(raw));
+    this.channel.onmessage = (event) => this.gate.arrive(event.data);
     this.page?.addEventListener("pagehide", this.onPage);
     this.page?.addEventListener("pageshow", this.onPage);
     this.post({ t: "hello" });
@@ -99,15 +115,16 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
 
   /**
    * Leader: the real socket's `send`. Otherwise the message is kept until a leader's socket sent it
-   * (`"forwarded"`), so a leader change loses nothing; past `maxPending` it is refused (`"dropped"`).
+   * (`"forwarded"`), so a leader change loses nothing; past `maxPending` it is refused (`"dropped"`). A
+   * forwarded message not acknowledged within `ackTimeoutMs` is given up: a `drop` event, reason `expired`.
    */
   send(data: unknown): SendResult | "forwarded" {
     if (this.currentRole === "closed") return this.refuse(data, "closed");
     if (this.relay !== undefined) return this.relay.deliver(data);
     if (this.pending.size >= this.maxPending) return this.refuse(data, "overflow");
     const id = this.nextId++;
-    this.pending.set(id, data);
-    return this.forward(id, data) ? "forwarded" : "dropped";
+    this.pending.add(id, data);
+    return this.forward(id) ? "forwarded" : "dropped";
   }
 
   /**
@@ -143,13 +160,13 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     this.clearTimer("rejoinTimer");
     const own = this.letGo();
     this.channel.onmessage = null;
+    this.gate.close();
     try {
       this.channel.close();
     } catch {
       // Nothing is left to release.
     }
-    const unsent = [...this.pending.values(), ...own];
-    this.pending.clear();
+    const unsent = [...this.pending.takeAll(), ...own];
     for (const data of unsent) this.emit("drop", { data, reason: "closed" });
     this.setState("closed");
     this.removeAllListeners();
@@ -163,10 +180,16 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     const done = () => {
       if (this.lockRequest === request) this.lockRequest = undefined;
     };
+    // The request settling while this tab still leads on it: the lock was taken from it (`steal: true`).
+    const lost = () => {
+      if (this.lockRequest === request && this.releaseLock !== undefined && this.leading())
+        this.stepDown(true);
+      done();
+    };
     try {
       this.locks
         .request(this.lockName, { signal: request.signal }, () => this.lead(request))
-        .then(done, done);
+        .then(lost, lost);
     } catch {
       done();
     }
@@ -180,15 +203,45 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
       this.epoch = undefined;
       this.setRole("leader");
       // A role listener may have closed this tab (which released the lock) or hidden it.
-      if (!this.leading()) return;
-      if (!this.sawLeader) return this.start();
-      this.setState("waiting");
-      if (!this.leading()) return;
-      this.takeoverTimer = this.clock.setTimeout(() => {
-        this.takeoverTimer = undefined;
-        this.start();
-      }, this.takeoverDelay());
+      if (this.leading()) this.holdTerm();
     });
+  }
+
+  /** Takes the lock that proves this tab's term; the term begins (and is announced) only once it is held. */
+  private holdTerm(): void {
+    const term: NonNullable<SharedSocket["term"]> = { epoch: newId(), request: new AbortController() };
+    this.term = term;
+    const ours = () => this.term === term && this.leading();
+    const begin = () =>
+      new Promise<void>((release) => {
+        if (!ours()) return release();
+        term.release = release;
+        this.termHeld();
+      });
+    // Denied or taken away while leading: followers cannot prove this term, so another tab had better lead.
+    const lost = () => {
+      if (ours()) this.stepDown(true);
+    };
+    try {
+      this.locks
+        .request(termLockName(term.epoch, this.name), { signal: term.request.signal }, begin)
+        .then(lost, lost);
+    } catch {
+      lost();
+    }
+  }
+
+  private termHeld(): void {
+    if (!this.sawLeader) {
+      this.start();
+      return;
+    }
+    this.setState("waiting");
+    if (!this.leading()) return;
+    this.takeoverTimer = this.clock.setTimeout(() => {
+      this.takeoverTimer = undefined;
+      this.start();
+    }, this.takeoverDelay());
   }
 
   /**
@@ -199,19 +252,21 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
   private takeoverDelay(): number {
     const jitter = this.random() * this.takeoverJitterMs;
     const inherited = (this.leaderNextAttemptAt ?? 0) - this.clock.now();
-    return Math.max(jitter, Math.min(inherited, MAX_INHERITED_WAIT_MS));
+    return Math.max(jitter, Math.min(inherited, this.maxInheritedWaitMs));
   }
 
   private start(): void {
-    if (!this.leading() || this.relay !== undefined) return;
+    const epoch = this.term?.epoch;
+    if (!this.leading() || this.relay !== undefined || epoch === undefined) return;
     let relay: Relay;
     try {
-      relay = new Relay(this.create(), {
-        post: (message) => this.post(message),
-        dropped: (event) => this.emit("drop", event),
-        state: (state) => this.leaderState(state),
-        message: (data) => this.emit("message", data),
-      });
+      const host = {
+        post: (message: Wire) => this.post(message),
+        dropped: (event: DropEvent) => this.emit("drop", event),
+        state: (state: SocketState) => this.leaderState(state),
+        message: (data: unknown) => this.emit("message", data),
+      };
+      relay = new Relay(this.create(), host, epoch);
     } catch (cause) {
       this.emit("error", new SocketCreateError({ cause }));
       if (this.currentRole === "leader") this.stepDown(true);
@@ -222,9 +277,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     this.leaderNextAttemptAt = undefined;
     relay.announce();
     // What this tab sent as a follower goes first, in order.
-    const own = [...this.pending.values()];
-    this.pending.clear();
-    for (const data of own) relay.deliver(data);
+    for (const data of this.pending.takeAll()) relay.deliver(data);
     if (this.relay === relay) this.leaderState(relay.socket.state);
   }
 
@@ -237,7 +290,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
   /** Hands the leadership on: the socket went, `create` threw, or the page is hidden. */
   private stepDown(rejoin: boolean): void {
     // Own messages the socket still held go to the next leader, like any follower's.
-    for (const data of this.letGo()) this.pending.set(this.nextId++, data);
+    for (const data of this.letGo()) this.pending.add(this.nextId++, data);
     this.sawLeader = true;
     this.setRole("follower");
     this.setState("waiting");
@@ -265,6 +318,11 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
       }
     }
     this.epoch = undefined;
+    // The term's lock goes first: no moment shows this term held without the app's lock.
+    const term = this.term;
+    this.term = undefined;
+    term?.request.abort();
+    term?.release?.();
     this.lockRequest?.abort();
     this.lockRequest = undefined;
     const release = this.releaseLock;
@@ -289,45 +347,66 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
         relay?.announce();
         return;
       case "ack":
-        if (message.to === this.id) this.pending.delete(message.id);
+        if (message.to === this.id) this.pending.settle(message.id, message.epoch);
         return;
       case "drop": {
-        const data = this.pending.get(message.id);
-        if (message.to !== this.id || !this.pending.delete(message.id)) return;
-        this.emit("drop", { data, reason: message.reason });
+        const settled = message.to === this.id ? this.pending.settle(message.id, message.epoch) : undefined;
+        if (settled !== undefined) this.emit("drop", { data: settled.data, reason: message.reason });
         return;
       }
       case "message":
-        if (this.currentRole === "follower") this.emit("message", message.data);
+        if (this.currentRole === "follower" && message.epoch === this.epoch)
+          this.emit("message", message.data);
         return;
       case "broadcast":
         this.emit("broadcast", message.data);
         return;
       case "state":
-        if (this.currentRole === "follower") this.follow(message);
+        if (this.currentRole !== "follower") return;
+        if (message.epoch === this.epoch) this.follow(message);
+        else this.check(message);
         return;
       case "leaving":
         if (this.currentRole !== "follower" || message.epoch !== this.epoch) return;
         this.epoch = undefined;
         this.setState("waiting");
+        // Anyone can post this: a leader still there answers with its state (checked again, adopted again).
+        this.post({ t: "hello" });
         return;
     }
   }
 
+  /** A term this tab does not follow: adopted only if the lock manager shows it held by the app lock's holder. */
+  private check(message: StateWire): void {
+    this.gate.check(message.epoch, (term) => {
+      if (this.currentRole !== "follower") return;
+      if (term === message.epoch) this.follow(message);
+      // A real term this tab does not follow yet (a forged state came first): its leader's state is the one.
+      else if (term !== undefined && term !== this.epoch) this.post({ t: "hello" });
+    });
+  }
+
   private follow({ epoch, state, nextAttemptAt }: StateWire): void {
     this.sawLeader = true;
-    this.leaderNextAttemptAt = nextAttemptAt;
+    // Judged on this tab's clock: no message parks a takeover past maxInheritedWaitMs from now.
+    this.leaderNextAttemptAt =
+      nextAttemptAt === undefined
+        ? undefined
+        : Math.min(nextAttemptAt, this.clock.now() + this.maxInheritedWaitMs);
     if (epoch !== this.epoch) {
       // A new leader: everything it has not acknowledged goes again, in order, tagged with its term.
       this.epoch = epoch;
-      for (const [id, data] of [...this.pending]) if (this.currentRole === "follower") this.forward(id, data);
+      for (const id of this.pending.ids()) if (this.currentRole === "follower") this.forward(id);
     }
     this.setState(state);
   }
 
   /** Posts a pending message to the leader of this tab's term, if there is one; false if it cannot be cloned. */
-  private forward(id: number, data: unknown): boolean {
+  private forward(id: number): boolean {
     if (this.epoch === undefined || this.currentRole !== "follower") return true;
+    const data = this.pending.data(id);
+    // Marked first: the leader's answer may come inside postMessage (a channel delivering synchronously).
+    this.pending.handed(id, this.epoch);
     if (this.post({ t: "send", from: this.id, id, epoch: this.epoch, data })) return true;
     this.pending.delete(id);
     this.emit("drop", { data, reason: "unsendable" });

@@ -2,7 +2,9 @@
  * SharedSocket's BroadcastChannel protocol: the message shapes, and the one function that admits a message
  * from the channel. Any same-origin script can post on the channel, so nothing is trusted: a message with an
  * unknown `t`, a state that is not a leader's, an id that is not a positive integer or a drop reason we do
- * not know is ignored whole.
+ * not know is ignored whole. What the leader says (`state`, `message`, `ack`, `drop`) carries its term's
+ * `epoch`: a tab takes a new term only once the lock manager proves it (`shared-term.ts`), and the rest only
+ * from the term it follows (an `ack` or `drop`, from the term the message was handed to).
  */
 import type { SocketState } from "./events.js";
 import type { DropReason } from "./queue.js";
@@ -31,9 +33,15 @@ export interface StateWire {
 export type Wire =
   | SendWire
   | StateWire
-  | { readonly t: "ack"; readonly to: string; readonly id: number }
-  | { readonly t: "drop"; readonly to: string; readonly id: number; readonly reason: DropReason }
-  | { readonly t: "message"; readonly data: unknown }
+  | { readonly t: "ack"; readonly to: string; readonly id: number; readonly epoch: string }
+  | {
+      readonly t: "drop";
+      readonly to: string;
+      readonly id: number;
+      readonly reason: DropReason;
+      readonly epoch: string;
+    }
+  | { readonly t: "message"; readonly data: unknown; readonly epoch: string }
   | { readonly t: "broadcast"; readonly data: unknown }
   | { readonly t: "leaving"; readonly epoch: string }
   | { readonly t: "connect" }
@@ -73,14 +81,18 @@ export function parseWire(raw: unknown): Wire | undefined {
         ? (m as unknown as Wire)
         : undefined;
     case "ack":
-      return text(m.to) && count(m.id) ? (m as unknown as Wire) : undefined;
+      return text(m.to) && count(m.id) && text(m.epoch) ? (m as unknown as Wire) : undefined;
     case "drop":
-      return text(m.to) && count(m.id) && typeof m.reason === "string" && DROP_REASONS.includes(m.reason)
+      return text(m.to) &&
+        count(m.id) &&
+        text(m.epoch) &&
+        typeof m.reason === "string" &&
+        DROP_REASONS.includes(m.reason)
         ? (m as unknown as Wire)
         : undefined;
     case "leaving":
-      return text(m.epoch) ? (m as unknown as Wire) : undefined;
     case "message":
+      return text(m.epoch) ? (m as unknown as Wire) : undefined;
     case "broadcast":
     case "connect":
     case "hello":

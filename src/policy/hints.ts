@@ -110,6 +110,34 @@ export function readHintPayload(
 }
 
 /**
+ * Reads a Socket.IO refusal's `err.data` (client `connect_error`). No data at all (`undefined` or `null`) is no
+ * hint: the refusal is an auth refusal. Any other data is the server steering, so it is never taken as a final
+ * refusal: it gives the hint, or — a bad delay, a string, an object without an own `retryAfterMs` — a problem
+ * (`BAD_HINT`, normal backoff). One buggy deploy must not stop every client until reload.
+ */
+export function readRefusalHint(data: unknown, maxHintMs = DEFAULT_MAX_HINT_MS): HintReading {
+  if (data === undefined || data === null) return NONE;
+  return attempted(readHintPayload(data, "connect-error", maxHintMs), "connect-error", data);
+}
+
+/**
+ * Reads a drain notice ({@link DRAIN_EVENT}). Its arrival alone says the server is draining, so whatever its
+ * payload it gives the hint or a problem, never nothing: the disconnect that follows is retried (per the hint,
+ * or on normal backoff with `BAD_HINT`), never taken as a deliberate close.
+ */
+export function readDrainHint(payload: unknown, maxHintMs = DEFAULT_MAX_HINT_MS): HintReading {
+  return attempted(readHintPayload(payload, "drain", maxHintMs), "drain", payload);
+}
+
+function attempted(reading: HintReading, source: HintSource, data: unknown): HintReading {
+  return reading === NONE
+    ? {
+        problem: `${source} hint ignored: expected an object with an own retryAfterMs; got ${describe(data)}`,
+      }
+    : reading;
+}
+
+/**
  * Reads a WebSocket close. Only 1012 and 1013 carry hints; their reason is JSON `{"retryAfterMs":…,
  * "spreadMs":…}` (under the 123-byte limit). Any other reason text gives no hint.
  */

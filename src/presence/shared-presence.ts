@@ -25,17 +25,27 @@ import { type OwnEntry, readEntry, readTabMessage, type TabMessage } from "./tab
 export type SharedPresenceSocket = Pick<SharedSocket, "state" | "role" | "sendNow" | "broadcast" | "on">;
 
 /**
- * All tabs share the system clock, so a stamp far ahead of both it and every stamp a tab has seen is no
- * tab's: refused, or it would win every later change.
+ * All tabs share the system clock, so a stamp further ahead of it than this is no tab's: refused, or it would
+ * win every later change. Judged on the clock alone — never on the latest stamp seen, which a script posting
+ * on the channel could walk forward a step at a time — and no tab stamps (or passes on a stamp) past it.
  */
 const MAX_AHEAD_MS = 60_000;
-/** How far ahead a whole state may be stamped: the clock set back by up to a day still lets a new tab in. */
-const MAX_WHOLE_AHEAD_MS = 24 * 60 * 60_000;
 
 type Stamp = readonly [time: number, tab: string];
 
 const newer = (a: Stamp, b: Stamp | undefined): boolean =>
   b === undefined || a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+
+/**
+ * A stamp as it counts at `now`: one beyond the clock's reach (made before the clock was set back) counts as
+ * none, so a change made now — stamped within reach — beats it in every tab.
+ */
+const live = (stamp: Stamp | undefined, now: number): Stamp | undefined =>
+  stamp === undefined || stamp[0] > now + MAX_AHEAD_MS ? undefined : stamp;
+
+/** A stamp as it is passed on at `now`: within the clock's reach, where the other tabs take it. */
+const reachable = (stamp: Stamp, now: number): Stamp =>
+  stamp[0] > now + MAX_AHEAD_MS ? [now + MAX_AHEAD_MS, stamp[1]] : stamp;
 
 const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
 
@@ -166,11 +176,8 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
       }
     }
     const theirs = new Map<string, Stamp>();
-    // Stamps are measured against the latest time this tab knows, not the clock alone: after the clock is
-    // set back, every tab that lived through it stamps ahead of the clock. A whole state (a leader's) may be
-    // further ahead: a tab opened after the jump has only that to go by.
-    const horizon =
-      Math.max(this.clock.now(), this.lastTime) + (member === undefined ? MAX_AHEAD_MS : MAX_WHOLE_AHEAD_MS);
+    const now = this.clock.now();
+    const horizon = now + MAX_AHEAD_MS;
     for (const name of Object.keys(state)) {
       const entry = readEntry(state[name]);
       if (entry === undefined || entry[1] > horizon) continue;
@@ -180,7 +187,7 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
       theirs.set(name, stamp);
       // Only stamps of slices taken move this tab's time: junk must not push its later stamps ahead.
       this.lastTime = Math.max(this.lastTime, time);
-      if (newer(stamp, this.stamps.get(name))) {
+      if (newer(stamp, live(this.stamps.get(name), now))) {
         this.stamps.set(name, stamp);
         if (value === null) delete this.own[name];
         else this.own[name] = value;
@@ -191,8 +198,9 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
       const reply: Record<string, OwnEntry> = {};
       let any = false;
       for (const [name, stamp] of this.stamps) {
-        if (!newer(stamp, theirs.get(name))) continue;
-        reply[name] = [this.own[name] ?? null, ...stamp];
+        const ours = live(stamp, now);
+        if (ours === undefined || !newer(ours, theirs.get(name))) continue;
+        reply[name] = [this.own[name] ?? null, ...ours];
         any = true;
       }
       if (any) this.post({ presence: "own", space: this.space, state: reply });
@@ -249,14 +257,20 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
 
   private whole(): TabMessage {
     const state: Record<string, OwnEntry> = {};
-    for (const [name, stamp] of this.stamps) state[name] = [this.own[name] ?? null, ...stamp];
+    const now = this.clock.now();
+    for (const [name, stamp] of this.stamps) state[name] = [this.own[name] ?? null, ...reachable(stamp, now)];
     return { presence: "own", space: this.space, state, whole: true, member: this.member };
   }
 
-  /** A stamp time after every one this tab made or saw (and the clock's time when that is later). */
+  /**
+   * A stamp time after every one this tab made or saw (and the clock's time when that is later) — but never
+   * past the clock's reach, where the other tabs would refuse it.
+   */
   private tick(): number {
-    this.lastTime = Math.max(this.clock.now(), this.lastTime + 1);
-    return this.lastTime;
+    const now = this.clock.now();
+    const time = Math.max(now, Math.min(this.lastTime + 1, now + MAX_AHEAD_MS));
+    this.lastTime = Math.max(this.lastTime, time);
+    return time;
   }
 
   private leading(): boolean {

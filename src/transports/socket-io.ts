@@ -5,7 +5,7 @@
  * emits before disconnecting. Liveness is Socket.IO's own ping/pong (a dead link ends as "ping timeout").
  */
 import { io as defaultIo, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
-import { DRAIN_EVENT, type HintReading, readHintPayload } from "../policy/hints.js";
+import { DRAIN_EVENT, type HintReading, readDrainHint, readRefusalHint } from "../policy/hints.js";
 import type { CloseInfo, Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
 
 export type SocketIoClientOptions = Partial<ManagerOptions & SocketOptions>;
@@ -65,10 +65,10 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
       socket.on("connect", () => handlers.open());
       socket.on(event, (data: unknown) => handlers.message(data));
       socket.on(DRAIN_EVENT, (payload: unknown) => {
-        drain = readHintPayload(payload, "drain", context.maxHintMs);
+        drain = readDrainHint(payload, context.maxHintMs);
       });
       socket.on("connect_error", (error: Error & { data?: unknown }) => {
-        const hint = readHintPayload(error?.data, "connect-error", context.maxHintMs);
+        const hint = readRefusalHint(error?.data, context.maxHintMs);
         // socket.io-client marks a socket inactive when the server's middleware refused it (a CONNECT_ERROR
         // packet); transport failures leave it active.
         const refused = !socket.active;

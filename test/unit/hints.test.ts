@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MAX_HINT_MS, readCloseHint, readHintPayload, readRetryAfterHint } from "../../src/index.js";
+import { readDrainHint, readRefusalHint } from "../../src/policy/hints.js";
 
 describe("close-code hints", () => {
   it("reads the delay and spread from a 1013 reason", () => {
@@ -104,5 +105,47 @@ describe("Retry-After hints", () => {
 
   it("says nothing when there is no header", () => {
     expect(readRetryAfterHint(undefined, 0)).toEqual({});
+  });
+});
+
+describe("Socket.IO refusal data and drain notices", () => {
+  it("reads no hint from a refusal without any data: an auth refusal", () => {
+    expect(readRefusalHint(undefined)).toEqual({});
+    expect(readRefusalHint(null)).toEqual({});
+  });
+
+  it("reads a refusal's usable hint", () => {
+    expect(readRefusalHint({ retryAfterMs: 5000, spreadMs: 100 }).hint).toEqual({
+      source: "connect-error",
+      delayMs: 5000,
+      spreadMs: 100,
+    });
+  });
+
+  it("reports every other refusal data as a problem, never as nothing (which would stop the client)", () => {
+    for (const data of [
+      {},
+      { reason: "x" },
+      { retryAfterMs: -1 },
+      { retryAfterMs: "x" },
+      "x",
+      42,
+      [1],
+      false,
+    ]) {
+      const reading = readRefusalHint(data);
+      expect(reading.hint).toBeUndefined();
+      expect(reading.problem).toMatch(/connect-error hint/);
+    }
+  });
+
+  it("reports every drain notice without a usable delay as a problem, whatever its payload", () => {
+    for (const payload of [undefined, null, "x", "x".repeat(10_240), {}, { retryAfterMs: -1 }, [1]]) {
+      const reading = readDrainHint(payload);
+      expect(reading.hint).toBeUndefined();
+      expect(reading.problem).toMatch(/drain hint/);
+      expect(reading.problem?.length).toBeLessThan(200);
+    }
+    expect(readDrainHint({ retryAfterMs: 10 }, 5).hint).toMatchObject({ source: "drain", delayMs: 5 });
   });
 });

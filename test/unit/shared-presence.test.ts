@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ResilientSocket, SharedSocket, VirtualClock } from "../../src/index.js";
 import { encodePresence, Presence, type PresenceOptions, SharedPresence } from "../../src/presence/index.js";
 import { LoopbackNet } from "../helpers/presence-loop.js";
-import { Channels, Locks } from "../helpers/tabs.js";
+import { Channels, currentTerm, Locks } from "../helpers/tabs.js";
 
 interface Tab {
   shared: SharedSocket;
@@ -71,7 +71,7 @@ function tab(options: Partial<PresenceOptions> = {}): Tab {
   const shared = new SharedSocket({
     name: "app",
     takeoverJitterMs: 1_000,
-    locks,
+    locks: locks.client(),
     channel: channels.create,
     page: false,
     clock,
@@ -153,8 +153,10 @@ describe("SharedPresence", () => {
     setup();
     // The presence layer's clock (stamps) jumps; the sockets keep the steady virtual clock.
     let skew = 0;
+    // A wall clock of today (stamps are never negative: set back from the virtual clock's 1 s they would be).
+    const today = Date.UTC(2026, 11, 6);
     const wall = {
-      now: () => clock.now() + skew,
+      now: () => today + clock.now() + skew,
       setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms),
       clearTimeout: (handle: ReturnType<VirtualClock["setTimeout"]>) => clock.clearTimeout(handle),
     };
@@ -234,7 +236,7 @@ describe("SharedPresence", () => {
     // The leader tab shares the connection but starts its presence later (the app loads it lazily).
     const leader = new SharedSocket({
       name: "app",
-      locks,
+      locks: locks.client(),
       channel: channels.create,
       page: false,
       clock,
@@ -350,7 +352,8 @@ describe("SharedPresence", () => {
       rev: rev + 6,
       changes: [{ op: "join", id: "ghost", state: {} }],
     });
-    hostile.postMessage({ t: "message", data: gap });
+    // Tagged with the leader's term, which any same-origin script can read from the lock names.
+    hostile.postMessage({ t: "message", data: gap, epoch: currentTerm(locks) });
     await run(20);
     expect(b.presence.stats().resyncs).toBe(1);
     expect(b.presence.phase).toBe("synced");

@@ -69,7 +69,7 @@ function tab({
     name: "app",
     takeoverJitterMs: 1_000,
     maxPending,
-    locks,
+    locks: locks.client(),
     channel: channels.create,
     page,
     clock,
@@ -574,12 +574,16 @@ describe("SharedSocket", () => {
     [{ takeoverJitterMs: -1 }, "takeoverJitterMs"],
     [{ maxPending: Number.NaN }, "maxPending"],
     [{ page: {} }, "page"],
+    [{ ackTimeoutMs: 0 }, "ackTimeoutMs"],
+    [{ ackTimeoutMs: Number.POSITIVE_INFINITY }, "ackTimeoutMs"],
+    [{ maxInheritedWaitMs: -1 }, "maxInheritedWaitMs"],
+    [{ locks: { request: () => Promise.resolve() } }, "locks"],
   ])("rejects %j with an error naming %s", (bad, option) => {
     setup();
     const options = {
       name: "x",
       create: () => ({}) as ResilientSocket,
-      locks,
+      locks: locks.client(),
       channel: channels.create,
       ...bad,
     };

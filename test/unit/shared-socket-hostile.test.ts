@@ -1,0 +1,291 @@
+/**
+ * SharedSocket against a same-origin script, on the virtual clock with the lock manager and channel of
+ * `test/helpers/tabs.ts`: the script posts forged leader messages on the channel and uses the lock manager in
+ * its own context (a client id of its own). Each attack ends with the tabs on the real leader, nothing lost or
+ * acknowledged by the forger, and every wait bounded; what the script can still do is in docs/security.md.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type DropEvent,
+  exponentialNoJitter,
+  type LockManagerLike,
+  ResilientSocket,
+  SharedSocket,
+  VirtualClock,
+} from "../../src/index.js";
+import { FakeTransport } from "../helpers/fake-transport.js";
+import { Channels, currentTerm, Locks } from "../helpers/tabs.js";
+
+let clock: VirtualClock;
+let transport: FakeTransport;
+let locks: Locks;
+let channels: Channels;
+const tabs: SharedSocket[] = [];
+const microtasks = async () => {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+};
+async function settle() {
+  await microtasks();
+  while (channels.deliverNext()) await microtasks();
+}
+async function advance(ms: number) {
+  await settle();
+  clock.advance(ms);
+  await settle();
+}
+
+function setup() {
+  clock = new VirtualClock(1_000);
+  transport = new FakeTransport(() => clock.now());
+  locks = new Locks();
+  // Asynchronous delivery, as in a browser: races between tabs (and the forger) show.
+  channels = new Channels(true);
+}
+function tab(options: { locks?: LockManagerLike; maxInheritedWaitMs?: number } = {}) {
+  const shared = new SharedSocket({
+    name: "app",
+    takeoverJitterMs: 1_000,
+    locks: options.locks ?? locks.client(),
+    channel: channels.create,
+    page: false,
+    clock,
+    random: () => 0.5,
+    ...(options.maxInheritedWaitMs === undefined ? {} : { maxInheritedWaitMs: options.maxInheritedWaitMs }),
+    create: () =>
+      new ResilientSocket({
+        transport,
+        clock,
+        random: () => 0.5,
+        backoff: exponentialNoJitter({ baseMs: 100, capMs: 1_000 }),
+      }),
+  });
+  tabs.push(shared);
+  return shared;
+}
+function drops(shared: SharedSocket): DropEvent[] {
+  const seen: DropEvent[] = [];
+  shared.on("drop", (event) => seen.push(event));
+  return seen;
+}
+function received(shared: SharedSocket): unknown[] {
+  const seen: unknown[] = [];
+  shared.on("message", (data) => seen.push(data));
+  return seen;
+}
+/** The forger: a channel endpoint of its own, hearing what the tabs post, and a lock manager in its own name. */
+function forger() {
+  const heard: Record<string, unknown>[] = [];
+  const endpoint = channels.create("resilient-reconnect:app");
+  endpoint.onmessage = ({ data }) => heard.push(data);
+  const own = locks.client("forger");
+  return {
+    heard,
+    post: (message: unknown) => endpoint.postMessage(message),
+    /** Takes `name` in the forger's own context and never lets go. */
+    hold: (name: string, steal = false) =>
+      void own.request(name, { steal }, () => new Promise<void>(() => {})),
+    /** The id a tab's sends carry, read off the channel. */
+    idOf: () => heard.find((m) => m.t === "send")?.from,
+  };
+}
+const allSent = () => transport.attempts.flatMap((attempt) => attempt.sent);
+
+afterEach(async () => {
+  for (const t of tabs.splice(0)) await t.close();
+});
+
+describe("SharedSocket under a same-origin script", () => {
+  it("does not follow a forged state with a new epoch: the state stays, and sends still reach the server", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await settle();
+    transport.last.open();
+    const evil = forger();
+    evil.post({ t: "state", epoch: "forged", state: "stopped", nextAttemptAt: clock.now() + 600_000 });
+    await settle();
+    expect([a.state, b.state]).toEqual(["open", "open"]);
+    expect(b.send("still through")).toBe("forwarded");
+    await settle();
+    expect(allSent()).toEqual(["still through"]);
+  });
+
+  it("does not follow a forged term even when the forger holds a lock named after it in its own context", async () => {
+    setup();
+    const [, b] = [tab(), tab()];
+    await settle();
+    transport.last.open();
+    const evil = forger();
+    evil.hold("resilient-reconnect-term:forged:app");
+    await settle();
+    evil.post({ t: "state", epoch: "forged", state: "waiting" });
+    evil.post({ t: "message", epoch: "forged", data: "forged" });
+    const got = received(b);
+    await settle();
+    expect(b.state).toBe("open");
+    expect(got).toEqual([]);
+    transport.last.message("real");
+    await settle();
+    expect(got).toEqual(["real"]);
+  });
+
+  it("takes the real new leader's term when forged states reach a follower first, losing none of its messages", async () => {
+    setup();
+    const [a, b, c] = [tab(), tab(), tab()];
+    await settle();
+    transport.last.open();
+    await a.close();
+    const evil = forger();
+    for (let i = 0; i < 5; i++) evil.post({ t: "state", epoch: `forged-${i}`, state: "open" });
+    const got = received(c);
+    expect(c.send("between leaders")).toBe("forwarded");
+    await advance(1_000);
+    expect(b.role).toBe("leader");
+    transport.last.open();
+    transport.last.message("first from the new leader");
+    await settle();
+    expect(c.state).toBe("open");
+    expect(got).toEqual(["first from the new leader"]);
+    expect(allSent()).toEqual(["between leaders"]);
+  });
+
+  it("settles a message only by an ack or drop of the term it was handed to, never by a forged one", async () => {
+    setup();
+    const [a, b, c] = [tab(), tab(), tab()];
+    await settle();
+    transport.last.open();
+    transport.last.close({ kind: "closed" });
+    const evil = forger();
+    const dropped = drops(c);
+    const got = received(c);
+    c.send("kept"); // queued by a's disconnected socket: not acknowledged yet
+    await settle();
+    const to = evil.idOf();
+    expect(typeof to).toBe("string");
+    for (const epoch of ["forged", "x".repeat(200)]) {
+      evil.post({ t: "ack", to, id: 1, epoch });
+      evil.post({ t: "drop", to, id: 1, reason: "overflow", epoch });
+      evil.post({ t: "message", data: "forged", epoch });
+    }
+    evil.post({ t: "message", data: "forged without a term" });
+    await settle();
+    expect(dropped).toEqual([]);
+    expect(got).toEqual([]);
+    // a leaves before its socket sent "kept": c still holds it, and the next leader sends it.
+    await a.close();
+    await advance(1_000);
+    expect(b.role).toBe("leader");
+    transport.last.open();
+    await settle();
+    expect(allSent()).toEqual(["kept"]);
+  });
+
+  it("bounds a forged nextAttemptAt of the current term: a takeover waits at most maxInheritedWaitMs", async () => {
+    setup();
+    const [a, b] = [tab(), tab({ maxInheritedWaitMs: 30_000 })];
+    await settle();
+    transport.last.open();
+    const evil = forger();
+    // The current term is no secret: any script of the origin reads it off the lock names (or the channel).
+    evil.post({
+      t: "state",
+      epoch: currentTerm(locks),
+      state: "waiting",
+      nextAttemptAt: clock.now() + 600_000,
+    });
+    await settle();
+    const closedAt = clock.now();
+    await a.close();
+    await settle();
+    expect(b.role).toBe("leader");
+    await advance(29_999);
+    expect(transport.attempts).toHaveLength(1);
+    await advance(1);
+    expect(transport.attempts).toHaveLength(2);
+    expect(transport.last.at - closedAt).toBe(30_000);
+  });
+
+  it("gives up a forwarded message after ackTimeoutMs when the lock is held by a script that never leads", async () => {
+    setup();
+    const evil = forger();
+    evil.hold("resilient-reconnect:app");
+    await settle();
+    const b = tab();
+    await settle();
+    expect(b.role).toBe("follower");
+    const dropped = drops(b);
+    expect(b.send("nobody to take it")).toBe("forwarded");
+    await advance(119_999);
+    expect(dropped).toEqual([]);
+    await advance(1);
+    expect(dropped).toEqual([{ data: "nobody to take it", reason: "expired" }]);
+    expect(clock.pendingTimers()).toBe(0);
+    expect(transport.attempts).toHaveLength(0);
+  });
+
+  it("makes a leader whose lock is stolen step down and close its socket, so the browser keeps one connection", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await settle();
+    transport.last.open();
+    const evil = forger();
+    evil.hold("resilient-reconnect:app", true);
+    await settle();
+    expect([a.role, b.role]).toEqual(["follower", "follower"]);
+    expect(transport.live).toBe(0);
+    // The thief announces nothing: a follower's message is given up after ackTimeoutMs, not kept for ever.
+    const dropped = drops(b);
+    b.send("to nobody");
+    await advance(120_000);
+    expect(dropped).toEqual([{ data: "to nobody", reason: "expired" }]);
+  });
+
+  it("checks each forged epoch once, holding the channel in order meanwhile and losing none of the leader's messages", async () => {
+    setup();
+    let queries = 0;
+    const counted = locks.client();
+    const [, b] = [
+      tab(),
+      tab({
+        locks: {
+          request: (name, options, callback) => counted.request(name, options, callback),
+          query: () => {
+            queries++;
+            return counted.query();
+          },
+        },
+      }),
+    ];
+    await settle();
+    transport.last.open();
+    await settle();
+    const baseline = queries;
+    const evil = forger();
+    const got = received(b);
+    for (let i = 0; i < 1_000; i++) evil.post({ t: "state", epoch: "forged", state: "stopped" });
+    for (let i = 0; i < 100; i++) evil.post({ t: "state", epoch: `forged-${i}`, state: "stopped" });
+    transport.last.message("real");
+    await settle();
+    expect(queries - baseline).toBe(101);
+    expect(b.state).toBe("open");
+    expect(got).toEqual(["real"]);
+  });
+
+  it("checks a term again after the lock manager failed to answer (a failure is no refusal)", async () => {
+    setup();
+    let failures = 1;
+    const flaky = locks.client();
+    const a = tab();
+    const b = tab({
+      locks: {
+        request: (name, options, callback) => flaky.request(name, options, callback),
+        query: () => (failures-- > 0 ? Promise.reject(new Error("InvalidStateError")) : flaky.query()),
+      },
+    });
+    await settle();
+    expect(a.role).toBe("leader");
+    expect(failures).toBeLessThan(0); // the first check failed
+    transport.last.open(); // the leader announces again, with the same term
+    await settle();
+    expect(b.state).toBe("open");
+  });
+});
