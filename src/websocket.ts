@@ -1,7 +1,17 @@
-/** `resilient-reconnect/websocket` — the WebSocket transport (browser WebSocket, or `ws` on Node). */
+/**
+ * `resilient-reconnect/websocket` — the WebSocket transport (browser WebSocket, or `ws` on Node), and
+ * `ResilientWebSocket`, a WHATWG-compatible WebSocket on the same policy.
+ */
 export {
   type WebSocketConstructor,
   type WebSocketLike,
   type WebSocketTransportOptions,
   webSocketTransport,
 } from "./transports/websocket.js";
+export { type CloseEventFields, CloseEventShim, SocketErrorEvent } from "./websocket/dom-events.js";
+export {
+  type EventHandler,
+  ResilientWebSocket,
+  type ResilientWebSocketOptions,
+  type RetryInfo,
+} from "./websocket/resilient-websocket.js";
