@@ -9,8 +9,8 @@ export {
   webSocketTransport,
 } from "./transports/websocket.js";
 export { type CloseEventFields, CloseEventShim, SocketErrorEvent } from "./websocket/dom-events.js";
+export { type EventHandler, WebSocketFace } from "./websocket/face.js";
 export {
-  type EventHandler,
   ResilientWebSocket,
   type ResilientWebSocketOptions,
   type RetryInfo,

@@ -20,6 +20,7 @@ import {
   webSocketTransport,
 } from "../transports/websocket.js";
 import { closeEvent, SocketErrorEvent } from "./dom-events.js";
+import { CLOSED, CLOSING, CONNECTING, checkClose, OPEN, WebSocketFace } from "./face.js";
 
 /** Options of {@link ResilientWebSocket}: those of `ResilientSocket` (except `transport`), and the constructor. */
 export interface ResilientWebSocketOptions extends Omit<ResilientSocketOptions, "transport"> {
@@ -30,11 +31,6 @@ export interface ResilientWebSocketOptions extends Omit<ResilientSocketOptions, 
 /** A retry the policy scheduled: the `retry` event's fields and when the attempt fires (clock ms). */
 export type RetryInfo = RetryEvent & { readonly at: number };
 
-/** An `on…` handler property's value, as on a WHATWG WebSocket. */
-export type EventHandler<E extends Event = Event> = ((this: ResilientWebSocket, event: E) => unknown) | null;
-
-type HandledType = "open" | "message" | "close" | "error";
-
 /** The parts of the platform socket read for the WHATWG surface (all of them on both `ws` and DOM sockets). */
 interface RawSocket extends WebSocketLike {
   readonly url?: string;
@@ -43,21 +39,11 @@ interface RawSocket extends WebSocketLike {
   readonly bufferedAmount?: number;
 }
 
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
-
 /**
  * A reconnecting, WHATWG-compatible WebSocket on the `ResilientSocket` policy.
  * `new ResilientWebSocket(url | () => url, protocols?, options?)`.
  */
-export class ResilientWebSocket extends EventTarget {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
-
+export class ResilientWebSocket extends WebSocketFace {
   /** The policy-first socket underneath: `state`, `stats()`, its `retry`, `circuit` and `drop` events. */
   readonly resilient: ResilientSocket;
   /** The platform socket of the current (or last) attempt. */
@@ -73,11 +59,6 @@ export class ResilientWebSocket extends EventTarget {
   private cutting = false;
   private lastError = "";
   private lastRetry: RetryEvent | undefined;
-  private readonly handlers: Partial<
-    Record<HandledType, (this: ResilientWebSocket, event: Event) => unknown>
-  > = {};
-  private readonly callHandler = (event: Event) =>
-    this.handlers[event.type as HandledType]?.call(this, event);
 
   /**
    * @param url `ws:`/`wss:` URL, or a function called before every attempt (e.g. for a fresh token).
@@ -128,23 +109,6 @@ export class ResilientWebSocket extends EventTarget {
         // An attempt that ended without opening is, to a WebSocket consumer, a socket that failed.
         else if (previous === "connecting" && state !== "open") this.dropped({});
       });
-  }
-
-  /** `CONNECTING` (0). */
-  get CONNECTING(): 0 {
-    return CONNECTING;
-  }
-  /** `OPEN` (1). */
-  get OPEN(): 1 {
-    return OPEN;
-  }
-  /** `CLOSING` (2). */
-  get CLOSING(): 2 {
-    return CLOSING;
-  }
-  /** `CLOSED` (3). */
-  get CLOSED(): 3 {
-    return CLOSED;
   }
 
   /**
@@ -201,35 +165,6 @@ export class ResilientWebSocket extends EventTarget {
     return at === undefined || this.lastRetry === undefined ? undefined : { ...this.lastRetry, at };
   }
 
-  /** Called on each connection's `open`. */
-  get onopen(): EventHandler {
-    return this.handlers.open ?? null;
-  }
-  set onopen(handler: EventHandler) {
-    this.handle("open", handler);
-  }
-  /** Called for each message (`event.data`). */
-  get onmessage(): EventHandler<MessageEvent> {
-    return this.handlers.message ?? null;
-  }
-  set onmessage(handler: EventHandler<MessageEvent>) {
-    this.handle("message", handler as EventHandler);
-  }
-  /** Called when a connection or attempt ends, and once after `close()`. */
-  get onclose(): EventHandler<CloseEvent> {
-    return this.handlers.close ?? null;
-  }
-  set onclose(handler: EventHandler<CloseEvent>) {
-    this.handle("close", handler as EventHandler);
-  }
-  /** Called for each error (`event.error` is a `ResilientReconnectError`). */
-  get onerror(): EventHandler {
-    return this.handlers.error ?? null;
-  }
-  set onerror(handler: EventHandler) {
-    this.handle("error", handler);
-  }
-
   /**
    * Sends now when open; otherwise queues it (bounded, option `queue`) for the next connection, or drops it
    * with `queue: false`. Strings and binary data go as they are, anything else as JSON. Returns which.
@@ -270,17 +205,6 @@ export class ResilientWebSocket extends EventTarget {
     } else this.resilient.connect();
   }
 
-  private handle(type: HandledType, handler: EventHandler): void {
-    const had = this.handlers[type] !== undefined;
-    if (typeof handler === "function") {
-      this.handlers[type] = handler;
-      if (!had) this.addEventListener(type, this.callHandler);
-    } else {
-      delete this.handlers[type];
-      this.removeEventListener(type, this.callHandler);
-    }
-  }
-
   private opened(): void {
     this.cutting = false;
     const raw = this.raw;
@@ -306,19 +230,10 @@ export class ResilientWebSocket extends EventTarget {
    * same, for that reason).
    */
   private finish(): void {
-    const { code, reason } = (this.ending ??= { code: 1000, reason: "" });
+    this.ending ??= { code: 1000, reason: "" };
+    const { code, reason } = this.ending;
     this.ended = true;
     this.dispatchEvent(closeEvent({ code, reason, wasClean: true }));
-  }
-}
-
-/** The checks `WebSocket.close()` makes, with its errors. */
-function checkClose(code: number | undefined, reason: string | undefined): void {
-  if (code !== undefined && code !== 1000 && !(Number.isInteger(code) && code >= 3000 && code <= 4999)) {
-    throw new DOMException(`close code must be 1000 or in 3000-4999; got ${code}`, "InvalidAccessError");
-  }
-  if (reason !== undefined && new TextEncoder().encode(reason).length > 123) {
-    throw new DOMException("close reason must be at most 123 bytes of UTF-8", "SyntaxError");
   }
 }
 

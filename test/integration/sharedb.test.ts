@@ -123,7 +123,7 @@ describe("ShareDB over a ResilientWebSocket", () => {
     const ops = await call<{ op?: unknown[] }[]>((cb) =>
       server.backend.db.getOps("lists", "restart", 1, null, {}, cb),
     );
-    const applied = ops.map((o) => (o.op?.[0] as { li: number }).li);
+    const applied = ops.map((o) => (o.op?.[0] as { li: number } | undefined)?.li);
     const duplicates = applied.length - new Set(applied).size;
     expect(applied).toHaveLength(N);
     expect(duplicates).toBe(0);
