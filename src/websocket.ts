@@ -11,6 +11,12 @@ export {
 export { type CloseEventFields, CloseEventShim, SocketErrorEvent } from "./websocket/dom-events.js";
 export { type EventHandler, WebSocketFace } from "./websocket/face.js";
 export {
+  GovernedWebSocket,
+  type GovernedWebSocketClass,
+  type GovernedWebSocketOptions,
+  governedWebSocket,
+} from "./websocket/governed.js";
+export {
   ResilientWebSocket,
   type ResilientWebSocketOptions,
   type RetryInfo,
