@@ -13,7 +13,10 @@ import { closeEvent, SocketErrorEvent } from "./dom-events.js";
 import { CLOSED, CLOSING, CONNECTING, checkClose, OPEN, WebSocketFace } from "./face.js";
 import { ResilientWebSocket, type ResilientWebSocketOptions } from "./resilient-websocket.js";
 
-/** Options of {@link governedWebSocket}: those of {@link ResilientWebSocket}, and when to let go. */
+/**
+ * Options of {@link governedWebSocket}: those of {@link ResilientWebSocket} (with `reconnectOnServerClose` and
+ * `retryOnRefusal` on by default: the policy paces every attempt and never stops by itself), and when to let go.
+ */
 export interface GovernedWebSocketOptions extends ResilientWebSocketOptions {
   /**
    * With no instance using the connection for this long (the consumer stopped making sockets), the shared
@@ -54,7 +57,10 @@ export function governedWebSocket(options: GovernedWebSocketOptions = {}): Gover
       );
     }
   }
-  const shared = new Shared(socketOptions, releaseAfterMs, maxHeldMessages);
+  // The shared policy never stops by itself: a consumer that makes its next socket at once would otherwise
+  // restart a stopped policy (history forgotten) in a loop against a server that refuses or closes with 1000.
+  const policy = { reconnectOnServerClose: true, retryOnRefusal: true, ...socketOptions };
+  const shared = new Shared(policy, releaseAfterMs, maxHeldMessages);
   return class extends GovernedWebSocket {
     static get current(): ResilientWebSocket | undefined {
       return shared.core;
@@ -98,13 +104,15 @@ export class Shared {
       this.core = core;
       this.listen(core);
     }
-    if (core.readyState === OPEN) {
-      // WHATWG consumers attach their handlers after the constructor: open comes in a microtask.
-      queueMicrotask(() => this.view === view && this.core?.readyState === OPEN && this.hand(view));
-    } else {
-      const state = core.resilient.state;
-      if (state === "stopped" || state === "idle" || state === "paused") core.reconnect();
-    }
+    // After the event being dispatched (a consumer makes its next socket from the last one's close listener,
+    // before the policy has decided what comes next), and after the consumer attached its handlers.
+    queueMicrotask(() => {
+      const current = this.core;
+      if (this.view !== view || !view.waiting || current === undefined) return;
+      const state = current.resilient.state;
+      if (current.readyState === OPEN) this.hand(view);
+      else if (state === "stopped" || state === "idle" || state === "paused") current.reconnect();
+    });
   }
 
   /** The instance ended (a drop, or its own close): nobody uses the connection until the next one. */

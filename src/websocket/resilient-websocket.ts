@@ -57,6 +57,8 @@ export class ResilientWebSocket extends WebSocketFace {
   private ended = false;
   /** `reconnect()` is closing the open connection; the policy takes over once it has closed. */
   private cutting = false;
+  /** The connection dropped (its close event is out) and no other has opened yet. */
+  private down = false;
   private lastError = "";
   private lastRetry: RetryEvent | undefined;
 
@@ -118,7 +120,7 @@ export class ResilientWebSocket extends WebSocketFace {
   get readyState(): number {
     if (this.ended) return CLOSED;
     const state = this.resilient.state;
-    if (state === "open") return this.cutting ? CLOSING : OPEN;
+    if (state === "open") return this.down ? CLOSED : this.cutting ? CLOSING : OPEN;
     if (state === "connecting" || (state === "idle" && this.startsAtOnce)) return CONNECTING;
     return state === "closed" ? CLOSING : CLOSED;
   }
@@ -207,6 +209,7 @@ export class ResilientWebSocket extends WebSocketFace {
 
   private opened(): void {
     this.cutting = false;
+    this.down = false;
     const raw = this.raw;
     if (raw !== undefined) {
       raw.binaryType = this.kind;
@@ -218,6 +221,7 @@ export class ResilientWebSocket extends WebSocketFace {
   private dropped(event: Pick<DropEvent, "code" | "reason">): void {
     if (this.resilient.state === "closed") return;
     this.cutting = false;
+    this.down = true;
     const code = event.code ?? 1006;
     const reason = event.reason ?? this.lastError;
     this.lastError = "";

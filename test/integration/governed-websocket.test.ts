@@ -110,3 +110,52 @@ describe("governedWebSocket()", () => {
     expect(server.connections).toHaveLength(1);
   });
 });
+
+describe("governedWebSocket() against a consumer that makes its next socket at once", () => {
+  /** A consumer with no backoff of its own: a new instance the moment the last one closes. */
+  function eager(Governed: GovernedWebSocketClass, url: string): () => void {
+    let stopped = false;
+    const make = () => {
+      if (stopped) return;
+      const socket = new Governed(url);
+      socket.addEventListener("close", make);
+    };
+    make();
+    return () => {
+      stopped = true;
+    };
+  }
+
+  it("paces a server that closes every connection with 1000 by the policy's backoff (measured bound)", async () => {
+    const server = await startServer();
+    server.onConnection = ({ ws }) => ws.close(1000);
+    const { Governed } = governed();
+    const stop = eager(Governed, server.url);
+    await quietFor(1_000);
+    stop();
+    // FAST: decorrelated jitter from 20 ms, cap 200 ms, and none of these connections becomes stable.
+    console.info(`governed, server closing with 1000: ${server.upgrades.length} attempts in 1 s`);
+    expect(server.upgrades.length).toBeGreaterThan(2);
+    expect(server.upgrades.length).toBeLessThanOrEqual(25);
+  });
+
+  it("restarts a policy stopped by the app's own options when the consumer asks again", async () => {
+    const server = await startServer();
+    server.onConnection = ({ ws, index }) => index === 0 && ws.close(1000);
+    const { Governed } = governed({ reconnectOnServerClose: false });
+    const stop = eager(Governed, server.url);
+    await waitFor("the second connection", () => server.connections.length === 2);
+    stop();
+  });
+
+  it("keeps the instance CONNECTING while a server refuses with 401, retrying only at the policy's pace", async () => {
+    const server = await startServer();
+    server.onUpgrade = (upgrade) => server.refuse(upgrade, 401);
+    const { Governed } = governed();
+    const socket = new Governed(server.url);
+    await quietFor(1_000);
+    expect(socket.readyState).toBe(socket.CONNECTING);
+    console.info(`governed, server refusing with 401: ${server.upgrades.length} attempts in 1 s`);
+    expect(server.upgrades.length).toBeLessThanOrEqual(25);
+  });
+});
