@@ -8,6 +8,7 @@
  * only add to ours), and a connection the policy opened before the consumer asked is held, its messages
  * kept (bounded), until the next instance takes it.
  */
+import { messageBytes } from "../client/queue.js";
 import { systemClock, type TimerHandle } from "../env.js";
 import { closeEvent, SocketErrorEvent } from "./dom-events.js";
 import { CLOSED, CLOSING, CONNECTING, checkClose, OPEN, WebSocketFace } from "./face.js";
@@ -25,6 +26,8 @@ export interface GovernedWebSocketOptions extends ResilientWebSocketOptions {
   releaseAfterMs?: number;
   /** Most messages held for the next instance while none is open; beyond it the held connection is cut. Default 1000. */
   maxHeldMessages?: number;
+  /** Most bytes held likewise (UTF-8 for text, byte length for binary). Default 1 MiB. */
+  maxHeldBytes?: number;
 }
 
 /** A WebSocket constructor whose instances share one policy (see {@link governedWebSocket}). */
@@ -46,10 +49,16 @@ export interface GovernedWebSocketClass {
  * @throws TypeError / RangeError naming the option, as {@link ResilientWebSocket} does (on first use).
  */
 export function governedWebSocket(options: GovernedWebSocketOptions = {}): GovernedWebSocketClass {
-  const { releaseAfterMs = 30_000, maxHeldMessages = 1000, ...socketOptions } = options ?? {};
+  const {
+    releaseAfterMs = 30_000,
+    maxHeldMessages = 1000,
+    maxHeldBytes = 1024 * 1024,
+    ...socketOptions
+  } = options ?? {};
   for (const [name, value] of [
     ["releaseAfterMs", releaseAfterMs],
     ["maxHeldMessages", maxHeldMessages],
+    ["maxHeldBytes", maxHeldBytes],
   ] as const) {
     if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
       throw new RangeError(
@@ -60,7 +69,7 @@ export function governedWebSocket(options: GovernedWebSocketOptions = {}): Gover
   // The shared policy never stops by itself: a consumer that makes its next socket at once would otherwise
   // restart a stopped policy (history forgotten) in a loop against a server that refuses or closes with 1000.
   const policy = { reconnectOnServerClose: true, retryOnRefusal: true, ...socketOptions };
-  const shared = new Shared(policy, releaseAfterMs, maxHeldMessages);
+  const shared = new Shared(policy, releaseAfterMs, { messages: maxHeldMessages, bytes: maxHeldBytes });
   return class extends GovernedWebSocket {
     static get current(): ResilientWebSocket | undefined {
       return shared.core;
@@ -81,13 +90,14 @@ export class Shared {
   url = "";
   /** Messages of a connection that opened while no instance wanted it; undefined when none is held. */
   held: unknown[] | undefined;
+  private heldBytes = 0;
   private releaseTimer: TimerHandle | undefined;
   private readonly clock: NonNullable<ResilientWebSocketOptions["clock"]>;
 
   constructor(
     private readonly options: ResilientWebSocketOptions,
     private readonly releaseAfterMs: number,
-    private readonly maxHeld: number,
+    private readonly maxHeld: { readonly messages: number; readonly bytes: number },
   ) {
     this.clock = options.clock ?? systemClock;
   }
@@ -144,7 +154,10 @@ export class Shared {
     core.addEventListener("open", () => {
       const view = this.view;
       if (view?.waiting) view.opened();
-      else this.held = [];
+      else {
+        this.held = [];
+        this.heldBytes = 0;
+      }
     });
     core.addEventListener("message", (event) => {
       const data = (event as MessageEvent).data;
@@ -152,8 +165,9 @@ export class Shared {
       if (view !== undefined && !view.waiting && this.held === undefined) view.message(data);
       else if (this.held !== undefined) {
         this.held.push(data);
+        this.heldBytes += messageBytes(data);
         // A server that talks to nobody (or floods before the consumer is back) cannot grow memory.
-        if (this.held.length > this.maxHeld) {
+        if (this.held.length > this.maxHeld.messages || this.heldBytes > this.maxHeld.bytes) {
           this.held = undefined;
           core.reconnect(4000, "no consumer");
         }

@@ -28,6 +28,7 @@ describe("governedWebSocket()", () => {
   it("rejects a bad releaseAfterMs or maxHeldMessages, naming it", () => {
     expect(() => governedWebSocket({ releaseAfterMs: 0 })).toThrow(/releaseAfterMs/);
     expect(() => governedWebSocket({ maxHeldMessages: Number.NaN })).toThrow(RangeError);
+    expect(() => governedWebSocket({ maxHeldBytes: -1 })).toThrow(/maxHeldBytes/);
   });
 
   it("exposes the WebSocket constants on the class, as consumers check before using it", () => {
@@ -80,6 +81,19 @@ describe("governedWebSocket()", () => {
       else for (let i = 0; i < 50; i++) ws.send(`flood ${i}`);
     };
     const { Governed } = governed({ maxHeldMessages: 10 });
+    const first = new Governed(server.url);
+    await next(first, "close");
+    await waitFor("the held connection to be cut", () => server.connections[1]?.closed);
+    expect(server.connections[1]?.closed?.code).toBe(4000);
+  });
+
+  it("cuts a held connection whose server sends more than maxHeldBytes before any instance takes it", async () => {
+    const server = await startServer();
+    server.onConnection = ({ ws, index }) => {
+      if (index === 0) ws.close(4000);
+      else for (let i = 0; i < 3; i++) ws.send("x".repeat(600));
+    };
+    const { Governed } = governed({ maxHeldBytes: 1_000 });
     const first = new Governed(server.url);
     await next(first, "close");
     await waitFor("the held connection to be cut", () => server.connections[1]?.closed);
