@@ -10,8 +10,14 @@ export const OPEN = 1;
 export const CLOSING = 2;
 export const CLOSED = 3;
 
-/** An `on…` handler property's value, as on a WHATWG WebSocket. */
-export type EventHandler<E extends Event = Event> = ((this: WebSocketFace, event: E) => unknown) | null;
+/** `CONNECTING`, `OPEN`, `CLOSING` or `CLOSED`. */
+export type ReadyState = 0 | 1 | 2 | 3;
+
+/**
+ * An `on…` handler property's value, as on a WHATWG WebSocket (called with the socket as `this`; not in the
+ * type, so the class stays assignable to the DOM's `WebSocket`).
+ */
+export type EventHandler<E extends Event = Event> = ((event: E) => unknown) | null;
 
 type HandledType = "open" | "message" | "close" | "error";
 
@@ -27,7 +33,7 @@ export abstract class WebSocketFace extends EventTarget {
     this.handlers[event.type as HandledType]?.call(this, event);
 
   /** `CONNECTING`, `OPEN`, `CLOSING` or `CLOSED`. */
-  abstract get readyState(): number;
+  abstract get readyState(): ReadyState;
 
   /** `CONNECTING` (0). */
   get CONNECTING(): 0 {

@@ -11,7 +11,7 @@
 import { messageBytes } from "../client/queue.js";
 import { systemClock, type TimerHandle } from "../env.js";
 import { closeEvent, SocketErrorEvent } from "./dom-events.js";
-import { CLOSED, CLOSING, CONNECTING, checkClose, OPEN, WebSocketFace } from "./face.js";
+import { CLOSED, CLOSING, CONNECTING, checkClose, OPEN, type ReadyState, WebSocketFace } from "./face.js";
 import { ResilientWebSocket, type ResilientWebSocketOptions } from "./resilient-websocket.js";
 
 /**
@@ -226,7 +226,7 @@ export class GovernedWebSocket extends WebSocketFace {
   }
 
   /** `CONNECTING` until the policy connects it, `OPEN`, then `CLOSED` (final, as for a WebSocket). */
-  get readyState(): number {
+  get readyState(): ReadyState {
     if (this.phase === "waiting") return CONNECTING;
     if (this.phase === "ended") return CLOSED;
     return this.shared.core?.readyState === CLOSING ? CLOSING : OPEN;

@@ -20,7 +20,7 @@ import {
   webSocketTransport,
 } from "../transports/websocket.js";
 import { closeEvent, SocketErrorEvent } from "./dom-events.js";
-import { CLOSED, CLOSING, CONNECTING, checkClose, OPEN, WebSocketFace } from "./face.js";
+import { CLOSED, CLOSING, CONNECTING, checkClose, OPEN, type ReadyState, WebSocketFace } from "./face.js";
 
 /** Options of {@link ResilientWebSocket}: those of `ResilientSocket` (except `transport`), and the constructor. */
 export interface ResilientWebSocketOptions extends Omit<ResilientSocketOptions, "transport"> {
@@ -117,7 +117,7 @@ export class ResilientWebSocket extends WebSocketFace {
    * `CONNECTING` while an attempt is in flight (and before the first); `OPEN` when connected; `CLOSING` while
    * `reconnect()` closes it; `CLOSED` between attempts, once stopped, and after `close()`.
    */
-  get readyState(): number {
+  get readyState(): ReadyState {
     if (this.ended) return CLOSED;
     const state = this.resilient.state;
     if (state === "open") return this.down ? CLOSED : this.cutting ? CLOSING : OPEN;
