@@ -21,10 +21,15 @@ export type EventHandler<E extends Event = Event> = ((event: E) => unknown) | nu
 
 type HandledType = "open" | "message" | "close" | "error";
 
+/** The WHATWG parts shared by `ResilientWebSocket` and the instances of a `governedWebSocket()` class. */
 export abstract class WebSocketFace extends EventTarget {
+  /** An attempt is in flight (0). */
   static readonly CONNECTING = CONNECTING;
+  /** Connected (1). */
   static readonly OPEN = OPEN;
+  /** Closing the connection (2). */
   static readonly CLOSING = CLOSING;
+  /** Not connected (3). */
   static readonly CLOSED = CLOSED;
 
   private readonly handlers: Partial<Record<HandledType, (this: WebSocketFace, event: Event) => unknown>> =

@@ -102,6 +102,7 @@ export class Shared {
     this.clock = options.clock ?? systemClock;
   }
 
+  /** A new instance takes over from the previous one (which ends silently) and gets the next connection. */
   attach(view: GovernedWebSocket, url: string, protocols: string | string[] | undefined): void {
     this.url = url;
     const previous = this.view;
