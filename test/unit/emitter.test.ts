@@ -225,3 +225,43 @@ describe("a listener that throws", () => {
     expect(transport.live).toBe(0);
   });
 });
+
+describe("the listener API on Presence", () => {
+  it("returns the presence from on/once/off, removes a once listener with off, and leaves the socket as it found it on detach", async () => {
+    const { Presence } = await import("../../src/presence/index.js");
+    const socket = make();
+    const before = socket.eventNames().map((e) => [e, socket.listenerCount(e)]);
+    const presence = new Presence(socket, { space: "office", member: "me" });
+    const onJoin = () => {};
+    expect(presence.on("join", onJoin)).toBe(presence);
+    expect(presence.once("sync", onJoin)).toBe(presence);
+    expect(presence.off("sync", onJoin)).toBe(presence);
+    expect(presence.listenerCount("sync")).toBe(0);
+    expect(presence.eventNames()).toEqual(["join"]);
+    expect(socket.listenerCount("open")).toBe(1);
+    presence.detach();
+    expect(presence.eventNames()).toEqual([]);
+    expect(socket.eventNames().map((e) => [e, socket.listenerCount(e)])).toEqual(before);
+  });
+
+  it("rethrows a throwing Presence listener on a microtask (Presence has no error event) and keeps syncing", async () => {
+    const { Presence } = await import("../../src/presence/index.js");
+    const socket = make();
+    const presence = new Presence(socket, { space: "office", member: "me" });
+    const bug = new Error("sync listener bug");
+    presence.on("sync", () => {
+      throw bug;
+    });
+    const uncaught = await collectUncaught(() => {
+      socket.connect();
+      transport.last.open();
+      const sync = JSON.parse(String(transport.last.sent[0])) as { space: string };
+      transport.last.message(
+        JSON.stringify({ $presence: "snapshot", v: 1, space: sync.space, epoch: "e", rev: 1, members: [] }),
+      );
+    });
+    expect(uncaught).toEqual([bug]);
+    expect(presence.phase).toBe("synced");
+    presence.detach();
+  });
+});
