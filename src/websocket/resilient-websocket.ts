@@ -95,6 +95,8 @@ export class ResilientWebSocket extends WebSocketFace {
       transport: webSocketTransport({ url, protocols, WebSocket: Recorded as WebSocketConstructor }),
     });
     this.resilient = socket;
+    // Made with an already-aborted signal: closed from the start, before any listener could be added.
+    this.ended = socket.state === "closed";
     socket
       .on("open", () => this.opened())
       .on("message", (data) => this.dispatchEvent(new MessageEvent("message", { data, origin: this.origin })))

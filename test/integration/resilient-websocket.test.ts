@@ -331,6 +331,15 @@ describe("close() is final", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("is CLOSED from the start with a signal that was already aborted, and never connects", async () => {
+    const server = await echoServer();
+    const { socket, clock } = connect(server.url, { signal: AbortSignal.abort() });
+    expect(socket.readyState).toBe(socket.CLOSED);
+    await quietFor(100);
+    expect(server.upgrades).toHaveLength(0);
+    expect(clock.pending).toBe(0);
+  });
+
   it("refuses a code or reason a WebSocket would refuse, with the same DOMException names", () => {
     const { socket } = connect("ws://127.0.0.1:9/", { autoConnect: false });
     expect(() => socket.close(1001)).toThrow(expect.objectContaining({ name: "InvalidAccessError" }));
