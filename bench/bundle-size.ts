@@ -23,6 +23,10 @@ const cases: { name: string; code: string }[] = [
     name: "resilient-reconnect: ResilientSocket + webSocketTransport",
     code: `export { ResilientSocket } from "./dist/index.js"; export { webSocketTransport } from "./dist/websocket.js";`,
   },
+  {
+    name: "resilient-reconnect: ResilientWebSocket",
+    code: `export { ResilientWebSocket } from "./dist/websocket.js";`,
+  },
   { name: "resilient-reconnect: SharedSocket", code: `export { SharedSocket } from "./dist/index.js";` },
   { name: "resilient-reconnect: Presence (client)", code: `export { Presence } from "./dist/presence.js";` },
   {

@@ -12,7 +12,8 @@ export type ErrorCode =
   | "REFUSED"
   | "BAD_HINT"
   | "MAX_ATTEMPTS"
-  | "CREATE_FAILED";
+  | "CREATE_FAILED"
+  | "LISTENER_THREW";
 
 /** Base class of every error this library emits. */
 export class ResilientReconnectError extends Error {
@@ -73,5 +74,18 @@ export class SocketCreateError extends ResilientReconnectError {
   override readonly name = "SocketCreateError";
   constructor(options: { cause: unknown }) {
     super("CREATE_FAILED", "SharedSocket: create() threw instead of returning a ResilientSocket", options);
+  }
+}
+
+/** A listener of this event source threw; the source carried on (the listener's error is the `cause`). */
+export class ListenerError extends ResilientReconnectError {
+  override readonly name = "ListenerError";
+  /** The event whose listener threw. */
+  readonly event: string;
+  constructor(event: string, cause: unknown) {
+    super("LISTENER_THREW", `a "${event}" listener threw; the other listeners and the socket carried on`, {
+      cause,
+    });
+    this.event = event;
   }
 }

@@ -54,6 +54,7 @@ export {
   ConnectionRefusedError,
   type ErrorCode,
   HintError,
+  ListenerError,
   ResilientReconnectError,
   RetriesExhaustedError,
   SocketCreateError,

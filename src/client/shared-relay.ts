@@ -5,6 +5,8 @@
  * (the follower re-sends it to the next leader) — and a message the socket dropped is reported back, with
  * the socket's reason. Each (tab, id) is taken once per leader term, however often it is re-sent.
  */
+
+import { listen } from "./emitter.js";
 import type { DropEvent, SendResult, SocketState } from "./events.js";
 import type { ResilientSocket } from "./resilient-socket.js";
 import type { SendWire, Wire } from "./shared-wire.js";
@@ -41,20 +43,20 @@ export class Relay {
     readonly epoch: string,
   ) {
     this.off = [
-      socket.on("state", (state) => {
+      listen(socket, "state", (state) => {
         if (this.detached) return;
         host.state(state);
         this.announce();
       }),
       // A wait rescheduled without a state change still moves nextAttemptAt.
-      socket.on("retry", () => this.announce()),
-      socket.on("message", (data) => {
+      listen(socket, "retry", () => this.announce()),
+      listen(socket, "message", (data) => {
         if (this.detached) return;
         host.post({ t: "message", data, epoch: this.epoch });
         host.message(data);
       }),
-      socket.on("open", () => this.flushed()),
-      socket.on("drop", (event) => this.dropped(event)),
+      listen(socket, "open", () => this.flushed()),
+      listen(socket, "drop", (event) => this.dropped(event)),
     ];
   }
 

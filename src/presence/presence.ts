@@ -7,7 +7,7 @@
  * stale base.
  * @see https://github.com/phoenixframework/phoenix/issues/2255 (diffs applied before the snapshot)
  */
-import { Emitter, type Listener } from "../client/emitter.js";
+import { Emitter, type Listener, listen } from "../client/emitter.js";
 import type { ResilientSocket } from "../client/resilient-socket.js";
 import type { Clock, TimerHandle } from "../env.js";
 import type { MemberEvent, PresenceEvents, PresencePhase, PresenceStats } from "./events.js";
@@ -27,7 +27,7 @@ import type { AnySlice, PresenceState } from "./slices.js";
 import { count, decodeDown, newCounters, type PresenceCounters } from "./validate.js";
 
 /** What Presence needs of a socket: a {@link ResilientSocket} (any transport) fits. */
-export type PresenceSocket = Pick<ResilientSocket, "state" | "sendNow" | "on">;
+export type PresenceSocket = Pick<ResilientSocket, "state" | "sendNow" | "on" | "off">;
 
 /**
  * What {@link Presence} and `SharedPresence` share: own state, the roster, the sync and its answer, coalesced
@@ -325,9 +325,9 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Prese
     super(options);
     this.socket = socket;
     this.offs = [
-      socket.on("open", () => this.sync()),
-      socket.on("close", () => this.offline()),
-      socket.on("message", (data) => this.receive(data)),
+      listen(socket, "open", () => this.sync()),
+      listen(socket, "close", () => this.offline()),
+      listen(socket, "message", (data) => this.receive(data)),
     ];
     if (socket.state === "open") this.sync();
   }

@@ -10,6 +10,7 @@
  * the member's whole state without asking anyone. The leader sends what changed as coalesced updates.
  * @see https://crdt.tech/ (a last-writer-wins register per slice)
  */
+import { listen } from "../client/emitter.js";
 import type { SharedSocket } from "../client/shared-socket.js";
 import { newId, type TimerHandle } from "../env.js";
 import type { SharedPresenceEvents } from "./events.js";
@@ -22,7 +23,10 @@ import type { AnySlice, PresenceState } from "./slices.js";
 import { type OwnEntry, readEntry, readTabMessage, type TabMessage } from "./tab-wire.js";
 
 /** What SharedPresence needs of a socket: a `SharedSocket` fits. */
-export type SharedPresenceSocket = Pick<SharedSocket, "state" | "role" | "sendNow" | "broadcast" | "on">;
+export type SharedPresenceSocket = Pick<
+  SharedSocket,
+  "state" | "role" | "sendNow" | "broadcast" | "on" | "off"
+>;
 
 /**
  * All tabs share the system clock, so a stamp further ahead of it than this is no tab's: refused, or it would
@@ -86,13 +90,13 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
     // `initial` is weaker than any change: a tab that hears the member's state takes it instead.
     for (const name of Object.keys(this.own)) this.stamps.set(name, [0, this.tab]);
     this.offs = [
-      shared.on("state", (state, previous) => {
+      listen(shared, "state", (state, previous) => {
         if (state === "open") this.opened();
         else if (previous === "open") this.offline();
       }),
-      shared.on("message", (data) => this.receive(data)),
-      shared.on("broadcast", (data) => this.heard(data)),
-      shared.on("role", (role) => role === "leader" && this.lead()),
+      listen(shared, "message", (data) => this.receive(data)),
+      listen(shared, "broadcast", (data) => this.heard(data)),
+      listen(shared, "role", (role) => role === "leader" && this.lead()),
     ];
     if (shared.role === "leader") this.lead();
     else this.post({ presence: "hello", space: this.space });

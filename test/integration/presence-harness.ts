@@ -154,15 +154,16 @@ export function next<E extends keyof PresenceEvents<unknown>>(
 ): Promise<Parameters<PresenceEvents<unknown>[E]>[0]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      off();
+      presence.off(event, listener);
       reject(
         new Error(`timed out after ${timeoutMs} ms waiting for presence "${event}" of ${presence.member}`),
       );
     }, timeoutMs);
-    const off = presence.once(event, ((value: Parameters<PresenceEvents<unknown>[E]>[0]) => {
+    const listener = ((value: Parameters<PresenceEvents<unknown>[E]>[0]) => {
       clearTimeout(timer);
       resolve(value);
-    }) as never);
+    }) as never;
+    presence.once(event, listener);
   });
 }
 

@@ -74,15 +74,16 @@ export function once<K extends EventName>(
 ): Promise<Args<K>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      off();
+      socket.off(event, listener);
       reject(
         new Error(`timed out after ${timeoutMs} ms waiting for a "${event}" event (state ${socket.state})`),
       );
     }, timeoutMs);
-    const off = socket.once(event, ((...args: Args<K>) => {
+    const listener = ((...args: Args<K>) => {
       clearTimeout(timer);
       resolve(args);
-    }) as Events[K]);
+    }) as Events[K];
+    socket.once(event, listener);
   });
 }
 

@@ -235,28 +235,30 @@ describe("ResilientSocket lifecycle", () => {
     const onUncaught = (e: unknown) => thrown.push(e);
     process.on("uncaughtException", onUncaught);
     try {
-      const off = socket.on("state", () => {
+      const buggy = () => {
         throw new Error("listener bug");
-      });
+      };
+      socket.on("state", buggy);
       socket.connect();
       transport.last.open();
       expect(socket.state).toBe("open");
       await new Promise((resolve) => setImmediate(resolve));
-      off();
+      socket.off("state", buggy);
     } finally {
       process.off("uncaughtException", onUncaught);
     }
     expect(thrown.length).toBeGreaterThan(0);
   });
 
-  it("returns an unsubscribe function from on()", () => {
+  it("returns the socket from on(), and off() with the same function unsubscribes", () => {
     const socket = make();
     let count = 0;
-    const off = socket.on("message", () => count++);
+    const counter = () => count++;
+    expect(socket.on("message", counter)).toBe(socket);
     socket.connect();
     transport.last.open();
     transport.last.message(1);
-    off();
+    socket.off("message", counter);
     transport.last.message(2);
     expect(count).toBe(1);
   });
