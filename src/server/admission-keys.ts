@@ -84,6 +84,7 @@ export class KeyTable {
 
   /** The record of `key`, refilled to `nowMs`: its own, a new one, or the shared overflow record. */
   get(key: string, nowMs: number): KeyRecord {
+    this.tidy(nowMs);
     if (typeof key !== "string" || key.length === 0 || key.length > MAX_KEY_LENGTH) {
       expire(this.overflow, nowMs);
       return this.overflow;
@@ -114,6 +115,21 @@ export class KeyTable {
   private idle(record: KeyRecord, nowMs: number): boolean {
     expire(record, nowMs);
     return record.slots === 0 && record.paceAtMs <= nowMs;
+  }
+
+  /**
+   * Looks at the two records that have gone longest unexamined: drops them when idle, else moves them to
+   * the back. Two per decision forget a paced-out key soon after it goes idle, so the count of keys (which
+   * sets every key's spacing) follows the keys actually waiting, at O(1) per decision.
+   */
+  private tidy(nowMs: number): void {
+    for (let i = 0; i < 2; i++) {
+      const next = this.records.entries().next();
+      if (next.done === true) return;
+      const [key, record] = next.value;
+      this.records.delete(key);
+      if (!this.idle(record, nowMs)) this.records.set(key, record);
+    }
   }
 
   /** O(maxKeys), at most once a second, and only while the table is full. */
