@@ -71,8 +71,8 @@ export function memoryDedupeStore(
     bySize.get(from)?.delete(owner);
     if (from > 0 && bySize.get(from)?.size === 0) bySize.delete(from);
     if (to > 0) {
-      let set = bySize.get(to);
-      if (set === undefined) bySize.set(to, (set = new Set()));
+      const set = bySize.get(to) ?? new Set<OwnerId>();
+      bySize.set(to, set);
       set.add(owner);
     }
     if (to > largest) largest = to;
@@ -101,8 +101,8 @@ export function memoryDedupeStore(
     },
     set(sessionId, seq, owner) {
       const id = ownerOf(owner);
-      let sessions = owners.get(id);
-      if (sessions === undefined) owners.set(id, (sessions = new Map()));
+      const sessions = owners.get(id) ?? new Map<string, number>();
+      owners.set(id, sessions);
       if (sessions.delete(sessionId)) {
         sessions.set(sessionId, seq);
         return;
