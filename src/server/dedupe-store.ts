@@ -41,6 +41,12 @@ function count(name: string, value: unknown, fallback: number): number {
   return value as number;
 }
 
+/** The in-memory store, which also tells how many sessions it remembers. */
+export interface MemoryDedupeStore extends DedupeStore {
+  /** Sessions remembered now, across all owners (never more than `maxSessions`). */
+  readonly size: number;
+}
+
 /** The sessions of connections without an owner (no owner string can be undefined, so none collides). */
 const UNOWNED = Symbol("unowned");
 type OwnerId = string | typeof UNOWNED;
@@ -53,7 +59,7 @@ type OwnerId = string | typeof UNOWNED;
 export function memoryDedupeStore(
   maxSessions = 100_000,
   options: MemoryDedupeStoreOptions = {},
-): DedupeStore {
+): MemoryDedupeStore {
   if (!Number.isInteger(maxSessions) || maxSessions < 1) {
     throw new RangeError(`maxSessions must be an integer >= 1; got ${describe(maxSessions)}`);
   }
@@ -89,6 +95,9 @@ export function memoryDedupeStore(
   const ownerOf = (owner: string | undefined): OwnerId => (typeof owner === "string" ? owner : UNOWNED);
 
   return {
+    get size() {
+      return total;
+    },
     // Reading counts as use: a session that is only ever resent to must not be the first forgotten.
     get(sessionId, owner) {
       const sessions = owners.get(ownerOf(owner));

@@ -19,7 +19,12 @@ import { DELIVERY_TAG, type DeliveryAck } from "../client/delivery.js";
 import { describe } from "../describe.js";
 import { type DedupeStore, memoryDedupeStore } from "./dedupe-store.js";
 
-export { type DedupeStore, type MemoryDedupeStoreOptions, memoryDedupeStore } from "./dedupe-store.js";
+export {
+  type DedupeStore,
+  type MemoryDedupeStore,
+  type MemoryDedupeStoreOptions,
+  memoryDedupeStore,
+} from "./dedupe-store.js";
 
 /** What {@link DedupeReceiver.receive} did with one inbound message. */
 export type DedupeResult =

@@ -20,6 +20,7 @@ export {
   Deduplicator,
   type DeduplicatorOptions,
   deliveryAck,
+  type MemoryDedupeStore,
   type MemoryDedupeStoreOptions,
   memoryDedupeStore,
 } from "./dedupe.js";
