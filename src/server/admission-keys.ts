@@ -60,6 +60,7 @@ export function book(record: KeyRecord, atMs: number, windowMs: number): void {
   record.slots++;
 }
 
+/** The bounded table of key records (see the module comment): never more than `maxKeys` records. */
 export class KeyTable {
   private readonly records = new Map<string, KeyRecord>();
   private readonly overflow: KeyRecord;

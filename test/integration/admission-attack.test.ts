@@ -83,6 +83,56 @@ async function until(what: string, probe: () => boolean, timeoutMs = 3_000): Pro
   }
 }
 
+describe("a ws client that keeps coming back before its appointment", () => {
+  it("is answered with a plain 503 once its own schedule reaches the horizon, in close-1013 mode too", async () => {
+    const http = createServer((_request, response) => response.writeHead(426).end());
+    const wss = new WebSocketServer({ noServer: true });
+    const admission = wsAdmission({ ratePerSecond: 10, burst: 1, maxBookAheadMs: 1_000, wss });
+    http.on("upgrade", admission);
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    cleanups.push(async () => {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+    });
+    const { port } = http.address() as AddressInfo;
+    const answers: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      answers.push(
+        await new Promise<string>((resolve) => {
+          const socket = connect(port, "127.0.0.1");
+          socket.on("error", () => resolve("error"));
+          socket.once("data", (chunk) => {
+            resolve(String(chunk).split("\r\n")[0] as string);
+            socket.destroy();
+          });
+          socket.on("connect", () =>
+            socket.write(
+              [
+                "GET / HTTP/1.1",
+                `Host: 127.0.0.1:${port}`,
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}`,
+                "Sec-WebSocket-Version: 13",
+                "",
+                "",
+              ].join("\r\n"),
+            ),
+          );
+        }),
+      );
+    }
+    // The first is admitted, the next few are refused in band (101, then a 1013 close), the rest cheaply.
+    expect(answers[0]).toBe("HTTP/1.1 101 Switching Protocols");
+    const cheap = answers.filter((line) => line === "HTTP/1.1 503 Service Unavailable").length;
+    expect(cheap).toBeGreaterThanOrEqual(25);
+    expect(admission.controller.refusedByKey).toBeGreaterThanOrEqual(cheap);
+  });
+});
+
 describe("Socket.IO: 30 CONNECT frames in one TCP write", () => {
   it("admit one socket and spend one token; the other 29 are refused as duplicates", async () => {
     const http = createServer();
