@@ -14,6 +14,7 @@ import {
   DuplicateConnectError,
   OverloadedError,
   socketIoAdmission,
+  wsAdmission,
 } from "../../src/server/index.js";
 
 /**
@@ -275,5 +276,44 @@ describe("socketIoAdmission per engine.io connection", () => {
     expect(() => socketIoAdmission({ ratePerSecond: 1, key: "ip" as never })).toThrow(
       /key must be a function of the handshake/,
     );
+  });
+});
+
+describe("wsAdmission keys", () => {
+  const wss = { handleUpgrade: () => {}, emit: () => true };
+
+  it("rejects a key that is not a function, naming it", () => {
+    expect(() => wsAdmission({ ratePerSecond: 1, wss, key: "x-forwarded-for" as never })).toThrow(
+      /wsAdmission: key must be a function of the upgrade request/,
+    );
+  });
+
+  it("falls back to the remote address when the key function throws or returns junk, and never throws itself", () => {
+    const keys = ["alice", undefined, "x".repeat(257)];
+    let call = 0;
+    const admission = wsAdmission({
+      ratePerSecond: 1,
+      burst: 1,
+      keyBurst: 1,
+      refuseWith: "http-503",
+      clock: new VirtualClock(0),
+      key: () => {
+        call++;
+        if (call === 2) throw new Error("bad header");
+        return keys[call - 1];
+      },
+    });
+    const socket = { destroyed: true, on: () => {}, once: () => {}, end: () => {} };
+    const request = { socket: { remoteAddress: "::ffff:192.0.2.7" }, headers: {} };
+    const admitted: boolean[] = [];
+    for (let i = 0; i < 4; i++) {
+      expect(() =>
+        admitted.push(admission(request as never, socket as never, Buffer.alloc(0), () => {})),
+      ).not.toThrow();
+    }
+    // "alice" takes the only token; the other three share the address's key "192.0.2.7".
+    expect(admitted).toEqual([true, false, false, false]);
+    // One shared key: the second booked a slot, the third and fourth came before it and were booked on it.
+    expect(admission.controller.refusedByKey).toBe(2);
   });
 });
