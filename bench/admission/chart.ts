@@ -24,7 +24,7 @@ function steps(times: number[], x: (ms: number) => number, y: (n: number) => num
 export function toSvg(rows: AdmissionBenchRow[], title: string): string {
   const width = LEFT + rows.length * (PANEL_W + GAP);
   const height = TOP + PANEL_H + 70;
-  const endMs = Math.max(1, ...rows.flatMap((row) => [row.quiet.lastMs, row.attacked.lastMs])) * 1.1;
+  const endMs = Math.max(1, ...rows.flatMap((row) => [row.quiet.lastMs * 1.2, row.attacked.lastMs])) * 1.1;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
