@@ -9,6 +9,7 @@
  * @see https://aws.amazon.com/builders-library/using-load-shedding-to-avoid-overload/
  */
 import type { HintPayload } from "../policy/hints.js";
+import { book, claimFirst, type KeyRecord, KeyTable } from "./admission-keys.js";
 
 export interface AdmissionOptions {
   /** New connections admitted per second, sustained (C). Required, > 0. */
@@ -44,6 +45,19 @@ export interface AdmissionOptions {
    * horizon × rate costs its later clients about one more attempt per horizon.
    */
   maxBookAheadMs?: number;
+  /**
+   * How many times one key may reach the shared bucket at once before it is paced (≥ 1). Default: `burst`.
+   * A key reaches the shared bucket when it has no appointment or one of its appointments is due, at most
+   * once per (keys remembered) / `ratePerSecond` seconds after this burst; see
+   * {@link AdmissionController.decide}.
+   */
+  keyBurst?: number;
+  /**
+   * Most keys remembered at once (an integer ≥ 1). Default 10,000. Only keys with an appointment pending or
+   * paced after a recent pass take room (tens of bytes each, plus the key); when all of it is taken, new keys
+   * share one record among themselves and never push out a key already known.
+   */
+  maxKeys?: number;
 }
 
 export interface ResolvedAdmissionOptions {
@@ -53,12 +67,26 @@ export interface ResolvedAdmissionOptions {
   readonly refusalCost: number;
   readonly maxHintMs: number;
   readonly maxBookAheadMs: number;
+  /** Arrivals one key may take from the shared bucket back to back before its spacing applies. */
+  readonly keyBurst: number;
+  /** Keys remembered at once; past it new keys share one overflow record. */
+  readonly maxKeys: number;
 }
 
-/** The answer for one arriving client. */
+/**
+ * The answer for one arriving client. A refusal with `cheap: true` went to a key whose own schedule is
+ * booked to the horizon (it keeps coming back before its appointments): the adapters answer it in their
+ * cheapest form (an HTTP 503 instead of a completed upgrade).
+ */
 export type AdmissionDecision =
   | { readonly admit: true }
-  | { readonly admit: false; readonly hint: HintPayload };
+  | {
+      readonly admit: false;
+      /** When to come back, in the wire format. */
+      readonly hint: HintPayload;
+      /** The key's own schedule was full: refused without booking anything (ws answers a plain 503). */
+      readonly cheap?: boolean;
+    };
 
 /** Serialisable state. */
 export interface AdmissionState {
@@ -98,27 +126,134 @@ export function resolveAdmissionOptions(options: AdmissionOptions): ResolvedAdmi
   }
   const maxHintMs = positive("maxHintMs", options.maxHintMs, 600_000);
   const maxBookAheadMs = positive("maxBookAheadMs", options.maxBookAheadMs, 60_000);
-  return { ratePerSecond, burst, spreadMs, refusalCost, maxHintMs, maxBookAheadMs };
+  const keyBurst = atLeastOne("keyBurst", options.keyBurst, Math.max(1, burst / 4));
+  const maxKeys = options.maxKeys ?? 10_000;
+  if (!Number.isInteger(maxKeys) || maxKeys < 1) {
+    throw new RangeError(`admission: maxKeys must be an integer >= 1; got ${String(maxKeys)}`);
+  }
+  return {
+    ratePerSecond,
+    burst,
+    spreadMs,
+    refusalCost,
+    maxHintMs,
+    maxBookAheadMs,
+    keyBurst,
+    maxKeys,
+  };
 }
+
+/**
+ * An arrival this much before its appointment still counts as on time: timers may fire a millisecond early,
+ * and the client's clock started after the server's decision anyway.
+ */
+const EARLY_TOLERANCE_MS = 10;
 
 export class AdmissionController {
   readonly options: ResolvedAdmissionOptions;
   private tokens: number;
   private updatedAtMs: number;
   private nextSlotAtMs: number;
+  private readonly keys: KeyTable;
+  /** Whether the last shared refusal booked a slot (one past the horizon does not). */
+  private booked = false;
   /** Admitted and refused counts since construction (for metrics and the storm lab). */
   admitted = 0;
   refused = 0;
+  /**
+   * Refusals that cost the shared capacity nothing (included in `refused`): a key back before its
+   * appointment, or held off by its own bucket.
+   */
+  refusedByKey = 0;
 
   constructor(options: AdmissionOptions, nowMs: number, state?: AdmissionState) {
     this.options = resolveAdmissionOptions(options);
     this.tokens = state?.tokens ?? this.options.burst;
     this.updatedAtMs = state?.updatedAtMs ?? nowMs;
     this.nextSlotAtMs = state?.nextSlotAtMs ?? nowMs;
+    this.keys = new KeyTable(this.options.maxKeys, nowMs);
   }
 
-  /** Admit the client arriving now, or refuse it with its appointment. */
-  decide(nowMs: number): AdmissionDecision {
+  /** Keys remembered now (at most `maxKeys`): those with an appointment pending or paced after a recent pass. */
+  get trackedKeys(): number {
+    return this.keys.size;
+  }
+
+  /**
+   * Admit the client arriving now, or refuse it with its appointment.
+   *
+   * With a `key` (who is asking: a user id, or the remote address by default in the adapters; a non-empty
+   * string of at most 256 characters — others share one record) the decision is fair to the other keys. A
+   * refusal books the key a slot. A client of the key arriving before the key's first slot is due — one
+   * ignoring its hint, or another client behind the same address — is booked the key's next slot, one
+   * spacing after its last: no shared token spent, no shared appointment moved. A key reaches the shared
+   * bucket only without slots or when one is due, and at most once per spacing after a burst of `keyBurst`;
+   * the spacing is (keys remembered) / `ratePerSecond`, so a key alone may use the whole rate and K keys
+   * waiting get about a K-th each. A key whose own slots reach the booking horizon is refused with
+   * `cheap: true` and books nothing. Without a key every arrival is decided on the shared bucket alone (the
+   * storm simulator's model).
+   */
+  decide(nowMs: number, key?: string): AdmissionDecision {
+    if (key === undefined) return this.decideShared(nowMs);
+    const record = this.keys.get(key, nowMs);
+    const decision = this.decideKeyed(record, nowMs);
+    this.keys.release(key, record, nowMs);
+    return decision;
+  }
+
+  private decideKeyed(record: KeyRecord, nowMs: number): AdmissionDecision {
+    const { ratePerSecond, keyBurst, burst } = this.options;
+    const spacingMs = (Math.max(1, this.keys.size) * 1000) / ratePerSecond;
+    if (record.slots > 0 && nowMs < record.firstAtMs - EARLY_TOLERANCE_MS) {
+      return this.bookOnKey(record, nowMs, record.lastAtMs + spacingMs);
+    }
+    // Clients keeping appointments booked one spacing apart still arrive in clumps (each picks its moment in
+    // a window), so a claim may pass in the shared burst; an arrival without one only in the key's own.
+    const claims = record.slots > 0;
+    if (claims) claimFirst(record);
+    const toleranceMs = ((claims ? Math.max(keyBurst, burst) : keyBurst) - 1) * spacingMs;
+    if (nowMs < record.paceAtMs - toleranceMs) {
+      const atMs = record.slots > 0 ? record.lastAtMs + spacingMs : record.paceAtMs - toleranceMs;
+      return this.bookOnKey(record, nowMs, atMs);
+    }
+    record.paceAtMs = Math.max(record.paceAtMs, nowMs) + spacingMs;
+    const decision = this.decideShared(nowMs);
+    if (decision.admit) return decision;
+    if (!this.booked) return decision;
+    const { retryAfterMs, spreadMs = 0 } = decision.hint;
+    if (record.slots === 0) {
+      book(record, nowMs + retryAfterMs, spreadMs);
+      return decision;
+    }
+    // The key's own clients come in its order, one spacing apart, however early the shared slot is.
+    const atMs = Math.max(nowMs + retryAfterMs, record.lastAtMs + spacingMs);
+    const horizon = Math.min(this.options.maxBookAheadMs, this.options.maxHintMs);
+    if (atMs - nowMs > horizon) return decision;
+    const later = Math.min(Math.ceil(atMs - nowMs), this.options.maxHintMs);
+    const windowMs = Math.min(this.options.spreadMs, this.options.maxHintMs - later);
+    book(record, nowMs + later, windowMs);
+    return { admit: false, hint: { retryAfterMs: later, spreadMs: windowMs } };
+  }
+
+  /** Refuses on the key's own schedule, booking `atMs` for it unless that lies past the horizon. */
+  private bookOnKey(record: KeyRecord, nowMs: number, atMs: number): AdmissionDecision {
+    const { maxHintMs, maxBookAheadMs, spreadMs } = this.options;
+    this.refused++;
+    this.refusedByKey++;
+    const horizon = Math.min(maxBookAheadMs, maxHintMs);
+    if (atMs - nowMs > horizon) {
+      const start = Math.round(Math.min(horizon, (maxHintMs * 3) / 4));
+      const end = Math.min(horizon * 1.5, maxHintMs);
+      return { admit: false, hint: { retryAfterMs: start, spreadMs: Math.floor(end - start) }, cheap: true };
+    }
+    const retryAfterMs = Math.min(Math.max(1, Math.ceil(atMs - nowMs)), maxHintMs);
+    const windowMs = Math.min(spreadMs, maxHintMs - retryAfterMs);
+    book(record, nowMs + retryAfterMs, windowMs);
+    return { admit: false, hint: { retryAfterMs, spreadMs: windowMs } };
+  }
+
+  private decideShared(nowMs: number): AdmissionDecision {
+    this.booked = false;
     this.refill(nowMs);
     if (this.tokens >= 1) {
       this.tokens -= 1;
@@ -142,6 +277,7 @@ export class AdmissionController {
       return { admit: false, hint: { retryAfterMs: start, spreadMs: Math.floor(end - start) } };
     }
     this.nextSlotAtMs = slot + intervalMs;
+    this.booked = true;
     // Rounded up, and at least 1 ms: a client told to come back even a fraction of a millisecond before its
     // token exists is refused again. (At epoch-sized `nowMs` a tiny wait is lost to floating point and
     // `slot - nowMs` can be exactly 0, which as `Retry-After: 0` would invite the client back at once.)

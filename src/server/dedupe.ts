@@ -17,12 +17,14 @@
  */
 import { DELIVERY_TAG, type DeliveryAck } from "../client/delivery.js";
 import { describe } from "../describe.js";
+import { type DedupeStore, memoryDedupeStore } from "./dedupe-store.js";
 
-/** Where the highest processed sequence number of each session is kept. May be async (a database). */
-export interface DedupeStore {
-  get(sessionId: string): number | undefined | Promise<number | undefined>;
-  set(sessionId: string, seq: number): void | Promise<void>;
-}
+export {
+  type DedupeStore,
+  type MemoryDedupeStore,
+  type MemoryDedupeStoreOptions,
+  memoryDedupeStore,
+} from "./dedupe-store.js";
 
 /** What {@link DedupeReceiver.receive} did with one inbound message. */
 export type DedupeResult =
@@ -34,18 +36,35 @@ export type DedupeResult =
   | { readonly status: "plain"; readonly data: unknown }
   /** An envelope with a bad session id or sequence number: ignored. */
   | { readonly status: "invalid"; readonly problem: string }
-  /** The effect or the store threw, the session had too many messages pending, or an earlier message on this
-   * connection failed: nothing recorded, no ack. Close the connection: the client sends everything
-   * unacknowledged again on its next one. */
+  /** The effect or the store threw, the session or the connection had too much pending (`maxPending`,
+   * `maxPendingPerConnection`, `maxPendingBytesPerConnection`), or an earlier message on this connection
+   * failed: nothing recorded, no ack. Close the connection: the client sends everything unacknowledged
+   * again on its next one. */
   | { readonly status: "failed"; readonly error: unknown };
 
 export interface DeduplicatorOptions {
-  /** Default: an in-memory store of at most `maxSessions` sessions (least recently used forgotten first). */
+  /**
+   * Default: an in-memory store of at most `maxSessions` sessions, `maxSessionsPerOwner` per owner (least
+   * recently used forgotten first, never another owner's while the one asking holds more): {@link memoryDedupeStore}.
+   */
   store?: DedupeStore;
-  /** Sessions the default store remembers. Default 100,000. */
+  /** Sessions the default store remembers in total. Default 100,000. */
   maxSessions?: number;
+  /** Sessions the default store remembers per owner ({@link Deduplicator.connection}). Default 1,000. */
+  maxSessionsPerOwner?: number;
   /** Most messages of one session waiting to be processed; beyond it a message is `failed`. Default 1000. */
   maxPending?: number;
+  /**
+   * Most messages of one connection waiting to be processed, across all its sessions; beyond it a message is
+   * `failed`. Default 1000. (A connection may otherwise open thousands of sessions, each within `maxPending`.)
+   */
+  maxPendingPerConnection?: number;
+  /**
+   * Most bytes of one connection's messages waiting to be processed (text and binary by their length, an
+   * already parsed Socket.IO payload by the length of its JSON); beyond it a message is `failed`. Default
+   * 8 MiB.
+   */
+  maxPendingBytesPerConnection?: number;
   /** Longest envelope read, in bytes (characters for text); a longer one is `invalid`. Default 1 MiB. */
   maxBytes?: number;
 }
@@ -67,36 +86,13 @@ export interface DedupeReceiver {
 /** Longest session id accepted. */
 const MAX_SESSION_ID = 128;
 
-/** An in-memory {@link DedupeStore} remembering at most `maxSessions` sessions, least recently used out first. */
-export function memoryDedupeStore(maxSessions = 100_000): DedupeStore {
-  if (!Number.isInteger(maxSessions) || maxSessions < 1) {
-    throw new RangeError(`maxSessions must be an integer >= 1; got ${describe(maxSessions)}`);
-  }
-  const seen = new Map<string, number>();
-  return {
-    // Reading counts as use: a session that is only ever resent to must not be the first forgotten.
-    get(sessionId) {
-      const seq = seen.get(sessionId);
-      if (seq !== undefined) {
-        seen.delete(sessionId);
-        seen.set(sessionId, seq);
-      }
-      return seq;
-    },
-    set(sessionId, seq) {
-      seen.delete(sessionId);
-      seen.set(sessionId, seq);
-      if (seen.size > maxSessions) seen.delete(seen.keys().next().value as string);
-    },
-  };
-}
-
 /** The acknowledgement of every message of `sid` up to `seq`. `JSON.stringify` it for a WebSocket. */
 export function deliveryAck(sid: string, seq: number): DeliveryAck {
   return { [DELIVERY_TAG]: "ack", sid, seq } as DeliveryAck;
 }
 
-type Envelope = { sid: string; seq: number; data: unknown };
+/** A read envelope; `bytes` is what it weighs while it waits (see maxPendingBytesPerConnection). */
+type Envelope = { sid: string; seq: number; data: unknown; bytes: number };
 type Effect = (data: unknown, id: { sid: string; seq: number }) => unknown;
 
 const MiB = 1024 * 1024;
@@ -104,6 +100,7 @@ const MiB = 1024 * 1024;
 /** Reads an envelope out of WebSocket text (string, Buffer or ArrayBuffer) or a Socket.IO payload (object). */
 function readEnvelope(raw: unknown, maxBytes: number): Envelope | { problem: string } | undefined {
   let value = raw;
+  let bytes: number | undefined;
   if (typeof raw === "string" || raw instanceof ArrayBuffer || raw instanceof Uint8Array) {
     const binary = typeof raw !== "string";
     // A prefix tells whether it meant to be an envelope; only then is its length worth a problem.
@@ -112,6 +109,7 @@ function readEnvelope(raw: unknown, maxBytes: number): Envelope | { problem: str
     if ((binary ? raw.byteLength : raw.length) > maxBytes) {
       return { problem: `envelope over ${maxBytes} bytes (maxBytes)` };
     }
+    bytes = binary ? raw.byteLength : raw.length;
     const text = binary ? new TextDecoder().decode(raw) : raw;
     try {
       value = JSON.parse(text);
@@ -129,7 +127,18 @@ function readEnvelope(raw: unknown, maxBytes: number): Envelope | { problem: str
   if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) {
     return { problem: "seq must be a safe integer >= 1" };
   }
-  return { sid, seq, data: Object.hasOwn(record, "data") ? record.data : undefined };
+  const data = Object.hasOwn(record, "data") ? record.data : undefined;
+  return { sid, seq, data, bytes: bytes ?? jsonLength(data) };
+}
+
+/** What a parsed payload weighs while it waits: the length of its JSON (0 when it has none). */
+function jsonLength(data: unknown): number {
+  try {
+    return JSON.stringify(data)?.length ?? 0;
+  } catch {
+    // Not from the wire (a cycle, a BigInt): weigh it as one message of the largest size.
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
@@ -154,15 +163,29 @@ export class Deduplicator {
   private readonly store: DedupeStore;
   private readonly maxPending: number;
   private readonly maxBytes: number;
+  private readonly maxPendingPerConnection: number;
+  private readonly maxPendingBytes: number;
   private readonly chains = new Map<string, Chain>();
 
   constructor(options: DeduplicatorOptions = {}) {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`Deduplicator: options must be an object; got ${describe(options)}`);
     }
-    this.store = options.store ?? memoryDedupeStore(options.maxSessions);
+    this.store =
+      options.store ??
+      memoryDedupeStore(options.maxSessions, { maxSessionsPerOwner: options.maxSessionsPerOwner });
     this.maxPending = positiveInteger("maxPending", options.maxPending, 1000);
     this.maxBytes = positiveInteger("maxBytes", options.maxBytes, MiB);
+    this.maxPendingPerConnection = positiveInteger(
+      "maxPendingPerConnection",
+      options.maxPendingPerConnection,
+      1000,
+    );
+    this.maxPendingBytes = positiveInteger(
+      "maxPendingBytesPerConnection",
+      options.maxPendingBytesPerConnection,
+      8 * MiB,
+    );
   }
 
   /**
@@ -181,6 +204,8 @@ export class Deduplicator {
     }
     const keyOf = (sid: string) => (owner === undefined ? sid : `${owner.length}:${owner}:${sid}`);
     let failure: string | undefined;
+    let pending = 0;
+    let pendingBytes = 0;
     const failed = (error: unknown): DedupeResult => {
       failure ??= `message failed earlier on this connection: ${error instanceof Error ? error.message : describe(error)}`;
       return { status: "failed", error };
@@ -192,20 +217,21 @@ export class Deduplicator {
         if ("problem" in envelope) return Promise.resolve({ status: "invalid", problem: envelope.problem });
         const sid = keyOf(envelope.sid);
         const chain = this.chains.get(sid) ?? { tail: Promise.resolve(), pending: 0 };
-        if (chain.pending >= this.maxPending) {
-          return Promise.resolve(
-            failed(new Error(`over ${this.maxPending} messages of session pending (maxPending)`)),
-          );
-        }
+        const over = this.overPending(chain, pending, pendingBytes, envelope.bytes);
+        if (over !== undefined) return Promise.resolve(failed(new Error(over)));
         chain.pending++;
+        pending++;
+        pendingBytes += envelope.bytes;
         this.chains.set(sid, chain);
         const result = chain.tail.then(async () => {
           if (failure !== undefined) return { status: "failed", error: new Error(failure) } as const;
-          const outcome = await this.process(sid, envelope, effect);
+          const outcome = await this.process(sid, envelope, effect, owner);
           return outcome.status === "failed" ? failed(outcome.error) : outcome;
         });
         chain.tail = result;
         void result.then(() => {
+          pending--;
+          pendingBytes -= envelope.bytes;
           if (--chain.pending === 0 && this.chains.get(sid) === chain) this.chains.delete(sid);
         });
         return result;
@@ -213,13 +239,37 @@ export class Deduplicator {
     };
   }
 
-  private async process(key: string, { sid, seq, data }: Envelope, effect: Effect): Promise<DedupeResult> {
+  /** Why one more message (of `bytes`) may not wait on `chain` and its connection, or undefined. */
+  private overPending(
+    chain: Chain,
+    pending: number,
+    pendingBytes: number,
+    bytes: number,
+  ): string | undefined {
+    if (chain.pending >= this.maxPending)
+      return `over ${this.maxPending} messages of session pending (maxPending)`;
+    if (pending >= this.maxPendingPerConnection) {
+      return `over ${this.maxPendingPerConnection} messages of connection pending (maxPendingPerConnection)`;
+    }
+    // One message alone may always wait: maxBytes, not this bound, limits its size.
+    if (pending > 0 && pendingBytes + bytes > this.maxPendingBytes) {
+      return `over ${this.maxPendingBytes} bytes of connection pending (maxPendingBytesPerConnection)`;
+    }
+    return undefined;
+  }
+
+  private async process(
+    key: string,
+    { sid, seq, data }: Envelope,
+    effect: Effect,
+    owner: string | undefined,
+  ): Promise<DedupeResult> {
     try {
-      const last = (await this.store.get(key)) ?? 0;
+      const last = (await this.store.get(key, owner)) ?? 0;
       // A gap (seq > last + 1) is accepted: the client reported the messages in it as dropped.
       if (seq <= last) return { status: "duplicate", ack: deliveryAck(sid, last) };
       await effect(data, { sid, seq });
-      await this.store.set(key, seq);
+      await this.store.set(key, seq, owner);
       return { status: "processed", data, ack: deliveryAck(sid, seq) };
     } catch (error) {
       return { status: "failed", error };

@@ -12,6 +12,7 @@ export {
   type ResolvedAdmissionOptions,
   resolveAdmissionOptions,
 } from "./admission.js";
+export { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 export {
   type DedupeReceiver,
   type DedupeResult,
@@ -19,6 +20,8 @@ export {
   Deduplicator,
   type DeduplicatorOptions,
   deliveryAck,
+  type MemoryDedupeStore,
+  type MemoryDedupeStoreOptions,
   memoryDedupeStore,
 } from "./dedupe.js";
 export {
@@ -33,10 +36,12 @@ export {
 } from "./drain.js";
 export * from "./presence/index.js";
 export {
+  DuplicateConnectError,
   OVERLOADED,
   OverloadedError,
   type SocketIoAdmission,
   type SocketIoAdmissionOptions,
+  type SocketIoHandshakeLike,
   socketIoAdmission,
 } from "./socket-io.js";
 export {

@@ -10,6 +10,7 @@
 import { type Clock, systemClock } from "../env.js";
 import type { HintPayload } from "../policy/hints.js";
 import { AdmissionController, type AdmissionOptions } from "./admission.js";
+import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 
 /** How long a refused connection may linger before the server closes it (ms). */
 const REFUSED_GRACE_MS = 1_000;
@@ -17,9 +18,45 @@ const REFUSED_GRACE_MS = 1_000;
 /** The `message` of a refusal, as the client's `connect_error` shows it. */
 export const OVERLOADED = "overloaded";
 
+/** The parts of a Socket.IO handshake (`socket.handshake`) a `key` function may read. */
+export interface SocketIoHandshakeLike {
+  /** The remote address of the underlying connection. */
+  readonly address?: string;
+  /** The HTTP headers of the request that opened the connection (proxy headers are not trusted by default). */
+  readonly headers?: Readonly<Record<string, string | string[] | undefined>>;
+  /** The query parameters of that request. */
+  readonly query?: Readonly<Record<string, unknown>>;
+  /** The client's `auth` payload for this namespace. */
+  readonly auth?: Readonly<Record<string, unknown>>;
+}
+
 export interface SocketIoAdmissionOptions extends AdmissionOptions {
   /** Time and timers (`now`, and `setTimeout` to close refused connections that linger). Default: the system clock. */
   clock?: Clock;
+  /**
+   * Who is asking, from the handshake: a user or tenant id, or an address. Refusals are accounted per key
+   * (AdmissionController.decide), so one key ignoring its hints cannot take the capacity of the others.
+   * Default: `handshake.address` ({@link addressKey}: IPv6 by its /64). Behind a reverse proxy that is the
+   * proxy's address — return the client address the proxy reports instead, and only from a proxy you trust
+   * (a forwarded-for header is whatever the client wrote unless your proxy overwrites it). A key that
+   * throws, or is not a non-empty string of at most 256 characters, falls back to the address.
+   */
+  key?: (handshake: SocketIoHandshakeLike) => string | undefined;
+}
+
+/**
+ * The error a CONNECT gets when its connection already has a socket admitted (or being admitted) on the
+ * same namespace: socket.io-client never sends one, so it is refused without spending anything.
+ */
+export class DuplicateConnectError extends Error {
+  /** Stable error name. */
+  override readonly name = "DuplicateConnectError";
+  /** Stable error code, also what the client sees as the refusal's message. */
+  readonly code = "DUPLICATE_CONNECT";
+
+  constructor(namespace: string) {
+    super(`duplicate CONNECT for namespace ${namespace} on one connection`);
+  }
 }
 
 /**
@@ -40,17 +77,58 @@ export class OverloadedError extends Error {
 
 /** A Socket.IO middleware (`io.use(...)` / `namespace.use(...)`) that also exposes its controller. */
 export interface SocketIoAdmission {
-  (socket: unknown, next: (err?: OverloadedError) => void): void;
+  (socket: unknown, next: (err?: OverloadedError | DuplicateConnectError) => void): void;
   /** The controller deciding: read `admitted`, `refused` and `backlogMs(now)` for metrics. */
   readonly controller: AdmissionController;
+}
+
+/** What the middleware reads of a Socket.IO server-side socket. */
+interface SocketIoSocketView {
+  readonly conn?: { close?: () => void };
+  readonly client?: { close?: () => void };
+  readonly nsp?: { readonly name?: unknown };
+  readonly handshake?: SocketIoHandshakeLike;
+  once?(event: "disconnect", listener: () => void): unknown;
+}
+
+/** The decision made for one engine.io connection. */
+interface Decided {
+  readonly refusal: HintPayload | undefined;
+  /** Namespaces this admitted connection has a socket on (or is joining). */
+  readonly namespaces: Set<string>;
+}
+
+/** Marks `namespace` held by the connection until its socket disconnects (a client may leave and re-join). */
+function holdNamespace(decided: Decided, namespace: string, socket: SocketIoSocketView): void {
+  decided.namespaces.add(namespace);
+  socket.once?.("disconnect", () => decided.namespaces.delete(namespace));
+}
+
+/** The operator's key, or the handshake address when it is missing, throws or returns something unusable. */
+function keyFunction(
+  key: ((handshake: SocketIoHandshakeLike) => string | undefined) | undefined,
+): (handshake: SocketIoHandshakeLike | undefined) => string {
+  return (handshake) => {
+    if (key !== undefined && handshake !== undefined) {
+      try {
+        const value = key(handshake);
+        if (typeof value === "string" && value.length > 0 && value.length <= MAX_KEY_LENGTH) return value;
+      } catch {
+        // An operator's key function that throws on a hostile handshake must not crash the middleware.
+      }
+    }
+    return addressKey(typeof handshake?.address === "string" ? handshake.address : undefined);
+  };
 }
 
 /**
  * Creates the admission middleware. Register it first, so a refused attempt costs no other middleware
  * (auth, session lookups) — shedding load is only worth it when refusing is cheap.
  *
- * A middleware runs once per namespace a client joins; register it on the namespace clients connect to
- * first (usually `/`), or each namespace join spends a token.
+ * One engine.io connection is one admission: Socket.IO runs middleware for every CONNECT packet, and the
+ * first decision on a connection is the only one — a refused connection gets the same refusal again, an
+ * admitted one may join further namespaces without spending another token, and a second CONNECT for a
+ * namespace the connection already has (or is joining) is refused with {@link DuplicateConnectError}.
  *
  * @example
  * const admission = socketIoAdmission({ ratePerSecond: 500 });
@@ -73,25 +151,50 @@ export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAd
   ) {
     throw new TypeError(`socketIoAdmission: clock must have now() and setTimeout(); got ${String(clock)}`);
   }
+  if (options.key !== undefined && typeof options.key !== "function") {
+    throw new TypeError(
+      `socketIoAdmission: key must be a function of the handshake; got ${String(options.key)}`,
+    );
+  }
+  const keyOf = keyFunction(options.key);
   const controller = new AdmissionController(options, clock.now());
-  // One decision per engine.io connection: Socket.IO runs middleware for every CONNECT packet, so a client
-  // that repeats CONNECT on one refused connection would otherwise book a new appointment each time and
-  // push every honest client's appointment out towards the ceiling. It gets its first answer again, and
-  // the connection is closed once that answer has been written.
-  const refusedOn = new WeakMap<object, HintPayload>();
-  const middleware = (socket: unknown, next: (err?: OverloadedError) => void): void => {
-    const conn = (socket as { conn?: { close?: () => void } } | null)?.conn;
-    const earlier = conn === undefined ? undefined : refusedOn.get(conn);
-    if (earlier !== undefined) {
-      next(new OverloadedError(earlier));
+  // One decision per engine.io connection. Socket.IO runs middleware for every CONNECT packet, and a TCP
+  // write full of CONNECTs is parsed before the first of them completes, so without this one client would
+  // take a token (or book an appointment) per packet. A refused connection gets its first answer again and
+  // is closed once that answer has been written; an admitted one holds each namespace once.
+  const decided = new WeakMap<object, Decided>();
+  const middleware = (
+    socket: unknown,
+    next: (err?: OverloadedError | DuplicateConnectError) => void,
+  ): void => {
+    const view = (socket ?? {}) as SocketIoSocketView;
+    const conn = view.conn ?? view.client;
+    const namespace = typeof view.nsp?.name === "string" ? view.nsp.name : "/";
+    const earlier = conn === undefined ? undefined : decided.get(conn);
+    if (earlier?.refusal !== undefined) {
+      next(new OverloadedError(earlier.refusal));
       return;
     }
-    const decision = controller.decide(clock.now());
-    if (decision.admit) {
+    if (earlier !== undefined) {
+      if (earlier.namespaces.has(namespace)) {
+        next(new DuplicateConnectError(namespace));
+        return;
+      }
+      holdNamespace(earlier, namespace, view);
       next();
       return;
     }
-    if (conn !== undefined) refusedOn.set(conn, decision.hint);
+    const decision = controller.decide(clock.now(), keyOf(view.handshake));
+    if (decision.admit) {
+      if (conn !== undefined) {
+        const admitted: Decided = { refusal: undefined, namespaces: new Set() };
+        decided.set(conn, admitted);
+        holdNamespace(admitted, namespace, view);
+      }
+      next();
+      return;
+    }
+    if (conn !== undefined) decided.set(conn, { refusal: decision.hint, namespaces: new Set() });
     next(new OverloadedError(decision.hint));
     // A well-behaved client disconnects on its own at once; one that lingers is closed after a grace
     // period (closing at once could overtake the CONNECT_ERROR that carries the appointment).

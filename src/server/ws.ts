@@ -16,6 +16,7 @@ import type { Duplex } from "node:stream";
 import { type Clock, systemClock } from "../env.js";
 import { CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../policy/hints.js";
 import { AdmissionController, type AdmissionOptions } from "./admission.js";
+import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 
 /** How a refused upgrade is answered. */
 export type WsRefusal = "close-1013" | "http-503";
@@ -61,6 +62,16 @@ export interface WsAdmissionOptions extends AdmissionOptions {
   wss?: WebSocketServerLike;
   /** Time and timers (`now`, and `setTimeout` to cut off refused clients that linger). Default: the system clock. */
   clock?: Clock;
+  /**
+   * Who is asking, from the upgrade request: a user or tenant id, or an address. Refusals are accounted per
+   * key (AdmissionController.decide), so one key ignoring its hints cannot take the capacity of the others.
+   * Default: the remote address of the TCP connection ({@link addressKey}: IPv6 by its /64). Behind a
+   * reverse proxy that address is the proxy's — return the client address the proxy reports instead, and
+   * only from a proxy you trust: a forwarded-for header is whatever the client wrote unless your proxy
+   * overwrites it. A key that throws, or is not a non-empty string of at most 256 characters, falls back to
+   * the remote address.
+   */
+  key?: (request: IncomingMessage) => string | undefined;
 }
 
 /**
@@ -129,6 +140,23 @@ function refuseWith1013(
   });
 }
 
+/** The operator's key, or the remote address when it is missing, throws or returns something unusable. */
+function keyFunction(
+  key: ((request: IncomingMessage) => string | undefined) | undefined,
+): (request: IncomingMessage) => string {
+  return (request) => {
+    if (key !== undefined) {
+      try {
+        const value = key(request);
+        if (typeof value === "string" && value.length > 0 && value.length <= MAX_KEY_LENGTH) return value;
+      } catch {
+        // An operator's key function that throws on a hostile request must not crash the upgrade path.
+      }
+    }
+    return addressKey(request.socket?.remoteAddress);
+  };
+}
+
 /**
  * Creates the upgrade-path admission control.
  *
@@ -167,6 +195,12 @@ export function wsAdmission(options: WsAdmissionOptions): WsAdmission {
   ) {
     throw new TypeError(`wsAdmission: clock must have now() and setTimeout(); got ${String(clock)}`);
   }
+  if (options.key !== undefined && typeof options.key !== "function") {
+    throw new TypeError(
+      `wsAdmission: key must be a function of the upgrade request; got ${String(options.key)}`,
+    );
+  }
+  const keyOf = keyFunction(options.key);
   const controller = new AdmissionController(options, clock.now());
   const admission = (
     request: IncomingMessage,
@@ -177,14 +211,17 @@ export function wsAdmission(options: WsAdmissionOptions): WsAdmission {
     if (accept === undefined && wss === undefined) {
       throw new TypeError("wsAdmission: pass accept, or create the admission with the wss option");
     }
-    const decision = controller.decide(clock.now());
+    const decision = controller.decide(clock.now(), keyOf(request));
     if (decision.admit) {
       if (accept !== undefined) accept();
       else wss?.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
       return true;
     }
-    if (refuseWith === "http-503" || wss === undefined) refuseWith503(socket, decision.hint);
-    else refuseWith1013(wss, request, socket, head, decision.hint, clock);
+    // A key that keeps coming back early is answered without completing the upgrade: it has had its
+    // appointment in band already, and ignores it.
+    if (refuseWith === "http-503" || wss === undefined || decision.cheap === true) {
+      refuseWith503(socket, decision.hint);
+    } else refuseWith1013(wss, request, socket, head, decision.hint, clock);
     return false;
   };
   return Object.assign(admission, { controller });

@@ -18,7 +18,7 @@ import {
   seededRandom,
   systemClock,
 } from "../../src/index.js";
-import { drainSocketIo, socketIoAdmission } from "../../src/server/index.js";
+import { drainSocketIo, OverloadedError, socketIoAdmission } from "../../src/server/index.js";
 import { socketIoTransport } from "../../src/socket-io.js";
 import { type Recording, record, waitFor } from "./socket-io-harness.js";
 
@@ -137,7 +137,7 @@ describe("socketIoAdmission with real clients", () => {
     const appointments: number[] = [];
     const server = await startServer((socket, next) =>
       admission(socket, (err) => {
-        if (err !== undefined) appointments.push(decidedAt + err.data.retryAfterMs);
+        if (err instanceof OverloadedError) appointments.push(decidedAt + err.data.retryAfterMs);
         next(err);
       }),
     );
