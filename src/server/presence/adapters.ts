@@ -157,9 +157,21 @@ function engineBuffered(engine: unknown): number {
   return bytes;
 }
 
+/**
+ * Closes the engine connection, discarding what it holds unsent (engine.io would otherwise wait for a
+ * drain that a peer that does not read never gives), and terminates its WebSocket if the close handshake
+ * has not ended it soon after.
+ */
 function closeEngine(engine: unknown): void {
   const close = field(engine, "close");
-  if (typeof close === "function") close.call(engine);
+  if (typeof close === "function") close.call(engine, true);
+  const socket = field(field(engine, "transport"), "socket");
+  const terminate = field(socket, "terminate");
+  if (typeof terminate !== "function") return;
+  const timer = systemClock.setTimeout(() => {
+    if (field(socket, "readyState") !== 3) terminate.call(socket);
+  }, CLOSE_GRACE_MS);
+  (timer as { unref?: () => void }).unref?.();
 }
 
 /**

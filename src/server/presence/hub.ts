@@ -246,7 +246,10 @@ export class PresenceHub {
       this.send(previous, { type: "displaced", space: name });
     }
     seat.connection = connection;
-    const binding: Binding = { member, seen: 0, answered: space.batch, behindSince: undefined };
+    // A repeated sync keeps its binding: a connection behind stays behind (its clock keeps running).
+    const binding: Binding =
+      already?.member === member ? already : { member, seen: 0, answered: 0, behindSince: undefined };
+    binding.answered = space.batch;
     conn.bindings.set(name, binding);
     space.merged.delete(member);
     const before = this.options.store.member(name, member);
@@ -264,7 +267,7 @@ export class PresenceHub {
     const { store } = this.options;
     const name = message.space;
     const space = this.space(name);
-    if (this.slow(connection)) {
+    if (binding.behindSince !== undefined || this.slow(connection)) {
       this.markBehind(name, space, connection, binding);
       return;
     }
