@@ -173,7 +173,8 @@ export class RawPresenceClient {
   /** Stops reading from the socket (the kernel buffers fill, then the server's). */
   pause(): void {
     if (this.ws !== undefined) this.ws.pause();
-    else (this.io?.io.engine.transport as unknown as { ws?: WebSocket }).ws?.pause();
+    else if (this.io !== undefined)
+      (this.io.io.engine.transport as unknown as { ws?: WebSocket }).ws?.pause();
   }
 
   /** Resolves with the next presence message for which `match` holds (already received ones count). */

@@ -73,6 +73,7 @@ describe("PresenceHub limits", () => {
 
   it("sends nothing to a connection over highWaterBytes, then one snapshot once it drains", () => {
     const { hub, clock, sync, update } = setup();
+    expect(hub.stats().coalesced).toBe(0);
     const slow = connection();
     const other = connection();
     sync(slow, "slow");
@@ -85,6 +86,7 @@ describe("PresenceHub limits", () => {
       clock.advance(20);
     }
     expect(slow.got.length).toBe(before);
+    expect(hub.stats().coalesced).toBeGreaterThan(0);
     slow.bytes = 0;
     clock.advance(20);
     expect(slow.got.slice(before)).toEqual([
