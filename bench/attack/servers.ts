@@ -115,6 +115,8 @@ export function userOf(request: unknown): string | undefined {
 /** A client speaking presence by hand over a raw `ws` or socket.io-client socket. */
 export class RawPresenceClient {
   readonly received: string[] = [];
+  /** Keep received messages in `received` (a long-running bench client turns this off). */
+  keep = true;
   closeCode: number | undefined;
   private closedWaiters: Array<() => void> = [];
   private listeners: Array<(text: string) => void> = [];
@@ -156,10 +158,23 @@ export class RawPresenceClient {
     return client;
   }
 
+  /** Calls `listener` with every presence message from now on. */
+  onMessage(listener: (message: Record<string, unknown>) => void): void {
+    this.listeners.push((text) => listener(JSON.parse(text) as Record<string, unknown>));
+  }
+
   send(text: string): void {
     if (this.ws !== undefined) {
       if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
     } else if (this.io?.connected === true) this.io.emit("message", text);
+  }
+
+  /** Sends many messages in as few TCP writes as possible (a flood is cheap for the one who sends it). */
+  sendMany(texts: readonly string[]): void {
+    const tcp = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } } | undefined)?._socket;
+    tcp?.cork();
+    for (const text of texts) this.send(text);
+    tcp?.uncork();
   }
 
   sync(space: string, member: string, state: StateRecord = {}, at = { epoch: null, rev: null } as Revision) {
@@ -228,7 +243,7 @@ export class RawPresenceClient {
 
   private take(text: string): void {
     if (!isPresenceMessage(text)) return;
-    this.received.push(text);
+    if (this.keep) this.received.push(text);
     for (const listener of [...this.listeners]) listener(text);
   }
 

@@ -18,6 +18,7 @@ export interface PresenceWsSocketLike {
   readonly bufferedAmount?: number;
   readonly readyState?: number;
   close?(code: number, reason: string): void;
+  pause?(): void;
   terminate?(): void;
   on(event: "message", listener: (data: unknown, isBinary: boolean) => void): unknown;
   on(event: "close", listener: () => void): unknown;
@@ -91,6 +92,8 @@ export function presenceWsConnection(
     buffered: () => ws.bufferedAmount ?? 0,
     close: (code, reason) => {
       ws.close?.(code, reason);
+      // Read nothing more: a flood already in the kernel's buffers must not cost the parsing of every frame.
+      ws.pause?.();
       // A peer that does not read never takes the close frame: it must not hold the socket for ws's 30 s.
       const timer = systemClock.setTimeout(() => {
         if (ws.readyState !== 3) ws.terminate?.();

@@ -204,7 +204,7 @@ export class PresenceHub {
       this.markBehind(name, space, connection, already);
       return;
     }
-    if (space === undefined && this.spaces.size >= this.options.maxSpaces) {
+    if (space === undefined && this.spaces.size >= this.options.maxSpaces && !this.freeAbandonedSpace()) {
       this.refuse(connection, name, "hub-full");
       return;
     }
@@ -256,6 +256,32 @@ export class PresenceHub {
     if (before === undefined) this.change(name, { op: "join", id: member, state: message.state });
     else this.patch(name, member, before, message.state, true);
     this.answer(connection, binding, message);
+  }
+
+  /**
+   * At `maxSpaces`, a space whose every member is away (the trail of grace-period churn) makes room for a
+   * new one, so churn cannot lock others out of new spaces. Looks at the 64 longest-away seats at most.
+   */
+  private freeAbandonedSpace(): boolean {
+    let looked = 0;
+    for (const away of this.ledger.oldestAway()) {
+      if (++looked > 64) return false;
+      const space = this.spaces.get(away.space);
+      if (space === undefined) continue;
+      let live = false;
+      for (const seat of space.seats.values()) {
+        if (seat.connection === undefined) continue;
+        live = true;
+        break;
+      }
+      if (live) continue;
+      for (const member of [...space.seats.keys()]) {
+        this.evicted++;
+        this.remove(away.space, member);
+      }
+      return true;
+    }
+    return false;
   }
 
   private refuse(connection: PresenceConnection, space: string, reason: string): void {

@@ -62,6 +62,11 @@ export class SeatLedger {
     return out;
   }
 
+  /** The longest-away seats, oldest first. */
+  oldestAway(): IterableIterator<AwaySeat> {
+    return this.awayAll.values();
+  }
+
   /** `identity` took a new seat. */
   add(identity: string): void {
     this.count++;

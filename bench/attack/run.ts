@@ -1,0 +1,183 @@
+/**
+ * `npm run bench:attack`: the presence hub at its default settings, on a real `ws` server on 127.0.0.1,
+ * attacked by a separate process; for each scenario, a quiet baseline then the attack, in the same run.
+ * Figures: others' update latency (p50/p99, from real clients), server memory held for the attacker, seats
+ * and spaces, event-loop delay. Writes results.json, results.md and chart.svg.
+ *
+ *   npm run bench:attack -- [--seconds 5] [--members 1000] [--only sync-flood,update-flood] [--out bench/results/attack]
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import type { PresenceConnection, PresenceHub } from "../../src/server/presence/index.js";
+import { figure, LatencyProbe } from "./probe.js";
+import { type AttackResults, toMarkdown, toSvg } from "./report.js";
+import { type PhaseFigures, SCENARIOS, type Scenario, type ScenarioFigures } from "./scenarios.js";
+import { type AttackServer, startAttackServer } from "./servers.js";
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "5" },
+    members: { type: "string", default: "1000" },
+    probers: { type: "string", default: "5" },
+    only: { type: "string", default: "" },
+    out: { type: "string", default: "bench/results/attack" },
+  },
+});
+
+function intFlag(name: string, text: string | undefined, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min)
+    throw new RangeError(`--${name} must be an integer >= ${min}; got ${text}`);
+  return value;
+}
+
+const seconds = intFlag("seconds", values.seconds, 1);
+const members = intFlag("members", values.members, 0);
+const probers = intFlag("probers", values.probers, 1);
+const only = (values.only ?? "").split(",").filter((id) => id !== "");
+const out = values.out ?? "bench/results/attack";
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error("run with node --expose-gc (npm run bench:attack does)");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `count` members in "office" held by in-process connections (so the roster and its answers are full size). */
+function fill(hub: PresenceHub, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const sink: PresenceConnection = { id: `sink-${i}`, send: () => {} };
+    const state = { room: `room-${i % 10}`, emoji: "☕", layout: { x: i, y: -i } };
+    hub.receive(
+      sink,
+      JSON.stringify({
+        $presence: "sync",
+        v: 1,
+        space: "office",
+        member: `m${i}`,
+        epoch: null,
+        rev: null,
+        state,
+      }),
+    );
+  }
+}
+
+function memory(): number {
+  gc?.();
+  gc?.();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.external;
+}
+
+async function phase(probe: LatencyProbe, during: () => Promise<void>): Promise<PhaseFigures> {
+  probe.take();
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  await during();
+  loop.disable();
+  const latency = figure(probe.take());
+  return { latency, loopDelayP99Ms: loop.percentile(99) / 1e6, memoryBytes: memory() };
+}
+
+/** Runs the attacker process for `seconds`, resolving with the JSON line it prints. */
+function attacker(scenario: Scenario, server: AttackServer): Promise<Record<string, unknown>> {
+  const args = [
+    "--import",
+    "tsx",
+    join(import.meta.dirname, "attacker.ts"),
+    scenario.attack.mode,
+    server.url,
+  ];
+  args.push(String(seconds), String(scenario.attack.rate ?? 0));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    let text = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      text += chunk.toString("utf8");
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      if (code !== 0) reject(new Error(`attacker ${scenario.attack.mode} exited with ${code}`));
+      else resolve(JSON.parse(text.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>);
+    });
+  });
+}
+
+async function measure(scenario: Scenario): Promise<ScenarioFigures> {
+  const server = await startAttackServer("ws");
+  try {
+    fill(server.hub, members);
+    const probe = await LatencyProbe.start(server, probers);
+    const honest = server.sockets.length;
+    probe.run();
+    await sleep(500);
+    const quiet = await phase(probe, async () => {
+      await sleep(seconds * 1_000);
+    });
+    let held = 0;
+    let maxSeats = 0;
+    let maxSpaces = 0;
+    let report: Record<string, unknown> = {};
+    const attack = await phase(probe, async () => {
+      let running = true;
+      const sampling = (async () => {
+        while (running) {
+          for (const side of server.sockets.slice(honest)) held = Math.max(held, side.buffered());
+          const stats = server.hub.stats();
+          maxSeats = Math.max(maxSeats, stats.seats);
+          maxSpaces = Math.max(maxSpaces, stats.spaces);
+          await sleep(20);
+        }
+      })();
+      report = await attacker(scenario, server);
+      running = false;
+      await sampling;
+    });
+    probe.stop();
+    const { inbound: _inbound, ...hub } = server.hub.stats();
+    return {
+      quiet,
+      attack,
+      p99Ratio: attack.latency.p99Ms / quiet.latency.p99Ms,
+      heldForAttackerBytes: held,
+      memoryDeltaBytes: attack.memoryBytes - quiet.memoryBytes,
+      maxSeats,
+      maxSpaces,
+      hub,
+      attacker: report,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+const chosen = SCENARIOS.filter((s) => only.length === 0 || only.includes(s.id));
+const results: AttackResults = {
+  command: `npm run bench:attack -- --seconds ${seconds} --members ${members} --probers ${probers}${only.length > 0 ? ` --only ${only.join(",")}` : ""}`,
+  settings: { seconds, members, probers, hub: "defaults", transport: "ws" },
+  scenarios: [],
+};
+for (const scenario of chosen) {
+  process.stdout.write(`${scenario.id}: ${scenario.title}\n`);
+  const figures = await measure(scenario);
+  (results.scenarios as AttackResults["scenarios"][number][]).push({ scenario, figures });
+  for (const goal of scenario.goals) {
+    process.stdout.write(`  ${goal.met(figures) ? "ok " : "NO "} ${goal.label}: ${goal.value(figures)}\n`);
+  }
+}
+mkdirSync(out, { recursive: true });
+const json = results.scenarios.map(({ scenario, figures }) => ({
+  id: scenario.id,
+  title: scenario.title,
+  goals: scenario.goals.map((g) => ({ label: g.label, met: g.met(figures), value: g.value(figures) })),
+  ...figures,
+}));
+writeFileSync(
+  join(out, "results.json"),
+  `${JSON.stringify({ command: results.command, settings: results.settings, scenarios: json }, null, 2)}\n`,
+);
+writeFileSync(join(out, "results.md"), toMarkdown(results));
+writeFileSync(join(out, "chart.svg"), toSvg(results));
+process.stdout.write(`wrote ${join(out, "results.json")}, results.md, chart.svg\n`);
+process.exit(0);
