@@ -3,6 +3,9 @@
  * is another machine). Prints one JSON line of what it did when its time is up.
  *
  *   node --import tsx bench/attack/attacker.ts <sync-flood|update-flood|churn> <url> <seconds> [rate]
+ *
+ * It prints `ready` once loaded and starts when a line arrives on stdin: its start-up (tsx compiling it)
+ * must not fall inside the attack phase, where it would be counted as the attack's cost.
  */
 import { encodePresence } from "../../src/presence/index.js";
 import { RawPresenceClient } from "./servers.js";
@@ -11,6 +14,12 @@ const [mode, url, secondsText, rateText] = process.argv.slice(2);
 if (url === undefined || secondsText === undefined)
   throw new Error("usage: attacker.ts <mode> <url> <seconds> [rate]");
 const server = { kind: "ws" as const, url };
+process.stdout.write("ready\n");
+await new Promise<void>((resolve) => {
+  process.stdin.once("data", () => resolve());
+  // The runner gone before it said go: nothing to attack, nobody to report to.
+  process.stdin.once("end", () => process.exit(0));
+});
 const until = Date.now() + Number(secondsText) * 1_000;
 const rate = Number(rateText ?? "0");
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

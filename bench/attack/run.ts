@@ -80,8 +80,13 @@ async function phase(probe: LatencyProbe, during: () => Promise<void>): Promise<
   return { latency, loopDelayP99Ms: loop.percentile(99) / 1e6, memoryBytes: memory() };
 }
 
-/** Runs the attacker process for `seconds`, resolving with the JSON line it prints. */
-function attacker(scenario: Scenario, server: AttackServer): Promise<Record<string, unknown>> {
+interface Attacker {
+  /** Starts the attack; resolves with the JSON line the attacker prints when its time is up. */
+  go(): Promise<Record<string, unknown>>;
+}
+
+/** Starts the attacker process and waits until it is loaded (it attacks only when told to). */
+function attacker(scenario: Scenario, server: AttackServer): Promise<Attacker> {
   const args = [
     "--import",
     "tsx",
@@ -90,16 +95,27 @@ function attacker(scenario: Scenario, server: AttackServer): Promise<Record<stri
     server.url,
   ];
   args.push(String(seconds), String(scenario.attack.rate ?? 0));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
-    let text = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      text += chunk.toString("utf8");
-    });
+  const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "inherit"] });
+  let text = "";
+  const finished = new Promise<Record<string, unknown>>((resolve, reject) => {
     child.on("error", reject);
     child.on("exit", (code) => {
       if (code !== 0) reject(new Error(`attacker ${scenario.attack.mode} exited with ${code}`));
       else resolve(JSON.parse(text.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    finished.catch(reject);
+    child.stdout.on("data", (chunk: Buffer) => {
+      const waiting = !text.includes("ready");
+      text += chunk.toString("utf8");
+      if (!waiting || !text.includes("ready")) return;
+      resolve({
+        go: () => {
+          child.stdin.end("go\n");
+          return finished;
+        },
+      });
     });
   });
 }
@@ -108,6 +124,7 @@ async function measure(scenario: Scenario): Promise<ScenarioFigures> {
   const server = await startAttackServer("ws");
   try {
     fill(server.hub, members);
+    const attack$ = await attacker(scenario, server);
     const probe = await LatencyProbe.start(server, probers);
     const honest = server.sockets.length;
     probe.run();
@@ -130,7 +147,7 @@ async function measure(scenario: Scenario): Promise<ScenarioFigures> {
           await sleep(20);
         }
       })();
-      report = await attacker(scenario, server);
+      report = await attack$.go();
       running = false;
       await sampling;
     });
