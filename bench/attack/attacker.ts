@@ -16,9 +16,14 @@ if (url === undefined || secondsText === undefined)
 const server = { kind: "ws" as const, url };
 process.stdout.write("ready\n");
 await new Promise<void>((resolve) => {
-  process.stdin.once("data", () => resolve());
   // The runner gone before it said go: nothing to attack, nobody to report to.
-  process.stdin.once("end", () => process.exit(0));
+  const gone = () => process.exit(0);
+  process.stdin.once("end", gone);
+  process.stdin.once("data", () => {
+    process.stdin.off("end", gone);
+    process.stdin.pause();
+    resolve();
+  });
 });
 const until = Date.now() + Number(secondsText) * 1_000;
 const rate = Number(rateText ?? "0");

@@ -112,7 +112,7 @@ function attacker(scenario: Scenario, server: AttackServer): Promise<Attacker> {
       if (!waiting || !text.includes("ready")) return;
       resolve({
         go: () => {
-          child.stdin.end("go\n");
+          child.stdin.write("go\n");
           return finished;
         },
       });
