@@ -32,8 +32,8 @@ export function toMarkdown(results: AttackResults): string {
   }
   lines.push(
     "",
-    "| attack | phase | samples | p50 ms | p99 ms | max ms | loop delay p99 ms | memory MB |",
-    "|---|---|---|---|---|---|---|---|",
+    "| attack | phase | samples | p50 ms | p99 ms | max ms | loop delay p99 ms | server CPU % | memory MB |",
+    "|---|---|---|---|---|---|---|---|---|",
   );
   for (const { scenario, figures } of results.scenarios) {
     for (const [phase, f] of [
@@ -42,7 +42,7 @@ export function toMarkdown(results: AttackResults): string {
     ] as const) {
       const l = f.latency;
       lines.push(
-        `| ${scenario.id} | ${phase} | ${l.samples} | ${ms(l.p50Ms)} | ${ms(l.p99Ms)} | ${ms(l.maxMs)} | ${ms(f.loopDelayP99Ms)} | ${(f.memoryBytes / 1_048_576).toFixed(1)} |`,
+        `| ${scenario.id} | ${phase} | ${l.samples} | ${ms(l.p50Ms)} | ${ms(l.p99Ms)} | ${ms(l.maxMs)} | ${ms(f.loopDelayP99Ms)} | ${f.serverCpuPercent.toFixed(0)} | ${(f.memoryBytes / 1_048_576).toFixed(1)} |`,
       );
     }
   }

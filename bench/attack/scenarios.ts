@@ -14,6 +14,8 @@ export interface PhaseFigures {
   };
   /** Event-loop delay p99 over the phase (ms). */
   readonly loopDelayP99Ms: number;
+  /** CPU time the server process used over the phase, as a percentage of one core. */
+  readonly serverCpuPercent: number;
   /** Heap + external bytes after a full GC at the end of the phase. */
   readonly memoryBytes: number;
 }
