@@ -8,7 +8,7 @@
  * must not fall inside the attack phase, where it would be counted as the attack's cost.
  */
 import { encodePresence } from "../../src/presence/index.js";
-import { RawPresenceClient } from "./servers.js";
+import { maskedFrames, RawPresenceClient } from "./servers.js";
 
 const [mode, url, secondsText, rateText] = process.argv.slice(2);
 if (url === undefined || secondsText === undefined)
@@ -77,14 +77,20 @@ async function updateFlood(): Promise<void> {
     done.connections++;
     client.sync("office", "flood");
     const perTick = Math.max(1, Math.round(rate / 100));
-    const texts = Array.from({ length: perTick }, (_, x) =>
-      encodePresence({ type: "update", space: "office", state: { layout: { x, y: 0 } } }),
+    const frames = maskedFrames(
+      Array.from({ length: perTick }, (_, x) =>
+        encodePresence({ type: "update", space: "office", state: { layout: { x, y: 0 } } }),
+      ),
     );
+    // Paced by the clock: a late timer sends what it owes (the rate is what reached the network).
+    const began = Date.now();
+    let ticks = 0;
     while (Date.now() < until && !client.isClosed()) {
-      const started = Date.now();
-      client.sendMany(texts);
-      done.sent += perTick;
-      await tick(Math.max(0, 10 - (Date.now() - started)));
+      while (ticks < Math.floor((Date.now() - began) / 10)) {
+        ticks++;
+        if (client.writeFrames(frames)) done.sent += perTick;
+      }
+      await tick(5);
     }
     if (client.isClosed()) closed(client);
     client.close();

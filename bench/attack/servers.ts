@@ -169,6 +169,20 @@ export class RawPresenceClient {
     } else if (this.io?.connected === true) this.io.emit("message", text);
   }
 
+  /**
+   * Writes ready-made frames ({@link maskedFrames}) straight to the TCP socket, as a flooder that does not
+   * pay for framing would. Returns false (writing nothing) while more than 1 MiB is still unsent, so what
+   * it counts as sent has left its process.
+   */
+  writeFrames(frames: Buffer): boolean {
+    const tcp = (
+      this.ws as unknown as { _socket?: { write(b: Buffer): boolean; writableLength: number } } | undefined
+    )?._socket;
+    if (tcp === undefined || this.isClosed() || tcp.writableLength > 1_048_576) return false;
+    tcp.write(frames);
+    return true;
+  }
+
   /** Sends many messages in as few TCP writes as possible (a flood is cheap for the one who sends it). */
   sendMany(texts: readonly string[]): void {
     const tcp = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } } | undefined)?._socket;
@@ -270,4 +284,18 @@ export async function until(what: string, probe: () => boolean, timeoutMs = 5_00
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
+}
+
+/**
+ * Client text frames for `texts`, concatenated, with an all-zero mask key (valid per RFC 6455 §5.3, and the
+ * payload then goes as it is): a flood built once and written many times.
+ */
+export function maskedFrames(texts: readonly string[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const text of texts) {
+    const payload = Buffer.from(text, "utf8");
+    if (payload.length >= 126) throw new RangeError("maskedFrames: keep each message under 126 bytes");
+    parts.push(Buffer.from([0x81, 0x80 | payload.length, 0, 0, 0, 0]), payload);
+  }
+  return Buffer.concat(parts);
 }
