@@ -77,6 +77,19 @@ export const SCENARIOS: readonly Scenario[] = [
     ],
   },
   {
+    id: "sync-burst",
+    title: "Sync burst: stops reading, repeats sync with an old revision at 20,000/s (reconnecting when cut)",
+    attack: { mode: "sync-flood", rate: 20_000 },
+    goals: [
+      {
+        label: "server memory held for the attacker <= 1 MB",
+        met: (f) => f.heldForAttackerBytes <= MB,
+        value: (f) => `${mb(f.heldForAttackerBytes)} unsent (heap delta ${mb(f.memoryDeltaBytes)})`,
+      },
+      ratio,
+    ],
+  },
+  {
     id: "update-flood",
     title: "Update flood: one member sending 100,000 updates/s (reconnecting when cut)",
     attack: { mode: "update-flood", rate: 100_000 },

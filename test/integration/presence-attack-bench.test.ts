@@ -31,12 +31,13 @@ describe("bench:attack", () => {
         timeout: 60_000,
       });
       const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as Results;
-      expect(results.scenarios.map((s) => s.id)).toEqual(["sync-flood", "update-flood", "grace-churn"]);
+      expect(results.scenarios.map((s) => s.id)).toEqual(["sync-flood", "sync-burst", "update-flood", "grace-churn"]);
       for (const scenario of results.scenarios) {
         expect(scenario.quiet.latency.samples).toBeGreaterThan(0);
         expect(scenario.attack.latency.samples).toBeGreaterThan(0);
       }
-      const [sync, flood, churn] = results.scenarios;
+      const [sync, burst, flood, churn] = results.scenarios;
+      expect(burst?.heldForAttackerBytes).toBeLessThanOrEqual(1_048_576);
       // The memory bound holds at any size; the latency ratios need a quiet machine and are not asserted here.
       expect(sync?.heldForAttackerBytes).toBeLessThanOrEqual(1_048_576);
       expect(flood?.hub.cut.flood).toBeGreaterThan(0);

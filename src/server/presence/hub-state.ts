@@ -139,3 +139,22 @@ export function takeToken(
   conn.tokens--;
   return true;
 }
+
+/** A roster with the updates merged for the next batch applied (they are accepted already). */
+export function withMerged(
+  members: Iterable<readonly [string, StateRecord]>,
+  merged: ReadonlyMap<string, Record<string, unknown>>,
+): Map<string, StateRecord> {
+  const roster = new Map(members);
+  for (const [member, patch] of merged) {
+    const before = roster.get(member);
+    if (before === undefined) continue;
+    const state: Record<string, unknown> = { ...before };
+    for (const [slice, value] of Object.entries(patch)) {
+      if (value === null) delete state[slice];
+      else state[slice] = value;
+    }
+    roster.set(member, state);
+  }
+  return roster;
+}

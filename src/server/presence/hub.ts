@@ -39,9 +39,11 @@ import {
   type Space,
   statePatch,
   takeToken,
+  withMerged,
 } from "./hub-state.js";
 import { authorizeSync } from "./identity.js";
-import { SeatLedger, seatKey } from "./seats.js";
+import { deliver, isSlow } from "./outbox.js";
+import { abandonedSpace, SeatLedger, seatKey } from "./seats.js";
 
 export type { PresenceHubStats } from "./hub-state.js";
 
@@ -59,12 +61,7 @@ export class PresenceHub {
   private readonly answers = { snapshot: 0, catchup: 0 };
   private readonly broadcasts = { batches: 0, messages: 0 };
   private readonly cuts = { flood: 0, slow: 0 };
-  private refused = 0;
-  private unbound = 0;
-  private limited = 0;
-  private coalesced = 0;
-  private evicted = 0;
-  private displaced = 0;
+  private readonly count = { refused: 0, unbound: 0, limited: 0, coalesced: 0, evicted: 0, displaced: 0 };
 
   /** @throws see {@link resolveHubOptions}. */
   constructor(options: PresenceHubOptions = {}) {
@@ -84,7 +81,7 @@ export class PresenceHub {
     const conn = this.conn(connection);
     // The rate is checked before anything is parsed: a flood costs a prefix check per message.
     if (!takeToken(conn, this.clock.now(), this.options)) {
-      this.limited++;
+      this.count.limited++;
       if (++conn.excess >= this.options.cutAfterExcess) {
         this.cut(connection, PRESENCE_CLOSE.flood, "presence: message rate");
       }
@@ -98,7 +95,7 @@ export class PresenceHub {
     if (message.type === "sync") this.sync(connection, conn, message);
     else {
       const binding = conn.bindings.get(message.space);
-      if (binding === undefined) this.unbound++;
+      if (binding === undefined) this.count.unbound++;
       else if (message.type === "update") this.update(message, binding.member);
       else this.remove(message.space, binding.member);
     }
@@ -130,17 +127,7 @@ export class PresenceHub {
   roster(space: string): ReadonlyMap<string, StateRecord> {
     const current = this.spaces.get(space);
     if (current === undefined) return new Map();
-    const roster = new Map(this.options.store.members(space));
-    // Updates merged for the next batch are accepted already: they count as the roster's.
-    for (const [member, patch] of current.merged) {
-      const state: Record<string, unknown> = { ...roster.get(member) };
-      for (const [slice, value] of Object.entries(patch)) {
-        if (value === null) delete state[slice];
-        else state[slice] = value;
-      }
-      if (roster.has(member)) roster.set(member, state);
-    }
-    return roster;
+    return withMerged(this.options.store.members(space), current.merged);
   }
 
   /** Counters, for dashboards and tests. */
@@ -152,12 +139,7 @@ export class PresenceHub {
       away: this.ledger.away,
       answers: { ...this.answers },
       broadcasts: { ...this.broadcasts },
-      refused: this.refused,
-      unbound: this.unbound,
-      limited: this.limited,
-      coalesced: this.coalesced,
-      evicted: this.evicted,
-      displaced: this.displaced,
+      ...this.count,
       cut: { ...this.cuts },
       inbound: this.counters,
     };
@@ -220,7 +202,7 @@ export class PresenceHub {
         return;
       }
       for (const away of room) {
-        this.evicted++;
+        this.count.evicted++;
         this.remove(away.space, away.member);
       }
       seat = this.spaces.get(name)?.seats.get(member);
@@ -242,7 +224,7 @@ export class PresenceHub {
       this.conns.get(previous)?.bindings.delete(name);
       space.behind.delete(previous);
       space.awaiting.delete(previous);
-      this.displaced++;
+      this.count.displaced++;
       this.send(previous, { type: "displaced", space: name });
     }
     seat.connection = connection;
@@ -263,29 +245,18 @@ export class PresenceHub {
    * new one, so churn cannot lock others out of new spaces. Looks at the 64 longest-away seats at most.
    */
   private freeAbandonedSpace(): boolean {
-    let looked = 0;
-    for (const away of this.ledger.oldestAway()) {
-      if (++looked > 64) return false;
-      const space = this.spaces.get(away.space);
-      if (space === undefined) continue;
-      let live = false;
-      for (const seat of space.seats.values()) {
-        if (seat.connection === undefined) continue;
-        live = true;
-        break;
-      }
-      if (live) continue;
-      for (const member of [...space.seats.keys()]) {
-        this.evicted++;
-        this.remove(away.space, member);
-      }
-      return true;
+    const name = abandonedSpace(this.ledger, this.spaces);
+    const space = name === undefined ? undefined : this.spaces.get(name);
+    if (name === undefined || space === undefined) return false;
+    for (const member of [...space.seats.keys()]) {
+      this.count.evicted++;
+      this.remove(name, member);
     }
-    return false;
+    return true;
   }
 
   private refuse(connection: PresenceConnection, space: string, reason: string): void {
-    this.refused++;
+    this.count.refused++;
     this.send(connection, { type: "refused", space, reason });
   }
 
@@ -318,7 +289,7 @@ export class PresenceHub {
     }
     space.snapshotInBatch = true;
     this.answers.snapshot++;
-    this.deliver(connection, this.snapshot(name));
+    deliver(connection, this.snapshot(name));
   }
 
   private snapshot(name: string): string {
@@ -404,7 +375,7 @@ export class PresenceHub {
       binding.behindSince = undefined;
       this.answers.snapshot++;
       snapshot ??= this.snapshot(name);
-      this.deliver(connection, snapshot);
+      deliver(connection, snapshot);
     };
     for (const [connection, binding] of space.awaiting) {
       // Only if the connection is still that member here (not gone, not re-synced elsewhere).
@@ -450,26 +421,20 @@ export class PresenceHub {
       }
       binding.seen = rev;
       this.broadcasts.messages++;
-      this.deliver(connection, text);
+      deliver(connection, text);
     }
   }
 
   /** Nothing more goes to this connection here until it drains; then one snapshot replaces what it missed. */
   private markBehind(name: string, space: Space, connection: PresenceConnection, binding: Binding): void {
-    this.coalesced++;
+    this.count.coalesced++;
     binding.behindSince ??= this.clock.now();
     space.behind.set(connection, binding);
     space.flush ??= this.clock.setTimeout(() => this.flush(name), this.options.batchMs);
   }
 
-  /** True when the connection has more unsent than `highWaterBytes`. */
   private slow(connection: PresenceConnection): boolean {
-    try {
-      const buffered = connection.buffered?.();
-      return typeof buffered === "number" && buffered > this.options.highWaterBytes;
-    } catch {
-      return false;
-    }
+    return isSlow(connection, this.options.highWaterBytes);
   }
 
   /** Ends a connection the hub will not serve any more; its members get their grace period. */
@@ -501,14 +466,6 @@ export class PresenceHub {
   }
 
   private send(connection: PresenceConnection, message: DownMessage): void {
-    this.deliver(connection, encodePresence(message));
-  }
-
-  private deliver(connection: PresenceConnection, text: string): void {
-    try {
-      connection.send(text);
-    } catch {
-      // A socket closing under us: its disconnect starts the grace period; nothing to do here.
-    }
+    deliver(connection, encodePresence(message));
   }
 }

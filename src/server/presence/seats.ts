@@ -100,3 +100,27 @@ export class SeatLedger {
     this.holders.get(identity)?.away.delete(key);
   }
 }
+
+/**
+ * A space whose every seat is away (the trail of grace-period churn), among the spaces of the 64
+ * longest-away seats: dropping it makes room at `maxSpaces` without touching anyone present.
+ */
+export function abandonedSpace(
+  ledger: SeatLedger,
+  spaces: ReadonlyMap<string, { readonly seats: ReadonlyMap<string, { readonly connection: unknown }> }>,
+): string | undefined {
+  let looked = 0;
+  for (const away of ledger.oldestAway()) {
+    if (++looked > 64) return undefined;
+    const seats = spaces.get(away.space)?.seats;
+    if (seats === undefined) continue;
+    let live = false;
+    for (const seat of seats.values()) {
+      if (seat.connection === undefined) continue;
+      live = true;
+      break;
+    }
+    if (!live) return away.space;
+  }
+  return undefined;
+}
