@@ -31,7 +31,12 @@ describe("bench:attack", () => {
         timeout: 60_000,
       });
       const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as Results;
-      expect(results.scenarios.map((s) => s.id)).toEqual(["sync-flood", "sync-burst", "update-flood", "grace-churn"]);
+      expect(results.scenarios.map((s) => s.id)).toEqual([
+        "sync-flood",
+        "sync-burst",
+        "update-flood",
+        "grace-churn",
+      ]);
       for (const scenario of results.scenarios) {
         expect(scenario.quiet.latency.samples).toBeGreaterThan(0);
         expect(scenario.attack.latency.samples).toBeGreaterThan(0);
