@@ -1,10 +1,11 @@
 /**
- * `npm run bench:attack`: the presence hub at its default settings, on a real `ws` server on 127.0.0.1,
+ * `npm run bench:attack`: the presence hub at its default settings, on a real `ws` (or Socket.IO) server on 127.0.0.1,
  * attacked by a separate process; for each scenario, a quiet baseline then the attack, in the same run.
  * Figures: others' update latency (p50/p99, from real clients), server memory held for the attacker, seats
  * and spaces, event-loop delay. Writes results.json, results.md and chart.svg.
  *
- *   npm run bench:attack -- [--seconds 5] [--members 1000] [--only sync-flood,update-flood] [--out bench/results/attack]
+ *   npm run bench:attack -- [--seconds 5] [--members 1000] [--probers 10] [--nice 19] [--transport ws|socket.io]
+ *                          [--only sync-flood,update-flood] [--out bench/results/attack]
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     members: { type: "string", default: "1000" },
     probers: { type: "string", default: "10" },
     nice: { type: "string", default: "19" },
+    transport: { type: "string", default: "ws" },
     only: { type: "string", default: "" },
     out: { type: "string", default: "bench/results/attack" },
   },
@@ -39,6 +41,9 @@ const seconds = intFlag("seconds", values.seconds, 1);
 const members = intFlag("members", values.members, 0);
 const probers = intFlag("probers", values.probers, 1);
 const niceness = intFlag("nice", values.nice, 0);
+const transport = values.transport === "socket.io" ? "socket.io" : "ws";
+if (values.transport !== transport)
+  throw new RangeError(`--transport must be ws or socket.io; got ${values.transport}`);
 const only = (values.only ?? "").split(",").filter((id) => id !== "");
 const out = values.out ?? "bench/results/attack";
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -101,7 +106,7 @@ function attacker(scenario: Scenario, server: AttackServer): Promise<Attacker> {
     scenario.attack.mode,
     server.url,
   ];
-  args.push(String(seconds), String(scenario.attack.rate ?? 0));
+  args.push(String(seconds), String(scenario.attack.rate ?? 0), transport);
   // On a shared box the attacker's own CPU would be counted as the server's cost; niced, it stands in for
   // the other machine a real attacker is (what it managed to send is reported).
   const [command, argv] =
@@ -132,7 +137,7 @@ function attacker(scenario: Scenario, server: AttackServer): Promise<Attacker> {
 }
 
 async function measure(scenario: Scenario): Promise<ScenarioFigures> {
-  const server = await startAttackServer("ws");
+  const server = await startAttackServer(transport);
   try {
     fill(server.hub, members);
     const attack$ = await attacker(scenario, server);
@@ -182,8 +187,8 @@ async function measure(scenario: Scenario): Promise<ScenarioFigures> {
 
 const chosen = SCENARIOS.filter((s) => only.length === 0 || only.includes(s.id));
 const results: AttackResults = {
-  command: `npm run bench:attack -- --seconds ${seconds} --members ${members} --probers ${probers} --nice ${niceness}${only.length > 0 ? ` --only ${only.join(",")}` : ""}`,
-  settings: { seconds, members, probers, attackerNice: niceness, hub: "defaults", transport: "ws" },
+  command: `npm run bench:attack -- --seconds ${seconds} --members ${members} --probers ${probers} --nice ${niceness} --transport ${transport}${only.length > 0 ? ` --only ${only.join(",")}` : ""}`,
+  settings: { seconds, members, probers, attackerNice: niceness, hub: "defaults", transport },
   scenarios: [],
 };
 for (const scenario of chosen) {

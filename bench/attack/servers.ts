@@ -183,6 +183,12 @@ export class RawPresenceClient {
     return true;
   }
 
+  /** Packets the Socket.IO engine holds unsent on this side (0 for `ws`). */
+  backlog(): number {
+    const buffer = (this.io?.io.engine as unknown as { writeBuffer?: unknown[] } | undefined)?.writeBuffer;
+    return Array.isArray(buffer) ? buffer.length : 0;
+  }
+
   /** Sends many messages in as few TCP writes as possible (a flood is cheap for the one who sends it). */
   sendMany(texts: readonly string[]): void {
     const tcp = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } } | undefined)?._socket;
