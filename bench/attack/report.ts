@@ -13,8 +13,9 @@ export function toMarkdown(results: AttackResults): string {
   const lines = [
     "# Presence hub under attack",
     "",
-    `Command: \`${results.command}\` (real sockets on 127.0.0.1, the hub at its default settings; the quiet`,
-    "baseline and the attack are measured one after the other in the same run, against the same server).",
+    `Command: \`${results.command}\` (real sockets on 127.0.0.1, the hub at its default settings). Quiet`,
+    "and attack windows alternate against the same server in the same run (a settling second after each",
+    "attack window is discarded); each condition pools its windows.",
     "",
     `Settings: ${Object.entries(results.settings)
       .map(([k, v]) => `${k} ${String(v)}`)

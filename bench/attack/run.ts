@@ -1,10 +1,10 @@
 /**
  * `npm run bench:attack`: the presence hub at its default settings, on a real `ws` (or Socket.IO) server on 127.0.0.1,
- * attacked by a separate process; for each scenario, a quiet baseline then the attack, in the same run.
+ * attacked by a separate process; for each scenario, quiet and attack windows alternate in the same run.
  * Figures: others' update latency (p50/p99, from real clients), server memory held for the attacker, seats
  * and spaces, event-loop delay. Writes results.json, results.md and chart.svg.
  *
- *   npm run bench:attack -- [--seconds 5] [--members 1000] [--probers 10] [--nice 19] [--transport ws|socket.io]
+ *   npm run bench:attack -- [--seconds 10] [--rounds 5] [--members 1000] [--probers 10] [--nice 19] [--transport ws|socket.io]
  *                          [--only sync-flood,update-flood] [--out bench/results/attack]
  */
 import { spawn } from "node:child_process";
@@ -20,7 +20,8 @@ import { type AttackServer, startAttackServer } from "./servers.js";
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: "string", default: "5" },
+    seconds: { type: "string", default: "10" },
+    rounds: { type: "string", default: "5" },
     members: { type: "string", default: "1000" },
     probers: { type: "string", default: "10" },
     nice: { type: "string", default: "19" },
@@ -38,6 +39,7 @@ function intFlag(name: string, text: string | undefined, min: number): number {
 }
 
 const seconds = intFlag("seconds", values.seconds, 1);
+const rounds = intFlag("rounds", values.rounds, 1);
 const members = intFlag("members", values.members, 0);
 const probers = intFlag("probers", values.probers, 1);
 const niceness = intFlag("nice", values.nice, 0);
@@ -77,24 +79,43 @@ function memory(): number {
   return usage.heapUsed + usage.external;
 }
 
-async function phase(probe: LatencyProbe, during: () => Promise<void>): Promise<PhaseFigures> {
-  probe.take();
-  const loop = monitorEventLoopDelay({ resolution: 5 });
-  loop.enable();
-  const cpu = process.cpuUsage();
-  const began = performance.now();
-  await during();
-  const used = process.cpuUsage(cpu);
-  const wall = performance.now() - began;
-  loop.disable();
-  const latency = figure(probe.take());
-  const serverCpuPercent = ((used.user + used.system) / 1_000 / wall) * 100;
-  return { latency, loopDelayP99Ms: loop.percentile(99) / 1e6, serverCpuPercent, memoryBytes: memory() };
+/** Latency samples, event-loop delay and CPU of one condition (quiet or attack), over all its windows. */
+class Condition {
+  readonly samples: number[] = [];
+  private readonly loop = monitorEventLoopDelay({ resolution: 5 });
+  private cpuMicros = 0;
+  private wallMs = 0;
+  memoryBytes = 0;
+
+  /** Runs one window of `ms`; `during` runs alongside (sampling). */
+  async window(probe: LatencyProbe, ms: number): Promise<void> {
+    probe.take();
+    this.loop.enable();
+    const cpu = process.cpuUsage();
+    const began = performance.now();
+    await sleep(ms);
+    const used = process.cpuUsage(cpu);
+    this.wallMs += performance.now() - began;
+    this.cpuMicros += used.user + used.system;
+    this.loop.disable();
+    this.samples.push(...probe.take());
+  }
+
+  figures(): PhaseFigures {
+    return {
+      latency: figure(this.samples),
+      loopDelayP99Ms: this.loop.percentile(99) / 1e6,
+      serverCpuPercent: (this.cpuMicros / 1_000 / this.wallMs) * 100,
+      memoryBytes: this.memoryBytes,
+    };
+  }
 }
 
 interface Attacker {
-  /** Starts the attack; resolves with the JSON line the attacker prints when its time is up. */
-  go(): Promise<Record<string, unknown>>;
+  go(): void;
+  stop(): void;
+  /** Ends the attack; resolves with the JSON line the attacker prints. */
+  end(): Promise<Record<string, unknown>>;
 }
 
 /** Starts the attacker process and waits until it is loaded (it attacks only when told to). */
@@ -106,7 +127,7 @@ function attacker(scenario: Scenario, server: AttackServer): Promise<Attacker> {
     scenario.attack.mode,
     server.url,
   ];
-  args.push(String(seconds), String(scenario.attack.rate ?? 0), transport);
+  args.push(String(scenario.attack.rate ?? 0), transport);
   // On a shared box the attacker's own CPU would be counted as the server's cost; niced, it stands in for
   // the other machine a real attacker is (what it managed to send is reported).
   const [command, argv] =
@@ -127,8 +148,10 @@ function attacker(scenario: Scenario, server: AttackServer): Promise<Attacker> {
       text += chunk.toString("utf8");
       if (!waiting || !text.includes("ready")) return;
       resolve({
-        go: () => {
-          child.stdin.write("go\n");
+        go: () => child.stdin.write("go\n"),
+        stop: () => child.stdin.write("stop\n"),
+        end: () => {
+          child.stdin.end("end\n");
           return finished;
         },
       });
@@ -136,6 +159,11 @@ function attacker(scenario: Scenario, server: AttackServer): Promise<Attacker> {
   });
 }
 
+/**
+ * One scenario: `rounds` pairs of a quiet window and an attack window of `seconds / rounds` each, with a
+ * settling second after each attack window (discarded). Alternating puts the machine's own noise into both
+ * conditions alike; the figures pool each condition's windows.
+ */
 async function measure(scenario: Scenario): Promise<ScenarioFigures> {
   const server = await startAttackServer(transport);
   try {
@@ -145,36 +173,43 @@ async function measure(scenario: Scenario): Promise<ScenarioFigures> {
     const honest = server.sockets.length;
     probe.run();
     await sleep(500);
-    const quiet = await phase(probe, async () => {
-      await sleep(seconds * 1_000);
-    });
+    const quiet = new Condition();
+    const attack = new Condition();
+    const windowMs = (seconds * 1_000) / rounds;
     let held = 0;
     let maxSeats = 0;
     let maxSpaces = 0;
-    let report: Record<string, unknown> = {};
-    const attack = await phase(probe, async () => {
-      let running = true;
-      const sampling = (async () => {
-        while (running) {
-          for (const side of server.sockets.slice(honest)) held = Math.max(held, side.buffered());
-          const stats = server.hub.stats();
-          maxSeats = Math.max(maxSeats, stats.seats);
-          maxSpaces = Math.max(maxSpaces, stats.spaces);
-          await sleep(20);
-        }
-      })();
-      report = await attack$.go();
-      running = false;
-      await sampling;
-    });
+    let sampling = false;
+    const sampler = setInterval(() => {
+      if (!sampling) return;
+      for (const side of server.sockets.slice(honest)) held = Math.max(held, side.buffered());
+      const stats = server.hub.stats();
+      maxSeats = Math.max(maxSeats, stats.seats);
+      maxSpaces = Math.max(maxSpaces, stats.spaces);
+    }, 20);
+    for (let round = 0; round < rounds; round++) {
+      await quiet.window(probe, windowMs);
+      if (round === 0) quiet.memoryBytes = memory();
+      attack$.go();
+      sampling = true;
+      await attack.window(probe, windowMs);
+      attack$.stop();
+      await sleep(1_000);
+      sampling = false;
+    }
+    attack.memoryBytes = memory();
+    clearInterval(sampler);
+    const report = await attack$.end();
     probe.stop();
     const { inbound: _inbound, ...hub } = server.hub.stats();
+    const q = quiet.figures();
+    const a = attack.figures();
     return {
-      quiet,
-      attack,
-      p99Ratio: attack.latency.p99Ms / quiet.latency.p99Ms,
+      quiet: q,
+      attack: a,
+      p99Ratio: a.latency.p99Ms / q.latency.p99Ms,
       heldForAttackerBytes: held,
-      memoryDeltaBytes: attack.memoryBytes - quiet.memoryBytes,
+      memoryDeltaBytes: a.memoryBytes - q.memoryBytes,
       maxSeats,
       maxSpaces,
       hub,
@@ -187,8 +222,8 @@ async function measure(scenario: Scenario): Promise<ScenarioFigures> {
 
 const chosen = SCENARIOS.filter((s) => only.length === 0 || only.includes(s.id));
 const results: AttackResults = {
-  command: `npm run bench:attack -- --seconds ${seconds} --members ${members} --probers ${probers} --nice ${niceness} --transport ${transport}${only.length > 0 ? ` --only ${only.join(",")}` : ""}`,
-  settings: { seconds, members, probers, attackerNice: niceness, hub: "defaults", transport },
+  command: `npm run bench:attack -- --seconds ${seconds} --rounds ${rounds} --members ${members} --probers ${probers} --nice ${niceness} --transport ${transport}${only.length > 0 ? ` --only ${only.join(",")}` : ""}`,
+  settings: { seconds, rounds, members, probers, attackerNice: niceness, hub: "defaults", transport },
   scenarios: [],
 };
 for (const scenario of chosen) {

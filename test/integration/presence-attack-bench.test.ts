@@ -22,10 +22,10 @@ interface Results {
 }
 
 describe("bench:attack", () => {
-  it("runs every attack against a small hub for a second each, writes results.json, results.md and chart.svg, and exits", async () => {
+  it("runs every attack against a small hub in two short rounds each, writes results.json, results.md and chart.svg, and exits", async () => {
     const out = mkdtempSync(join(tmpdir(), "attack-bench-"));
     try {
-      const args = ["--seconds", "1", "--members", "200", "--probers", "2", "--out", out];
+      const args = ["--seconds", "2", "--rounds", "2", "--members", "200", "--probers", "2", "--out", out];
       await run("node", ["--expose-gc", "--import", "tsx", "bench/attack/run.ts", ...args], {
         cwd: root,
         timeout: 60_000,
