@@ -14,7 +14,8 @@ import { socketIoTransport } from "resilient-reconnect/socket.io";
 import { Server } from "socket.io";
 
 const http = createServer();
-const io = new Server(http);
+// maxHttpBufferSize: refuse messages over 64 KiB before they are buffered (Socket.IO's default is 1 MB).
+const io = new Server(http, { maxHttpBufferSize: 64 * 1_024 });
 let handshakes = 0;
 io.use((_socket, next) => {
   handshakes++;

@@ -14,7 +14,11 @@ import { WebSocket, WebSocketServer } from "ws";
 
 function startServer(port = 0): Promise<WebSocketServer> {
   return new Promise((resolve) => {
-    const server: WebSocketServer = new WebSocketServer({ host: "127.0.0.1", port }, () => resolve(server));
+    const server: WebSocketServer = new WebSocketServer(
+      // maxPayload: ws's default is 100 MiB per message; refuse big frames before they are buffered.
+      { host: "127.0.0.1", port, maxPayload: 64 * 1_024 },
+      () => resolve(server),
+    );
     server.on("connection", (ws) => ws.on("message", (data) => ws.send(`echo: ${String(data)}`)));
   });
 }

@@ -38,7 +38,8 @@ const page = readFileSync(join(here, "index.html"));
 const script = bundle.outputFiles[0]?.contents ?? new Uint8Array();
 
 let refusing = false;
-const wss = new WebSocketServer({ noServer: true });
+// maxPayload: ws's default is 100 MiB per message; refuse big frames before they are buffered.
+const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1_024 });
 wss.on("connection", (ws) => {
   ws.send("welcome");
   ws.on("message", (data) => ws.send(`echo: ${String(data)}`));

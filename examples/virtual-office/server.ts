@@ -66,7 +66,8 @@ export async function startOffice(options: OfficeOptions = {}): Promise<Office> 
     } else response.writeHead(404, { "content-type": "text/plain" }).end("not found");
   });
   const hub = new PresenceHub(options.graceMs === undefined ? {} : { graceMs: options.graceMs });
-  const wss = new WebSocketServer({ server: http, path: "/ws" });
+  // maxPayload: ws's default is 100 MiB, and the hub's 64 KiB limit can only run after a frame is buffered.
+  const wss = new WebSocketServer({ server: http, path: "/ws", maxPayload: 64 * 1_024 });
   wss.on("connection", (ws) => {
     ws.on("error", () => {});
     ws.on("message", (data, isBinary) => {

@@ -6,9 +6,12 @@ import type { PresenceCounters } from "./validate.js";
  * - `offline`: the socket is not open; local changes only update own state (the next sync carries them).
  * - `syncing`: the sync is sent, its answer not yet received; diffs arriving now are held.
  * - `synced`: the roster is current; local changes are sent as coalesced updates.
+ * - `displaced`: another connection synced as this member (another tab, another device, an impostor); the
+ *   server sends this one nothing more, so the roster is no longer current. The next (re)connect, or
+ *   {@link Presence.rejoin}, syncs again (and displaces the other).
  * - `detached`: {@link Presence.detach} was called. Final.
  */
-export type PresencePhase = "offline" | "syncing" | "synced" | "detached";
+export type PresencePhase = "offline" | "syncing" | "synced" | "displaced" | "detached";
 
 /** A member joined, left, or changed slices. */
 export interface MemberEvent<S> {
@@ -35,6 +38,14 @@ export interface PresenceEvents<S> {
   update: (event: MemberEvent<S>) => void;
   /** The server refused this member's sync or update (`reason` is the server's). */
   refused: (event: { readonly reason: string }) => void;
+  /** Another connection took this member's seat; phase is now `displaced` (see {@link PresencePhase}). */
+  displaced: (event: DisplacedEvent) => void;
+}
+
+/** The server told this connection another one synced as the same member in the space. */
+export interface DisplacedEvent {
+  /** The space the seat was taken in. */
+  readonly space: string;
 }
 
 /** Counters, for dashboards and tests. */
@@ -48,6 +59,8 @@ export interface PresenceStats {
   readonly resyncs: number;
   /** Diffs held before a sync answer since construction. */
   readonly held: number;
+  /** Joins and updates left out because the roster was at `maxMembers` or `maxRosterBytes`. */
+  readonly overflow: number;
   /** What was received, accepted, dropped and skipped. */
   readonly inbound: Readonly<PresenceCounters>;
 }

@@ -13,12 +13,13 @@ export type {
   SharedPresenceEvents,
   SyncEvent,
 } from "./events.js";
-export { FORBIDDEN_KEYS, utf8Length } from "./json-guard.js";
+export { FORBIDDEN_KEYS, hasUnsafeText, UNSAFE_TEXT, utf8Length } from "./json-guard.js";
 export type { PresenceOptions } from "./options.js";
 export { Presence, PresenceCore, type PresenceSocket } from "./presence.js";
 export {
   type ChangesMessage,
   CLIENT_LIMITS,
+  type DisplacedMessage,
   type DownMessage,
   encodePresence,
   HUB_LIMITS,

@@ -68,3 +68,23 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 export function own(record: Record<string, unknown>, key: string): unknown {
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
+
+/**
+ * Characters refused in every string of a slice value (and in its keys): bidi embeddings, overrides and
+ * isolates (U+202A–202E, U+2066–2069), the marks U+200E, U+200F and U+061C, the line and paragraph
+ * separators U+2028/2029, and lone surrogates. They let one member's text reorder or break the line of what
+ * a page shows next to it (CVE-2021-42574, "Trojan Source"), and a lone surrogate is not text at all.
+ * @see https://trojansource.codes/
+ */
+export const UNSAFE_TEXT =
+  /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C\u2028\u2029]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when a string anywhere in `value` (keys included) has a character of {@link UNSAFE_TEXT}. */
+export function hasUnsafeText(value: unknown): boolean {
+  if (typeof value === "string") return UNSAFE_TEXT.test(value);
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some(hasUnsafeText);
+  for (const [key, item] of Object.entries(value))
+    if (UNSAFE_TEXT.test(key) || hasUnsafeText(item)) return true;
+  return false;
+}

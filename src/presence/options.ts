@@ -25,6 +25,13 @@ export interface PresenceOptions<D extends readonly AnySlice[] = readonly []> {
   maxHeldDiffs?: number;
   /** Largest own state, UTF-8 bytes of its JSON (the sync must fit the server's message limit). Default 32 KiB. */
   maxStateBytes?: number;
+  /**
+   * Most other members kept in the roster; joins past it are left out and counted (`stats().overflow`), so
+   * a hostile server cannot grow the page's memory without bound. Default 10 000.
+   */
+  maxMembers?: number;
+  /** Most bytes of member state (UTF-8 JSON) kept in the roster, like `maxMembers`. Default 8 MiB. */
+  maxRosterBytes?: number;
   /** Send `leave` when detached while connected (else the server's grace period runs out). Default true. */
   leaveOnDetach?: boolean;
   /** Limits on what the server may send. */
@@ -35,6 +42,11 @@ export interface PresenceOptions<D extends readonly AnySlice[] = readonly []> {
   random?: Random;
 }
 
+/** Default bound on the roster's members (see {@link PresenceOptions.maxMembers}). */
+export const DEFAULT_MAX_MEMBERS = 10_000;
+/** Default bound on the roster's state bytes (see {@link PresenceOptions.maxRosterBytes}). */
+export const DEFAULT_MAX_ROSTER_BYTES = 8 * 1_024 * 1_024;
+
 export interface ResolvedPresenceOptions {
   readonly space: string;
   readonly member: string;
@@ -42,6 +54,8 @@ export interface ResolvedPresenceOptions {
   readonly intervalMs: number;
   readonly maxHeldDiffs: number;
   readonly maxStateBytes: number;
+  readonly maxMembers: number;
+  readonly maxRosterBytes: number;
   readonly leaveOnDetach: boolean;
   readonly limits: PresenceLimits;
   readonly clock: Clock;
@@ -64,7 +78,8 @@ function randomMember(random: Random): string {
 /**
  * Normalises the options.
  * @throws TypeError when `options`, `slices`, `clock` or `random` has the wrong type; RangeError naming the
- * option when `space`, `member`, `maxUpdatesPerSecond`, `maxHeldDiffs`, `maxStateBytes` or a limit is out
+ * option when `space`, `member`, `maxUpdatesPerSecond`, `maxHeldDiffs`, `maxStateBytes`, `maxMembers`,
+ * `maxRosterBytes` or a limit is out
  * of range.
  */
 export function resolvePresenceOptions(
@@ -102,6 +117,8 @@ export function resolvePresenceOptions(
     intervalMs: 1_000 / rate,
     maxHeldDiffs: positiveInteger("maxHeldDiffs", options.maxHeldDiffs, 256),
     maxStateBytes: positiveInteger("maxStateBytes", options.maxStateBytes, 32 * 1_024),
+    maxMembers: positiveInteger("maxMembers", options.maxMembers, DEFAULT_MAX_MEMBERS),
+    maxRosterBytes: positiveInteger("maxRosterBytes", options.maxRosterBytes, DEFAULT_MAX_ROSTER_BYTES),
     leaveOnDetach: options.leaveOnDetach ?? true,
     limits: resolveLimits(CLIENT_LIMITS, options.limits),
     clock,

@@ -62,7 +62,8 @@ export abstract class PresenceCore<
     super();
     this.options = resolvePresenceOptions(options);
     this.clock = this.options.clock;
-    this.view = new RosterView(this.options.member);
+    const { maxMembers, maxRosterBytes: maxBytes } = this.options;
+    this.view = new RosterView(this.options.member, { maxMembers, maxBytes });
     for (const [name, value] of Object.entries(options.initial ?? {})) this.store(name, value, "initial");
   }
 
@@ -127,6 +128,7 @@ export abstract class PresenceCore<
       updates,
       resyncs,
       held: this.heldTotal,
+      overflow: this.view.overflow,
       inbound: this.counters,
     };
   }
@@ -166,7 +168,7 @@ export abstract class PresenceCore<
   }
 
   protected changed(name: string): void {
-    if (this.currentPhase === "offline") return;
+    if (this.currentPhase === "offline" || this.currentPhase === "displaced") return;
     this.dirty.add(name);
     if (this.flushTimer !== undefined) return;
     // Never longer than one interval: a clock set back must not hold updates for as long as it went back.
@@ -179,7 +181,8 @@ export abstract class PresenceCore<
   }
 
   private flush(): void {
-    if (this.dirty.size === 0 || this.currentPhase === "offline" || this.currentPhase === "detached") return;
+    const phase = this.currentPhase;
+    if (this.dirty.size === 0 || phase === "offline" || phase === "detached" || phase === "displaced") return;
     const patch: Record<string, unknown> = {};
     for (const name of this.dirty) patch[name] = Object.hasOwn(this.own, name) ? this.own[name] : null;
     this.dirty.clear();
@@ -220,7 +223,8 @@ export abstract class PresenceCore<
   }
 
   protected receive(data: unknown): void {
-    if (!isPresenceMessage(data) || this.currentPhase === "offline" || this.currentPhase === "detached")
+    const phase = this.currentPhase;
+    if (!isPresenceMessage(data) || phase === "offline" || phase === "detached" || phase === "displaced")
       return;
     const decoded = decodeDown(data, this.options.registry, this.options.limits);
     count(this.counters, decoded);
@@ -231,6 +235,15 @@ export abstract class PresenceCore<
   private handle(message: DownMessage): void {
     if (message.type === "refused") {
       this.fire("refused", { reason: message.reason });
+      return;
+    }
+    if (message.type === "displaced") {
+      // Not offline: the socket is open, but this roster gets nothing more; say so rather than look synced.
+      this.cancelFlush();
+      this.dirty.clear();
+      this.held = [];
+      this.currentPhase = "displaced";
+      this.fire("displaced", { space: message.space });
       return;
     }
     if (message.type === "diff" && this.currentPhase === "syncing") {
@@ -330,6 +343,14 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Prese
       listen(socket, "message", (data) => this.receive(data)),
     ];
     if (socket.state === "open") this.sync();
+  }
+
+  /**
+   * Syncs again after `displaced` (taking the seat back from the other connection); does nothing in any
+   * other phase. A reconnect of the socket does the same by itself.
+   */
+  rejoin(): void {
+    if (this.currentPhase === "displaced" && this.socket.state === "open") this.sync();
   }
 
   /**

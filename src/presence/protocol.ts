@@ -5,7 +5,7 @@
  *
  * Client → server: `sync` (once per connection: full own state + last roster revision seen), `update`
  * (coalesced own changes), `leave`. Server → client: `snapshot` or `catchup` (the one answer to a sync),
- * `diff` (batched broadcasts), `refused`. Revisions count roster changes: a diff `from` a to `rev` b carries
+ * `diff` (batched broadcasts), `refused`, `displaced` (another connection took this member's seat). Revisions count roster changes: a diff `from` a to `rev` b carries
  * exactly b − a changes, the k-th of them being revision a + k. A revision only means something within its
  * `epoch` (a roster created afresh — a restarted server — gets a new epoch).
  */
@@ -78,10 +78,19 @@ export interface RefusedMessage {
   readonly reason: string;
 }
 
+/**
+ * `{"$presence":"displaced","space":…}` — another connection synced as this member in this space; the server
+ * sends this connection nothing more there until it syncs again.
+ */
+export interface DisplacedMessage {
+  readonly type: "displaced";
+  readonly space: string;
+}
+
 /** Messages a client sends. */
 export type UpMessage = SyncMessage | UpdateMessage | LeaveMessage;
 /** Messages a server sends. */
-export type DownMessage = SnapshotMessage | ChangesMessage | RefusedMessage;
+export type DownMessage = SnapshotMessage | ChangesMessage | RefusedMessage | DisplacedMessage;
 /** Any presence message. */
 export type PresenceMessage = UpMessage | DownMessage;
 

@@ -3,6 +3,7 @@
  * Applying a snapshot or a run of changes returns what changed, member by member, so the caller can emit
  * events after the roster is consistent again.
  */
+import { utf8Length } from "./json-guard.js";
 import type { PresenceChange, SnapshotMessage, StateRecord } from "./protocol.js";
 
 /** Another member of the space, as last seen. */
@@ -32,13 +33,31 @@ function changedSlices(before: StateRecord, after: StateRecord): string[] {
 
 const freeze = (state: Record<string, unknown>): StateRecord => Object.freeze(state);
 
+/** The roster's bounds: most members, most bytes of state (UTF-8 JSON of each state plus its id). */
+export interface RosterBounds {
+  readonly maxMembers: number;
+  readonly maxBytes: number;
+}
+
+const sizeOf = (id: string, state: StateRecord): number => id.length + utf8Length(JSON.stringify(state));
+
 export class RosterView<S = StateRecord> {
   private readonly byId = new Map<string, Member<S>>();
+  private readonly sizes = new Map<string, number>();
+  private bytes = 0;
   private currentEpoch: string | undefined;
   private currentRev: number | undefined;
+  /** Joins and updates left out for the bounds. */
+  overflow = 0;
 
   /** `self` is never listed: the own state is the caller's, not the server's echo of it. */
-  constructor(private readonly self: string) {}
+  constructor(
+    private readonly self: string,
+    private readonly bounds: RosterBounds = {
+      maxMembers: Number.POSITIVE_INFINITY,
+      maxBytes: Number.POSITIVE_INFINITY,
+    },
+  ) {}
 
   get epoch(): string | undefined {
     return this.currentEpoch;
@@ -60,7 +79,7 @@ export class RosterView<S = StateRecord> {
     for (const { id, state } of snapshot.members) if (id !== this.self) next.set(id, state);
     for (const [id, member] of this.byId) {
       if (!next.has(id)) {
-        this.byId.delete(id);
+        this.drop(id);
         out.push({ kind: "leave", member, slices: [] });
       }
     }
@@ -91,7 +110,7 @@ export class RosterView<S = StateRecord> {
       if (change.op === "leave") {
         const member = this.byId.get(change.id);
         if (member === undefined) continue;
-        this.byId.delete(change.id);
+        this.drop(change.id);
         out.push({ kind: "leave", member, slices: [] });
       } else if (change.op === "join") {
         out.push(...this.put(change.id, { ...change.state }));
@@ -109,17 +128,33 @@ export class RosterView<S = StateRecord> {
     return "applied";
   }
 
-  /** Sets a member's whole state; a join when new, an update naming the changed slices, or nothing. */
+  private drop(id: string): void {
+    this.byId.delete(id);
+    this.bytes -= this.sizes.get(id) ?? 0;
+    this.sizes.delete(id);
+  }
+
+  /**
+   * Sets a member's whole state; a join when new, an update naming the changed slices, or nothing. A join
+   * or growth past the bounds is left out (counted in `overflow`): a hostile server cannot grow the roster
+   * without bound, and an honest one only loses members past a documented size.
+   */
   private put(id: string, state: Record<string, unknown>): MemberChange<S>[] {
     const previous = this.byId.get(id);
-    const member: Member<S> = Object.freeze({ id, state: freeze(state) as unknown as Readonly<S> });
-    if (previous === undefined) {
-      this.byId.set(id, member);
-      return [{ kind: "join", member, slices: Object.keys(state) }];
+    const size = sizeOf(id, state);
+    const was = this.sizes.get(id) ?? 0;
+    const full = previous === undefined && this.byId.size >= this.bounds.maxMembers;
+    if (full || this.bytes - was + size > this.bounds.maxBytes) {
+      this.overflow++;
+      return [];
     }
-    const slices = changedSlices(previous.state as StateRecord, state);
-    if (slices.length === 0) return [];
+    const member: Member<S> = Object.freeze({ id, state: freeze(state) as unknown as Readonly<S> });
+    const slices =
+      previous === undefined ? Object.keys(state) : changedSlices(previous.state as StateRecord, state);
+    if (previous !== undefined && slices.length === 0) return [];
     this.byId.set(id, member);
-    return [{ kind: "update", member, slices }];
+    this.sizes.set(id, size);
+    this.bytes += size - was;
+    return [{ kind: previous === undefined ? "join" : "update", member, slices }];
   }
 }

@@ -4,7 +4,7 @@
  * combines with the one already there; the wire always carries a slice's whole current value, so the
  * receiving side only ever replaces (idempotent, last value wins, order-safe across a reconnect).
  */
-import { FORBIDDEN_KEYS, inspectJson, isRecord, utf8Length } from "./json-guard.js";
+import { FORBIDDEN_KEYS, hasUnsafeText, inspectJson, isRecord, utf8Length } from "./json-guard.js";
 
 /** A named slice of presence state with its validator and merge. */
 export interface SliceDefinition<N extends string = string, T = unknown> {
@@ -90,14 +90,18 @@ const coordinate = (v: unknown): v is number =>
 /** Built-in: the room a member is in (an id). */
 export const roomSlice = defineSlice("room", { validate: isId, maxBytes: 256 });
 
-/** Built-in: a short emoji (or any short text without control characters). */
+/**
+ * Built-in: a short emoji (or any short text without control characters). Like every slice's text, it may
+ * not hold bidi controls, line/paragraph separators or lone surrogates ({@link SliceRegistry.check}).
+ */
 export const emojiSlice = defineSlice("emoji", {
   validate: (v): v is string =>
     typeof v === "string" &&
     v.length > 0 &&
     v.length <= EMOJI_MAX_LENGTH &&
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused.
-    !/[\u0000-\u001f\u007f]/.test(v),
+    !/[\u0000-\u001f\u007f]/.test(v) &&
+    !hasUnsafeText(v),
   maxBytes: 128,
 });
 
@@ -169,7 +173,8 @@ export class SliceRegistry {
 
   /**
    * Checks one value of slice `name`: a known slice, plain JSON with no forbidden key, within the slice's
-   * size, and accepted by its validator. Returns the problem, or `undefined` when it is fine.
+   * size, no string with bidi controls, U+2028/2029 or lone surrogates (`invalid-slice`), and accepted by
+   * its validator. Returns the problem, or `undefined` when it is fine.
    */
   check(name: string, value: unknown): SliceProblem | undefined {
     const slice = this.byName.get(name);
@@ -178,6 +183,7 @@ export class SliceRegistry {
     if (problem === "forbidden-key") return "forbidden-key";
     if (problem !== undefined) return "invalid-slice";
     if (utf8Length(JSON.stringify(value)) > slice.maxBytes) return "slice-too-large";
+    if (hasUnsafeText(value)) return "invalid-slice";
     try {
       return slice.validate(value) ? undefined : "invalid-slice";
     } catch {

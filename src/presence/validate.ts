@@ -187,6 +187,7 @@ export function decodeDown(
       const reason = own(raw, "reason");
       return { type, space, reason: typeof reason === "string" && reason.length <= 200 ? reason : fail() };
     }
+    if (type === "displaced") return { type, space };
     if (type !== "snapshot" && type !== "catchup" && type !== "diff") return fail("unknown-type");
     const epoch = id(own(raw, "epoch"));
     const rev = revision(own(raw, "rev"));

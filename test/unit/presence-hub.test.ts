@@ -74,7 +74,9 @@ describe("PresenceHub answers", () => {
     const first = sync(h, a, "ann") as { epoch: string; rev: number };
     const b = connection();
     sync(h, b, "bob", { emoji: "x" });
+    clock.advance(20);
     update(h, b, { emoji: "y" });
+    clock.advance(20);
     h.disconnect(a);
     const a2 = connection();
     const answer = sync(h, a2, "ann", {}, first);
@@ -99,7 +101,10 @@ describe("PresenceHub answers", () => {
     h.disconnect(a);
     const b = connection();
     sync(h, b, "bob");
-    for (let i = 0; i < 6; i++) update(h, b, { emoji: String(i) });
+    for (let i = 0; i < 6; i++) {
+      update(h, b, { emoji: String(i) });
+      clock.advance(20);
+    }
     expect(sync(h, connection(), "ann", {}, first)).toMatchObject({ $presence: "snapshot", rev: 8 });
   });
 
@@ -138,13 +143,16 @@ describe("PresenceHub answers", () => {
     const h = hub();
     const a = connection();
     const first = sync(h, a, "ann") as { epoch: string; rev: number };
-    for (let i = 0; i < 5; i++) update(h, a, { emoji: String(i) });
+    for (let i = 0; i < 5; i++) {
+      update(h, a, { emoji: String(i) });
+      clock.advance(20);
+    }
     expect(sync(h, connection(), "ann", {}, first)).toMatchObject({ $presence: "snapshot" });
   });
 });
 
 describe("PresenceHub broadcasts and grace period", () => {
-  it("batches changes within a tick into one diff per member", () => {
+  it("batches changes within a tick into one diff per member, one member's updates merged into one change", () => {
     const h = hub();
     const a = connection();
     sync(h, a, "ann");
@@ -161,10 +169,9 @@ describe("PresenceHub broadcasts and grace period", () => {
         space: "office",
         epoch: expect.any(String),
         from: 1,
-        rev: 4,
+        rev: 3,
         changes: [
           { op: "join", id: "bob", state: { room: "r" } },
-          { op: "update", id: "bob", state: { emoji: "1" } },
           { op: "update", id: "bob", state: { emoji: "2" } },
         ],
       },
@@ -262,7 +269,7 @@ describe("PresenceHub broadcasts and grace period", () => {
     expect(a.got.map((m) => m.space)).toEqual(["lobby"]);
   });
 
-  it("lets a second connection take over a member; the first no longer receives that space", () => {
+  it("lets a second connection take over a member; the first is told and no longer receives that space", () => {
     const h = hub();
     const old = connection();
     sync(h, old, "ann");
@@ -271,7 +278,9 @@ describe("PresenceHub broadcasts and grace period", () => {
     const b = connection();
     sync(h, b, "bob");
     clock.advance(100);
-    expect(old.got).toHaveLength(1);
+    expect(old.got).toHaveLength(2);
+    expect(old.got[1]).toEqual({ $presence: "displaced", space: "office" });
+    expect(h.stats().displaced).toBe(1);
     expect(fresh.got.at(-1)).toMatchObject({ $presence: "diff" });
     h.disconnect(old);
     clock.advance(10_000);

@@ -4,12 +4,22 @@
  * messages on the same sockets are left alone (the hub only takes text that starts with `{"$presence":`).
  */
 
+import { systemClock } from "../../env.js";
 import type { PresenceHub } from "./hub.js";
 import type { PresenceConnection } from "./hub-options.js";
+
+/** How long a cut `ws` connection gets to take its close frame before it is terminated. */
+const CLOSE_GRACE_MS = 1_000;
 
 /** The members of a server-side `ws` WebSocket the adapter uses. */
 export interface PresenceWsSocketLike {
   send(data: string): void;
+  /** Bytes queued and not yet written (backpressure). */
+  readonly bufferedAmount?: number;
+  readonly readyState?: number;
+  close?(code: number, reason: string): void;
+  pause?(): void;
+  terminate?(): void;
   on(event: "message", listener: (data: unknown, isBinary: boolean) => void): unknown;
   on(event: "close", listener: () => void): unknown;
   off(event: "message", listener: (data: unknown, isBinary: boolean) => void): unknown;
@@ -18,13 +28,21 @@ export interface PresenceWsSocketLike {
 
 /** The members of a `ws` WebSocketServer the adapter uses. */
 export interface PresenceWsServerLike {
-  on(event: "connection", listener: (ws: PresenceWsSocketLike) => void): unknown;
-  off(event: "connection", listener: (ws: PresenceWsSocketLike) => void): unknown;
+  on(event: "connection", listener: (ws: PresenceWsSocketLike, request?: unknown) => void): unknown;
+  off(event: "connection", listener: (ws: PresenceWsSocketLike, request?: unknown) => void): unknown;
 }
 
 /** The members of a server-side Socket.IO socket the adapter uses. */
 export interface PresenceSocketIoSocketLike {
   readonly id: string;
+  /** The handshake (headers, auth, address), passed to `authorize` as the connection's `request`. */
+  readonly handshake?: unknown;
+  /**
+   * The engine.io connection. Read at run time (engine.io declares these fields private): `writeBuffer`
+   * (packets not yet handed to the transport; they pile up while it is not writable), `transport.socket`
+   * (its `ws` WebSocket, for `bufferedAmount`) and `close()`.
+   */
+  readonly conn?: unknown;
   emit(event: string, data: string): unknown;
   on(event: string, listener: (data: unknown) => void): unknown;
   off(event: string, listener: (data: unknown) => void): unknown;
@@ -57,15 +75,32 @@ function mayBePresence(data: unknown): boolean {
 let wsIds = 0;
 
 /**
- * Wires one `ws` socket to the hub (for apps that handle `connection` themselves). Returns the function
- * that unwires it (and starts the member's grace period, as a close does).
+ * Wires one `ws` socket to the hub (for apps that handle `connection` themselves). `request` is the HTTP
+ * upgrade request (the second argument of `connection`), handed to `authorize`. Returns the function that
+ * unwires it (and starts the member's grace period, as a close does).
  */
 export function presenceWsConnection(
   hub: PresenceHub,
   ws: PresenceWsSocketLike,
   id = `ws-${++wsIds}`,
+  request?: unknown,
 ): () => void {
-  const connection: PresenceConnection = { id, send: (text) => ws.send(text) };
+  const connection: PresenceConnection = {
+    id,
+    request,
+    send: (text) => ws.send(text),
+    buffered: () => ws.bufferedAmount ?? 0,
+    close: (code, reason) => {
+      ws.close?.(code, reason);
+      // Read nothing more: a flood already in the kernel's buffers must not cost the parsing of every frame.
+      ws.pause?.();
+      // A peer that does not read never takes the close frame: it must not hold the socket for ws's 30 s.
+      const timer = systemClock.setTimeout(() => {
+        if (ws.readyState !== 3) ws.terminate?.();
+      }, CLOSE_GRACE_MS);
+      (timer as { unref?: () => void }).unref?.();
+    },
+  };
   const onMessage = (data: unknown, isBinary: boolean) => {
     if (!mayBePresence(data)) return;
     const text = wsText(data, isBinary);
@@ -93,8 +128,8 @@ export function attachPresenceToWs(hub: PresenceHub, wss: PresenceWsServerLike):
     throw new TypeError("attachPresenceToWs: wss must be a ws WebSocketServer");
   }
   const releases = new Set<() => void>();
-  const onConnection = (ws: PresenceWsSocketLike) => {
-    const release = presenceWsConnection(hub, ws);
+  const onConnection = (ws: PresenceWsSocketLike, request?: unknown) => {
+    const release = presenceWsConnection(hub, ws, undefined, request);
     const once = () => {
       releases.delete(once);
       release();
@@ -109,6 +144,39 @@ export function attachPresenceToWs(hub: PresenceHub, wss: PresenceWsServerLike):
   };
 }
 
+const field = (value: unknown, key: string): unknown =>
+  value !== null && typeof value === "object" ? (value as Record<string, unknown>)[key] : undefined;
+
+/** Bytes a Socket.IO connection holds unsent: the engine's write buffer plus its WebSocket's queue. */
+function engineBuffered(engine: unknown): number {
+  const queued = field(field(field(engine, "transport"), "socket"), "bufferedAmount");
+  let bytes = typeof queued === "number" ? queued : 0;
+  const buffer = field(engine, "writeBuffer");
+  if (!Array.isArray(buffer)) return bytes;
+  for (const packet of buffer) {
+    const data = field(packet, "data");
+    if (typeof data === "string" || Buffer.isBuffer(data)) bytes += data.length;
+  }
+  return bytes;
+}
+
+/**
+ * Closes the engine connection, discarding what it holds unsent (engine.io would otherwise wait for a
+ * drain that a peer that does not read never gives), and terminates its WebSocket if the close handshake
+ * has not ended it soon after.
+ */
+function closeEngine(engine: unknown): void {
+  const close = field(engine, "close");
+  if (typeof close === "function") close.call(engine, true);
+  const socket = field(field(engine, "transport"), "socket");
+  const terminate = field(socket, "terminate");
+  if (typeof terminate !== "function") return;
+  const timer = systemClock.setTimeout(() => {
+    if (field(socket, "readyState") !== 3) terminate.call(socket);
+  }, CLOSE_GRACE_MS);
+  (timer as { unref?: () => void }).unref?.();
+}
+
 /**
  * Wires one Socket.IO socket to the hub. Presence travels on `event` (default `"message"`, which is what
  * `socketIoTransport` sends and listens to). Returns the function that unwires it.
@@ -118,7 +186,15 @@ export function presenceSocketIoConnection(
   socket: PresenceSocketIoSocketLike,
   event = "message",
 ): () => void {
-  const connection: PresenceConnection = { id: socket.id, send: (text) => socket.emit(event, text) };
+  const connection: PresenceConnection = {
+    id: socket.id,
+    request: socket.handshake,
+    send: (text) => socket.emit(event, text),
+    buffered: () => engineBuffered(socket.conn),
+    // Socket.IO has no close code: the engine connection is closed (the client sees a transport close and
+    // reconnects), not the namespace socket (a server `disconnect` would read as final to the client).
+    close: () => closeEngine(socket.conn),
+  };
   const onMessage = (data: unknown) => {
     hub.receive(connection, data);
   };

@@ -10,6 +10,22 @@ export interface PresenceConnection {
   readonly id: string;
   /** Sends presence protocol text to this client. May throw when the socket is closing (ignored). */
   send(text: string): void;
+  /**
+   * Bytes written to this connection and not yet handed to the network (ws `bufferedAmount`; Socket.IO:
+   * the engine's write buffer plus its WebSocket's `bufferedAmount`). Without it the hub cannot see a slow
+   * reader and trusts that it reads.
+   */
+  buffered?(): number;
+  /**
+   * Ends the connection with a close code and reason ({@link PRESENCE_CLOSE}); the hub calls it for a
+   * connection it cuts. Without it a cut connection is only unbound from the hub.
+   */
+  close?(code: number, reason: string): void;
+  /**
+   * What the adapter knows about who is on the other end: the HTTP upgrade request (`ws`) or the handshake
+   * (Socket.IO), for `authorize`. `undefined` for connections made by hand.
+   */
+  readonly request?: unknown;
 }
 
 /** What a client asks for in a sync, for {@link PresenceHubOptions.authorize}. */
@@ -17,6 +33,48 @@ export interface SyncRequest {
   readonly space: string;
   readonly member: string;
 }
+
+/**
+ * What `authorize` grants: the member id this connection's user owns, and where it may go. A sync for any
+ * other member id is refused (`member-not-owned`), one for a space not listed is refused (`unauthorized`).
+ */
+export interface PresenceGrant {
+  /** The one member id the user may sync as. */
+  readonly member: string;
+  /** The spaces the user may join; omitted = every space. */
+  readonly spaces?: readonly string[];
+  /** Key of the per-identity limits (`maxSeatsPerIdentity`). Default: `member`. */
+  readonly identity?: string;
+}
+
+/** Decides a sync: `false` refuses, `true` allows (identity = the connection), a grant allows as its member. */
+export type PresenceAuthorize = (
+  connection: PresenceConnection,
+  request: SyncRequest,
+) => boolean | PresenceGrant | undefined;
+
+/** Close codes (and reason prefixes) of connections the hub cuts; 4000–4999 is the application range. */
+export const PRESENCE_CLOSE = {
+  /** Over the message rate for `cutAfterExcess` messages in a row (mirrors 1008 Policy Violation). */
+  flood: 4008,
+  /** Did not read what was sent for `maxBehindMs` (mirrors 1009: the server will not buffer more). */
+  slow: 4009,
+} as const;
+
+/** The hub's limits on what one connection, identity and the whole hub may hold, with their defaults. */
+export const HUB_DEFAULTS = {
+  graceMs: 30_000,
+  batchMs: 50,
+  maxSpacesPerConnection: 16,
+  highWaterBytes: 64 * 1_024,
+  maxBehindMs: 20_000,
+  maxMessagesPerSecond: 50,
+  messageBurst: 100,
+  cutAfterExcess: 500,
+  maxSeats: 20_000,
+  maxSpaces: 5_000,
+  maxSeatsPerIdentity: 64,
+} as const;
 
 export interface PresenceHubOptions {
   /** Where rosters live. Default: a new {@link InMemoryRosterStore}. */
@@ -33,13 +91,45 @@ export interface PresenceHubOptions {
   batchMs?: number;
   /** Most spaces one connection may be in. Default 16. */
   maxSpacesPerConnection?: number;
+  /**
+   * A connection with more than this many bytes unsent is sent nothing more: it is marked behind and gets
+   * one snapshot (the latest state of every member, not every diff it missed) once it drains. Default
+   * 65 536. What the hub holds for one connection is at most this plus its largest single message.
+   */
+  highWaterBytes?: number;
+  /** A connection behind (see `highWaterBytes`) for longer than this is cut with close 4009. Default 20 000 ms. */
+  maxBehindMs?: number;
+  /**
+   * Presence messages one connection may send per second (a token bucket of `messageBurst`); messages over
+   * it are dropped unread (before parsing). Default 50 — five times the client's default update rate.
+   */
+  maxMessagesPerSecond?: number;
+  /** Size of that bucket. Default 100. */
+  messageBurst?: number;
+  /** A connection whose messages are dropped this many times in a row is cut with close 4008. Default 500. */
+  cutAfterExcess?: number;
+  /**
+   * Most seats in the hub, live and in their grace period. A new seat past it takes the place of the
+   * longest-away seat; with none away the sync is refused (`hub-full`). Default 20 000.
+   */
+  maxSeats?: number;
+  /** Most spaces in the hub; a sync that would create one more is refused (`hub-full`). Default 5 000. */
+  maxSpaces?: number;
+  /**
+   * Most seats of one identity (a grant's `identity`, else its member; without `authorize`, a connection),
+   * live and in grace. Past it the identity's longest-away seat leaves; with none away: `too-many-seats`.
+   * Default 64.
+   */
+  maxSeatsPerIdentity?: number;
   /** Limits on what clients send. */
   limits?: Partial<PresenceLimits>;
   /**
-   * Decides whether `connection` may be `member` in `space` (e.g. against its session). Default: everyone.
-   * A refusal answers `{"$presence":"refused","space":…,"reason":"unauthorized"}`.
+   * Decides whether `connection` may be `member` in `space`, from `connection.request` (the upgrade request
+   * or handshake the adapters pass). Return a {@link PresenceGrant} (member id owned + spaces allowed),
+   * `true` (allowed; identity = the connection) or `false` (refused: `{"$presence":"refused",…,"reason":
+   * "unauthorized"}`). Default: everyone, and any member id — the hub then trusts clients to name themselves.
    */
-  authorize?: (connection: PresenceConnection, request: SyncRequest) => boolean;
+  authorize?: PresenceAuthorize;
   /** Timers (grace periods, batches). Default: the system clock. */
   clock?: Clock;
   /** Randomness for the default store's epochs. Default `Math.random`. */
@@ -52,8 +142,16 @@ export interface ResolvedHubOptions {
   readonly graceMs: number;
   readonly batchMs: number;
   readonly maxSpacesPerConnection: number;
+  readonly highWaterBytes: number;
+  readonly maxBehindMs: number;
+  readonly maxMessagesPerSecond: number;
+  readonly messageBurst: number;
+  readonly cutAfterExcess: number;
+  readonly maxSeats: number;
+  readonly maxSpaces: number;
+  readonly maxSeatsPerIdentity: number;
   readonly limits: PresenceLimits;
-  readonly authorize: ((connection: PresenceConnection, request: SyncRequest) => boolean) | undefined;
+  readonly authorize: PresenceAuthorize | undefined;
   readonly clock: Clock;
 }
 
@@ -65,10 +163,20 @@ function nonNegative(name: string, value: unknown, fallback: number): number {
   return value;
 }
 
+function atLeastOne(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new RangeError(`PresenceHub: ${name} must be an integer >= 1; got ${String(value)}`);
+  }
+  return value;
+}
+
 /**
  * Normalises the options.
- * @throws RangeError naming the option (`graceMs`, `batchMs`, `maxSpacesPerConnection`, `limits.*`);
- * TypeError when `options`, `store`, `slices`, `authorize`, `clock` or `random` has the wrong type.
+ * @throws RangeError naming the option (`graceMs`, `batchMs`, `maxSpacesPerConnection`, `highWaterBytes`,
+ * `maxBehindMs`, `maxMessagesPerSecond`, `messageBurst`, `cutAfterExcess`, `maxSeats`, `maxSpaces`,
+ * `maxSeatsPerIdentity`, `limits.*`); TypeError when `options`, `store`, `slices`, `authorize`, `clock` or
+ * `random` has the wrong type.
  */
 export function resolveHubOptions(options: PresenceHubOptions = {}): ResolvedHubOptions {
   if (options === null || typeof options !== "object") {
@@ -87,18 +195,35 @@ export function resolveHubOptions(options: PresenceHubOptions = {}): ResolvedHub
   if (options.authorize !== undefined && typeof options.authorize !== "function") {
     throw new TypeError(`PresenceHub: authorize must be a function; got ${typeof options.authorize}`);
   }
-  const maxSpaces = options.maxSpacesPerConnection ?? 16;
-  if (!Number.isInteger(maxSpaces) || maxSpaces < 1) {
+  const d = HUB_DEFAULTS;
+  const rate = options.maxMessagesPerSecond ?? d.maxMessagesPerSecond;
+  if (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0) {
     throw new RangeError(
-      `PresenceHub: maxSpacesPerConnection must be an integer >= 1; got ${String(maxSpaces)}`,
+      `PresenceHub: maxMessagesPerSecond must be a finite number > 0; got ${String(rate)}`,
     );
   }
   return {
     store,
     registry: new SliceRegistry(options.slices ?? []),
-    graceMs: nonNegative("graceMs", options.graceMs, 30_000),
-    batchMs: nonNegative("batchMs", options.batchMs, 50),
-    maxSpacesPerConnection: maxSpaces,
+    graceMs: nonNegative("graceMs", options.graceMs, d.graceMs),
+    batchMs: nonNegative("batchMs", options.batchMs, d.batchMs),
+    maxSpacesPerConnection: atLeastOne(
+      "maxSpacesPerConnection",
+      options.maxSpacesPerConnection,
+      d.maxSpacesPerConnection,
+    ),
+    highWaterBytes: nonNegative("highWaterBytes", options.highWaterBytes, d.highWaterBytes),
+    maxBehindMs: nonNegative("maxBehindMs", options.maxBehindMs, d.maxBehindMs),
+    maxMessagesPerSecond: rate,
+    messageBurst: atLeastOne("messageBurst", options.messageBurst, d.messageBurst),
+    cutAfterExcess: atLeastOne("cutAfterExcess", options.cutAfterExcess, d.cutAfterExcess),
+    maxSeats: atLeastOne("maxSeats", options.maxSeats, d.maxSeats),
+    maxSpaces: atLeastOne("maxSpaces", options.maxSpaces, d.maxSpaces),
+    maxSeatsPerIdentity: atLeastOne(
+      "maxSeatsPerIdentity",
+      options.maxSeatsPerIdentity,
+      d.maxSeatsPerIdentity,
+    ),
     limits: resolveLimits(HUB_LIMITS, options.limits),
     authorize: options.authorize,
     clock,

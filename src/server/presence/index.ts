@@ -14,7 +14,11 @@ export {
 } from "./adapters.js";
 export { PresenceHub, type PresenceHubStats } from "./hub.js";
 export {
+  HUB_DEFAULTS,
+  PRESENCE_CLOSE,
+  type PresenceAuthorize,
   type PresenceConnection,
+  type PresenceGrant,
   type PresenceHubOptions,
   resolveHubOptions,
   type SyncRequest,
