@@ -1,0 +1,126 @@
+/**
+ * Bounds socket.io-client's send buffer (unbounded there: every emit made while disconnected waits for the
+ * next connection) with the queue options of `ResilientSocket`: count, bytes, age, overflow policy. Each
+ * discarded emit is reported (the `drop` event) and its ack callback, if any, is called with an error, as
+ * socket.io does when an ack times out. Expiry is checked when something is emitted, right before the
+ * buffer is flushed on connect, and when stats are read: no timer.
+ */
+import type { Socket } from "socket.io-client";
+import { type DropReason, messageBytes, type QueueOptions } from "../client/queue.js";
+import type { Clock } from "../env.js";
+import type { BufferedPacket, SocketInternals } from "./attempt.js";
+
+/** A discarded emit: `data` is `[event, ...args]`. */
+export interface EmitDropped {
+  readonly data: unknown[];
+  readonly reason: DropReason;
+}
+
+/** The error an ack callback of a discarded emit is called with. */
+export class EmitDiscardedError extends Error {
+  override readonly name = "EmitDiscardedError";
+  /** Why the emit was discarded. */
+  readonly reason: DropReason;
+  constructor(reason: DropReason) {
+    super(`emit discarded from the offline buffer (${reason})`);
+    this.reason = reason;
+  }
+}
+
+function packetBytes(data: readonly unknown[]): number {
+  let bytes = 0;
+  for (const part of data) bytes += messageBytes(part);
+  return bytes;
+}
+
+export class BoundedSendBuffer {
+  /** When each buffered packet was emitted and what it weighs; packets socket.io removed just drop out. */
+  private readonly meta = new WeakMap<object, { at: number; bytes: number }>();
+  dropped = 0;
+
+  constructor(
+    private readonly socket: Socket,
+    /** `undefined`: nothing is buffered (`queue: false`). */
+    private readonly options: QueueOptions | undefined,
+    private readonly clock: Clock,
+    private readonly report: (dropped: EmitDropped) => void,
+  ) {}
+
+  private get packets(): BufferedPacket[] {
+    return (this.socket as unknown as SocketInternals).sendBuffer;
+  }
+
+  /** Messages and bytes waiting now (expired ones first removed). */
+  size(): { messages: number; bytes: number } {
+    this.expire();
+    let bytes = 0;
+    for (const packet of this.packets) bytes += this.weigh(packet).bytes;
+    return { messages: this.packets.length, bytes };
+  }
+
+  /** Applies the bounds after an emit appended `added` packets to the buffer. */
+  admit(added: number): void {
+    const packets = this.packets;
+    const now = this.clock.now();
+    const fresh = packets.slice(packets.length - added);
+    for (const packet of fresh) this.meta.set(packet, { at: now, bytes: packetBytes(packet.data) });
+    const options = this.options;
+    if (options === undefined) {
+      for (const packet of fresh) this.discard(packet, "disconnected");
+      return;
+    }
+    for (const packet of fresh) {
+      if (this.weigh(packet).bytes > options.maxBytes || options.maxMessages === 0)
+        this.discard(packet, options.maxMessages === 0 ? "overflow" : "too-large");
+    }
+    this.expire();
+    let bytes = 0;
+    for (const packet of this.packets) bytes += this.weigh(packet).bytes;
+    while (this.packets.length > options.maxMessages || bytes > options.maxBytes) {
+      const list = this.packets;
+      const victim = options.overflow === "drop-newest" ? list[list.length - 1] : list[0];
+      if (victim === undefined) break;
+      bytes -= this.weigh(victim).bytes;
+      this.discard(victim, "overflow");
+    }
+  }
+
+  /** Discards every packet older than `ttlMs`. */
+  expire(): void {
+    const ttl = this.options?.ttlMs ?? Number.POSITIVE_INFINITY;
+    if (ttl === Number.POSITIVE_INFINITY) return;
+    const now = this.clock.now();
+    for (const packet of [...this.packets]) {
+      if (now - this.weigh(packet).at > ttl) this.discard(packet, "expired");
+    }
+  }
+
+  /** Discards everything (the socket was closed for good). */
+  clear(reason: DropReason): void {
+    for (const packet of [...this.packets]) this.discard(packet, reason);
+  }
+
+  private weigh(packet: BufferedPacket): { at: number; bytes: number } {
+    let meta = this.meta.get(packet);
+    if (meta === undefined) {
+      // Buffered before governance began (an emit before io() returned cannot happen; be safe anyway).
+      meta = { at: this.clock.now(), bytes: packetBytes(packet.data) };
+      this.meta.set(packet, meta);
+    }
+    return meta;
+  }
+
+  private discard(packet: BufferedPacket, reason: DropReason): void {
+    const inner = this.socket as unknown as SocketInternals;
+    const index = inner.sendBuffer.indexOf(packet);
+    if (index < 0) return;
+    inner.sendBuffer.splice(index, 1);
+    this.dropped++;
+    this.report({ data: packet.data, reason });
+    if (packet.id === undefined) return;
+    const ack = inner.acks[packet.id];
+    delete inner.acks[packet.id];
+    // With a timeout the ack is socket.io's wrapper, which also clears its timer.
+    ack?.call(this.socket, new EmitDiscardedError(reason));
+  }
+}
