@@ -3,14 +3,14 @@
  * suite expects of a Socket (packages/socket.io-client/test/socket.ts), in our words.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { io, type IoOptions, type ResilientIoSocket } from "../../src/socket-io.js";
-import { IoServer, next, until } from "./io-harness.js";
+import { type IoOptions, io, type ResilientIoSocket } from "../../src/socket-io.js";
+import { IoServer, type IoServerOptions, next, until } from "./io-harness.js";
 
 const servers: IoServer[] = [];
 const sockets: ResilientIoSocket[] = [];
 
-async function server(options: ConstructorParameters<typeof Object>[0] = {}): Promise<IoServer> {
-  const s = await IoServer.start(options as never);
+async function server(options: IoServerOptions = {}): Promise<IoServer> {
+  const s = await IoServer.start(options);
   servers.push(s);
   return s;
 }
@@ -31,7 +31,9 @@ describe("a governed io() socket, as socket.io-client's own suite expects", () =
     const s = await server();
     const socket = client(s.url);
     await next(socket, "connect");
-    const [id] = await new Promise<[string]>((resolve) => socket.emit("getId", (id: string) => resolve([id])));
+    const [id] = await new Promise<[string]>((resolve) =>
+      socket.emit("getId", (id: string) => resolve([id])),
+    );
     expect(socket.id).toBe(id);
   });
 
@@ -112,7 +114,10 @@ describe("a governed io() socket, as socket.io-client's own suite expects", () =
       },
     });
     await next(socket, "connect");
-    const first = (await socket.emitWithAck("getHandshake")) as { query: { a: string }; auth: { attempt: number } };
+    const first = (await socket.emitWithAck("getHandshake")) as {
+      query: { a: string };
+      auth: { attempt: number };
+    };
     expect(first.query.a).toBe("1");
     expect(first.auth.attempt).toBe(1);
     socket.io.engine.close();
@@ -138,7 +143,8 @@ describe("a governed io() socket, as socket.io-client's own suite expects", () =
     let refusals = 0;
     const s = await server({
       middleware: (_socket, next) => {
-        if (refusals++ === 0) next(Object.assign(new Error("overloaded"), { data: { retryAfterMs: 300, spreadMs: 0 } }));
+        if (refusals++ === 0)
+          next(Object.assign(new Error("overloaded"), { data: { retryAfterMs: 300, spreadMs: 0 } }));
         else next();
       },
     });
@@ -168,7 +174,10 @@ describe("a governed io() socket, as socket.io-client's own suite expects", () =
     const s = await server();
     const socket = client(s.url);
     await next(socket, "connect");
-    const [reason] = await Promise.all([next<[string]>(socket, "disconnect").then((a) => a[0]), socket.disconnect()]);
+    const [reason] = await Promise.all([
+      next<[string]>(socket, "disconnect").then((a) => a[0]),
+      socket.disconnect(),
+    ]);
     expect(reason).toBe("io client disconnect");
     expect(socket.resilience.state).toBe("stopped");
     socket.connect();
@@ -203,7 +212,12 @@ describe("a governed io() socket, as socket.io-client's own suite expects", () =
   });
 
   it("calls onAny, prependAny listeners in order and stops after offAny", async () => {
-    const s = await server({ onConnection: (sock: { emit: (e: string, ...a: unknown[]) => void; on: (e: string, l: () => void) => void }) => sock.on("ping-me", () => sock.emit("pong", 1)) });
+    const s = await server({
+      onConnection: (sock: {
+        emit: (e: string, ...a: unknown[]) => void;
+        on: (e: string, l: () => void) => void;
+      }) => sock.on("ping-me", () => sock.emit("pong", 1)),
+    });
     const socket = client(s.url);
     const order: string[] = [];
     const any = (event: string) => order.push(`any:${event}`);
@@ -255,12 +269,16 @@ describe("a governed io() socket, as socket.io-client's own suite expects", () =
   });
 
   it("calls error-first acks with an error when the connection drops, not plain ones", async () => {
-    const s = await server({ onConnection: (sock: { on: (e: string, l: () => void) => void }) => sock.on("never", () => {}) });
+    const s = await server({
+      onConnection: (sock: { on: (e: string, l: () => void) => void }) => sock.on("never", () => {}),
+    });
     const socket = client(s.url);
     await next(socket, "connect");
     const plain: unknown[] = [];
     socket.emit("never", () => plain.push("called"));
-    const withTimeout = new Promise<Error>((resolve) => socket.timeout(10_000).emit("never", (e: Error) => resolve(e)));
+    const withTimeout = new Promise<Error>((resolve) =>
+      socket.timeout(10_000).emit("never", (e: Error) => resolve(e)),
+    );
     const promised = socket.emitWithAck("never");
     await new Promise((r) => setTimeout(r, 50));
     socket.io.engine.close();
