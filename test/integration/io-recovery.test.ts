@@ -199,3 +199,29 @@ describe("the bounded offline buffer of io()", () => {
     expect(socket.active).toBe(false);
   });
 });
+
+describe("a hostile server against the governed io()", () => {
+  it("keeps 10,000 drain notices away from the app's listeners and obeys only a bounded hint", async () => {
+    const s = await server(false, {
+      onConnection: (sock) =>
+        sock.on("flood", () => {
+          for (let i = 0; i < 10_000; i++)
+            sock.emit("resilient:drain", { retryAfterMs: 1e15, junk: "x".repeat(100) });
+          sock.conn.close();
+        }),
+    });
+    const socket = client(s.url, { maxDelayMs: 600_000 });
+    const seen: unknown[] = [];
+    socket.onAny((event) => seen.push(event));
+    await next(socket, "connect");
+    const codes: string[] = [];
+    socket.resilience.on("error", (e) => codes.push(e.code));
+    socket.emit("flood");
+    await until("the retry", () => socket.resilience.state === "waiting");
+    expect(seen).toEqual([]);
+    expect(codes).toContain("BAD_HINT");
+    const hint = socket.resilience.stats().lastHint;
+    expect(hint?.source).toBe("drain");
+    expect(hint?.delayMs).toBeLessThanOrEqual(600_000);
+  });
+});
