@@ -35,8 +35,6 @@ export interface SocketLink {
   wanted: boolean;
   /** Receives the payload of a drain notice (hidden from the app's listeners). */
   drain: ((payload: unknown) => void) | undefined;
-  /** Runs right before socket.io flushes its send buffer on connect. */
-  beforeFlush: (() => void) | undefined;
 }
 
 const links = new WeakMap<Socket, SocketLink>();
@@ -67,7 +65,7 @@ export function proto(socket: Socket): SocketMethods {
 export function linkOf(socket: Socket): SocketLink {
   let link = links.get(socket);
   if (link !== undefined) return link;
-  const made: SocketLink = { wanted: false, drain: undefined, beforeFlush: undefined };
+  const made: SocketLink = { wanted: false, drain: undefined };
   link = made;
   links.set(socket, made);
   const inner = socket as unknown as SocketInternals;
@@ -86,10 +84,6 @@ export function linkOf(socket: Socket): SocketLink {
     const last = args[args.length - 1];
     if (this._pid !== undefined && args.length > 2 && typeof last === "string") this._lastOffset = last;
     made.drain?.(args[1]);
-  };
-  inner.emitBuffered = function (this: SocketInternals) {
-    made.beforeFlush?.();
-    base.emitBuffered.call(this);
   };
   return made;
 }
@@ -123,15 +117,14 @@ function connectErrorInfo(socket: Socket, error: Error & { data?: unknown }, max
 
 /**
  * Starts one attempt on `socket` and reports it to `handlers` until it ends. `close()` abandons it (or
- * ends the live connection) without reporting. `send`, when given, is how the Connection sends.
+ * ends the live connection) without reporting. With `event` the connection is a message pipe: inbound
+ * `event`s are its messages and `send` emits `event` (the transport); without, `send` is never called.
  */
 export function openAttempt(
   socket: Socket,
   handlers: ConnectionHandlers,
   context: TransportContext,
-  send: (data: unknown) => void = () => {
-    throw new Error("this Socket.IO connection is not a message pipe");
-  },
+  event = "",
 ): Connection {
   const link = linkOf(socket);
   let done = false;
@@ -140,6 +133,7 @@ export function openAttempt(
     link.wanted = false;
     handlers.open();
   };
+  const onMessage = (data: unknown) => handlers.message(data);
   const onConnectError = (error: Error & { data?: unknown }) =>
     finish(connectErrorInfo(socket, error, context.maxHintMs));
   const onDisconnect = (reason: string, description?: unknown) =>
@@ -153,6 +147,7 @@ export function openAttempt(
     socket.off("connect", onConnect);
     socket.off("connect_error", onConnectError);
     socket.off("disconnect", onDisconnect);
+    if (event) socket.off(event, onMessage);
     return true;
   };
   const finish = (info: CloseInfo) => {
@@ -164,12 +159,16 @@ export function openAttempt(
   socket.on("connect", onConnect);
   socket.on("connect_error", onConnectError);
   socket.on("disconnect", onDisconnect);
+  if (event) socket.on(event, onMessage);
   link.wanted = true;
   // Connected already (a namespace's CONNECT that an earlier attempt sent and then abandoned came back).
   if (socket.connected) onConnect();
   else proto(socket).connect.call(socket);
   return {
-    send,
+    send(data: unknown) {
+      if (!socket.connected) throw new Error("Socket.IO socket is not connected");
+      socket.emit(event, data);
+    },
     close() {
       // Abandoning an attempt keeps the Socket (its recovery id, its send buffer) for the next one.
       if (release() && socket.active) proto(socket).disconnect.call(socket);

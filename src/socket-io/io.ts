@@ -154,9 +154,12 @@ export function io<
 /** Routes the app's connect/disconnect through the policy and bounds every emit that gets buffered. */
 function govern(socket: Socket, resilience: SocketResilience, buffer: BoundedSendBuffer): void {
   const base = proto(socket);
-  const link = linkOf(socket);
-  link.beforeFlush = () => buffer.expire();
   const target = socket as unknown as Record<string, unknown>;
+  // Expired emits go before socket.io flushes the buffer on connect.
+  target.emitBuffered = function (this: Socket) {
+    buffer.expire();
+    base.emitBuffered.call(this);
+  };
   Object.defineProperty(target, "resilience", { value: resilience, enumerable: false });
   target.connect = target.open = () => {
     resilience.start();

@@ -58,32 +58,7 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
         });
         socketUrl = target;
       }
-      const live = socket;
-      const onMessage = (data: unknown) => handlers.message(data);
-      live.on(event, onMessage);
-      const connection = openAttempt(
-        live,
-        {
-          open: () => handlers.open(),
-          message: onMessage,
-          close: (info) => {
-            live.off(event, onMessage);
-            handlers.close(info);
-          },
-        },
-        context,
-        (data) => {
-          if (!live.connected) throw new Error("Socket.IO socket is not connected");
-          live.emit(event, data);
-        },
-      );
-      return {
-        send: (data) => connection.send(data),
-        close() {
-          live.off(event, onMessage);
-          connection.close();
-        },
-      };
+      return openAttempt(socket, handlers, context, event);
     },
   };
 }
