@@ -171,8 +171,9 @@ describe("connections of a governed io() socket, as socket.io-client's own suite
     socket.emit("text", "after");
     await until("three events", () => s.received.length === 3);
     expect(s.received.map((e) => e[0])).toEqual(["bin", "mixed", "text"]);
-    expect([...(s.received[0]?.[1] as Buffer)]).toEqual([1, 2, 3]);
-    expect([...(s.received[1]?.[1] as { bytes: Buffer }).bytes]).toEqual([9]);
+    const [bin, mixed] = s.received as [[string, Buffer], [string, { bytes: Buffer }]];
+    expect([...bin[1]]).toEqual([1, 2, 3]);
+    expect([...mixed[1].bytes]).toEqual([9]);
   });
 
   it("opens the circuit after repeated failures and reports it", async () => {
