@@ -127,14 +127,41 @@ export class SocketResilience extends Emitter<ResilienceEvents> {
       const state = args[0] as SocketState;
       // The AbortSignal closed the core: as final as close().
       if (state === "closed") void this.close();
-      else this.setState(state);
+      else {
+        if (state === "connecting" && this.retrying > 0)
+          this.managerEvent("reconnect_attempt", this.retrying);
+        this.setState(state);
+      }
       return;
     }
+    this.managerEvent(name, args[0]);
     if (name === "retry" && !this.reconnection) {
       this.stop();
       return;
     }
     (this.emit as (event: string, ...rest: unknown[]) => void)(name, ...args);
+  }
+
+  /** Consecutive retries since the last open: the `attempt` socket.io's Manager events carry. */
+  private retrying = 0;
+
+  /**
+   * socket.io's Manager events (`reconnect_attempt`, `reconnect`, `reconnect_error`, `reconnect_failed`),
+   * which an app may listen to on `socket.io`, emitted at our policy's moments: its own reconnection is off.
+   */
+  private managerEvent(name: string, arg: unknown): void {
+    const manager = this.socket.io as unknown as { emitReserved(event: string, ...args: unknown[]): void };
+    if (name === "reconnect_attempt") manager.emitReserved(name, arg);
+    else if (name === "retry") {
+      // A retry after a retry: the reconnection attempt between them failed.
+      if (++this.retrying > 1)
+        manager.emitReserved("reconnect_error", new Error("reconnection attempt failed"));
+    } else if (name === "open") {
+      if (this.retrying > 0) manager.emitReserved("reconnect", this.retrying);
+      this.retrying = 0;
+    } else if (name === "error" && (arg as { code?: string }).code === "MAX_ATTEMPTS") {
+      manager.emitReserved("reconnect_failed");
+    }
   }
 
   private stopCore(): void {

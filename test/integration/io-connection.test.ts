@@ -222,3 +222,33 @@ describe("connections of a governed io() socket, as socket.io-client's own suite
     expect(socket.io.engine?.readyState ?? "closed").toMatch(/closed|closing/);
   });
 });
+
+describe("socket.io's Manager events, at our policy's moments", () => {
+  it("emits reconnect_attempt, reconnect_error, reconnect on socket.io, and reconnect_failed when giving up", async () => {
+    const s = await server();
+    const socket = client(s.url, { forceNew: true, transports: ["websocket"] });
+    const events: string[] = [];
+    for (const name of ["reconnect_attempt", "reconnect_error", "reconnect", "reconnect_failed"] as const)
+      socket.io.on(name, () => events.push(name));
+    await next(socket, "connect");
+    await s.close();
+    await until(
+      "two failed reconnection attempts",
+      () => events.filter((e) => e === "reconnect_error").length >= 1,
+      8_000,
+    );
+    await s.listen();
+    await until("reconnected", () => events.includes("reconnect"), 8_000);
+    expect(events[0]).toBe("reconnect_attempt");
+    expect(events.at(-1)).toBe("reconnect");
+    const url = await deadUrl();
+    const doomed = client(url, {
+      forceNew: true,
+      transports: ["websocket"],
+      reconnectionAttempts: 2,
+      circuitBreaker: false,
+    });
+    const failed = next(doomed.io, "reconnect_failed");
+    await failed;
+  });
+});
