@@ -76,7 +76,9 @@ const LABEL: Record<Kind, string> =
         "ours-no-hints": "resilient-reconnect, refused with 503 (no hints)",
         io: "(io() is Socket.IO only)",
       };
-const KINDS = (values.kinds ?? (transport === "socket.io" ? "baseline,ours,io" : "baseline,ours")).split(",") as Kind[];
+const KINDS = (values.kinds ?? (transport === "socket.io" ? "baseline,ours,io" : "baseline,ours")).split(
+  ",",
+) as Kind[];
 for (const kind of KINDS) {
   if (!(kind in LABEL))
     throw new RangeError(`--kinds: unknown kind ${kind} (known: ${Object.keys(LABEL).join(", ")})`);
@@ -190,7 +192,11 @@ async function runKind(kind: Kind) {
     const dropped = await watchPopulation(population, (n) => n === 0, 30_000);
     if (!dropped.reached) throw new Error(`${kind}: not every client noticed the server was killed`);
     await new Promise((resolve) => setTimeout(resolve, restartMs));
-    const restarted = await startServer(fill.port, capacity, kind === "ours" || kind === "io" ? "hints" : "baseline");
+    const restarted = await startServer(
+      fill.port,
+      capacity,
+      kind === "ours" || kind === "io" ? "hints" : "baseline",
+    );
     // "baseline" server mode = refusal at the HTTP upgrade (403), no hint — for ours-no-hints as well.
     try {
       const restartedAt = Date.now();
