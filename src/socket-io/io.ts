@@ -6,9 +6,9 @@
  */
 
 import type { DefaultEventsMap, EventsMap } from "@socket.io/component-emitter";
-import { Manager, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
+import { io as lookup, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import type { ResilientSocketOptions } from "../client/options.js";
-import { resolveQueue } from "../client/options.js";
+import { resolveOptions, resolveQueue } from "../client/options.js";
 import { systemClock } from "../env.js";
 import { linkOf, proto } from "./attempt.js";
 import { SocketResilience } from "./resilience.js";
@@ -51,33 +51,6 @@ const POLICY_KEYS = [
   "random",
 ] as const;
 
-/** Managers shared by the sockets of one server (socket.io's multiplexing), keyed by origin and path. */
-const managers = new Map<string, { manager: Manager; sockets: number }>();
-
-interface Parsed {
-  readonly source: string;
-  readonly key: string;
-  readonly nsp: string;
-  readonly query: Record<string, string> | undefined;
-}
-
-/** socket.io-client's URL rules: a missing scheme is the page's (or https), a missing URL is the page. */
-function parse(uri: string | undefined, path: string): Parsed {
-  const page = (globalThis as { location?: { href: string; protocol: string } }).location;
-  let text = uri ?? page?.href ?? "";
-  if (text.startsWith("//")) text = `${page?.protocol ?? "https:"}${text}`;
-  else if (!text.startsWith("/") && !/^(https?|wss?):\/\//i.test(text))
-    text = `${page?.protocol ?? "https:"}//${text}`;
-  let url: URL;
-  try {
-    url = new URL(text, page?.href);
-  } catch {
-    throw new TypeError(`io: url must be a Socket.IO server URL; got ${JSON.stringify(uri)}`);
-  }
-  const query = url.search === "" ? undefined : Object.fromEntries(url.searchParams);
-  return { source: url.href, key: `${url.protocol}//${url.host}${path}`, nsp: url.pathname || "/", query };
-}
-
 /**
  * Connects to a Socket.IO server the way socket.io-client's `io()` does, with every (re)connection decided
  * by our policy: jittered backoff, server hints (middleware `err.data`, drain notices), circuit breaker,
@@ -113,39 +86,25 @@ export function io<
     policy.maxAttempts = all.reconnectionAttempts;
   if (policy.connectTimeoutMs === undefined && typeof all.timeout === "number")
     policy.connectTimeoutMs = all.timeout;
+  // A misconfigured policy option throws here, naming it, before anything connects.
+  resolveOptions({ ...policy, transport: { name: "socket.io", connect: proto } } as never);
   const reconnection = all.reconnection !== false;
   const autoConnect = all.autoConnect !== false;
-  const path = typeof all.path === "string" ? all.path : "/socket.io";
-  const parsed = parse(uri, path);
-  if (parsed.query !== undefined && all.query === undefined) all.query = parsed.query;
-  const shared = managers.get(parsed.key);
-  const fresh =
-    all.forceNew === true ||
-    all.multiplex === false ||
-    shared === undefined ||
-    parsed.nsp in (shared.manager as unknown as { nsps: object }).nsps;
-  const managerOptions = {
+  // socket.io-client's own lookup: its URL rules, its Manager cache (namespaces of one server share a
+  // Manager unless forceNew / multiplex: false), its query handling. Our own timer bounds each attempt.
+  const socket = lookup(uri, {
     ...all,
     reconnection: false,
     autoConnect: false,
     timeout: false as unknown as number,
-  };
-  const entry = fresh ? { manager: new Manager(parsed.source, managerOptions), sockets: 0 } : shared;
-  if (fresh && all.forceNew !== true && all.multiplex !== false && shared === undefined)
-    managers.set(parsed.key, entry);
-  entry.sockets++;
-  const socket = entry.manager.socket(parsed.nsp, all) as unknown as ResilientIoSocket<
-    ListenEvents,
-    EmitEvents
-  >;
+  }) as unknown as ResilientIoSocket<ListenEvents, EmitEvents>;
+  // A Manager that plain socket.io-client made first for the same URL: one policy only, ours.
+  socket.io.reconnection(false);
   linkOf(socket);
   const clock = (policy.clock as ResilientSocketOptions["clock"]) ?? systemClock;
   let resilience: SocketResilience | undefined;
   const buffer = new BoundedSendBuffer(socket, queue, clock, (event) => resilience?.dropped(event));
-  resilience = new SocketResilience(socket, policy, buffer, reconnection, () => {
-    entry.sockets--;
-    if (entry.sockets === 0 && managers.get(parsed.key) === entry) managers.delete(parsed.key);
-  });
+  resilience = new SocketResilience(socket, policy, buffer, reconnection);
   govern(socket, resilience, buffer);
   if (autoConnect) resilience.start();
   return socket;

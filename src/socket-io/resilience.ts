@@ -38,7 +38,6 @@ export class SocketResilience extends Emitter<ResilienceEvents> {
     private readonly buffer: BoundedSendBuffer,
     /** socket.io's `reconnection: false`: one connection, no automatic reconnection. */
     private readonly reconnection: boolean,
-    private readonly onRelease: () => void,
   ) {
     super();
   }
@@ -81,7 +80,6 @@ export class SocketResilience extends Emitter<ResilienceEvents> {
     this.buffer.clear("closed");
     this.setState("closed");
     this.removeAllListeners();
-    this.onRelease();
     return Promise.resolve();
   }
 

@@ -252,3 +252,16 @@ describe("socket.io's Manager events, at our policy's moments", () => {
     await failed;
   });
 });
+
+describe("io() options", () => {
+  it("throws a RangeError or TypeError naming a misconfigured option, before connecting", () => {
+    expect(() => io("http://127.0.0.1:9", { maxDelayMs: -1 })).toThrow(RangeError);
+    expect(() => io("http://127.0.0.1:9", { maxDelayMs: -1 })).toThrow(/maxDelayMs/);
+    expect(() => io("http://127.0.0.1:9", { queue: { overflow: "sideways" as never } })).toThrow(
+      /queue.overflow/,
+    );
+    expect(() => io("http://127.0.0.1:9", { heartbeat: { intervalMs: 1, timeoutMs: 1 } } as never)).toThrow(
+      /heartbeat is not an option of io\(\)/,
+    );
+  });
+});
