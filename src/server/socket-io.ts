@@ -52,6 +52,11 @@ export interface SocketIoAdmission {
  * A middleware runs once per namespace a client joins; register it on the namespace clients connect to
  * first (usually `/`), or each namespace join spends a token.
  *
+ * A client that socket.io's connection-state recovery brought back (`socket.recovered`) is admitted without a
+ * token: it costs no fresh session and none of a login's fan-out. socket.io skips middlewares for such
+ * clients by default (`skipMiddlewares: true`); with `skipMiddlewares: false` this keeps the same outcome.
+ * A recovery cannot be faked: socket.io sets `recovered` only for a session id it stored itself.
+ *
  * @example
  * const admission = socketIoAdmission({ ratePerSecond: 500 });
  * io.use(admission);
@@ -80,6 +85,10 @@ export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAd
   // the connection is closed once that answer has been written.
   const refusedOn = new WeakMap<object, HintPayload>();
   const middleware = (socket: unknown, next: (err?: OverloadedError) => void): void => {
+    if ((socket as { recovered?: unknown } | null)?.recovered === true) {
+      next();
+      return;
+    }
     const conn = (socket as { conn?: { close?: () => void } } | null)?.conn;
     const earlier = conn === undefined ? undefined : refusedOn.get(conn);
     if (earlier !== undefined) {

@@ -120,7 +120,14 @@ export class BoundedSendBuffer {
     if (packet.id === undefined) return;
     const ack = inner.acks[packet.id];
     delete inner.acks[packet.id];
-    // With a timeout the ack is socket.io's wrapper, which also clears its timer.
-    ack?.call(this.socket, new EmitDiscardedError(reason));
+    // With a timeout the ack is socket.io's wrapper, which also clears its timer. An ack that throws must not
+    // break the emit (or the flush) that discarded it: its error is rethrown on its own.
+    try {
+      ack?.call(this.socket, new EmitDiscardedError(reason));
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
   }
 }

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ResilientSocket } from "../../src/index.js";
-import { drainSocketIo } from "../../src/server/index.js";
+import { drainSocketIo, socketIoAdmission } from "../../src/server/index.js";
 import {
   EmitDiscardedError,
   type EmitDropped,
@@ -87,6 +87,28 @@ describe("connection-state recovery through the governed io()", () => {
     expect(socket.recovered).toBe(true);
     expect(socket.resilience.stats().lastHint?.source).toBe("drain");
     expect(Date.now() - drainedAt).toBeLessThan(2_000);
+  });
+
+  it("admits a recovered client without spending admission's token, also with skipMiddlewares: false", async () => {
+    // One token, then none for minutes: any connection charged after the first would be refused.
+    const admission = socketIoAdmission({ ratePerSecond: 0.01, burst: 1 });
+    const s = await IoServer.start({
+      server: { connectionStateRecovery: { maxDisconnectionDuration: 10_000, skipMiddlewares: false } },
+      middleware: admission,
+    });
+    servers.push(s);
+    const socket = client(s.url);
+    const news: number[] = [];
+    socket.on("news", (n: number) => news.push(n));
+    await next(socket, "connect");
+    s.server.emit("news", 1);
+    await until("the event", () => news.length === 1);
+    const refusals: unknown[] = [];
+    socket.on("connect_error", (e) => refusals.push(e));
+    socket.io.engine.close();
+    await next(socket, "connect");
+    expect(socket.recovered).toBe(true);
+    expect(refusals).toEqual([]);
   });
 
   it("cuts a drain window that would outlast maxDisconnectionDuration, and says so", async () => {
