@@ -108,8 +108,12 @@ export class SocketResilience extends Emitter<ResilienceEvents> {
       return;
     }
     for (const name of FORWARDED) {
-      this.detach.push(fresh.on(name, (...args: unknown[]) => this.forward(name, args)));
+      const listener = (...args: unknown[]) => this.forward(name, args);
+      // Removed through off(), not a returned unsubscribe function: the same on any emitter API.
+      fresh.on(name, listener);
+      this.detach.push(() => fresh.off(name, listener));
     }
+
     fresh.connect();
   }
 
