@@ -50,20 +50,47 @@ export class BoundedSendBuffer {
     return (this.socket as unknown as SocketInternals).sendBuffer;
   }
 
+  /** The buffer's bytes, kept as a running total while only this class and emits change the buffer; counted
+   * again (once) after socket.io changed it (an ack timeout took a packet out, a flush replaced it). */
+  private counted: { list: BufferedPacket[]; length: number; bytes: number } = {
+    list: [],
+    length: 0,
+    bytes: 0,
+  };
+
+  private bytes(): number {
+    const list = this.packets;
+    const counted = this.counted;
+    if (counted.list !== list || counted.length !== list.length) {
+      let bytes = 0;
+      for (const packet of list) bytes += this.weigh(packet).bytes;
+      this.counted = { list, length: list.length, bytes };
+    }
+    return this.counted.bytes;
+  }
+
   /** Messages and bytes waiting now (expired ones first removed). */
   size(): { messages: number; bytes: number } {
     this.expire();
-    let bytes = 0;
-    for (const packet of this.packets) bytes += this.weigh(packet).bytes;
-    return { messages: this.packets.length, bytes };
+    return { messages: this.packets.length, bytes: this.bytes() };
   }
 
-  /** Applies the bounds after an emit appended `added` packets to the buffer. */
+  /** Applies the bounds after an emit appended `added` packets to the buffer. O(1) per emit but for drops. */
   admit(added: number): void {
     const packets = this.packets;
     const now = this.clock.now();
     const fresh = packets.slice(packets.length - added);
-    for (const packet of fresh) this.meta.set(packet, { at: now, bytes: packetBytes(packet.data) });
+    const counted = this.counted;
+    let grown = 0;
+    for (const packet of fresh) {
+      const bytes = packetBytes(packet.data);
+      grown += bytes;
+      this.meta.set(packet, { at: now, bytes });
+    }
+    if (counted.list === packets && counted.length === packets.length - added) {
+      counted.length = packets.length;
+      counted.bytes += grown;
+    }
     const options = this.options;
     if (options === undefined) {
       for (const packet of fresh) this.discard(packet, "disconnected");
@@ -74,24 +101,22 @@ export class BoundedSendBuffer {
         this.discard(packet, options.maxMessages === 0 ? "overflow" : "too-large");
     }
     this.expire();
-    let bytes = 0;
-    for (const packet of this.packets) bytes += this.weigh(packet).bytes;
-    while (this.packets.length > options.maxMessages || bytes > options.maxBytes) {
+    while (this.packets.length > options.maxMessages || this.bytes() > options.maxBytes) {
       const list = this.packets;
       const victim = options.overflow === "drop-newest" ? list[list.length - 1] : list[0];
       if (victim === undefined) break;
-      bytes -= this.weigh(victim).bytes;
       this.discard(victim, "overflow");
     }
   }
 
-  /** Discards every packet older than `ttlMs`. */
+  /** Discards every packet older than `ttlMs`: from the front, the buffer being in emit order. */
   expire(): void {
     const ttl = this.options?.ttlMs ?? Number.POSITIVE_INFINITY;
-    if (ttl === Number.POSITIVE_INFINITY) return;
     const now = this.clock.now();
-    for (const packet of [...this.packets]) {
-      if (now - this.weigh(packet).at > ttl) this.discard(packet, "expired");
+    for (;;) {
+      const oldest = this.packets[0];
+      if (oldest === undefined || !(now - this.weigh(oldest).at > ttl)) return;
+      this.discard(oldest, "expired");
     }
   }
 
@@ -103,7 +128,7 @@ export class BoundedSendBuffer {
   private weigh(packet: BufferedPacket): { at: number; bytes: number } {
     let meta = this.meta.get(packet);
     if (meta === undefined) {
-      // Buffered before governance began (an emit before io() returned cannot happen; be safe anyway).
+      // Not emitted through io()'s emit (socket.io's retries queue re-emits through it; be safe anyway).
       meta = { at: this.clock.now(), bytes: packetBytes(packet.data) };
       this.meta.set(packet, meta);
     }
@@ -115,6 +140,11 @@ export class BoundedSendBuffer {
     const index = inner.sendBuffer.indexOf(packet);
     if (index < 0) return;
     inner.sendBuffer.splice(index, 1);
+    const counted = this.counted;
+    if (counted.list === inner.sendBuffer && counted.length === inner.sendBuffer.length + 1) {
+      counted.length--;
+      counted.bytes -= this.weigh(packet).bytes;
+    }
     this.dropped++;
     this.report({ data: packet.data, reason });
     if (packet.id === undefined) return;

@@ -181,6 +181,19 @@ describe("the bounded offline buffer of io()", () => {
     expect(socket.resilience.stats().dropped).toBe(600);
   });
 
+  it("keeps at most maxMessages of 100,000 offline emits, reporting the other 99,000, in linear time", async () => {
+    const socket = client("http://127.0.0.1:9", { autoConnect: false, queue: { maxMessages: 1_000 } });
+    let drops = 0;
+    socket.resilience.on("drop", () => drops++);
+    const started = performance.now();
+    for (let i = 0; i < 100_000; i++) socket.emit("flood", i, "x".repeat(16));
+    const elapsedMs = performance.now() - started;
+    expect(socket.resilience.stats().queue.messages).toBe(1_000);
+    expect(drops).toBe(99_000);
+    // A generous cap against a regression to re-counting the whole buffer on every emit (1,000 × the work).
+    expect(elapsedMs).toBeLessThan(10_000);
+  });
+
   it("bounds by bytes and by age, and drops the newest with overflow: drop-newest", async () => {
     let now = 0;
     const clock = {
