@@ -4,7 +4,7 @@
  * socket.io's Manager, deciding each reconnection.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { VirtualClock } from "../../src/index.js";
+import { decorrelatedJitter, VirtualClock } from "../../src/index.js";
 import { type IoOptions, io, type ResilientIoSocket } from "../../src/socket-io.js";
 import { IoServer, type IoServerOptions, next, until } from "./io-harness.js";
 
@@ -73,6 +73,35 @@ describe("connections of a governed io() socket, as socket.io-client's own suite
     custom.connect();
     await next(custom, "connect");
     expect(s.engineConnections).toBe(2);
+  });
+
+  it("brings two namespaces back over one new engine connection after it dropped, each on its own schedule", async () => {
+    const s = await server();
+    const main = client(s.url);
+    const custom = client(`${s.url}/custom`);
+    await Promise.all([next(main, "connect"), next(custom, "connect")]);
+    const retries: string[] = [];
+    main.resilience.on("retry", () => retries.push("main"));
+    custom.resilience.on("retry", () => retries.push("custom"));
+    main.io.engine.close();
+    await Promise.all([next(main, "connect"), next(custom, "connect")]);
+    expect(retries.sort()).toEqual(["custom", "main"]);
+    expect(s.engineConnections).toBe(2);
+  });
+
+  it("sends a namespace's CONNECT only when its own policy asks, even when another reopened the connection", async () => {
+    const s = await server();
+    const main = client(s.url);
+    // The custom namespace's first retry is drawn from 5 s up: far later than main's.
+    const custom = client(`${s.url}/custom`, { backoff: decorrelatedJitter({ baseMs: 5_000 }) });
+    await Promise.all([next(main, "connect"), next(custom, "connect")]);
+    const calls = s.middlewareCalls;
+    main.io.engine.close();
+    await next(main, "connect");
+    await pause(300);
+    expect(custom.connected).toBe(false);
+    expect(s.middlewareCalls).toBe(calls + 1);
+    expect(custom.resilience.state).toBe("waiting");
   });
 
   it("keeps the connection when one of two namespaces disconnects", async () => {
