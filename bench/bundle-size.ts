@@ -59,6 +59,29 @@ const measure = (result: BuildResult) => {
 const rows = [];
 for (const { name, code } of cases) rows.push({ name, ...measure(await bundle(code)) });
 
+/** `resilient-reconnect/socket.io` with socket.io-client itself left out (the app has it already). */
+const withoutClient = { external: ["socket.io-client"] };
+const rootAlone = measure(await bundle(`export { ResilientSocket } from "./dist/index.js";`, withoutClient));
+const ioAlone = measure(await bundle(`export { io } from "./dist/socket-io.js";`, withoutClient));
+const rootAndIo = measure(
+  await bundle(
+    `export { ResilientSocket } from "./dist/index.js"; export { io } from "./dist/socket-io.js";`,
+    withoutClient,
+  ),
+);
+const socketIoRows = [
+  { name: "io() (the policy core included)", ...ioAlone },
+  {
+    name: "io() on top of ResilientSocket (what the face adds)",
+    minBytes: rootAndIo.minBytes - rootAlone.minBytes,
+    gzipBytes: rootAndIo.gzipBytes - rootAlone.gzipBytes,
+  },
+  {
+    name: "socketIoTransport",
+    ...measure(await bundle(`export { socketIoTransport } from "./dist/socket-io.js";`, withoutClient)),
+  },
+];
+
 const sources = await bundle(`export { ResilientSocket } from "./src/index.ts";`, { metafile: true });
 const output = Object.values(sources.metafile?.outputs ?? {})[0];
 const shares = Object.entries(output?.inputs ?? {})
@@ -108,6 +131,9 @@ for (const { without: off, name } of withoutSets) {
 const kB = (n: number) => `${(n / 1000).toFixed(2)} kB`;
 let md = "| import | min | min+gzip |\n|---|---:|---:|\n";
 for (const r of rows) md += `| ${r.name} | ${kB(r.minBytes)} | ${kB(r.gzipBytes)} |\n`;
+md +=
+  "\n`resilient-reconnect/socket.io`, socket.io-client itself excluded:\n\n| import | min | min+gzip |\n|---|---:|---:|\n";
+for (const r of socketIoRows) md += `| ${r.name} | ${kB(r.minBytes)} | ${kB(r.gzipBytes)} |\n`;
 md += `\nWhere \`ResilientSocket\`'s bytes go (from the sources, minified, before gzip; ${kB(output?.bytes ?? 0)} in all):\n\n`;
 md += "| source file | min |\n|---|---:|\n";
 for (const share of shares) md += `| ${share.file} | ${kB(share.minBytes)} |\n`;
@@ -119,7 +145,7 @@ const out = join(root, "bench", "results", "bundle-size");
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, "results.json"),
-  `${JSON.stringify({ bundles: rows, rootShares: shares, withoutProtections: without }, null, 2)}\n`,
+  `${JSON.stringify({ bundles: rows, socketIo: socketIoRows, rootShares: shares, withoutProtections: without }, null, 2)}\n`,
 );
 writeFileSync(join(out, "results.md"), md);
 process.stdout.write(`${md}\nwrote bench/results/bundle-size/results.{json,md}\n`);

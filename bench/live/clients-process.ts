@@ -10,6 +10,8 @@
  *       reset on open as `Manager.onreconnect` does — the same schedule without the Socket.IO protocol
  *   --url U --clients N --kind ours --transport socket.io|ws
  *       ResilientSocket with default options over socketIoTransport or webSocketTransport
+ *   --url U --clients N --kind io --transport socket.io
+ *       the governed io() from resilient-reconnect/socket.io with default options
  *
  * Over ws, a client counts itself connected when the server's first message ("welcome") arrives: a socket
  * refused with close 1013 opens before it closes.
@@ -24,7 +26,7 @@ import { parseArgs } from "node:util";
 import { io } from "socket.io-client";
 import { WebSocket } from "ws";
 import { ResilientSocket } from "../../src/index.js";
-import { socketIoTransport } from "../../src/socket-io.js";
+import { io as governedIo, socketIoTransport } from "../../src/socket-io.js";
 import { webSocketTransport } from "../../src/websocket.js";
 
 const { values } = parseArgs({
@@ -40,8 +42,8 @@ const count = Number(values.clients);
 if (url === undefined) throw new TypeError("--url is required");
 if (!Number.isInteger(count) || count < 1)
   throw new RangeError(`--clients must be an integer >= 1; got ${values.clients}`);
-if (kind !== "baseline" && kind !== "ours")
-  throw new RangeError(`--kind must be baseline or ours; got ${kind}`);
+if (kind !== "baseline" && kind !== "ours" && kind !== "io")
+  throw new RangeError(`--kind must be baseline, ours or io; got ${kind}`);
 if (transport !== "socket.io" && transport !== "ws")
   throw new RangeError(`--transport must be socket.io or ws; got ${transport}`);
 
@@ -92,7 +94,12 @@ function plainWsClient(Backoff: BackoffConstructor): () => void {
 
 const Backoff = kind === "baseline" && transport === "ws" ? await socketIoClientBackoff() : undefined;
 for (let i = 0; i < count; i++) {
-  if (kind === "baseline" && Backoff !== undefined) {
+  if (kind === "io") {
+    const socket = governedIo(url, { transports: ["websocket"], forceNew: true });
+    socket.on("connect", () => connected++);
+    socket.on("disconnect", () => connected--);
+    closers.push(() => void socket.resilience.close());
+  } else if (kind === "baseline" && Backoff !== undefined) {
     closers.push(plainWsClient(Backoff));
   } else if (kind === "baseline") {
     const socket = io(url, { transports: ["websocket"], forceNew: true });

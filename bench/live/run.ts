@@ -6,12 +6,16 @@
  * attempts the restarted server saw, peak attempts per second, server CPU. Everything stops by itself.
  *
  *   npm run bench:live -- [--clients 5000] [--capacity 100] [--transport socket.io|ws] [--restart-ms 1000]
- *                          [--horizon-s 300] [--out dir] [--kinds baseline,ours,ours-no-hints] [--parallel]
+ *                          [--horizon-s 300] [--out dir] [--kinds baseline,ours,ours-no-hints,io] [--parallel]
+ *                          [--recovery]
  *
  * Kinds, over Socket.IO (`--transport socket.io`, the default):
  * `baseline` = socket.io-client defaults against a server refusing at the HTTP upgrade (403);
  * `ours` = ResilientSocket against the library's admission middleware (refusals carry appointments);
- * `ours-no-hints` = ResilientSocket against the 403 server (isolates what the hints themselves do).
+ * `ours-no-hints` = ResilientSocket against the 403 server (isolates what the hints themselves do);
+ * `io` = the governed `io()` from `resilient-reconnect/socket.io` (socket.io-client's Socket, our policy)
+ * against the admission middleware — what a Socket.IO app gets by changing its import.
+ * `--recovery` turns on the servers' connectionStateRecovery (socket.io's defaults) for every kind.
  * Over a plain `ws` server (`--transport ws`): `baseline` = a `ws` client on socket.io-client's own backoff
  * against a server answering 503 without Retry-After; `ours` = ResilientSocket over webSocketTransport
  * against `wsAdmission` (close 1013 with the hint); `ours-no-hints` = ResilientSocket against the 503 server.
@@ -38,6 +42,7 @@ const { values } = parseArgs({
     quiet: { type: "boolean", default: false },
     parallel: { type: "boolean", default: false },
     kinds: { type: "string" },
+    recovery: { type: "boolean", default: false },
   },
 });
 function intFlag(name: string, value: string | undefined, min: number): number {
@@ -56,20 +61,24 @@ if (transport !== "socket.io" && transport !== "ws")
 const here = import.meta.dirname;
 const say = (line: string) => values.quiet || process.stdout.write(`${line}\n`);
 
-type Kind = "baseline" | "ours" | "ours-no-hints";
+type Kind = "baseline" | "ours" | "ours-no-hints" | "io";
 const LABEL: Record<Kind, string> =
   transport === "socket.io"
     ? {
         baseline: "socket.io-client defaults",
         ours: "resilient-reconnect with hints",
         "ours-no-hints": "resilient-reconnect, refused at the upgrade (no hints)",
+        io: "resilient-reconnect io() with hints",
       }
     : {
         baseline: "ws + socket.io-client's backoff",
         ours: "resilient-reconnect with hints (close 1013)",
         "ours-no-hints": "resilient-reconnect, refused with 503 (no hints)",
+        io: "(io() is Socket.IO only)",
       };
-const KINDS = (values.kinds ?? "baseline,ours").split(",") as Kind[];
+const KINDS = (values.kinds ?? (transport === "socket.io" ? "baseline,ours,io" : "baseline,ours")).split(
+  ",",
+) as Kind[];
 for (const kind of KINDS) {
   if (!(kind in LABEL))
     throw new RangeError(`--kinds: unknown kind ${kind} (known: ${Object.keys(LABEL).join(", ")})`);
@@ -119,6 +128,7 @@ async function startServer(port: number, serverCapacity: number, mode: "hints" |
     mode,
     "--transport",
     transport,
+    ...(values.recovery ? ["--recovery"] : []),
   ]);
   const ready = await nextMessage<{ port: number }>(child, "ready", 15_000);
   return { child, port: ready.port };
@@ -166,7 +176,7 @@ async function runKind(kind: Kind) {
     "--clients",
     String(clients),
     "--kind",
-    kind === "baseline" ? "baseline" : "ours",
+    kind === "baseline" || kind === "io" ? kind : "ours",
     "--transport",
     transport,
   ]);
@@ -182,7 +192,11 @@ async function runKind(kind: Kind) {
     const dropped = await watchPopulation(population, (n) => n === 0, 30_000);
     if (!dropped.reached) throw new Error(`${kind}: not every client noticed the server was killed`);
     await new Promise((resolve) => setTimeout(resolve, restartMs));
-    const restarted = await startServer(fill.port, capacity, kind === "ours" ? "hints" : "baseline");
+    const restarted = await startServer(
+      fill.port,
+      capacity,
+      kind === "ours" || kind === "io" ? "hints" : "baseline",
+    );
     // "baseline" server mode = refusal at the HTTP upgrade (403), no hint — for ours-no-hints as well.
     try {
       const restartedAt = Date.now();
@@ -295,6 +309,7 @@ if (values.parallel) {
 }
 const baseline = results.find((r) => r.kind === "baseline");
 const ours = results.find((r) => r.kind === "ours");
+const governed = results.find((r) => r.kind === "io");
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
   a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
 const comparison = {
@@ -303,8 +318,15 @@ const comparison = {
   peakAttemptsPerSecond: ratio(ours?.peakAttemptsPerSecond, baseline?.peakAttemptsPerSecond),
   serverCpu: ratio(ours?.serverCpuMs, baseline?.serverCpuMs),
 };
+const ioComparison = {
+  timeToAllConnected: ratio(governed?.timeToAllConnectedMs, baseline?.timeToAllConnectedMs),
+  attemptsSeen: ratio(governed?.attemptsSeen, baseline?.attemptsSeen),
+  peakAttemptsPerSecond: ratio(governed?.peakAttemptsPerSecond, baseline?.peakAttemptsPerSecond),
+  serverCpu: ratio(governed?.serverCpuMs, baseline?.serverCpuMs),
+};
 const out = {
   transport,
+  connectionStateRecovery: values.recovery,
   parallel: values.parallel,
   clients,
   capacity,
@@ -313,15 +335,18 @@ const out = {
   wallSeconds: (Date.now() - started) / 1000,
   strategies: results.map(({ samples, ...rest }) => rest),
   oursOverBaseline: comparison,
+  ioOverBaseline: governed === undefined ? null : ioComparison,
 };
 const f = (x: number | null, digits = 2) => (x === null ? "—" : x.toFixed(digits));
-let md = `# Live storm on loopback over ${transport}: ${clients} real clients, server admits ${capacity}/s (N/C = ${clients / capacity} s)\n\n`;
+let md = `# Live storm on loopback over ${transport}: ${clients} real clients, server admits ${capacity}/s (N/C = ${clients / capacity} s)${values.recovery ? ", connectionStateRecovery on" : ""}\n\n`;
 md +=
   "| clients | all back after | × N/C | attempts the server saw | per client | peak attempts/s | server CPU |\n|---|---:|---:|---:|---:|---:|---:|\n";
 for (const r of results) {
   md += `| ${r.name} | ${r.recovered ? `${f((r.timeToAllConnectedMs ?? 0) / 1000, 1)} s` : "not within horizon"} | ${f(r.ratioToPhysicalLimit)} | ${r.attemptsSeen} | ${f(r.attemptsPerClient)} | ${r.peakAttemptsPerSecond} | ${r.serverCpuMs} ms |\n`;
 }
 md += `\nOurs with hints ÷ ${LABEL.baseline}, same run: time to all connected ${f(comparison.timeToAllConnected)}, attempts ${f(comparison.attemptsSeen)}, peak attempts/s ${f(comparison.peakAttemptsPerSecond)}, server CPU ${f(comparison.serverCpu)}.\n`;
+if (governed !== undefined)
+  md += `\nio() ÷ ${LABEL.baseline}, same run: time to all connected ${f(ioComparison.timeToAllConnected)}, attempts ${f(ioComparison.attemptsSeen)}, peak attempts/s ${f(ioComparison.peakAttemptsPerSecond)}, server CPU ${f(ioComparison.serverCpu)}.\n`;
 mkdirSync(values.out, { recursive: true });
 writeFileSync(join(values.out, "results.json"), `${JSON.stringify(out, null, 2)}\n`);
 writeFileSync(join(values.out, "results.md"), md);

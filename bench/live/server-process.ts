@@ -11,6 +11,7 @@
  *   --mode baseline       the same admission controller refusing at the HTTP upgrade with a bare status and
  *                         no hint (403 from engine.io's allowRequest; 503 without Retry-After for ws) — what
  *                         a plain load shedder does; clients retry on their own schedule
+ *   --recovery            Socket.IO's connectionStateRecovery on (its defaults: 2 min, skipMiddlewares)
  *
  * Talks to its parent over IPC: sends { type: "ready", port }, answers { type: "report" }.
  */
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     capacity: { type: "string", default: "0" },
     mode: { type: "string", default: "hints" },
     transport: { type: "string", default: "socket.io" },
+    recovery: { type: "boolean", default: false },
   },
 });
 const capacity = Number(values.capacity);
@@ -58,6 +60,7 @@ let connected: () => number;
 if (transport === "socket.io") {
   const io = new Server(http, {
     transports: ["websocket"],
+    ...(values.recovery ? { connectionStateRecovery: {} } : {}),
     allowRequest: (_req, callback) => {
       const admit = admitBare();
       callback(admit ? null : "overloaded", admit);

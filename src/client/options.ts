@@ -212,7 +212,7 @@ function resolveHeartbeat(value: unknown): Required<HeartbeatOptions> | undefine
   };
 }
 
-function resolveQueue(value: unknown): QueueOptions | undefined {
+export function resolveQueue(value: unknown): QueueOptions | undefined {
   if (value === false) return undefined;
   if (value === undefined) return defaultQueueOptions;
   const input = objectOption("queue", value);

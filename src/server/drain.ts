@@ -32,13 +32,27 @@ export interface DrainOptions {
 export interface DrainSummary {
   /** Clients disconnected, each with its own appointment. */
   readonly clients: number;
+  /** The window the appointments were spread over (after any clamp, see `warning`). */
   readonly windowMs: number;
+  /**
+   * Set when the window was cut to fit the server's connection-state recovery
+   * (`maxDisconnectionDuration`): the message says what was asked and what was used.
+   */
+  readonly warning?: string;
 }
 
 /** The members of a server-side Socket.IO socket a drain uses. */
 export interface SocketIoSocketLike {
   emit(event: string, payload: HintPayload): unknown;
   disconnect(close?: boolean): unknown;
+  /** The engine.io connection: closing it is a disconnect socket.io saves for recovery. */
+  readonly conn?: { close(): unknown };
+}
+
+/** Socket.IO's connection-state recovery settings, as the server holds them (`opts`, private in its types). */
+interface RecoveryLike {
+  readonly opts?: { readonly connectionStateRecovery?: { readonly maxDisconnectionDuration?: number } };
+  readonly server?: RecoveryLike;
 }
 
 /** A Socket.IO namespace (`io.of("/chat")`): its `sockets` map. */
@@ -49,6 +63,17 @@ export interface SocketIoNamespaceLike {
 /** A Socket.IO server: `io.sockets` is its main namespace. */
 export interface SocketIoServerLike {
   readonly sockets: SocketIoNamespaceLike;
+}
+
+/**
+ * Longest drain window (from now) that still lets the last client come back inside socket.io's recovery
+ * window: a tenth of it, at least 1 s, is left for the client's own connect time and backoff floor.
+ */
+function recoveryBound(io: SocketIoServerLike | SocketIoNamespaceLike): number | undefined {
+  const opts = (io as RecoveryLike).opts ?? (io as RecoveryLike).server?.opts;
+  const max = opts?.connectionStateRecovery?.maxDisconnectionDuration;
+  if (typeof max !== "number" || !Number.isFinite(max)) return undefined;
+  return Math.max(0, max - Math.max(1_000, max / 10));
 }
 
 /** A `ws` `WebSocketServer` with client tracking on (the default): its `clients` set. */
@@ -87,9 +112,12 @@ function shuffle<T>(items: T[], random: Random): T[] {
 
 /**
  * Drains a Socket.IO server (its main namespace) or one namespace: each socket is sent the drain notice
- * ({@link DRAIN_EVENT} with its own hint), then disconnected with `disconnect(true)`, which closes the
- * underlying connection (so the client's other namespaces go with it). The client treats the disconnect
- * as a restart to come back from at its appointment, not as a deliberate, final close.
+ * ({@link DRAIN_EVENT} with its own hint), then its engine.io connection is closed once the notice is
+ * written (so the client's other namespaces go with it). That is a close socket.io saves for
+ * connection-state recovery ("forced close"; `disconnect(true)` is not: it first disconnects every
+ * namespace), so a client back within `maxDisconnectionDuration` is `recovered`. When the server has
+ * recovery on and `startInMs + windowMs` would not fit that duration, the window is cut to fit and the
+ * summary's `warning` says so.
  *
  * @example
  * const { clients } = drainSocketIo(io, { windowMs: 30_000 });
@@ -109,12 +137,25 @@ export function drainSocketIo(
     throw new TypeError("drainSocketIo: io must be a Socket.IO Server or Namespace (with a sockets map)");
   }
   const clients = shuffle([...(map as SocketIoNamespaceLike["sockets"]).values()], random);
-  const schedule = drainSchedule(clients.length, options.windowMs, options.startInMs);
+  const startInMs = options.startInMs ?? 0;
+  const bound = recoveryBound(io);
+  let windowMs = options.windowMs;
+  let warning: string | undefined;
+  if (bound !== undefined && startInMs + windowMs > bound) {
+    windowMs = Math.max(0, bound - startInMs);
+    warning =
+      `drainSocketIo: windowMs ${options.windowMs} (from ${startInMs} ms) does not fit connectionStateRecovery.` +
+      `maxDisconnectionDuration; cut to ${windowMs} ms so the clients can still be recovered`;
+  }
+  const schedule = drainSchedule(clients.length, windowMs, options.startInMs);
   clients.forEach((socket, i) => {
     socket.emit(DRAIN_EVENT, schedule[i] as HintPayload);
-    socket.disconnect(true);
+    if (typeof socket.conn?.close === "function") socket.conn.close();
+    else socket.disconnect(true);
   });
-  return { clients: clients.length, windowMs: options.windowMs };
+  return warning === undefined
+    ? { clients: clients.length, windowMs }
+    : { clients: clients.length, windowMs, warning };
 }
 
 /**

@@ -130,6 +130,11 @@ function keyFunction(
  * admitted one may join further namespaces without spending another token, and a second CONNECT for a
  * namespace the connection already has (or is joining) is refused with {@link DuplicateConnectError}.
  *
+ * A client that socket.io's connection-state recovery brought back (`socket.recovered`) is admitted without a
+ * token: it costs no fresh session and none of a login's fan-out. socket.io skips middlewares for such
+ * clients by default (`skipMiddlewares: true`); with `skipMiddlewares: false` this keeps the same outcome.
+ * A recovery cannot be faked: socket.io sets `recovered` only for a session id it stored itself.
+ *
  * @example
  * const admission = socketIoAdmission({ ratePerSecond: 500 });
  * io.use(admission);
@@ -167,6 +172,11 @@ export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAd
     socket: unknown,
     next: (err?: OverloadedError | DuplicateConnectError) => void,
   ): void => {
+    // A client socket.io's connection-state recovery brought back costs no fresh session (see above).
+    if ((socket as { recovered?: unknown } | null)?.recovered === true) {
+      next();
+      return;
+    }
     const view = (socket ?? {}) as SocketIoSocketView;
     const conn = view.conn ?? view.client;
     const namespace = typeof view.nsp?.name === "string" ? view.nsp.name : "/";

@@ -1,17 +1,21 @@
 /**
- * Socket.IO transport: one fresh socket.io-client Manager per attempt with its own reconnection turned OFF,
- * so exactly one policy (ours) decides when to reconnect. Hints come from middleware refusals
- * (`next(err)` with `err.data` → `connect_error`) and from the drain notice ({@link DRAIN_EVENT}) a server
- * emits before disconnecting. Liveness is Socket.IO's own ping/pong (a dead link ends as "ping timeout").
+ * Socket.IO transport (the message pipe of `ResilientSocket`, `SharedSocket` and `Presence`): one
+ * socket.io-client Socket for the transport's life (per URL), its own reconnection OFF, each attempt run
+ * by the same code as the governed `io()` (`../socket-io/attempt.ts`). Keeping the Socket keeps
+ * connection-state recovery: a dropped transport comes back with `recovered === true` when the server
+ * enables it. Hints come from middleware refusals (`next(err)` with `err.data` → `connect_error`) and from
+ * the drain notice ({@link DRAIN_EVENT}). Liveness is Socket.IO's own ping/pong.
  */
 import { io as defaultIo, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
-import { DRAIN_EVENT, type HintReading, readDrainHint, readRefusalHint } from "../policy/hints.js";
-import type { CloseInfo, Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
+import { DRAIN_EVENT } from "../policy/hints.js";
+import { openAttempt } from "../socket-io/attempt.js";
+import type { Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
 
 export type SocketIoClientOptions = Partial<ManagerOptions & SocketOptions>;
 
 export interface SocketIoTransportOptions {
-  /** Server URL (with namespace path if any), or a function called before every attempt. */
+  /** Server URL (with namespace path if any), or a function called before every attempt (a new URL gets
+   * a new Socket; the same URL keeps the Socket and its recovery state). */
   url: string | (() => string);
   /** socket.io-client options. `reconnection`, `autoConnect` and `forceNew` are overridden (see above). */
   options?: SocketIoClientOptions;
@@ -20,9 +24,6 @@ export interface SocketIoTransportOptions {
   /** The event `send()` emits and `message` listens to. Default `"message"` (`socket.send` / `"message"`). */
   event?: string;
 }
-
-/** Longest part of a refusal's message kept as the close reason. */
-const MAX_REASON = 256;
 
 /** Creates a Socket.IO transport. */
 export function socketIoTransport(options: SocketIoTransportOptions): Transport {
@@ -39,66 +40,25 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
   if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT) {
     throw new RangeError(`socketIoTransport: event must be a non-empty event name; got ${String(event)}`);
   }
+  let socket: Socket | undefined;
+  let socketUrl: string | undefined;
   return {
     name: "socket.io",
     connect(handlers: ConnectionHandlers, context: TransportContext): Connection {
-      const socket = io(typeof url === "function" ? url() : url, {
-        ...options.options,
-        reconnection: false,
-        autoConnect: false,
-        forceNew: true,
-      });
-      let done = false;
-      let drain: HintReading | undefined;
-      /** Detaches every listener and disconnects; true the first time only. */
-      const release = () => {
-        if (done) return false;
-        done = true;
-        socket.off();
-        socket.io.off();
-        socket.disconnect();
-        return true;
-      };
-      const finish = (info: CloseInfo) => {
-        if (release()) handlers.close(info);
-      };
-      socket.on("connect", () => handlers.open());
-      socket.on(event, (data: unknown) => handlers.message(data));
-      socket.on(DRAIN_EVENT, (payload: unknown) => {
-        drain = readDrainHint(payload, context.maxHintMs);
-      });
-      socket.on("connect_error", (error: Error & { data?: unknown }) => {
-        const hint = readRefusalHint(error?.data, context.maxHintMs);
-        // socket.io-client marks a socket inactive when the server's middleware refused it (a CONNECT_ERROR
-        // packet); transport failures leave it active.
-        const refused = !socket.active;
-        // A hostile server may send a megabyte of message; the reason (quoted in errors) keeps a bounded part.
-        const reason = String(error?.message ?? "").slice(0, MAX_REASON);
-        const info: CloseInfo = { kind: refused ? "refused" : "error", reason, error };
-        finish(hint.hint !== undefined || hint.problem !== undefined ? { ...info, hint } : info);
-      });
-      socket.on("disconnect", (reason: string, description?: unknown) => {
-        const kind = reason === "io server disconnect" ? "deliberate" : "closed";
-        // A packet the client could not decode (socket.io "parse error", engine.io "transport error"): a
-        // protocol violation by the server, reported rather than passed off as an ordinary drop.
-        const broken = reason === "parse error" || reason === "transport error";
-        const plain: CloseInfo = broken ? { kind, reason, error: description ?? reason } : { kind, reason };
-        // Over WebSocket, engine.io passes the close event along: its code tells e.g. 1009 (a packet over the
-        // server's maxHttpBufferSize) from a plain "transport close".
-        const code = (description as { context?: { code?: unknown } } | undefined)?.context?.code;
-        const info = Number.isInteger(code) ? { ...plain, code: code as number } : plain;
-        finish(drain === undefined ? info : { ...info, hint: drain });
-      });
-      socket.connect();
-      return {
-        send(data: unknown) {
-          if (!socket.connected) throw new Error("Socket.IO socket is not connected");
-          socket.emit(event, data);
-        },
-        close() {
-          release();
-        },
-      };
+      const target = typeof url === "function" ? url() : url;
+      if (socket === undefined || target !== socketUrl) {
+        socket?.disconnect();
+        // Our own timer bounds the attempt (connectTimeoutMs): the Manager's would be a second one.
+        socket = io(target, {
+          ...options.options,
+          reconnection: false,
+          autoConnect: false,
+          forceNew: true,
+          timeout: false as unknown as number,
+        });
+        socketUrl = target;
+      }
+      return openAttempt(socket, handlers, context, event);
     },
   };
 }

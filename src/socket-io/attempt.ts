@@ -1,0 +1,178 @@
+/**
+ * One connection attempt of a long-lived socket.io-client `Socket`, as a {@link Connection} our planner
+ * drives. The same Socket (and so its Manager, its recovery id `_pid` / `_lastOffset` and its send buffer)
+ * serves every attempt: socket.io's own reconnection is off and this is the only code that connects it.
+ *
+ * Shared by `io()` (the governed Socket an app uses directly) and `socketIoTransport` (the message pipe of
+ * `ResilientSocket`): one Socket.IO integration, not two.
+ */
+import type { Socket } from "socket.io-client";
+import { DRAIN_EVENT, type HintReading, readDrainHint, readRefusalHint } from "../policy/hints.js";
+import type { CloseInfo, Connection, ConnectionHandlers, TransportContext } from "../transports/types.js";
+
+/** The members of socket.io-client's Socket (4.7+) this module reaches; all are internal there. */
+export interface SocketInternals {
+  onopen(): void;
+  emitEvent(args: unknown[]): void;
+  emitBuffered(): void;
+  sendBuffer: BufferedPacket[];
+  acks: Record<string, ((...args: unknown[]) => void) | undefined>;
+  _pid?: string;
+  _lastOffset?: string;
+}
+
+/** A packet waiting in socket.io-client's send buffer. */
+export interface BufferedPacket {
+  /** `[event, ...args]` (an ack callback already taken out). */
+  readonly data: unknown[];
+  /** Set when the emit asked for an acknowledgement. */
+  readonly id?: number;
+}
+
+/** What a governed Socket's attempts share. */
+export interface SocketLink {
+  /** An attempt wants the Socket to send its CONNECT when the Manager opens. */
+  wanted: boolean;
+  /** Receives the payload of a drain notice (hidden from the app's listeners). */
+  drain: ((payload: unknown) => void) | undefined;
+}
+
+const links = new WeakMap<Socket, SocketLink>();
+
+/** Longest part of a refusal's message kept as the close reason. */
+const MAX_REASON = 256;
+
+/** socket.io-client's own methods that this module replaces per instance (call them with `.call`). */
+export interface SocketMethods {
+  onopen(this: unknown): void;
+  emitEvent(this: unknown, args: unknown[]): void;
+  emitBuffered(this: unknown): void;
+  connect(this: unknown): unknown;
+  disconnect(this: unknown): unknown;
+  emit(this: unknown, event: string, ...args: unknown[]): unknown;
+}
+
+/** socket.io-client's own methods, before this module's per-instance overrides. */
+export function proto(socket: Socket): SocketMethods {
+  return Object.getPrototypeOf(socket) as SocketMethods;
+}
+
+/**
+ * Puts a Socket under governance (once): it sends its CONNECT only when one of our attempts asked for it
+ * (another namespace opening the shared Manager does not drag it along off-schedule), and the drain notice
+ * is read as a hint instead of reaching the app's listeners.
+ */
+export function linkOf(socket: Socket): SocketLink {
+  let link = links.get(socket);
+  if (link !== undefined) return link;
+  const made: SocketLink = { wanted: false, drain: undefined };
+  link = made;
+  links.set(socket, made);
+  const inner = socket as unknown as SocketInternals;
+  const base = proto(socket);
+  // Instance properties win over the prototype; socket.io binds `onopen` when it subscribes to the Manager,
+  // which it does only in connect(), after this.
+  inner.onopen = function (this: SocketInternals) {
+    if (made.wanted) base.onopen.call(this);
+  };
+  inner.emitEvent = function (this: SocketInternals, args: unknown[]) {
+    if (args[0] !== DRAIN_EVENT) {
+      base.emitEvent.call(this, args);
+      return;
+    }
+    // With connection-state recovery the server appends its offset: keep it, or the notice is replayed.
+    const last = args[args.length - 1];
+    if (this._pid !== undefined && args.length > 2 && typeof last === "string") this._lastOffset = last;
+    made.drain?.(args[1]);
+  };
+  return made;
+}
+
+/** Reads how a `disconnect` ended a connection. */
+function disconnectInfo(reason: string, description: unknown, drain: HintReading | undefined): CloseInfo {
+  const kind = reason === "io server disconnect" ? "deliberate" : "closed";
+  // A packet the client could not decode (socket.io "parse error", engine.io "transport error"): a protocol
+  // violation by the server, reported rather than passed off as an ordinary drop.
+  const broken = reason === "parse error" || reason === "transport error";
+  const plain: CloseInfo = broken ? { kind, reason, error: description ?? reason } : { kind, reason };
+  // Over WebSocket engine.io passes the close event along: its code tells e.g. 1009 (a packet over the
+  // server's maxHttpBufferSize) from a plain "transport close".
+  const code = (description as { context?: { code?: unknown } } | undefined)?.context?.code;
+  const info = Number.isInteger(code) ? { ...plain, code: code as number } : plain;
+  return drain === undefined ? info : { ...info, hint: drain };
+}
+
+/** Reads a `connect_error`: a middleware refusal (with or without `err.data`) or a transport failure. */
+function connectErrorInfo(socket: Socket, error: Error & { data?: unknown }, maxHintMs: number): CloseInfo {
+  // Any data at all is an attempted hint (usable or BAD_HINT, never final); only a refusal without data is
+  // an auth refusal. close-outcome.ts decides what each reading means.
+  const hint = readRefusalHint(error?.data, maxHintMs);
+  // socket.io-client marks a socket inactive when the server's middleware refused it (a CONNECT_ERROR
+  // packet); transport failures leave it active.
+  const refused = !socket.active;
+  // A hostile server may send a megabyte of message; the reason (quoted in errors) keeps a bounded part.
+  const reason = String(error?.message ?? "").slice(0, MAX_REASON);
+  const info: CloseInfo = { kind: refused ? "refused" : "error", reason, error };
+  return hint.hint !== undefined || hint.problem !== undefined ? { ...info, hint } : info;
+}
+
+/**
+ * Starts one attempt on `socket` and reports it to `handlers` until it ends. `close()` abandons it (or
+ * ends the live connection) without reporting. With `event` the connection is a message pipe: inbound
+ * `event`s are its messages and `send` emits `event` (the transport); without, `send` is never called.
+ */
+export function openAttempt(
+  socket: Socket,
+  handlers: ConnectionHandlers,
+  context: TransportContext,
+  event = "",
+): Connection {
+  const link = linkOf(socket);
+  let done = false;
+  let drain: HintReading | undefined;
+  const onConnect = () => {
+    link.wanted = false;
+    handlers.open();
+  };
+  const onMessage = (data: unknown) => handlers.message(data);
+  const onConnectError = (error: Error & { data?: unknown }) =>
+    finish(connectErrorInfo(socket, error, context.maxHintMs));
+  const onDisconnect = (reason: string, description?: unknown) =>
+    finish(disconnectInfo(reason, description, drain));
+  /** Detaches this attempt's listeners; true the first time only. */
+  const release = (): boolean => {
+    if (done) return false;
+    done = true;
+    link.wanted = false;
+    link.drain = undefined;
+    socket.off("connect", onConnect);
+    socket.off("connect_error", onConnectError);
+    socket.off("disconnect", onDisconnect);
+    if (event) socket.off(event, onMessage);
+    return true;
+  };
+  const finish = (info: CloseInfo) => {
+    if (release()) handlers.close(info);
+  };
+  link.drain = (payload) => {
+    drain = readDrainHint(payload, context.maxHintMs);
+  };
+  socket.on("connect", onConnect);
+  socket.on("connect_error", onConnectError);
+  socket.on("disconnect", onDisconnect);
+  if (event) socket.on(event, onMessage);
+  link.wanted = true;
+  // Connected already (a namespace's CONNECT that an earlier attempt sent and then abandoned came back).
+  if (socket.connected) onConnect();
+  else proto(socket).connect.call(socket);
+  return {
+    send(data: unknown) {
+      if (!socket.connected) throw new Error("Socket.IO socket is not connected");
+      socket.emit(event, data);
+    },
+    close() {
+      // Abandoning an attempt keeps the Socket (its recovery id, its send buffer) for the next one.
+      if (release() && socket.active) proto(socket).disconnect.call(socket);
+    },
+  };
+}

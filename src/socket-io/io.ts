@@ -1,0 +1,140 @@
+/**
+ * `io(url, options)`: socket.io-client's `io()`, governed. It returns socket.io-client's own `Socket`
+ * (typed events kept) on a Manager whose reconnection is OFF for its whole life; our policy decides the
+ * first connection and every reconnection and calls connect at the planned moment. The Socket object is
+ * never replaced, so its recovery id and offset (connection-state recovery) and its send buffer carry over.
+ */
+
+import type { DefaultEventsMap, EventsMap } from "@socket.io/component-emitter";
+import { io as lookup, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
+import type { ResilientSocketOptions } from "../client/options.js";
+import { resolveOptions, resolveQueue } from "../client/options.js";
+import { systemClock } from "../env.js";
+import { linkOf, proto } from "./attempt.js";
+import { SocketResilience } from "./resilience.js";
+import { BoundedSendBuffer } from "./send-buffer.js";
+
+/** Our policy options, accepted by `io()` beside socket.io-client's own. */
+export type ResilienceOptions = Omit<
+  ResilientSocketOptions,
+  "transport" | "autoConnect" | "heartbeat" | "delivery"
+>;
+
+/** Options of {@link io}: socket.io-client's (Manager and Socket) plus ours. socket.io's `reconnectionDelay`,
+ * `reconnectionDelayMax` and `randomizationFactor` are replaced by `backoff`; `reconnectionAttempts` is
+ * `maxAttempts` when that is not set; `timeout` is `connectTimeoutMs` when that is not set. */
+export type IoOptions = Partial<ManagerOptions & SocketOptions> & ResilienceOptions;
+
+/** A governed socket.io-client Socket: the Socket itself, plus {@link SocketResilience} as `resilience`. */
+export type ResilientIoSocket<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = ListenEvents,
+> = Socket<ListenEvents, EmitEvents> & {
+  /** Our policy's events (`retry`, `state`, `circuit`, `drop`, ...), `stats()` and a total `close()`. */
+  readonly resilience: SocketResilience;
+};
+
+const POLICY_KEYS = [
+  "backoff",
+  "circuitBreaker",
+  "maxDelayMs",
+  "maxAttempts",
+  "hintSpreadRatio",
+  "connectTimeoutMs",
+  "stableAfterMs",
+  "stableOnFirstMessage",
+  "reconnectOnServerClose",
+  "retryOnRefusal",
+  "signals",
+  "signal",
+  "clock",
+  "random",
+] as const;
+
+/**
+ * Connects to a Socket.IO server the way socket.io-client's `io()` does, with every (re)connection decided
+ * by our policy: jittered backoff, server hints (middleware `err.data`, drain notices), circuit breaker,
+ * flap damping, page signals, `signal`. Migrating is changing the import.
+ *
+ * @example
+ * import { io } from "resilient-reconnect/socket.io";
+ * const socket = io("https://chat.example", { auth: (cb) => cb({ token }) });
+ * socket.emit("join", "lobby", (reply) => console.log(reply));
+ * socket.resilience.on("retry", (e) => console.log(`again in ${e.delayMs} ms (${e.cause})`));
+ * @throws TypeError / RangeError naming the option, for a misconfigured policy option or URL.
+ */
+export function io<
+  ListenEvents extends EventsMap = DefaultEventsMap,
+  EmitEvents extends EventsMap = ListenEvents,
+>(uri?: string | IoOptions, options?: IoOptions): ResilientIoSocket<ListenEvents, EmitEvents> {
+  if (typeof uri === "object" && uri !== null) return io(undefined, uri);
+  const all: Record<string, unknown> = { ...(options ?? {}) };
+  const policy: Record<string, unknown> = {};
+  for (const key of POLICY_KEYS) {
+    if (all[key] !== undefined) policy[key] = all[key];
+    delete all[key];
+  }
+  const queue = resolveQueue(all.queue);
+  delete all.queue;
+  for (const rejected of ["heartbeat", "delivery", "transport"]) {
+    if (all[rejected] !== undefined)
+      throw new TypeError(
+        `io: ${rejected} is not an option of io() (Socket.IO has its own ping/pong and acks)`,
+      );
+  }
+  if (policy.maxAttempts === undefined && typeof all.reconnectionAttempts === "number")
+    policy.maxAttempts = all.reconnectionAttempts;
+  if (policy.connectTimeoutMs === undefined && typeof all.timeout === "number")
+    policy.connectTimeoutMs = all.timeout;
+  // A misconfigured policy option throws here, naming it, before anything connects.
+  resolveOptions({ ...policy, transport: { name: "socket.io", connect: proto } } as never);
+  const reconnection = all.reconnection !== false;
+  const autoConnect = all.autoConnect !== false;
+  // socket.io-client's own lookup: its URL rules, its Manager cache (namespaces of one server share a
+  // Manager unless forceNew / multiplex: false), its query handling. Our own timer bounds each attempt.
+  const socket = lookup(uri, {
+    ...all,
+    reconnection: false,
+    autoConnect: false,
+    timeout: false as unknown as number,
+  }) as unknown as ResilientIoSocket<ListenEvents, EmitEvents>;
+  // A Manager that plain socket.io-client made first for the same URL: one policy only, ours.
+  socket.io.reconnection(false);
+  linkOf(socket);
+  const clock = (policy.clock as ResilientSocketOptions["clock"]) ?? systemClock;
+  let resilience: SocketResilience | undefined;
+  const buffer = new BoundedSendBuffer(socket, queue, clock, (event) => resilience?.dropped(event));
+  resilience = new SocketResilience(socket, policy, buffer, reconnection);
+  govern(socket, resilience, buffer);
+  if (autoConnect) resilience.start();
+  return socket;
+}
+
+/** Routes the app's connect/disconnect through the policy and bounds every emit that gets buffered. */
+function govern(socket: Socket, resilience: SocketResilience, buffer: BoundedSendBuffer): void {
+  const base = proto(socket);
+  const target = socket as unknown as Record<string, unknown>;
+  // Expired emits go before socket.io flushes the buffer on connect.
+  target.emitBuffered = function (this: Socket) {
+    buffer.expire();
+    base.emitBuffered.call(this);
+  };
+  Object.defineProperty(target, "resilience", { value: resilience, enumerable: false });
+  target.connect = target.open = () => {
+    resilience.start();
+    return socket;
+  };
+  target.disconnect = target.close = () => {
+    resilience.stop();
+    if (socket.active) base.disconnect.call(socket);
+    return socket;
+  };
+  target.emit = function (this: Socket, event: string, ...args: unknown[]) {
+    const inner = socket as unknown as { sendBuffer: unknown[] };
+    const before = inner.sendBuffer.length;
+    base.emit.call(this, event, ...args);
+    const added = inner.sendBuffer.length - before;
+    if (added > 0) buffer.admit(added);
+    return this;
+  };
+}
