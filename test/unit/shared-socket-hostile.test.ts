@@ -14,7 +14,7 @@ import {
   VirtualClock,
 } from "../../src/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
-import { Channels, currentTerm, Locks } from "../helpers/tabs.js";
+import { Channels, currentTerm, Locks, Page } from "../helpers/tabs.js";
 
 let clock: VirtualClock;
 let transport: FakeTransport;
@@ -41,23 +41,32 @@ function setup() {
   // Asynchronous delivery, as in a browser: races between tabs (and the forger) show.
   channels = new Channels(true);
 }
-function tab(options: { locks?: LockManagerLike; maxInheritedWaitMs?: number } = {}) {
+function tab(
+  options: {
+    locks?: LockManagerLike;
+    maxInheritedWaitMs?: number;
+    page?: Page;
+    create?: () => ResilientSocket;
+  } = {},
+) {
   const shared = new SharedSocket({
     name: "app",
     takeoverJitterMs: 1_000,
     locks: options.locks ?? locks.client(),
     channel: channels.create,
-    page: false,
+    page: options.page ?? false,
     clock,
     random: () => 0.5,
     ...(options.maxInheritedWaitMs === undefined ? {} : { maxInheritedWaitMs: options.maxInheritedWaitMs }),
-    create: () =>
-      new ResilientSocket({
-        transport,
-        clock,
-        random: () => 0.5,
-        backoff: exponentialNoJitter({ baseMs: 100, capMs: 1_000 }),
-      }),
+    create:
+      options.create ??
+      (() =>
+        new ResilientSocket({
+          transport,
+          clock,
+          random: () => 0.5,
+          backoff: exponentialNoJitter({ baseMs: 100, capMs: 1_000 }),
+        })),
   });
   tabs.push(shared);
   return shared;
@@ -287,5 +296,87 @@ describe("SharedSocket under a same-origin script", () => {
     transport.last.open(); // the leader announces again, with the same term
     await settle();
     expect(b.state).toBe("open");
+  });
+
+  it("keeps the leader's own messages and acks flowing while a forged term is checked, however many messages wait", async () => {
+    setup();
+    // A browser answers query() after the burst already queued on the channel: the test answers it by hand.
+    const answers: (() => void)[] = [];
+    const slow = locks.client();
+    const a = tab();
+    const b = tab({
+      locks: {
+        request: (name, options, callback) => slow.request(name, options, callback),
+        query: () => new Promise((resolve) => answers.push(() => void slow.query().then(resolve))),
+      },
+    });
+    await settle();
+    for (const answer of answers.splice(0)) answer();
+    await settle();
+    transport.last.open();
+    await settle();
+    expect(b.state).toBe("open");
+    const got = received(b);
+    const dropped = drops(b);
+    const evil = forger();
+    evil.post({ t: "state", epoch: "forged", state: "stopped" });
+    await settle();
+    expect(answers).toHaveLength(1); // the check runs: the channel waits for its answer
+    transport.last.message("real");
+    expect(b.send("through")).toBe("forwarded");
+    await settle();
+    for (let i = 0; i < 1_500; i++) evil.post({ t: "message", epoch: "forged", data: i });
+    await settle();
+    // Nothing of the term b follows waits on the check of another term.
+    expect(got).toEqual(["real"]);
+    expect(allSent()).toEqual(["through"]);
+    for (const answer of answers.splice(0)) answer();
+    await settle();
+    expect(got).toEqual(["real"]);
+    expect(answers).toHaveLength(0);
+    await advance(120_000);
+    expect(dropped).toEqual([]); // the ack was not lost: nothing expires
+    expect(a.role).toBe("leader");
+  });
+
+  it("remembers at most 1,000 senders per term however many tab ids a script forges, and still takes a tab's message once", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await settle();
+    transport.last.open();
+    const evil = forger();
+    const epoch = currentTerm(locks);
+    for (let i = 0; i < 5_000; i++) evil.post({ t: "send", from: `forged-${i}`, id: 1, epoch, data: i });
+    await settle();
+    const relay = (a as unknown as { relay: { taken: Map<string, number> } }).relay;
+    expect(relay.taken.size).toBeLessThanOrEqual(1_000);
+    const dropped = drops(b);
+    expect(b.send("once")).toBe("forwarded");
+    await settle();
+    expect(allSent().filter((data) => data === "once")).toHaveLength(1);
+    await advance(120_000);
+    expect(dropped).toEqual([]);
+  });
+
+  it("leaves no timer after close when pageshow comes while the tab waits to ask for the lock again", async () => {
+    setup();
+    const page = new Page();
+    let creates = 0;
+    const a = tab({
+      page,
+      create: () => {
+        creates++;
+        throw new Error("no socket today");
+      },
+    });
+    a.on("error", () => {});
+    await settle();
+    expect(creates).toBe(1); // create threw: a stepped down and waits to ask again
+    // A page's first pageshow comes after load, when a tab may already have stepped down once.
+    page.dispatchEvent(new Event("pageshow"));
+    await advance(500); // granted again, it waits its takeover jitter, and create throws again
+    expect(creates).toBe(2);
+    await a.close();
+    expect(clock.pendingTimers()).toBe(0);
   });
 });
