@@ -296,6 +296,8 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     this.setState("waiting");
     if (!rejoin || this.currentRole !== "follower") return;
     const delayMs = Math.max(this.takeoverJitterMs, MIN_REJOIN_MS) * (1 + this.random());
+    // One may be set already (pageshow asked for the lock before it fired): only the last one is cleared later.
+    this.clearTimer("rejoinTimer");
     this.rejoinTimer = this.clock.setTimeout(() => {
       this.rejoinTimer = undefined;
       this.requestLock();
