@@ -59,7 +59,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     | { readonly epoch: string; readonly request: AbortController; release?: () => void }
     | undefined;
   /** Holds the channel's messages while a new term is checked. */
-  private readonly gate: TermGate;
+  private readonly gate: TermGate<Wire>;
   private takeoverTimer: TimerHandle | undefined;
   private rejoinTimer: TimerHandle | undefined;
   private nextId = 1;
@@ -96,8 +96,17 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     this.name = resolved.name;
     this.lockName = `resilient-reconnect:${resolved.name}`;
     this.channel = resolved.channel(this.lockName);
-    this.gate = new TermGate(this.locks, this.lockName, this.name, (raw) => this.receive(raw));
-    this.channel.onmessage = (event) => this.gate.arrive(event.data);
+    this.gate = new TermGate<Wire>(
+      this.locks,
+      this.lockName,
+      this.name,
+      (message) => this.receive(message),
+      (message) => this.waitsForCheck(message),
+    );
+    this.channel.onmessage = (event) => {
+      const message = parseWire(event.data);
+      if (message !== undefined) this.gate.arrive(message);
+    };
     this.page?.addEventListener("pagehide", this.onPage);
     this.page?.addEventListener("pageshow", this.onPage);
     this.post({ t: "hello" });
@@ -333,10 +342,8 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     return own;
   }
 
-  private receive(raw: unknown): void {
+  private receive(message: Wire): void {
     if (this.currentRole === "closed") return;
-    const message = parseWire(raw);
-    if (message === undefined) return;
     const relay = this.relay;
     switch (message.t) {
       case "send":
@@ -376,6 +383,17 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
         this.post({ t: "hello" });
         return;
     }
+  }
+
+  /**
+   * Whether a message means something else once a term check answers: what another term says, and a
+   * broadcast (a new leader's come in order with its messages). Not the followed term's own, nor acks.
+   */
+  private waitsForCheck(message: Wire): boolean {
+    if (message.t === "broadcast") return true;
+    if (message.t === "state" || message.t === "message" || message.t === "leaving")
+      return message.epoch !== this.epoch;
+    return false;
   }
 
   /** A term this tab does not follow: adopted only if the lock manager shows it held by the app lock's holder. */
