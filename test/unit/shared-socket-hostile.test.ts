@@ -379,4 +379,29 @@ describe("SharedSocket under a same-origin script", () => {
     await a.close();
     expect(clock.pendingTimers()).toBe(0);
   });
+
+  it("does not post a tab's waiting messages again when a forged leaving makes it re-adopt the same term", async () => {
+    setup();
+    const [, b] = [tab(), tab()];
+    await settle();
+    transport.last.open();
+    transport.last.close({ kind: "closed" }); // the leader's socket queues: b's messages wait unacknowledged
+    const evil = forger();
+    for (let i = 0; i < 100; i++) b.send(`m${i}`);
+    await settle();
+    const epoch = currentTerm(locks);
+    const sends = () => evil.heard.filter((m) => m.t === "send").length;
+    expect(sends()).toBe(100);
+    for (let i = 0; i < 20; i++) {
+      evil.post({ t: "leaving", epoch });
+      await settle();
+    }
+    expect(b.state).toBe("waiting");
+    // Each forged leaving costs a hello and a check, not 100 messages re-posted to every tab.
+    expect(sends()).toBe(100);
+    await advance(1_000);
+    transport.last.open();
+    await settle();
+    expect(allSent()).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
+  });
 });
