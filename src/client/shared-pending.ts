@@ -33,9 +33,11 @@ export class PendingSends {
     this.arm();
   }
 
-  /** The messages in order, for handing to a (new) leader. */
-  ids(): number[] {
-    return [...this.entries.keys()];
+  /** The messages not yet handed to term `epoch`, in order, for handing to its leader. */
+  notHandedTo(epoch: string): number[] {
+    const ids: number[] = [];
+    for (const [id, entry] of this.entries) if (entry.epoch !== epoch) ids.push(id);
+    return ids;
   }
 
   data(id: number): unknown {

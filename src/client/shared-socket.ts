@@ -414,9 +414,11 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
         ? undefined
         : Math.min(nextAttemptAt, this.clock.now() + this.maxInheritedWaitMs);
     if (epoch !== this.epoch) {
-      // A new leader: everything it has not acknowledged goes again, in order, tagged with its term.
+      // A new leader: everything it has not acknowledged goes again, in order, tagged with its term — but
+      // not what this term already took (it takes a message once): a forged `leaving` of the followed term
+      // must not make the tab post its whole list again.
       this.epoch = epoch;
-      for (const id of this.pending.ids()) if (this.currentRole === "follower") this.forward(id);
+      for (const id of this.pending.notHandedTo(epoch)) if (this.currentRole === "follower") this.forward(id);
     }
     this.setState(state);
   }
