@@ -404,4 +404,27 @@ describe("SharedSocket under a same-origin script", () => {
     await settle();
     expect(allSent()).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
   });
+
+  it("gives a message handed to a new leader the whole ackTimeoutMs from then: its socket's queue ttl expires it first, not the sender", async () => {
+    setup();
+    const [a, b, c] = [tab(), tab(), tab()];
+    await settle();
+    transport.last.open();
+    const dropped = drops(c);
+    const hint = { source: "close-code" as const, delayMs: 120_000, spreadMs: 0 };
+    transport.last.close({ kind: "closed", code: 1013, hint: { hint } });
+    const sentAt = clock.now();
+    expect(c.send("late but sent")).toBe("forwarded"); // queued by a's socket, waiting on the hint
+    await advance(10_000);
+    await a.close(); // b takes over, waiting maxInheritedWaitMs (60 s) of the server's hint
+    await advance(60_000);
+    expect(b.role).toBe("leader");
+    expect(transport.attempts).toHaveLength(2);
+    // b's socket queued the message 70 s after c's send(): its queue keeps it 60 s (queue.ttlMs) from then.
+    await advance(sentAt + 125_000 - clock.now());
+    transport.last.open();
+    await settle();
+    expect(allSent()).toEqual(["late but sent"]);
+    expect(dropped).toEqual([]);
+  });
 });
