@@ -376,11 +376,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
         else this.check(message);
         return;
       case "leaving":
-        if (this.currentRole !== "follower" || message.epoch !== this.epoch) return;
-        this.epoch = undefined;
-        this.setState("waiting");
-        // Anyone can post this: a leader still there answers with its state (checked again, adopted again).
-        this.post({ t: "hello" });
+        if (this.currentRole === "follower" && message.epoch === this.epoch) this.leaving(message.epoch);
         return;
     }
   }
@@ -394,6 +390,20 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     if (message.t === "state" || message.t === "message" || message.t === "leaving")
       return message.epoch !== this.epoch;
     return false;
+  }
+
+  /**
+   * Anyone can post a `leaving`: the term ends for this tab only once the lock manager no longer shows it held,
+   * so a script cannot make followers drop the live leader's messages. A real one may still show held (the
+   * leader's release races its message): the next leader's state ends it then.
+   */
+  private leaving(epoch: string): void {
+    this.gate.check(epoch, (term) => {
+      if (term === epoch || this.currentRole !== "follower" || this.epoch !== epoch) return;
+      this.epoch = undefined;
+      this.setState("waiting");
+      this.post({ t: "hello" });
+    });
   }
 
   /** A term this tab does not follow: adopted only if the lock manager shows it held by the app lock's holder. */

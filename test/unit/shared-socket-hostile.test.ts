@@ -382,7 +382,18 @@ describe("SharedSocket under a same-origin script", () => {
 
   it("does not post a tab's waiting messages again when a forged leaving makes it re-adopt the same term", async () => {
     setup();
-    const [, b] = [tab(), tab()];
+    // The lock manager fails every other query (a page not fully active): a leaving it cannot check is taken.
+    let queries = 0;
+    const flaky = locks.client();
+    const [, b] = [
+      tab(),
+      tab({
+        locks: {
+          request: (name, options, callback) => flaky.request(name, options, callback),
+          query: () => (++queries % 2 === 0 ? Promise.reject(new Error("InvalidStateError")) : flaky.query()),
+        },
+      }),
+    ];
     await settle();
     transport.last.open();
     transport.last.close({ kind: "closed" }); // the leader's socket queues: b's messages wait unacknowledged
@@ -397,6 +408,7 @@ describe("SharedSocket under a same-origin script", () => {
       await settle();
     }
     expect(b.state).toBe("waiting");
+    expect(queries).toBeGreaterThanOrEqual(40); // each leaving was taken, and the term adopted again
     // Each forged leaving costs a hello and a check, not 100 messages re-posted to every tab.
     expect(sends()).toBe(100);
     await advance(1_000);
@@ -426,5 +438,33 @@ describe("SharedSocket under a same-origin script", () => {
     await settle();
     expect(allSent()).toEqual(["late but sent"]);
     expect(dropped).toEqual([]);
+  });
+
+  it("keeps following a live term through forged leavings of it: no inbound message of the leader is lost", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await settle();
+    transport.last.open();
+    await settle();
+    const got = received(b);
+    const states: string[] = [];
+    b.on("state", (state) => states.push(state));
+    const evil = forger();
+    const epoch = currentTerm(locks);
+    for (let i = 0; i < 50; i++) {
+      evil.post({ t: "leaving", epoch });
+      transport.last.message(i);
+    }
+    await settle();
+    expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(states).toEqual([]);
+    expect(b.state).toBe("open");
+    // A real leaving still ends the term: the next leader takes over and b follows it.
+    await a.close();
+    await advance(1_000);
+    transport.last.open();
+    await settle();
+    expect(b.state).toBe("open");
+    expect(b.role).toBe("leader");
   });
 });
