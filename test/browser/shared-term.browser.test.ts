@@ -28,6 +28,16 @@ afterEach(async () => {
   }
 });
 
+/** Opens `count` pages of the app `name`, one after the other. */
+async function openTabs(count: number, name: string): Promise<Tab[]> {
+  const tabs: Tab[] = [];
+  for (let i = 0; i < count; i++)
+    tabs.push(
+      (await openFrame<Tab>(`/test/browser/fixtures/tab.html?port=${ports.ws}&name=${name}`, frames)).tab,
+    );
+  return tabs;
+}
+
 describe("the tab channel under a same-origin attacker", () => {
   it("gives every held lock a client id, so a term lock held in another context proves nothing", async () => {
     const name = `app-${Math.random().toString(36).slice(2)}`;
@@ -47,11 +57,7 @@ describe("the tab channel under a same-origin attacker", () => {
   it("keeps the pages on the real leader when a hostile page forges a term, messages and acks", async () => {
     await control("/ws/reset");
     const name = `app-${Math.random().toString(36).slice(2)}`;
-    const tabs: Tab[] = [];
-    for (let i = 0; i < 3; i++)
-      tabs.push(
-        (await openFrame<Tab>(`/test/browser/fixtures/tab.html?port=${ports.ws}&name=${name}`, frames)).tab,
-      );
+    const tabs = await openTabs(3, name);
     await waitFor("every page open", () => tabs.every((tab) => tab.shared.state === "open"));
     const follower = tabs.find((tab) => tab.shared.role === "follower");
     if (follower === undefined) throw new Error("no follower");
@@ -81,11 +87,7 @@ describe("the tab channel under a same-origin attacker", () => {
   it("makes the leader step down and close its connection when a hostile page steals the lock", async () => {
     await control("/ws/reset");
     const name = `app-${Math.random().toString(36).slice(2)}`;
-    const tabs: Tab[] = [];
-    for (let i = 0; i < 2; i++)
-      tabs.push(
-        (await openFrame<Tab>(`/test/browser/fixtures/tab.html?port=${ports.ws}&name=${name}`, frames)).tab,
-      );
+    const tabs = await openTabs(2, name);
     await waitFor("every page open", () => tabs.every((tab) => tab.shared.state === "open"));
     const before = (await serverLog("ws")).open;
     const { tab: hostile } = await openFrame<Hostile>("/test/browser/fixtures/hostile.html", frames);
@@ -101,11 +103,7 @@ describe("the tab channel under a same-origin attacker", () => {
   it("keeps the followers on the live term through a hostile page's leavings of it, and hands over on a real one", async () => {
     await control("/ws/reset");
     const name = `app-${Math.random().toString(36).slice(2)}`;
-    const tabs: Tab[] = [];
-    for (let i = 0; i < 3; i++)
-      tabs.push(
-        (await openFrame<Tab>(`/test/browser/fixtures/tab.html?port=${ports.ws}&name=${name}`, frames)).tab,
-      );
+    const tabs = await openTabs(3, name);
     await waitFor("every page open", () => tabs.every((tab) => tab.shared.state === "open"));
     const leader = tabs.find((tab) => tab.shared.role === "leader");
     const followers = tabs.filter((tab) => tab !== leader);

@@ -71,6 +71,16 @@ function tab(
   tabs.push(shared);
   return shared;
 }
+/**
+ * A tab's own `navigator.locks`, whose `query()` goes through `query` (given the real one): to count, delay
+ * or fail the lock manager's answers.
+ */
+function querying(
+  query: (real: () => ReturnType<LockManagerLike["query"]>) => ReturnType<LockManagerLike["query"]>,
+) {
+  const own = locks.client();
+  return { request: own.request, query: () => query(() => own.query()) } satisfies LockManagerLike;
+}
 function drops(shared: SharedSocket): DropEvent[] {
   const seen: DropEvent[] = [];
   shared.on("drop", (event) => seen.push(event));
@@ -251,17 +261,13 @@ describe("SharedSocket under a same-origin script", () => {
   it("checks each forged epoch once, holding the channel in order meanwhile and losing none of the leader's messages", async () => {
     setup();
     let queries = 0;
-    const counted = locks.client();
     const [, b] = [
       tab(),
       tab({
-        locks: {
-          request: (name, options, callback) => counted.request(name, options, callback),
-          query: () => {
-            queries++;
-            return counted.query();
-          },
-        },
+        locks: querying((real) => {
+          queries++;
+          return real();
+        }),
       }),
     ];
     await settle();
@@ -282,13 +288,9 @@ describe("SharedSocket under a same-origin script", () => {
   it("checks a term again after the lock manager failed to answer (a failure is no refusal)", async () => {
     setup();
     let failures = 1;
-    const flaky = locks.client();
     const a = tab();
     const b = tab({
-      locks: {
-        request: (name, options, callback) => flaky.request(name, options, callback),
-        query: () => (failures-- > 0 ? Promise.reject(new Error("InvalidStateError")) : flaky.query()),
-      },
+      locks: querying((real) => (failures-- > 0 ? Promise.reject(new Error("InvalidStateError")) : real())),
     });
     await settle();
     expect(a.role).toBe("leader");
@@ -302,13 +304,9 @@ describe("SharedSocket under a same-origin script", () => {
     setup();
     // A browser answers query() after the burst already queued on the channel: the test answers it by hand.
     const answers: (() => void)[] = [];
-    const slow = locks.client();
     const a = tab();
     const b = tab({
-      locks: {
-        request: (name, options, callback) => slow.request(name, options, callback),
-        query: () => new Promise((resolve) => answers.push(() => void slow.query().then(resolve))),
-      },
+      locks: querying((real) => new Promise((resolve) => answers.push(() => void real().then(resolve)))),
     });
     await settle();
     for (const answer of answers.splice(0)) answer();
@@ -384,14 +382,12 @@ describe("SharedSocket under a same-origin script", () => {
     setup();
     // The lock manager fails every other query (a page not fully active): a leaving it cannot check is taken.
     let queries = 0;
-    const flaky = locks.client();
     const [, b] = [
       tab(),
       tab({
-        locks: {
-          request: (name, options, callback) => flaky.request(name, options, callback),
-          query: () => (++queries % 2 === 0 ? Promise.reject(new Error("InvalidStateError")) : flaky.query()),
-        },
+        locks: querying((real) =>
+          ++queries % 2 === 0 ? Promise.reject(new Error("InvalidStateError")) : real(),
+        ),
       }),
     ];
     await settle();
