@@ -147,4 +147,35 @@ describe("SharedPresence stamps under a same-origin script", () => {
     expect(tabs.map((t) => t.presence.state.room)).toEqual(["garden", "garden", "garden"]);
     expect(net.hub.roster("office").get("me")).toEqual({ emoji: "🙂", room: "garden" });
   });
+
+  it("lets a real change made in the same millisecond as a forged stamp at the clock's reach win in every tab", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await run(100);
+    const evil = channels.create("resilient-reconnect:app");
+    evil.postMessage({
+      t: "broadcast",
+      data: { presence: "own", space: "office", state: { emoji: ["🦊", wall.now() + 60_000, "\uffff"] } },
+    });
+    await settle(); // the same millisecond: the forged stamp ties anything a tab can stamp now
+    expect([a, b].map((t) => t.presence.state)).toEqual([{ emoji: "🦊" }, { emoji: "🦊" }]);
+    b.presence.set("emoji", "🐢");
+    await run(150);
+    expect([a, b].map((t) => t.presence.state)).toEqual([{ emoji: "🐢" }, { emoji: "🐢" }]);
+    expect(net.hub.roster("office").get("me")).toEqual({ emoji: "🐢" });
+  });
+
+  it("after the clock was set back, keeps the tabs together when one tab changes a slice twice in a millisecond", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await run(100);
+    b.presence.set("emoji", "🙂");
+    await run(50);
+    skew = -10 * 60_000; // every stamp so far is now beyond the clock's reach: the next are capped to it
+    b.presence.set("emoji", "🐢");
+    b.presence.set("emoji", "🦆");
+    await run(150);
+    expect([a, b].map((t) => t.presence.state)).toEqual([{ emoji: "🦆" }, { emoji: "🦆" }]);
+    expect(net.hub.roster("office").get("me")).toEqual({ emoji: "🦆" });
+  });
 });
