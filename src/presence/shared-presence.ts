@@ -62,6 +62,9 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
   /** Own state is the member's (heard from a leader, or this tab led), no longer just this tab's `initial`. */
   private adopted = false;
   private answerTimer: TimerHandle | undefined;
+  /** Slices whose last change could not be stamped past the stamp before it: stamped again a moment later. */
+  private readonly tied = new Set<string>();
+  private tieTimer: TimerHandle | undefined;
   private rosterWanted = false;
   /** The app gave the member id: a whole state of another member is no leader's of this browser. */
   private readonly fixedMember: boolean;
@@ -102,6 +105,9 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
   override detach(): void {
     if (this.answerTimer !== undefined) this.clock.clearTimeout(this.answerTimer);
     this.answerTimer = undefined;
+    if (this.tieTimer !== undefined) this.clock.clearTimeout(this.tieTimer);
+    this.tieTimer = undefined;
+    this.tied.clear();
     super.detach();
   }
 
@@ -121,10 +127,26 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
 
   /** A local set or clear: stamped, told to every tab, and (leader) sent to the server. */
   protected override changed(name: string): void {
+    const before = this.stamps.get(name);
     const stamp = [this.tick(), this.tab] as const;
     this.stamps.set(name, stamp);
     this.post({ presence: "own", space: this.space, state: { [name]: [this.own[name] ?? null, ...stamp] } });
     if (this.leading()) super.changed(name);
+    // Capped at the clock's reach, a stamp can only equal the one before it (a second change in the same
+    // millisecond after the clock was set back, or a script's stamp at the reach with a higher tab id): the
+    // other tabs would keep the old value. Once the clock moved on, the change is stamped and told again.
+    if (before !== undefined && !newer(stamp, before)) this.stampAgainSoon(name);
+  }
+
+  private stampAgainSoon(name: string): void {
+    this.tied.add(name);
+    this.tieTimer ??= this.clock.setTimeout(() => {
+      this.tieTimer = undefined;
+      const names = [...this.tied];
+      this.tied.clear();
+      if (this.currentPhase === "detached") return;
+      for (const tied of names) this.changed(tied);
+    }, 1);
   }
 
   protected override synced(): void {
