@@ -127,7 +127,8 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
 
   /** A local set or clear: stamped, told to every tab, and (leader) sent to the server. */
   protected override changed(name: string): void {
-    const before = this.stamps.get(name);
+    // As the other tabs judge it: a stamp beyond the clock's reach counts as none.
+    const before = live(this.stamps.get(name), this.clock.now());
     const stamp = [this.tick(), this.tab] as const;
     this.stamps.set(name, stamp);
     this.post({ presence: "own", space: this.space, state: { [name]: [this.own[name] ?? null, ...stamp] } });

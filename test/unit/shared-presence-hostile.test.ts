@@ -178,4 +178,19 @@ describe("SharedPresence stamps under a same-origin script", () => {
     expect([a, b].map((t) => t.presence.state)).toEqual([{ emoji: "🦆" }, { emoji: "🦆" }]);
     expect(net.hub.roster("office").get("me")).toEqual({ emoji: "🦆" });
   });
+
+  it("leaves no timer behind when it detaches while a tied change waits to be stamped again", async () => {
+    setup();
+    const [, b] = [tab(), tab()];
+    await run(100);
+    b.presence.set("emoji", "🙂");
+    await run(50);
+    skew = -10 * 60_000;
+    b.presence.set("emoji", "🐢");
+    const before = clock.pendingTimers();
+    b.presence.set("emoji", "🦆"); // tied: one timer to stamp it again
+    expect(clock.pendingTimers()).toBe(before + 1);
+    b.presence.detach();
+    expect(clock.pendingTimers()).toBe(before);
+  });
 });
