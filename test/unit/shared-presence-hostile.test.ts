@@ -193,4 +193,26 @@ describe("SharedPresence stamps under a same-origin script", () => {
     b.presence.detach();
     expect(clock.pendingTimers()).toBe(before);
   });
+
+  it("answers a flood of hellos with at most one whole state and roster per 100 ms, and a new tab still gets them at once", async () => {
+    setup();
+    const [a] = [tab(), tab()];
+    await run(200);
+    expect(a.shared.role).toBe("leader");
+    const evil = channels.create("resilient-reconnect:app");
+    const answers = () => heard.filter((m) => m.presence === "roster").length;
+    const before = answers();
+    for (let ms = 0; ms < 1_000; ms++) {
+      evil.postMessage({ t: "broadcast", data: { presence: "hello", space: "office" } });
+      await run(1);
+    }
+    // 1,000 hellos of ~50 bytes: the leader's answers (its state and the roster) are bounded by time, not by hellos.
+    expect(answers() - before).toBeLessThanOrEqual(11);
+    await run(200);
+    const late = tab();
+    const lateBefore = answers();
+    await run(10);
+    expect(answers()).toBe(lateBefore + 1);
+    expect(late.presence.phase).toBe("synced");
+  });
 });
