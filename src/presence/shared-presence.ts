@@ -47,6 +47,14 @@ const live = (stamp: Stamp | undefined, now: number): Stamp | undefined =>
 const reachable = (stamp: Stamp, now: number): Stamp =>
   stamp[0] > now + MAX_AHEAD_MS ? [now + MAX_AHEAD_MS, stamp[1]] : stamp;
 
+/**
+ * The leader's answers to `hello`s (its whole state and the roster, kilobytes to every tab): a burst of 8 at
+ * once, then 10 a second. New tabs are answered at once; a script posting hellos (50 bytes each) cannot
+ * make the leader post rosters faster than that.
+ */
+const ANSWER_BURST = 8;
+const ANSWERS_PER_SECOND = 10;
+
 const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
 
 export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends PresenceCore<
@@ -62,6 +70,9 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
   /** Own state is the member's (heard from a leader, or this tab led), no longer just this tab's `initial`. */
   private adopted = false;
   private answerTimer: TimerHandle | undefined;
+  /** Answers to `hello`s this tab may give now (a token bucket), as of `answersAt`. */
+  private answers = ANSWER_BURST;
+  private answersAt = Number.NEGATIVE_INFINITY;
   /** Slices whose last change could not be stamped past the stamp before it: stamped again a moment later. */
   private readonly tied = new Set<string>();
   private tieTimer: TimerHandle | undefined;
@@ -254,15 +265,23 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
     if (had && (this.currentPhase === "syncing" || this.currentPhase === "synced")) this.sync();
   }
 
-  /** Answers every `hello` of one moment at once: the whole own state now, the roster once it is current. */
+  /** Answers every `hello` of one moment at once: the whole own state, the roster once it is current. */
   private answerSoon(): void {
     this.rosterWanted = true;
-    this.answerTimer ??= this.clock.setTimeout(() => {
+    if (this.answerTimer !== undefined) return;
+    const now = this.clock.now();
+    // Refilled by the time passed (none when the clock was set back), up to the burst.
+    const passed = Math.max(0, now - this.answersAt);
+    this.answers = Math.min(ANSWER_BURST, this.answers + (passed * ANSWERS_PER_SECOND) / 1_000);
+    this.answersAt = now;
+    const wait = this.answers >= 1 ? 0 : ((1 - this.answers) * 1_000) / ANSWERS_PER_SECOND;
+    this.answers -= 1;
+    this.answerTimer = this.clock.setTimeout(() => {
       this.answerTimer = undefined;
       if (!this.leading() || this.currentPhase === "detached") return;
       this.post(this.whole());
       if (this.currentPhase === "synced") this.postRoster();
-    }, 0);
+    }, wait);
   }
 
   private postRoster(): void {
