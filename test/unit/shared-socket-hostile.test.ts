@@ -463,4 +463,30 @@ describe("SharedSocket under a same-origin script", () => {
     expect(b.state).toBe("open");
     expect(b.role).toBe("leader");
   });
+
+  it("answers a hello flood with one small state per hello and costs the followers no query", async () => {
+    setup();
+    let queries = 0;
+    const [, b] = [
+      tab(),
+      tab({
+        locks: querying((real) => {
+          queries++;
+          return real();
+        }),
+      }),
+    ];
+    await settle();
+    transport.last.open();
+    await settle();
+    const evil = forger();
+    const baseline = queries;
+    for (let i = 0; i < 5_000; i++) evil.post({ t: "hello" });
+    await settle();
+    const states = evil.heard.filter((m) => m.t === "state");
+    expect(states).toHaveLength(5_000);
+    expect(Math.max(...states.map((m) => JSON.stringify(m).length))).toBeLessThan(200);
+    expect(queries - baseline).toBe(0);
+    expect(b.state).toBe("open");
+  });
 });
