@@ -81,6 +81,21 @@ function querying(
   const own = locks.client();
   return { request: own.request, query: () => query(() => own.query()) } satisfies LockManagerLike;
 }
+/** A leader with its socket open and a follower whose lock manager counts its queries. */
+async function leaderAndCountedFollower() {
+  let queries = 0;
+  const a = tab();
+  const b = tab({
+    locks: querying((real) => {
+      queries++;
+      return real();
+    }),
+  });
+  await settle();
+  transport.last.open();
+  await settle();
+  return { a, b, queries: () => queries };
+}
 function drops(shared: SharedSocket): DropEvent[] {
   const seen: DropEvent[] = [];
   shared.on("drop", (event) => seen.push(event));
@@ -260,27 +275,15 @@ describe("SharedSocket under a same-origin script", () => {
 
   it("checks each forged epoch once, holding the channel in order meanwhile and losing none of the leader's messages", async () => {
     setup();
-    let queries = 0;
-    const [, b] = [
-      tab(),
-      tab({
-        locks: querying((real) => {
-          queries++;
-          return real();
-        }),
-      }),
-    ];
-    await settle();
-    transport.last.open();
-    await settle();
-    const baseline = queries;
+    const { b, queries } = await leaderAndCountedFollower();
+    const baseline = queries();
     const evil = forger();
     const got = received(b);
     for (let i = 0; i < 1_000; i++) evil.post({ t: "state", epoch: "forged", state: "stopped" });
     for (let i = 0; i < 100; i++) evil.post({ t: "state", epoch: `forged-${i}`, state: "stopped" });
     transport.last.message("real");
     await settle();
-    expect(queries - baseline).toBe(101);
+    expect(queries() - baseline).toBe(101);
     expect(b.state).toBe("open");
     expect(got).toEqual(["real"]);
   });
@@ -466,27 +469,15 @@ describe("SharedSocket under a same-origin script", () => {
 
   it("answers a hello flood with one small state per hello and costs the followers no query", async () => {
     setup();
-    let queries = 0;
-    const [, b] = [
-      tab(),
-      tab({
-        locks: querying((real) => {
-          queries++;
-          return real();
-        }),
-      }),
-    ];
-    await settle();
-    transport.last.open();
-    await settle();
+    const { b, queries } = await leaderAndCountedFollower();
     const evil = forger();
-    const baseline = queries;
+    const baseline = queries();
     for (let i = 0; i < 5_000; i++) evil.post({ t: "hello" });
     await settle();
     const states = evil.heard.filter((m) => m.t === "state");
     expect(states).toHaveLength(5_000);
     expect(Math.max(...states.map((m) => JSON.stringify(m).length))).toBeLessThan(200);
-    expect(queries - baseline).toBe(0);
+    expect(queries() - baseline).toBe(0);
     expect(b.state).toBe("open");
   });
 });
