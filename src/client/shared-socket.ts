@@ -35,7 +35,7 @@ import {
 import { PendingSends } from "./shared-pending.js";
 import { Relay } from "./shared-relay.js";
 import { TermGate, termLockName } from "./shared-term.js";
-import { parseWire, type StateWire, type Wire } from "./shared-wire.js";
+import { parseWire, type StateWire, type Wire, waitsForTerm } from "./shared-wire.js";
 
 /** The least a tab waits before asking to lead again after its socket failed it (create threw, closed). */
 const MIN_REJOIN_MS = 1_000;
@@ -101,7 +101,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
       this.lockName,
       this.name,
       (message) => this.receive(message),
-      (message) => this.waitsForCheck(message),
+      (message) => waitsForTerm(message, this.epoch),
     );
     this.channel.onmessage = (event) => {
       const message = parseWire(event.data);
@@ -379,17 +379,6 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
         if (this.currentRole === "follower" && message.epoch === this.epoch) this.leaving(message.epoch);
         return;
     }
-  }
-
-  /**
-   * Whether a message means something else once a term check answers: what another term says, and a
-   * broadcast (a new leader's come in order with its messages). Not the followed term's own, nor acks.
-   */
-  private waitsForCheck(message: Wire): boolean {
-    if (message.t === "broadcast") return true;
-    if (message.t === "state" || message.t === "message" || message.t === "leaving")
-      return message.epoch !== this.epoch;
-    return false;
   }
 
   /**
