@@ -480,4 +480,34 @@ describe("SharedSocket under a same-origin script", () => {
     expect(queries() - baseline).toBe(0);
     expect(b.state).toBe("open");
   });
+
+  it("holds no term and announces nothing when its term lock comes only after the app lock was stolen", async () => {
+    setup();
+    const own = locks.client();
+    let grantTerm: (() => void) | undefined;
+    const a = tab({
+      locks: {
+        // The term lock's request reaches the lock manager only when the test lets it.
+        request: (name, options, callback) =>
+          name.startsWith("resilient-reconnect-term:")
+            ? new Promise((resolve, reject) => {
+                grantTerm = () => void own.request(name, options, callback).then(resolve, reject);
+              })
+            : own.request(name, options, callback),
+        query: own.query,
+      },
+    });
+    const evil = forger();
+    await settle();
+    expect(a.role).toBe("leader");
+    expect(grantTerm).toBeDefined();
+    evil.hold("resilient-reconnect:app", true);
+    await settle();
+    expect(a.role).toBe("follower");
+    grantTerm?.();
+    await settle();
+    expect(locks.snapshot().held.map((lock) => lock.name)).toEqual(["resilient-reconnect:app"]);
+    expect(evil.heard.filter((m) => m.t === "state")).toEqual([]);
+    expect(transport.attempts).toHaveLength(0);
+  });
 });
