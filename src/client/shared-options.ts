@@ -36,7 +36,8 @@ export interface SharedSocketOptions {
   /**
    * Longest a follower's message waits for the leader's acknowledgement (or drop) before this tab gives up on it:
    * a `drop` event with reason `expired`, so a `"forwarded"` never hangs for ever (no live leader, a leader that
-   * never answers). Keep it above the leader socket's `queue.ttlMs`. Default 120,000.
+   * never answers). Counted from `send()`, and again from each hand-over to a new leader term. Keep it above
+   * the leader socket's `queue.ttlMs`, so the leader's socket reports an expiry first. Default 120,000.
    */
   ackTimeoutMs?: number;
   /**

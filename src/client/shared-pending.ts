@@ -1,15 +1,19 @@
 /**
  * A follower tab's messages that no leader's socket has sent yet, in order: what a new leader gets again, what
  * `close()` reports as dropped. Each remembers the leader term it was last handed to — only that term's
- * `ack` or `drop` settles it — and when it was sent: one not settled within `timeoutMs` is given up (a `drop`,
- * reason `expired`), so a `"forwarded"` never hangs for ever, whatever the channel says or does not say.
- * One timer at most, for the oldest message.
+ * `ack` or `drop` settles it — and since when it waits: one not settled within `timeoutMs` is given up (a
+ * `drop`, reason `expired`), so a `"forwarded"` never hangs for ever, whatever the channel says or does not
+ * say. The wait counts from `send()`, and again from each hand-over to a new term: the new leader's socket
+ * queues it then, and its queue's `ttlMs` (kept below `timeoutMs`) must report an expiry first — a clock
+ * started before a takeover would give up messages that socket still sends. One timer at most, for the
+ * message that waits longest.
  */
 import type { Clock, TimerHandle } from "../env.js";
 
 interface Entry {
   readonly data: unknown;
-  readonly at: number;
+  /** Since when it waits: its `send()`, or its hand-over to the term it was last handed to. */
+  at: number;
   /** The term it was last handed to, if any. */
   epoch: string | undefined;
 }
@@ -33,19 +37,24 @@ export class PendingSends {
     this.arm();
   }
 
-  /** The messages in order, for handing to a (new) leader. */
-  ids(): number[] {
-    return [...this.entries.keys()];
+  /** The messages not yet handed to term `epoch`, in order, for handing to its leader. */
+  notHandedTo(epoch: string): number[] {
+    const ids: number[] = [];
+    for (const [id, entry] of this.entries) if (entry.epoch !== epoch) ids.push(id);
+    return ids;
   }
 
   data(id: number): unknown {
     return this.entries.get(id)?.data;
   }
 
-  /** Marks `id` handed to the leader of term `epoch`. */
+  /** Marks `id` handed to the leader of term `epoch`; handed to a new term, it waits afresh. */
   handed(id: number, epoch: string): void {
     const entry = this.entries.get(id);
-    if (entry !== undefined) entry.epoch = epoch;
+    if (entry === undefined || entry.epoch === epoch) return;
+    entry.epoch = epoch;
+    entry.at = this.clock.now();
+    // Its deadline moved later: the timer set for it fires early and is set again for what is left.
   }
 
   /** Removes `id` if it was handed to term `epoch` (an `ack` or `drop` of another term settles nothing). */
@@ -72,15 +81,15 @@ export class PendingSends {
   }
 
   private arm(): void {
-    if (this.timer !== undefined) return;
-    const oldest = this.entries.values().next().value;
-    if (oldest === undefined) return;
+    if (this.timer !== undefined || this.entries.size === 0) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const entry of this.entries.values()) oldest = Math.min(oldest, entry.at);
     this.timer = this.clock.setTimeout(
       () => {
         this.timer = undefined;
         this.expire();
       },
-      Math.max(0, oldest.at + this.timeoutMs - this.clock.now()),
+      Math.max(0, oldest + this.timeoutMs - this.clock.now()),
     );
   }
 
@@ -92,8 +101,9 @@ export class PendingSends {
   private expire(): void {
     const now = this.clock.now();
     const gone: unknown[] = [];
+    // Hand-overs restart some waits, so the longest waiting is not always the first: every entry is looked at.
     for (const [id, entry] of this.entries) {
-      if (entry.at + this.timeoutMs > now) break;
+      if (entry.at + this.timeoutMs > now) continue;
       this.entries.delete(id);
       gone.push(entry.data);
     }

@@ -11,6 +11,13 @@ import type { DropEvent, SendResult, SocketState } from "./events.js";
 import type { ResilientSocket } from "./resilient-socket.js";
 import type { SendWire, Wire } from "./shared-wire.js";
 
+/**
+ * Senders remembered per term. Any script can post sends with made-up tab ids: past this the sender heard
+ * from least recently is forgotten (a tab that re-sends after that could be taken twice — as a script reading
+ * the channel could post its message again anyway).
+ */
+const MAX_SENDERS = 1_000;
+
 /** Where a message came from: a follower's (tab, id), or `undefined` for this tab's own. */
 type Origin = { readonly from: string; readonly id: number } | undefined;
 
@@ -24,7 +31,7 @@ export interface RelayHost {
 }
 
 export class Relay {
-  /** The highest id taken from each tab this term (a tab's ids arrive in order). */
+  /** The highest id taken from each tab this term (a tab's ids arrive in order), least recent first. */
   private readonly taken = new Map<string, number>();
   /** Messages the socket queued, oldest first, until the queue is flushed or the socket drops them. */
   private queued: { readonly origin: Origin; readonly data: unknown }[] = [];
@@ -80,7 +87,10 @@ export class Relay {
   /** A follower's send: taken once, only for this term. */
   take({ from, id, epoch, data }: SendWire): void {
     if (this.detached || epoch !== this.epoch || id <= (this.taken.get(from) ?? 0)) return;
+    // Re-inserted, so the map's first key is the sender heard from least recently.
+    this.taken.delete(from);
     this.taken.set(from, id);
+    if (this.taken.size > MAX_SENDERS) this.taken.delete(this.taken.keys().next().value as string);
     this.deliver(data, { from, id });
   }
 

@@ -35,7 +35,7 @@ import {
 import { PendingSends } from "./shared-pending.js";
 import { Relay } from "./shared-relay.js";
 import { TermGate, termLockName } from "./shared-term.js";
-import { parseWire, type StateWire, type Wire } from "./shared-wire.js";
+import { parseWire, type StateWire, type Wire, waitsForTerm } from "./shared-wire.js";
 
 /** The least a tab waits before asking to lead again after its socket failed it (create threw, closed). */
 const MIN_REJOIN_MS = 1_000;
@@ -59,7 +59,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     | { readonly epoch: string; readonly request: AbortController; release?: () => void }
     | undefined;
   /** Holds the channel's messages while a new term is checked. */
-  private readonly gate: TermGate;
+  private readonly gate: TermGate<Wire>;
   private takeoverTimer: TimerHandle | undefined;
   private rejoinTimer: TimerHandle | undefined;
   private nextId = 1;
@@ -96,8 +96,17 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     this.name = resolved.name;
     this.lockName = `resilient-reconnect:${resolved.name}`;
     this.channel = resolved.channel(this.lockName);
-    this.gate = new TermGate(this.locks, this.lockName, this.name, (raw) => this.receive(raw));
-    this.channel.onmessage = (event) => this.gate.arrive(event.data);
+    this.gate = new TermGate<Wire>(
+      this.locks,
+      this.lockName,
+      this.name,
+      (message) => this.receive(message),
+      (message) => waitsForTerm(message, this.epoch),
+    );
+    this.channel.onmessage = (event) => {
+      const message = parseWire(event.data);
+      if (message !== undefined) this.gate.arrive(message);
+    };
     this.page?.addEventListener("pagehide", this.onPage);
     this.page?.addEventListener("pageshow", this.onPage);
     this.post({ t: "hello" });
@@ -296,6 +305,8 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     this.setState("waiting");
     if (!rejoin || this.currentRole !== "follower") return;
     const delayMs = Math.max(this.takeoverJitterMs, MIN_REJOIN_MS) * (1 + this.random());
+    // One may be set already (pageshow asked for the lock before it fired): only the last one is cleared later.
+    this.clearTimer("rejoinTimer");
     this.rejoinTimer = this.clock.setTimeout(() => {
       this.rejoinTimer = undefined;
       this.requestLock();
@@ -331,10 +342,8 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     return own;
   }
 
-  private receive(raw: unknown): void {
+  private receive(message: Wire): void {
     if (this.currentRole === "closed") return;
-    const message = parseWire(raw);
-    if (message === undefined) return;
     const relay = this.relay;
     switch (message.t) {
       case "send":
@@ -367,13 +376,23 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
         else this.check(message);
         return;
       case "leaving":
-        if (this.currentRole !== "follower" || message.epoch !== this.epoch) return;
-        this.epoch = undefined;
-        this.setState("waiting");
-        // Anyone can post this: a leader still there answers with its state (checked again, adopted again).
-        this.post({ t: "hello" });
+        if (this.currentRole === "follower" && message.epoch === this.epoch) this.leaving(message.epoch);
         return;
     }
+  }
+
+  /**
+   * Anyone can post a `leaving`: the term ends for this tab only once the lock manager no longer shows it held,
+   * so a script cannot make followers drop the live leader's messages. A real one may still show held (the
+   * leader's release races its message): the next leader's state ends it then.
+   */
+  private leaving(epoch: string): void {
+    this.gate.check(epoch, (term) => {
+      if (term === epoch || this.currentRole !== "follower" || this.epoch !== epoch) return;
+      this.epoch = undefined;
+      this.setState("waiting");
+      this.post({ t: "hello" });
+    });
   }
 
   /** A term this tab does not follow: adopted only if the lock manager shows it held by the app lock's holder. */
@@ -394,9 +413,11 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
         ? undefined
         : Math.min(nextAttemptAt, this.clock.now() + this.maxInheritedWaitMs);
     if (epoch !== this.epoch) {
-      // A new leader: everything it has not acknowledged goes again, in order, tagged with its term.
+      // A new leader: everything it has not acknowledged goes again, in order, tagged with its term — but
+      // not what this term already took (it takes a message once): a forged `leaving` of the followed term
+      // must not make the tab post its whole list again.
       this.epoch = epoch;
-      for (const id of this.pending.ids()) if (this.currentRole === "follower") this.forward(id);
+      for (const id of this.pending.notHandedTo(epoch)) if (this.currentRole === "follower") this.forward(id);
     }
     this.setState(state);
   }

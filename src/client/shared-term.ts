@@ -72,24 +72,27 @@ const MAX_REFUSED = 16;
 
 /**
  * A follower's door on the channel while it checks a new term: one check at a time, and until its answer the
- * channel's messages wait in order (the new leader's first messages are among them), then go on as if
- * they had just arrived. A term refused once is not checked again.
+ * channel's messages whose meaning depends on it (`waits`: the new leader's first messages are among them)
+ * wait in order, then go on as if they had just arrived. The rest — the followed term's messages, acks — go
+ * on at once: a script posting a term a second cannot hold up, or push out of the queue, the live leader's
+ * traffic. A term refused once is not checked again.
  */
-export class TermGate {
-  private held: unknown[] | undefined;
+export class TermGate<T> {
+  private held: T[] | undefined;
   private readonly refused: string[] = [];
 
   constructor(
     private readonly locks: LockManagerLike,
     private readonly lockName: string,
     private readonly name: string,
-    private readonly receive: (raw: unknown) => void,
+    private readonly receive: (message: T) => void,
+    private readonly waits: (message: T) => boolean,
   ) {}
 
   /** A channel message: taken now, or kept while a check runs. */
-  arrive(raw: unknown): void {
+  arrive(raw: T): void {
     const held = this.held;
-    if (held === undefined) this.receive(raw);
+    if (held === undefined || !this.waits(raw)) this.receive(raw);
     else {
       if (held.length >= MAX_HELD) held.shift();
       held.push(raw);
@@ -99,7 +102,7 @@ export class TermGate {
   /** Asks the lock manager whether `epoch` is the app lock holder's term; `answer` gets the term it proves. */
   check(epoch: string, answer: (proven: string | undefined) => void): void {
     if (this.held !== undefined || this.refused.includes(epoch)) return;
-    const held: unknown[] = [];
+    const held: T[] = [];
     this.held = held;
     void queryTerm(this.locks, this.lockName, this.name).then((proven) => {
       if (this.held !== held) return;

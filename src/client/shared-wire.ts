@@ -102,6 +102,18 @@ export function parseWire(raw: unknown): Wire | undefined {
   }
 }
 
+/**
+ * Whether a message means something else once a term check answers, for a tab following `followed`: what
+ * another term says, and a broadcast (a new leader's come in order with its messages). Not the followed
+ * term's own messages, nor acks and drops (each settles against the term its message was handed to).
+ */
+export function waitsForTerm(message: Wire, followed: string | undefined): boolean {
+  if (message.t === "broadcast") return true;
+  if (message.t === "state" || message.t === "message" || message.t === "leaving")
+    return message.epoch !== followed;
+  return false;
+}
+
 function text(value: unknown): value is string {
   return typeof value === "string" && value.length > 0 && value.length <= 200;
 }

@@ -51,6 +51,14 @@ const live = (stamp: Stamp | undefined, now: number): Stamp | undefined =>
 const reachable = (stamp: Stamp, now: number): Stamp =>
   stamp[0] > now + MAX_AHEAD_MS ? [now + MAX_AHEAD_MS, stamp[1]] : stamp;
 
+/**
+ * The leader's answers to `hello`s (its whole state and the roster, kilobytes to every tab): a burst of 8 at
+ * once, then 10 a second. New tabs are answered at once; a script posting hellos (50 bytes each) cannot
+ * make the leader post rosters faster than that.
+ */
+const ANSWER_BURST = 8;
+const ANSWERS_PER_SECOND = 10;
+
 const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
 
 export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends PresenceCore<
@@ -66,6 +74,12 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
   /** Own state is the member's (heard from a leader, or this tab led), no longer just this tab's `initial`. */
   private adopted = false;
   private answerTimer: TimerHandle | undefined;
+  /** Answers to `hello`s this tab may give now (a token bucket), as of `answersAt`. */
+  private answers = ANSWER_BURST;
+  private answersAt = Number.NEGATIVE_INFINITY;
+  /** Slices whose last change could not be stamped past the stamp before it: stamped again a moment later. */
+  private readonly tied = new Set<string>();
+  private tieTimer: TimerHandle | undefined;
   private rosterWanted = false;
   /** The app gave the member id: a whole state of another member is no leader's of this browser. */
   private readonly fixedMember: boolean;
@@ -106,6 +120,9 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
   override detach(): void {
     if (this.answerTimer !== undefined) this.clock.clearTimeout(this.answerTimer);
     this.answerTimer = undefined;
+    if (this.tieTimer !== undefined) this.clock.clearTimeout(this.tieTimer);
+    this.tieTimer = undefined;
+    this.tied.clear();
     super.detach();
   }
 
@@ -125,10 +142,27 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
 
   /** A local set or clear: stamped, told to every tab, and (leader) sent to the server. */
   protected override changed(name: string): void {
+    // As the other tabs judge it: a stamp beyond the clock's reach counts as none.
+    const before = live(this.stamps.get(name), this.clock.now());
     const stamp = [this.tick(), this.tab] as const;
     this.stamps.set(name, stamp);
     this.post({ presence: "own", space: this.space, state: { [name]: [this.own[name] ?? null, ...stamp] } });
     if (this.leading()) super.changed(name);
+    // Capped at the clock's reach, a stamp can only equal the one before it (a second change in the same
+    // millisecond after the clock was set back, or a script's stamp at the reach with a higher tab id): the
+    // other tabs would keep the old value. Once the clock moved on, the change is stamped and told again.
+    if (before !== undefined && !newer(stamp, before)) this.stampAgainSoon(name);
+  }
+
+  private stampAgainSoon(name: string): void {
+    this.tied.add(name);
+    this.tieTimer ??= this.clock.setTimeout(() => {
+      this.tieTimer = undefined;
+      const names = [...this.tied];
+      this.tied.clear();
+      if (this.currentPhase === "detached") return;
+      for (const tied of names) this.changed(tied);
+    }, 1);
   }
 
   protected override synced(): void {
@@ -235,15 +269,23 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
     if (had && (this.currentPhase === "syncing" || this.currentPhase === "synced")) this.sync();
   }
 
-  /** Answers every `hello` of one moment at once: the whole own state now, the roster once it is current. */
+  /** Answers every `hello` of one moment at once: the whole own state, the roster once it is current. */
   private answerSoon(): void {
     this.rosterWanted = true;
-    this.answerTimer ??= this.clock.setTimeout(() => {
+    if (this.answerTimer !== undefined) return;
+    const now = this.clock.now();
+    // Refilled by the time passed (none when the clock was set back), up to the burst.
+    const passed = Math.max(0, now - this.answersAt);
+    this.answers = Math.min(ANSWER_BURST, this.answers + (passed * ANSWERS_PER_SECOND) / 1_000);
+    this.answersAt = now;
+    const wait = this.answers >= 1 ? 0 : ((1 - this.answers) * 1_000) / ANSWERS_PER_SECOND;
+    this.answers -= 1;
+    this.answerTimer = this.clock.setTimeout(() => {
       this.answerTimer = undefined;
       if (!this.leading() || this.currentPhase === "detached") return;
       this.post(this.whole());
       if (this.currentPhase === "synced") this.postRoster();
-    }, 0);
+    }, wait);
   }
 
   private postRoster(): void {

@@ -28,6 +28,16 @@ afterEach(async () => {
   }
 });
 
+/** Opens `count` pages of the app `name`, one after the other. */
+async function openTabs(count: number, name: string): Promise<Tab[]> {
+  const tabs: Tab[] = [];
+  for (let i = 0; i < count; i++)
+    tabs.push(
+      (await openFrame<Tab>(`/test/browser/fixtures/tab.html?port=${ports.ws}&name=${name}`, frames)).tab,
+    );
+  return tabs;
+}
+
 describe("the tab channel under a same-origin attacker", () => {
   it("gives every held lock a client id, so a term lock held in another context proves nothing", async () => {
     const name = `app-${Math.random().toString(36).slice(2)}`;
@@ -47,11 +57,7 @@ describe("the tab channel under a same-origin attacker", () => {
   it("keeps the pages on the real leader when a hostile page forges a term, messages and acks", async () => {
     await control("/ws/reset");
     const name = `app-${Math.random().toString(36).slice(2)}`;
-    const tabs: Tab[] = [];
-    for (let i = 0; i < 3; i++)
-      tabs.push(
-        (await openFrame<Tab>(`/test/browser/fixtures/tab.html?port=${ports.ws}&name=${name}`, frames)).tab,
-      );
+    const tabs = await openTabs(3, name);
     await waitFor("every page open", () => tabs.every((tab) => tab.shared.state === "open"));
     const follower = tabs.find((tab) => tab.shared.role === "follower");
     if (follower === undefined) throw new Error("no follower");
@@ -81,11 +87,7 @@ describe("the tab channel under a same-origin attacker", () => {
   it("makes the leader step down and close its connection when a hostile page steals the lock", async () => {
     await control("/ws/reset");
     const name = `app-${Math.random().toString(36).slice(2)}`;
-    const tabs: Tab[] = [];
-    for (let i = 0; i < 2; i++)
-      tabs.push(
-        (await openFrame<Tab>(`/test/browser/fixtures/tab.html?port=${ports.ws}&name=${name}`, frames)).tab,
-      );
+    const tabs = await openTabs(2, name);
     await waitFor("every page open", () => tabs.every((tab) => tab.shared.state === "open"));
     const before = (await serverLog("ws")).open;
     const { tab: hostile } = await openFrame<Hostile>("/test/browser/fixtures/hostile.html", frames);
@@ -96,5 +98,40 @@ describe("the tab channel under a same-origin attacker", () => {
     release();
     await waitFor("a page leading again", () => tabs.some((tab) => tab.shared.role === "leader"), 10_000);
     await waitFor("one connection again", async () => (await serverLog("ws")).open === before, 10_000);
+  });
+
+  it("keeps the followers on the live term through a hostile page's leavings of it, and hands over on a real one", async () => {
+    await control("/ws/reset");
+    const name = `app-${Math.random().toString(36).slice(2)}`;
+    const tabs = await openTabs(3, name);
+    await waitFor("every page open", () => tabs.every((tab) => tab.shared.state === "open"));
+    const leader = tabs.find((tab) => tab.shared.role === "leader");
+    const followers = tabs.filter((tab) => tab !== leader);
+    if (leader === undefined || followers.length !== 2) throw new Error("no leader and two followers");
+    // The current term, as any script of the origin reads it off the lock names.
+    const term = (await navigator.locks.query()).held
+      ?.map((lock) => lock.name ?? "")
+      .find((lockName) => lockName.startsWith("resilient-reconnect-term:") && lockName.endsWith(`:${name}`))
+      ?.split(":")[1];
+    expect(term).toMatch(/.+/);
+    const { tab: hostile } = await openFrame<Hostile>("/test/browser/fixtures/hostile.html", frames);
+    const seen = followers.map((tab) => tab.states.length);
+    for (let i = 0; i < 20; i++) hostile.post(`resilient-reconnect:${name}`, { t: "leaving", epoch: term });
+    leader.shared.send("through the forged leavings");
+    await waitFor("the echo in every follower", () =>
+      followers.every((tab) => tab.received.includes("echo: through the forged leavings")),
+    );
+    await observe(300);
+    expect(followers.map((tab, i) => tab.states.slice(seen[i]))).toEqual([[], []]);
+
+    // The leader really leaves: a follower leads, and the other follows its term.
+    await leader.shared.close();
+    await waitFor("a new leader", () => followers.some((tab) => tab.shared.role === "leader"), 10_000);
+    await waitFor("both open again", () => followers.every((tab) => tab.shared.state === "open"), 10_000);
+    const other = followers.find((tab) => tab.shared.role === "follower");
+    expect(other?.shared.send("to the new leader")).toBe("forwarded");
+    await waitFor("the echo after the hand-over", () =>
+      followers.every((tab) => tab.received.includes("echo: to the new leader")),
+    );
   });
 });

@@ -48,6 +48,8 @@ describe("a malformed drain notice before the server's disconnect", () => {
     ["a 10 KB string", "x".repeat(10_240)],
     ["an object without retryAfterMs", { spreadMs: 5 }],
     ["no payload", undefined],
+    ["null", null],
+    ["an empty object", {}],
   ])("with %s is BAD_HINT, then normal backoff and a new connection, never stopped", async (_, payload) => {
     const { server, events } = await start();
     await waitFor("the first open", () => events.opens[0]);
@@ -61,6 +63,19 @@ describe("a malformed drain notice before the server's disconnect", () => {
     expect(retry.delayMs).toBeLessThanOrEqual(BACKOFF_CAP_MS);
     await waitFor("a second open", () => events.opens[1]);
     expect(events.errors.map((e) => e.code)).toEqual(["BAD_HINT"]);
+    expect(events.states).not.toContain("stopped");
+  });
+
+  it("sent 2,000 times in a burst costs one BAD_HINT at the disconnect, one retry and a new connection", async () => {
+    const { server, events } = await start();
+    await waitFor("the first open", () => events.opens[0]);
+    for (const s of server.sockets()) {
+      for (let i = 0; i < 2_000; i++) s.emit(DRAIN_EVENT, i % 2 === 0 ? { retryAfterMs: -i } : "x".repeat(i));
+      s.disconnect(true);
+    }
+    await waitFor("a second open", () => events.opens[1]);
+    expect(events.errors.map((e) => e.code)).toEqual(["BAD_HINT"]);
+    expect(events.retries.map((r) => r.cause)).toEqual(["backoff"]);
     expect(events.states).not.toContain("stopped");
   });
 
@@ -82,6 +97,10 @@ describe("a refusal's err.data", () => {
     ["a string", "x"],
     ["a number", 42],
     ["an array", [1, 2]],
+    ["false", false],
+    ["0", 0],
+    ["an empty string", ""],
+    ["an empty array", []],
   ])("that is %s is BAD_HINT, then normal backoff and a new attempt, never stopped", async (_, data) => {
     const { events, socket } = await start(refusingOnceWith(data));
     const retry = await waitFor("a retry", () => events.retries[0]);

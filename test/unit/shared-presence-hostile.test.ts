@@ -147,4 +147,72 @@ describe("SharedPresence stamps under a same-origin script", () => {
     expect(tabs.map((t) => t.presence.state.room)).toEqual(["garden", "garden", "garden"]);
     expect(net.hub.roster("office").get("me")).toEqual({ emoji: "🙂", room: "garden" });
   });
+
+  it("lets a real change made in the same millisecond as a forged stamp at the clock's reach win in every tab", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await run(100);
+    const evil = channels.create("resilient-reconnect:app");
+    evil.postMessage({
+      t: "broadcast",
+      data: { presence: "own", space: "office", state: { emoji: ["🦊", wall.now() + 60_000, "\uffff"] } },
+    });
+    await settle(); // the same millisecond: the forged stamp ties anything a tab can stamp now
+    expect([a, b].map((t) => t.presence.state)).toEqual([{ emoji: "🦊" }, { emoji: "🦊" }]);
+    b.presence.set("emoji", "🐢");
+    await run(150);
+    expect([a, b].map((t) => t.presence.state)).toEqual([{ emoji: "🐢" }, { emoji: "🐢" }]);
+    expect(net.hub.roster("office").get("me")).toEqual({ emoji: "🐢" });
+  });
+
+  it("after the clock was set back, keeps the tabs together when one tab changes a slice twice in a millisecond", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await run(100);
+    b.presence.set("emoji", "🙂");
+    await run(50);
+    skew = -10 * 60_000; // every stamp so far is now beyond the clock's reach: the next are capped to it
+    b.presence.set("emoji", "🐢");
+    b.presence.set("emoji", "🦆");
+    await run(150);
+    expect([a, b].map((t) => t.presence.state)).toEqual([{ emoji: "🦆" }, { emoji: "🦆" }]);
+    expect(net.hub.roster("office").get("me")).toEqual({ emoji: "🦆" });
+  });
+
+  it("leaves no timer behind when it detaches while a tied change waits to be stamped again", async () => {
+    setup();
+    const [, b] = [tab(), tab()];
+    await run(100);
+    b.presence.set("emoji", "🙂");
+    await run(50);
+    skew = -10 * 60_000;
+    b.presence.set("emoji", "🐢");
+    const before = clock.pendingTimers();
+    b.presence.set("emoji", "🦆"); // tied: one timer to stamp it again
+    expect(clock.pendingTimers()).toBe(before + 1);
+    b.presence.detach();
+    expect(clock.pendingTimers()).toBe(before);
+  });
+
+  it("answers a flood of hellos with a burst of 8 whole states and rosters, then 10 a second, and a new tab still gets them at once", async () => {
+    setup();
+    const [a] = [tab(), tab()];
+    await run(200);
+    expect(a.shared.role).toBe("leader");
+    const evil = channels.create("resilient-reconnect:app");
+    const answers = () => heard.filter((m) => m.presence === "roster").length;
+    const before = answers();
+    for (let ms = 0; ms < 1_000; ms++) {
+      evil.postMessage({ t: "broadcast", data: { presence: "hello", space: "office" } });
+      await run(1);
+    }
+    // 1,000 hellos of ~50 bytes: the leader's answers (its state and the roster) are bounded by time, not by hellos.
+    expect(answers() - before).toBeLessThanOrEqual(8 + 10);
+    await run(200);
+    const late = tab();
+    const lateBefore = answers();
+    await run(10);
+    expect(answers()).toBe(lateBefore + 1);
+    expect(late.presence.phase).toBe("synced");
+  });
 });

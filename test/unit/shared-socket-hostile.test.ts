@@ -14,7 +14,7 @@ import {
   VirtualClock,
 } from "../../src/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
-import { Channels, currentTerm, Locks } from "../helpers/tabs.js";
+import { Channels, currentTerm, Locks, Page } from "../helpers/tabs.js";
 
 let clock: VirtualClock;
 let transport: FakeTransport;
@@ -41,26 +41,60 @@ function setup() {
   // Asynchronous delivery, as in a browser: races between tabs (and the forger) show.
   channels = new Channels(true);
 }
-function tab(options: { locks?: LockManagerLike; maxInheritedWaitMs?: number } = {}) {
+function tab(
+  options: {
+    locks?: LockManagerLike;
+    maxInheritedWaitMs?: number;
+    page?: Page;
+    create?: () => ResilientSocket;
+  } = {},
+) {
   const shared = new SharedSocket({
     name: "app",
     takeoverJitterMs: 1_000,
     locks: options.locks ?? locks.client(),
     channel: channels.create,
-    page: false,
+    page: options.page ?? false,
     clock,
     random: () => 0.5,
     ...(options.maxInheritedWaitMs === undefined ? {} : { maxInheritedWaitMs: options.maxInheritedWaitMs }),
-    create: () =>
-      new ResilientSocket({
-        transport,
-        clock,
-        random: () => 0.5,
-        backoff: exponentialNoJitter({ baseMs: 100, capMs: 1_000 }),
-      }),
+    create:
+      options.create ??
+      (() =>
+        new ResilientSocket({
+          transport,
+          clock,
+          random: () => 0.5,
+          backoff: exponentialNoJitter({ baseMs: 100, capMs: 1_000 }),
+        })),
   });
   tabs.push(shared);
   return shared;
+}
+/**
+ * A tab's own `navigator.locks`, whose `query()` goes through `query` (given the real one): to count, delay
+ * or fail the lock manager's answers.
+ */
+function querying(
+  query: (real: () => ReturnType<LockManagerLike["query"]>) => ReturnType<LockManagerLike["query"]>,
+) {
+  const own = locks.client();
+  return { request: own.request, query: () => query(() => own.query()) } satisfies LockManagerLike;
+}
+/** A leader with its socket open and a follower whose lock manager counts its queries. */
+async function leaderAndCountedFollower() {
+  let queries = 0;
+  const a = tab();
+  const b = tab({
+    locks: querying((real) => {
+      queries++;
+      return real();
+    }),
+  });
+  await settle();
+  transport.last.open();
+  await settle();
+  return { a, b, queries: () => queries };
 }
 function drops(shared: SharedSocket): DropEvent[] {
   const seen: DropEvent[] = [];
@@ -241,31 +275,15 @@ describe("SharedSocket under a same-origin script", () => {
 
   it("checks each forged epoch once, holding the channel in order meanwhile and losing none of the leader's messages", async () => {
     setup();
-    let queries = 0;
-    const counted = locks.client();
-    const [, b] = [
-      tab(),
-      tab({
-        locks: {
-          request: (name, options, callback) => counted.request(name, options, callback),
-          query: () => {
-            queries++;
-            return counted.query();
-          },
-        },
-      }),
-    ];
-    await settle();
-    transport.last.open();
-    await settle();
-    const baseline = queries;
+    const { b, queries } = await leaderAndCountedFollower();
+    const baseline = queries();
     const evil = forger();
     const got = received(b);
     for (let i = 0; i < 1_000; i++) evil.post({ t: "state", epoch: "forged", state: "stopped" });
     for (let i = 0; i < 100; i++) evil.post({ t: "state", epoch: `forged-${i}`, state: "stopped" });
     transport.last.message("real");
     await settle();
-    expect(queries - baseline).toBe(101);
+    expect(queries() - baseline).toBe(101);
     expect(b.state).toBe("open");
     expect(got).toEqual(["real"]);
   });
@@ -273,13 +291,9 @@ describe("SharedSocket under a same-origin script", () => {
   it("checks a term again after the lock manager failed to answer (a failure is no refusal)", async () => {
     setup();
     let failures = 1;
-    const flaky = locks.client();
     const a = tab();
     const b = tab({
-      locks: {
-        request: (name, options, callback) => flaky.request(name, options, callback),
-        query: () => (failures-- > 0 ? Promise.reject(new Error("InvalidStateError")) : flaky.query()),
-      },
+      locks: querying((real) => (failures-- > 0 ? Promise.reject(new Error("InvalidStateError")) : real())),
     });
     await settle();
     expect(a.role).toBe("leader");
@@ -287,5 +301,213 @@ describe("SharedSocket under a same-origin script", () => {
     transport.last.open(); // the leader announces again, with the same term
     await settle();
     expect(b.state).toBe("open");
+  });
+
+  it("keeps the leader's own messages and acks flowing while a forged term is checked, however many messages wait", async () => {
+    setup();
+    // A browser answers query() after the burst already queued on the channel: the test answers it by hand.
+    const answers: (() => void)[] = [];
+    const a = tab();
+    const b = tab({
+      locks: querying((real) => new Promise((resolve) => answers.push(() => void real().then(resolve)))),
+    });
+    await settle();
+    for (const answer of answers.splice(0)) answer();
+    await settle();
+    transport.last.open();
+    await settle();
+    expect(b.state).toBe("open");
+    const got = received(b);
+    const dropped = drops(b);
+    const evil = forger();
+    evil.post({ t: "state", epoch: "forged", state: "stopped" });
+    await settle();
+    expect(answers).toHaveLength(1); // the check runs: the channel waits for its answer
+    transport.last.message("real");
+    expect(b.send("through")).toBe("forwarded");
+    await settle();
+    for (let i = 0; i < 1_500; i++) evil.post({ t: "message", epoch: "forged", data: i });
+    await settle();
+    // Nothing of the term b follows waits on the check of another term.
+    expect(got).toEqual(["real"]);
+    expect(allSent()).toEqual(["through"]);
+    for (const answer of answers.splice(0)) answer();
+    await settle();
+    expect(got).toEqual(["real"]);
+    expect(answers).toHaveLength(0);
+    await advance(120_000);
+    expect(dropped).toEqual([]); // the ack was not lost: nothing expires
+    expect(a.role).toBe("leader");
+  });
+
+  it("remembers at most 1,000 senders per term however many tab ids a script forges, and still takes a tab's message once", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await settle();
+    transport.last.open();
+    const evil = forger();
+    const epoch = currentTerm(locks);
+    for (let i = 0; i < 5_000; i++) evil.post({ t: "send", from: `forged-${i}`, id: 1, epoch, data: i });
+    await settle();
+    const relay = (a as unknown as { relay: { taken: Map<string, number> } }).relay;
+    expect(relay.taken.size).toBeLessThanOrEqual(1_000);
+    const dropped = drops(b);
+    expect(b.send("once")).toBe("forwarded");
+    await settle();
+    expect(allSent().filter((data) => data === "once")).toHaveLength(1);
+    await advance(120_000);
+    expect(dropped).toEqual([]);
+  });
+
+  it("leaves no timer after close when pageshow comes while the tab waits to ask for the lock again", async () => {
+    setup();
+    const page = new Page();
+    let creates = 0;
+    const a = tab({
+      page,
+      create: () => {
+        creates++;
+        throw new Error("no socket today");
+      },
+    });
+    a.on("error", () => {});
+    await settle();
+    expect(creates).toBe(1); // create threw: a stepped down and waits to ask again
+    // A page's first pageshow comes after load, when a tab may already have stepped down once.
+    page.dispatchEvent(new Event("pageshow"));
+    await advance(500); // granted again, it waits its takeover jitter, and create throws again
+    expect(creates).toBe(2);
+    await a.close();
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it("does not post a tab's waiting messages again when a forged leaving makes it re-adopt the same term", async () => {
+    setup();
+    // The lock manager fails every other query (a page not fully active): a leaving it cannot check is taken.
+    let queries = 0;
+    const [, b] = [
+      tab(),
+      tab({
+        locks: querying((real) =>
+          ++queries % 2 === 0 ? Promise.reject(new Error("InvalidStateError")) : real(),
+        ),
+      }),
+    ];
+    await settle();
+    transport.last.open();
+    transport.last.close({ kind: "closed" }); // the leader's socket queues: b's messages wait unacknowledged
+    const evil = forger();
+    for (let i = 0; i < 100; i++) b.send(`m${i}`);
+    await settle();
+    const epoch = currentTerm(locks);
+    const sends = () => evil.heard.filter((m) => m.t === "send").length;
+    expect(sends()).toBe(100);
+    for (let i = 0; i < 20; i++) {
+      evil.post({ t: "leaving", epoch });
+      await settle();
+    }
+    expect(b.state).toBe("waiting");
+    expect(queries).toBeGreaterThanOrEqual(40); // each leaving was taken, and the term adopted again
+    // Each forged leaving costs a hello and a check, not 100 messages re-posted to every tab.
+    expect(sends()).toBe(100);
+    await advance(1_000);
+    transport.last.open();
+    await settle();
+    expect(allSent()).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
+  });
+
+  it("gives a message handed to a new leader the whole ackTimeoutMs from then: its socket's queue ttl expires it first, not the sender", async () => {
+    setup();
+    const [a, b, c] = [tab(), tab(), tab()];
+    await settle();
+    transport.last.open();
+    const dropped = drops(c);
+    const hint = { source: "close-code" as const, delayMs: 120_000, spreadMs: 0 };
+    transport.last.close({ kind: "closed", code: 1013, hint: { hint } });
+    const sentAt = clock.now();
+    expect(c.send("late but sent")).toBe("forwarded"); // queued by a's socket, waiting on the hint
+    await advance(10_000);
+    await a.close(); // b takes over, waiting maxInheritedWaitMs (60 s) of the server's hint
+    await advance(60_000);
+    expect(b.role).toBe("leader");
+    expect(transport.attempts).toHaveLength(2);
+    // b's socket queued the message 70 s after c's send(): its queue keeps it 60 s (queue.ttlMs) from then.
+    await advance(sentAt + 125_000 - clock.now());
+    transport.last.open();
+    await settle();
+    expect(allSent()).toEqual(["late but sent"]);
+    expect(dropped).toEqual([]);
+  });
+
+  it("keeps following a live term through forged leavings of it: no inbound message of the leader is lost", async () => {
+    setup();
+    const [a, b] = [tab(), tab()];
+    await settle();
+    transport.last.open();
+    await settle();
+    const got = received(b);
+    const states: string[] = [];
+    b.on("state", (state) => states.push(state));
+    const evil = forger();
+    const epoch = currentTerm(locks);
+    for (let i = 0; i < 50; i++) {
+      evil.post({ t: "leaving", epoch });
+      transport.last.message(i);
+    }
+    await settle();
+    expect(got).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(states).toEqual([]);
+    expect(b.state).toBe("open");
+    // A real leaving still ends the term: the next leader takes over and b follows it.
+    await a.close();
+    await advance(1_000);
+    transport.last.open();
+    await settle();
+    expect(b.state).toBe("open");
+    expect(b.role).toBe("leader");
+  });
+
+  it("answers a hello flood with one small state per hello and costs the followers no query", async () => {
+    setup();
+    const { b, queries } = await leaderAndCountedFollower();
+    const evil = forger();
+    const baseline = queries();
+    for (let i = 0; i < 5_000; i++) evil.post({ t: "hello" });
+    await settle();
+    const states = evil.heard.filter((m) => m.t === "state");
+    expect(states).toHaveLength(5_000);
+    expect(Math.max(...states.map((m) => JSON.stringify(m).length))).toBeLessThan(200);
+    expect(queries() - baseline).toBe(0);
+    expect(b.state).toBe("open");
+  });
+
+  it("holds no term and announces nothing when its term lock comes only after the app lock was stolen", async () => {
+    setup();
+    const own = locks.client();
+    let grantTerm: (() => void) | undefined;
+    const a = tab({
+      locks: {
+        // The term lock's request reaches the lock manager only when the test lets it.
+        request: (name, options, callback) =>
+          name.startsWith("resilient-reconnect-term:")
+            ? new Promise((resolve, reject) => {
+                grantTerm = () => void own.request(name, options, callback).then(resolve, reject);
+              })
+            : own.request(name, options, callback),
+        query: own.query,
+      },
+    });
+    const evil = forger();
+    await settle();
+    expect(a.role).toBe("leader");
+    expect(grantTerm).toBeDefined();
+    evil.hold("resilient-reconnect:app", true);
+    await settle();
+    expect(a.role).toBe("follower");
+    grantTerm?.();
+    await settle();
+    expect(locks.snapshot().held.map((lock) => lock.name)).toEqual(["resilient-reconnect:app"]);
+    expect(evil.heard.filter((m) => m.t === "state")).toEqual([]);
+    expect(transport.attempts).toHaveLength(0);
   });
 });
