@@ -83,7 +83,9 @@ export interface RefusedMessage {
  * sends this connection nothing more there until it syncs again.
  */
 export interface DisplacedMessage {
+  /** Always `"displaced"`. */
   readonly type: "displaced";
+  /** The space where this connection lost its member's seat. */
   readonly space: string;
 }
 

@@ -46,7 +46,10 @@ export interface SocketIoSocketLike {
   emit(event: string, payload: HintPayload): unknown;
   disconnect(close?: boolean): unknown;
   /** The engine.io connection: closing it is a disconnect socket.io saves for recovery. */
-  readonly conn?: { close(): unknown };
+  readonly conn?: {
+    /** Closes the engine.io connection (not the namespace socket), so the client may recover its session. */
+    close(): unknown;
+  };
 }
 
 /** Socket.IO's connection-state recovery settings, as the server holds them (`opts`, private in its types). */

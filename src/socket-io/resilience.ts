@@ -17,6 +17,7 @@ import type { BoundedSendBuffer, EmitDropped } from "./send-buffer.js";
 /** Events of {@link SocketResilience}: those of `ResilientSocket` but `message` (the Socket has its own
  * events), and `drop` carries the discarded emit as `[event, ...args]`. */
 export type ResilienceEvents = Omit<ResilientSocketEvents, "message" | "drop"> & {
+  /** An emit was discarded from the bounded send buffer (its ack, if any, got an `EmitDiscardedError`). */
   drop: (event: EmitDropped) => void;
 };
 

@@ -12,12 +12,15 @@ import type { BufferedPacket, SocketInternals } from "./attempt.js";
 
 /** A discarded emit: `data` is `[event, ...args]`. */
 export interface EmitDropped {
+  /** The discarded emit as `[event, ...args]` (an ack callback, if any, is not included). */
   readonly data: unknown[];
+  /** Why: buffer full, emit too large, older than `ttlMs`, `queue: false`, or the socket closed for good. */
   readonly reason: DropReason;
 }
 
 /** The error an ack callback of a discarded emit is called with. */
 export class EmitDiscardedError extends Error {
+  /** Always `"EmitDiscardedError"`, to tell it from socket.io's own ack timeout error. */
   override readonly name = "EmitDiscardedError";
   /** Why the emit was discarded. */
   readonly reason: DropReason;

@@ -11,13 +11,16 @@ import { DRAIN_EVENT } from "../policy/hints.js";
 import { openAttempt } from "../socket-io/attempt.js";
 import type { Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
 
+/** socket.io-client's own options (Manager and Socket), as `io(url, options)` takes them. */
 export type SocketIoClientOptions = Partial<ManagerOptions & SocketOptions>;
 
+/** Options of {@link socketIoTransport}. */
 export interface SocketIoTransportOptions {
   /** Server URL (with namespace path if any), or a function called before every attempt (a new URL gets
    * a new Socket; the same URL keeps the Socket and its recovery state). */
   url: string | (() => string);
-  /** socket.io-client options. `reconnection`, `autoConnect` and `forceNew` are overridden (see above). */
+  /** socket.io-client options. `reconnection`, `autoConnect`, `forceNew` and `timeout` are overridden
+   * (our policy reconnects and times each attempt, see above). */
   options?: SocketIoClientOptions;
   /** The `io` function to use. Default: `io` from the `socket.io-client` peer dependency. */
   io?: (url: string, options?: SocketIoClientOptions) => Socket;

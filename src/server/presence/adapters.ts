@@ -16,9 +16,13 @@ export interface PresenceWsSocketLike {
   send(data: string): void;
   /** Bytes queued and not yet written (backpressure). */
   readonly bufferedAmount?: number;
+  /** `3` (CLOSED) once the socket is closed; a cut socket not closed within 1 s is terminated. */
   readonly readyState?: number;
+  /** Starts the close handshake; the hub calls it (through the adapter) for a connection it cuts. */
   close?(code: number, reason: string): void;
+  /** Stops reading from the socket, so a cut connection's flood already buffered is not parsed. */
   pause?(): void;
+  /** Destroys the socket at once, for a cut peer that does not take its close frame. */
   terminate?(): void;
   on(event: "message", listener: (data: unknown, isBinary: boolean) => void): unknown;
   on(event: "close", listener: () => void): unknown;

@@ -61,18 +61,32 @@ export const PRESENCE_CLOSE = {
   slow: 4009,
 } as const;
 
-/** The hub's limits on what one connection, identity and the whole hub may hold, with their defaults. */
+/**
+ * The hub's limits on what one connection, identity and the whole hub may hold, with their defaults: the
+ * value of each {@link PresenceHubOptions} field left out (see there, and docs/security.md for the reasons).
+ */
 export const HUB_DEFAULTS = {
+  /** A dropped member stays in the roster this long (ms) before others see it leave. */
   graceMs: 30_000,
+  /** Broadcasts to a space are batched over this long (ms): one diff message per member per batch. */
   batchMs: 50,
+  /** Spaces one connection may be in; a sync for one more is refused (`too-many-spaces`). */
   maxSpacesPerConnection: 16,
+  /** Bytes unsent past which a connection is sent nothing more, then one snapshot once it drains (64 KiB). */
   highWaterBytes: 64 * 1_024,
+  /** A connection behind `highWaterBytes` for longer than this (ms) is cut with close 4009. */
   maxBehindMs: 20_000,
+  /** Messages one connection may send per second; past it (and the burst) they are dropped unread. */
   maxMessagesPerSecond: 50,
+  /** Size of the per-connection token bucket of `maxMessagesPerSecond`. */
   messageBurst: 100,
+  /** Messages dropped in a row for the rate after which the connection is cut with close 4008. */
   cutAfterExcess: 500,
+  /** Seats in the hub (live and in grace); past it the longest-away seat leaves, with none away: `hub-full`. */
   maxSeats: 20_000,
+  /** Spaces in the hub; past it a space whose members are all away makes room, with none: `hub-full`. */
   maxSpaces: 5_000,
+  /** Seats of one identity; past it its longest-away seat leaves, with none away: `too-many-seats`. */
   maxSeatsPerIdentity: 64,
 } as const;
 
@@ -113,7 +127,10 @@ export interface PresenceHubOptions {
    * longest-away seat; with none away the sync is refused (`hub-full`). Default 20 000.
    */
   maxSeats?: number;
-  /** Most spaces in the hub; a sync that would create one more is refused (`hub-full`). Default 5 000. */
+  /**
+   * Most spaces in the hub. A sync that would create one more drops a space whose members are all away (in
+   * their grace period); with none, it is refused (`hub-full`). Default 5 000.
+   */
   maxSpaces?: number;
   /**
    * Most seats of one identity (a grant's `identity`, else its member; without `authorize`, a connection),

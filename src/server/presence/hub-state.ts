@@ -74,7 +74,12 @@ export interface PresenceHubStats {
   /** Connections told another connection took their member's seat. */
   readonly displaced: number;
   /** Connections cut, by cause. */
-  readonly cut: { readonly flood: number; readonly slow: number };
+  readonly cut: {
+    /** Over the message rate `cutAfterExcess` times in a row (close 4008). */
+    readonly flood: number;
+    /** Behind `highWaterBytes` for `maxBehindMs` (close 4009). */
+    readonly slow: number;
+  };
   readonly inbound: Readonly<PresenceCounters>;
 }
 
