@@ -85,7 +85,7 @@ describe("the README's Node quick starts", () => {
   });
 
   for (const program of nodePrograms) {
-    const formats: Array<["ESM", string, string]> = [["ESM", program.file, program.code]];
+    const formats: Array<["ESM" | "CommonJS", string, string]> = [["ESM", program.file, program.code]];
     const commonJs = asCommonJs(program.code);
     if (commonJs !== undefined) formats.push(["CommonJS", program.file.replace(/\.m?js$/, ".cjs"), commonJs]);
     for (const [format, file, code] of formats) {
