@@ -16,7 +16,7 @@
  * - Every other TypeScript or JavaScript block is ```` ```ts fragment ```` (test/unit/docs.test.ts checks it).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build, type Plugin, transformSync } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
@@ -27,22 +27,30 @@ const workDir = join(root, "bench", "results", "readme-snippets");
 
 interface Block {
   readonly target: "node" | "browser";
+  /** The document it is in: README.md or docs/….md. */
+  readonly source: string;
   /** The file name its first line gives. */
   readonly file: string;
   readonly code: string;
   readonly line: number;
 }
 
-/** Every runnable block of the README, with its file name and the line it starts on. */
+/** Every runnable block of the README and the guides, with its file name and the line it starts on. */
 function runnableBlocks(): Block[] {
-  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const guides = readdirSync(join(root, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .map((name) => `docs/${name}`);
   const found: Block[] = [];
-  for (const match of readme.matchAll(/^```(?:js|ts|html) runnable=(node|browser)\n([\s\S]*?)^```$/gm)) {
-    const code = match[2] ?? "";
-    const line = readme.slice(0, match.index).split("\n").length;
-    const file = /^(?:\/\/|<!--)\s*([\w.-]+\.(?:mjs|cjs|js|html))\b/.exec(code)?.[1];
-    if (file === undefined) throw new Error(`README line ${line}: a runnable block must name its file first`);
-    found.push({ target: match[1] as Block["target"], file, code, line });
+  for (const source of ["README.md", ...guides]) {
+    const markdown = readFileSync(join(root, source), "utf8");
+    for (const match of markdown.matchAll(/^```(?:js|ts|html) runnable=(node|browser)\n([\s\S]*?)^```$/gm)) {
+      const code = match[2] ?? "";
+      const line = markdown.slice(0, match.index).split("\n").length;
+      const file = /^(?:\/\/|<!--)\s*([\w.-]+\.(?:mjs|cjs|js|html))\b/.exec(code)?.[1];
+      if (file === undefined)
+        throw new Error(`${source} line ${line}: a runnable block must name its file first`);
+      found.push({ target: match[1] as Block["target"], source, file, code, line });
+    }
   }
   return found;
 }
@@ -79,17 +87,25 @@ const browserFiles = blocks.filter((b) => b.target === "browser");
 mkdirSync(workDir, { recursive: true });
 
 describe("the README's Node quick starts", () => {
-  it("has the three Node quick starts (ws, Socket.IO, drop-in WebSocket), at least one of them also CommonJS", () => {
-    expect(nodePrograms.map((b) => b.file)).toEqual(["ws.mjs", "sio.mjs", "rws.mjs"]);
-    expect(nodePrograms.some((b) => asCommonJs(b.code) !== undefined)).toBe(true);
+  it("has the three Node quick starts (ws, Socket.IO, drop-in WebSocket) and a CommonJS one in docs/", () => {
+    const inReadme = nodePrograms.filter((b) => b.source === "README.md").map((b) => b.file);
+    expect(inReadme).toEqual(["ws.mjs", "sio.mjs", "rws.mjs"]);
+    expect(nodePrograms.filter((b) => b.file.endsWith(".cjs")).map((b) => b.source)).toEqual([
+      "docs/commonjs.md",
+    ]);
+    // At least one README quick start has no top-level await, so it also runs as CommonJS.
+    expect(nodePrograms.some((b) => b.file.endsWith(".mjs") && asCommonJs(b.code) !== undefined)).toBe(true);
   });
 
   for (const program of nodePrograms) {
-    const formats: Array<["ESM" | "CommonJS", string, string]> = [["ESM", program.file, program.code]];
-    const commonJs = asCommonJs(program.code);
-    if (commonJs !== undefined) formats.push(["CommonJS", program.file.replace(/\.m?js$/, ".cjs"), commonJs]);
+    const written = program.file.endsWith(".cjs") ? "CommonJS" : "ESM";
+    const formats: Array<[string, string, string]> = [[written, program.file, program.code]];
+    const commonJs = program.file.endsWith(".mjs") ? asCommonJs(program.code) : undefined;
+    if (commonJs !== undefined) {
+      formats.push(["CommonJS, turned by esbuild", program.file.replace(/\.mjs$/, ".cjs"), commonJs]);
+    }
     for (const [format, file, code] of formats) {
-      it(`runs ${program.file} (README line ${program.line}) as ${format}: it reconnects and exits by itself with code 0`, async () => {
+      it(`runs ${program.file} (${program.source} line ${program.line}) as ${format}: it reconnects and exits by itself with code 0`, async () => {
         const path = join(workDir, file);
         writeFileSync(path, code);
         const result = await runNode(path);
