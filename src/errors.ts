@@ -17,7 +17,9 @@ export type ErrorCode =
 
 /** Base class of every error this library emits. */
 export class ResilientReconnectError extends Error {
+  /** The class's name (each subclass has its own), stable across versions: safer than `instanceof` across bundles. */
   override readonly name: string = "ResilientReconnectError";
+  /** What happened, as a stable {@link ErrorCode}: branch on it rather than on the message. */
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
@@ -79,6 +81,7 @@ export class SocketCreateError extends ResilientReconnectError {
 
 /** A listener of this event source threw; the source carried on (the listener's error is the `cause`). */
 export class ListenerError extends ResilientReconnectError {
+  /** Always `"ListenerError"`. */
   override readonly name = "ListenerError";
   /** The event whose listener threw. */
   readonly event: string;

@@ -61,6 +61,7 @@ export abstract class WebSocketFace extends EventTarget {
   get onopen(): EventHandler {
     return this.handlers.open ?? null;
   }
+  /** Sets the `open` handler (one per socket, kept across reconnects); `null` removes it. */
   set onopen(handler: EventHandler) {
     this.handle("open", handler);
   }
@@ -68,6 +69,7 @@ export abstract class WebSocketFace extends EventTarget {
   get onmessage(): EventHandler<MessageEvent> {
     return this.handlers.message ?? null;
   }
+  /** Sets the `message` handler (one per socket, kept across reconnects); `null` removes it. */
   set onmessage(handler: EventHandler<MessageEvent>) {
     this.handle("message", handler as EventHandler);
   }
@@ -75,6 +77,7 @@ export abstract class WebSocketFace extends EventTarget {
   get onclose(): EventHandler<CloseEvent> {
     return this.handlers.close ?? null;
   }
+  /** Sets the `close` handler (one per socket, kept across reconnects); `null` removes it. */
   set onclose(handler: EventHandler<CloseEvent>) {
     this.handle("close", handler as EventHandler);
   }
@@ -82,6 +85,7 @@ export abstract class WebSocketFace extends EventTarget {
   get onerror(): EventHandler {
     return this.handlers.error ?? null;
   }
+  /** Sets the `error` handler (one per socket, kept across reconnects); `null` removes it. */
   set onerror(handler: EventHandler) {
     this.handle("error", handler);
   }

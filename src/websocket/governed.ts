@@ -33,9 +33,13 @@ export interface GovernedWebSocketOptions extends ResilientWebSocketOptions {
 /** A WebSocket constructor whose instances share one policy (see {@link governedWebSocket}). */
 export interface GovernedWebSocketClass {
   new (url: string | URL, protocols?: string | string[]): GovernedWebSocket;
+  /** `CONNECTING` (0), as on `WebSocket`. */
   readonly CONNECTING: 0;
+  /** `OPEN` (1), as on `WebSocket`. */
   readonly OPEN: 1;
+  /** `CLOSING` (2), as on `WebSocket`. */
   readonly CLOSING: 2;
+  /** `CLOSED` (3), as on `WebSocket`. */
   readonly CLOSED: 3;
   /** The shared policy socket, while there is one (its `resilient` has `stats()` and the policy's events). */
   readonly current: ResilientWebSocket | undefined;
@@ -252,6 +256,7 @@ export class GovernedWebSocket extends WebSocketFace {
   get binaryType(): BinaryType {
     return this.kind;
   }
+  /** Sets how binary messages arrive on this instance's connection; any other value is ignored. */
   set binaryType(value: BinaryType) {
     if (value !== "blob" && value !== "arraybuffer") return;
     this.kind = value;

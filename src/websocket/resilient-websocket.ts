@@ -29,7 +29,10 @@ export interface ResilientWebSocketOptions extends Omit<ResilientSocketOptions, 
 }
 
 /** A retry the policy scheduled: the `retry` event's fields and when the attempt fires (clock ms). */
-export type RetryInfo = RetryEvent & { readonly at: number };
+export type RetryInfo = RetryEvent & {
+  /** When the attempt fires, in the socket's clock's milliseconds (`Date.now()` unless a `clock` is given). */
+  readonly at: number;
+};
 
 /** The parts of the platform socket read for the WHATWG surface (all of them on both `ws` and DOM sockets). */
 interface RawSocket extends WebSocketLike {
@@ -146,6 +149,7 @@ export class ResilientWebSocket extends WebSocketFace {
   get binaryType(): BinaryType {
     return this.kind;
   }
+  /** Sets how binary messages arrive, now and on every later connection; any other value is ignored. */
   set binaryType(value: BinaryType) {
     if (value !== "blob" && value !== "arraybuffer") return;
     this.kind = value;

@@ -40,7 +40,9 @@ describe("ResilientWebSocket in Chromium", () => {
     for (const text of ["one", "two"]) expect(socket.send(text)).toBe("queued");
     await restarting;
     await waitFor("the echoes", () => seen.includes("echo: two"));
-    expect(seen).toEqual(["open", "close", "open", "echo: one", "echo: two"]);
+    // Each attempt that fails while the server is down adds a close of its own (a slow machine may make one).
+    const collapsed = seen.filter((entry, i) => !(entry === "close" && seen[i - 1] === "close"));
+    expect(collapsed).toEqual(["open", "close", "open", "echo: one", "echo: two"]);
     expect((await serverLog("ws")).received).toEqual(["one", "two"]);
   });
 

@@ -1,83 +1,122 @@
 /**
- * The README's quick starts run as a newcomer would paste them: Node snippets as ESM and as CommonJS (the
- * built package, `dist/`, reached by its own name), browser snippets bundled by esbuild into one IIFE and run
- * in real Chromium. Each must connect to a loopback server, receive the echo, and stop by itself.
+ * The README's quick starts run as a newcomer would paste them, against the built package (`dist/`, reached
+ * by its own name as from a user's `node_modules`).
  *
- * The convention (so the README can be rewritten freely): a fenced block whose info string is
- * ```` ```ts runnable=node ```` or ```` ```ts runnable=browser ```` (also `js`) is run by this test; any other
- * block is illustration. A runnable snippet prints `got <message>` when the echo arrives and then closes its
- * socket. Its example addresses are pointed at the loopback servers: `wss://example.test/…` and
- * `ws://127.0.0.1:8080` at a `ws` echo server, `https://example.test` at a Socket.IO echo server.
+ * The convention (so the README can be rewritten freely; CONTRIBUTING.md "Code blocks in the README"):
+ * - ```` ```js runnable=node ```` is a whole Node program whose first line names its file (`// ws.mjs`). It
+ *   starts its own server on 127.0.0.1, shows a reconnect, prints a line starting `reconnected` and exits by
+ *   itself with code 0. It runs as written (ES module), and also as CommonJS (esbuild turns its imports into
+ *   `require`) when it has no top-level await, which CommonJS cannot have.
+ * - ```` ```js runnable=browser ```` and ```` ```html runnable=browser ```` are the files of the browser quick
+ *   start, each named by its first line (`// server.mjs`, `<!-- index.html -->`). They are written into one
+ *   folder whose `node_modules/resilient-reconnect` is this package; `node server.mjs` runs with `PORT=0` and
+ *   prints the address it got; the page, opened in real Chromium, must show the echo, a retry on the server's
+ *   hint after its 1012 restart, and the echo again. So must the page's module script bundled by esbuild into
+ *   one IIFE, as an app's bundler would.
+ * - Every other TypeScript or JavaScript block is ```` ```ts fragment ```` (test/unit/docs.test.ts checks it).
  */
-import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { build, type Plugin, transform } from "esbuild";
-import { Server as SocketIoServer } from "socket.io";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WebSocketServer } from "ws";
+import { build, type Plugin, transformSync } from "esbuild";
+import { afterAll, describe, expect, it } from "vitest";
 
-const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
 // Inside the package (so `resilient-reconnect` resolves to itself, as for a user's app) and gitignored.
 const workDir = join(root, "bench", "results", "readme-snippets");
 
-interface Snippet {
+interface Block {
   readonly target: "node" | "browser";
+  /** The document it is in: README.md or docs/….md. */
+  readonly source: string;
+  /** The file name its first line gives. */
+  readonly file: string;
   readonly code: string;
   readonly line: number;
 }
 
-/** Every runnable block of the README, with the line it starts on. */
-function snippets(): Snippet[] {
-  const readme = readFileSync(join(root, "README.md"), "utf8");
-  const found: Snippet[] = [];
-  for (const match of readme.matchAll(/^```(?:ts|js) runnable=(node|browser)\n([\s\S]*?)^```$/gm)) {
-    const line = readme.slice(0, match.index).split("\n").length;
-    found.push({ target: match[1] as Snippet["target"], code: match[2] ?? "", line });
+/** Every runnable block of the README and the guides, with its file name and the line it starts on. */
+function runnableBlocks(): Block[] {
+  const guides = readdirSync(join(root, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .map((name) => `docs/${name}`);
+  const found: Block[] = [];
+  for (const source of ["README.md", ...guides]) {
+    const markdown = readFileSync(join(root, source), "utf8");
+    for (const match of markdown.matchAll(/^```(?:js|ts|html) runnable=(node|browser)\n([\s\S]*?)^```$/gm)) {
+      const code = match[2] ?? "";
+      const line = markdown.slice(0, match.index).split("\n").length;
+      const file = /^(?:\/\/|<!--)\s*([\w.-]+\.(?:mjs|cjs|js|html))\b/.exec(code)?.[1];
+      if (file === undefined)
+        throw new Error(`${source} line ${line}: a runnable block must name its file first`);
+      found.push({ target: match[1] as Block["target"], source, file, code, line });
+    }
   }
   return found;
 }
 
-let http: Server;
-let io: SocketIoServer;
-let wsUrl = "";
-let ioUrl = "";
-
-beforeAll(async () => {
-  http = createServer();
-  const wss = new WebSocketServer({ server: http });
-  wss.on("connection", (ws) => ws.on("message", (data) => ws.send(`echo: ${String(data)}`)));
-  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-  wsUrl = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
-  io = new SocketIoServer();
-  io.on("connection", (socket) => socket.on("message", (data) => socket.emit("message", { echo: data })));
-  const ioHttp = createServer();
-  io.attach(ioHttp);
-  await new Promise<void>((resolve) => ioHttp.listen(0, "127.0.0.1", resolve));
-  ioUrl = `http://127.0.0.1:${(ioHttp.address() as AddressInfo).port}`;
-  mkdirSync(workDir, { recursive: true });
-});
-
-afterAll(async () => {
-  await new Promise((resolve) => io.close(resolve));
-  http.closeAllConnections();
-  await new Promise((resolve) => http.close(resolve));
-});
-
-/** The snippet with its example addresses pointed at the loopback servers. */
-function local(code: string): string {
-  return code
-    .replaceAll(
-      /wss:\/\/example\.test(\/[\w/]*)?/g,
-      (_all, path: string | undefined) => `${wsUrl}${path ?? ""}`,
-    )
-    .replaceAll("ws://127.0.0.1:8080", wsUrl)
-    .replaceAll("https://example.test", ioUrl);
+/** The program as CommonJS, or undefined when it cannot be one (top-level await). */
+function asCommonJs(code: string): string | undefined {
+  try {
+    return transformSync(code, { loader: "js", format: "cjs", target: "node20" }).code;
+  } catch (error) {
+    if (/top-level await/i.test(String(error))) return undefined;
+    throw error;
+  }
 }
+
+interface Exit {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a file with Node and resolves when it exits by itself (a timeout is a failure, not a kill-and-pass). */
+function runNode(file: string): Promise<Exit> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [file], { cwd: workDir, timeout: 45_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
+      resolve({ code, stdout, stderr: error?.killed ? `${stderr}\n(killed after 45 s)` : stderr });
+    });
+  });
+}
+
+const blocks = runnableBlocks();
+const nodePrograms = blocks.filter((b) => b.target === "node");
+const browserFiles = blocks.filter((b) => b.target === "browser");
+mkdirSync(workDir, { recursive: true });
+
+describe("the README's Node quick starts", () => {
+  it("has the three Node quick starts (ws, Socket.IO, drop-in WebSocket) and a CommonJS one in docs/", () => {
+    const inReadme = nodePrograms.filter((b) => b.source === "README.md").map((b) => b.file);
+    expect(inReadme).toEqual(["ws.mjs", "sio.mjs", "rws.mjs"]);
+    expect(nodePrograms.filter((b) => b.file.endsWith(".cjs")).map((b) => b.source)).toEqual([
+      "docs/commonjs.md",
+    ]);
+    // At least one README quick start has no top-level await, so it also runs as CommonJS.
+    expect(nodePrograms.some((b) => b.file.endsWith(".mjs") && asCommonJs(b.code) !== undefined)).toBe(true);
+  });
+
+  for (const program of nodePrograms) {
+    const written = program.file.endsWith(".cjs") ? "CommonJS" : "ESM";
+    const formats: Array<[string, string, string]> = [[written, program.file, program.code]];
+    const commonJs = program.file.endsWith(".mjs") ? asCommonJs(program.code) : undefined;
+    if (commonJs !== undefined) {
+      formats.push(["CommonJS, turned by esbuild", program.file.replace(/\.mjs$/, ".cjs"), commonJs]);
+    }
+    for (const [format, file, code] of formats) {
+      it(`runs ${program.file} (${program.source} line ${program.line}) as ${format}: it reconnects and exits by itself with code 0`, async () => {
+        const path = join(workDir, file);
+        writeFileSync(path, code);
+        const result = await runNode(path);
+        const output = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+        expect(result.code, output).toBe(0);
+        expect(result.stdout, output).toMatch(/^reconnected\b/m);
+        expect(result.stdout, output).toMatch(/^(message: |state: open|open #|ack: )/m);
+      }, 60_000);
+    }
+  }
+});
 
 /** Resolves the package's own name to `dist/`, as an app bundling the published package would. */
 const ownPackage: Plugin = {
@@ -90,77 +129,139 @@ const ownPackage: Plugin = {
   },
 };
 
-describe("README quick starts", () => {
-  const all = snippets();
+/** The page with its module script bundled by esbuild into one classic script (no import map needed). */
+async function bundledPage(html: string): Promise<string> {
+  const moduleScript = /<script type="module">([\s\S]*?)<\/script>/.exec(html);
+  if (moduleScript === null) throw new Error("index.html has no module script");
+  const result = await build({
+    stdin: { contents: moduleScript[1] ?? "", loader: "js", resolveDir: root },
+    bundle: true,
+    format: "iife",
+    platform: "browser",
+    write: false,
+    plugins: [ownPackage],
+    logLevel: "silent",
+  });
+  const script = (result.outputFiles[0]?.text ?? "").replaceAll("</script", "<\\/script");
+  return html
+    .replace(/<script type="importmap">[\s\S]*?<\/script>/, "")
+    .replace(moduleScript[0], () => `<script>${script}</script>`);
+}
 
-  it("has runnable quick starts for Node and for the browser", () => {
-    expect(all.filter((s) => s.target === "node").length).toBeGreaterThanOrEqual(3);
-    expect(all.filter((s) => s.target === "browser").length).toBeGreaterThanOrEqual(3);
+const servers: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const server of servers) {
+    if (server.exitCode !== null || server.signalCode !== null) continue;
+    const exited = new Promise((resolve) => server.once("exit", resolve));
+    server.kill();
+    await exited;
+  }
+});
+
+interface QuickStartServer {
+  readonly url: string;
+  readonly output: () => string;
+  readonly stop: () => Promise<void>;
+}
+
+/**
+ * Writes the browser quick start's files into a folder laid out as `npm install resilient-reconnect ws`
+ * leaves it (the package, with its dist/, and its dependency in node_modules/), with `index.html` replaced
+ * when `page` is given, and runs `node server.mjs` there with PORT=0; resolves with the address it prints.
+ */
+async function startQuickStart(name: string, page?: string): Promise<QuickStartServer> {
+  const folder = join(workDir, name);
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(join(folder, "node_modules"), { recursive: true });
+  symlinkSync(root, join(folder, "node_modules", "resilient-reconnect"), "dir");
+  symlinkSync(
+    join(root, "node_modules", "eventemitter3"),
+    join(folder, "node_modules", "eventemitter3"),
+    "dir",
+  );
+  for (const block of browserFiles) writeFileSync(join(folder, block.file), block.code);
+  if (page !== undefined) writeFileSync(join(folder, "index.html"), page);
+
+  const server = spawn(process.execPath, ["server.mjs"], {
+    cwd: folder,
+    env: { ...process.env, PORT: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  servers.push(server);
+  let output = "";
+  server.stderr?.on("data", (chunk) => {
+    output += String(chunk);
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    server.stdout?.on("data", (chunk) => {
+      output += String(chunk);
+      const address = /http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+      if (address !== null && address[1] !== "0") resolve(address[0]);
+    });
+    server.once("exit", (code) => reject(new Error(`server.mjs exited (${code}): ${output}`)));
+  });
+  return {
+    url,
+    output: () => output,
+    stop: async () => {
+      const exited = new Promise((resolve) => server.once("exit", resolve));
+      server.kill();
+      await exited;
+    },
+  };
+}
+
+describe("the README's browser quick start", () => {
+  it("has its two files, server.mjs and index.html", () => {
+    expect(browserFiles.map((b) => b.file).sort()).toEqual(["index.html", "server.mjs"]);
   });
 
-  for (const snippet of all.filter((s) => s.target === "node")) {
-    for (const format of ["esm", "cjs"] as const) {
-      it(`runs the Node snippet at README line ${snippet.line} as ${format.toUpperCase()}, gets the echo and exits`, async () => {
-        const { code } = await transform(local(snippet.code), { loader: "ts", format, target: "node20" });
-        const file = join(workDir, `line-${snippet.line}.${format === "esm" ? "mjs" : "cjs"}`);
-        writeFileSync(file, code);
-        const { stdout } = await run(process.execPath, [file], { cwd: root, timeout: 15_000 });
-        expect(stdout).toMatch(/^got /m);
-      }, 20_000);
-    }
-  }
-
-  it("runs every browser snippet, bundled by esbuild, in real Chromium: each gets its echo without a page error", async () => {
-    const browserSnippets = all.filter((s) => s.target === "browser");
-    const bundles: string[] = [];
-    for (const snippet of browserSnippets) {
-      const result = await build({
-        stdin: { contents: local(snippet.code), loader: "ts", resolveDir: root },
-        bundle: true,
-        format: "iife",
-        platform: "browser",
-        write: false,
-        plugins: [ownPackage],
-        logLevel: "silent",
-      });
-      bundles.push(result.outputFiles[0]?.text ?? "");
-    }
-    // A page per snippet, served from 127.0.0.1 (a secure context: SharedSocket's Web Locks need one).
-    const pages = createServer((request, response) => {
-      const index = Number(request.url?.slice(1));
-      response.writeHead(200, { "content-type": "text/html" });
-      response.end(`<!doctype html><script>${bundles[index] ?? ""}</script>`);
-    });
-    await new Promise<void>((resolve) => pages.listen(0, "127.0.0.1", resolve));
+  it("serves index.html with `node server.mjs`; the page in Chromium (as written, and bundled by esbuild) gets the echo, obeys the 1012 restart's hint and gets the echo again", async () => {
+    const html = browserFiles.find((b) => b.file === "index.html")?.code ?? "";
+    const [asWritten, bundled] = await Promise.all([
+      startQuickStart("browser"),
+      bundledPage(html).then((page) => startQuickStart("browser-bundled", page)),
+    ]);
     const { chromium } = await import("playwright");
     const browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
       args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
     });
+    const runs = [
+      { name: "as written", server: asWritten },
+      { name: "bundled", server: bundled },
+    ];
     try {
-      for (const [index, snippet] of browserSnippets.entries()) {
-        const page = await browser.newPage();
-        const logs: string[] = [];
-        page.on("console", (message) => logs.push(message.text()));
-        page.on("pageerror", (error) => logs.push(`pageerror: ${error.message}`));
-        await page.goto(`http://127.0.0.1:${(pages.address() as AddressInfo).port}/${index}`);
-        const deadline = performance.now() + 10_000;
-        while (!logs.some((l) => l.startsWith("got ")) && performance.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-        expect(
-          logs.filter((l) => l.startsWith("pageerror")),
-          `README line ${snippet.line}`,
-        ).toEqual([]);
-        expect(
-          logs.some((l) => l.startsWith("got ")),
-          `README line ${snippet.line}: ${logs.join(" | ")}`,
-        ).toBe(true);
-        await page.close();
+      const errors: string[] = [];
+      const pages = await Promise.all(
+        runs.map(async ({ name, server }) => {
+          const page = await browser.newPage();
+          page.on("pageerror", (error) => errors.push(`${name}: ${error.message}`));
+          await page.goto(server.url);
+          return page;
+        }),
+      );
+
+      // The echo, then a retry on the server's hint (close 1012 every 5 s), then the echo again.
+      const reconnected =
+        /message: echo: hello\n[\s\S]*retry #\d+ in \d+ ms \(hint\)\n[\s\S]*message: echo: hello/;
+      const logs = async () => Promise.all(pages.map((page) => page.textContent("#log")));
+      const deadline = performance.now() + 40_000;
+      let seen = await logs();
+      while (!seen.every((log) => reconnected.test(log ?? "")) && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        seen = await logs();
+      }
+      expect(errors).toEqual([]);
+      for (const [index, { name, server }] of runs.entries()) {
+        const log = seen[index] ?? "";
+        expect(log, `${name}:\n${log}\nserver:\n${server.output()}`).toMatch(reconnected);
       }
     } finally {
       await browser.close();
-      await new Promise((resolve) => pages.close(resolve));
+      await Promise.all(runs.map(({ server }) => server.stop()));
     }
-  }, 60_000);
+    for (const { server } of runs) expect(server.output()).not.toMatch(/Error/);
+  }, 90_000);
 });

@@ -1,7 +1,8 @@
 /**
  * The docs cannot rot: every relative link in README.md, CONTRIBUTING.md and docs/*.md points to a file that
  * exists, and a link with a `#fragment` into a markdown file to a heading it has (GitHub's anchor rules). The
- * README stays a front door (under 15 KB) whose code blocks are either whole programs or marked fragments.
+ * README stays a front door (under 15 KB) whose code blocks are either runnable whole programs (```js
+ * runnable=node|browser, run by test/integration/readme-snippets.test.ts) or marked fragments.
  * And no public export is added without JSDoc: typedoc's own "not documented" check, against the list of
  * names that had none when the check came in (undocumented-api.json), which may only shrink.
  */
@@ -135,11 +136,20 @@ describe("the README as a front door", () => {
     expect(Buffer.byteLength(readme)).toBeLessThan(15_000);
   });
 
-  it("marks every TypeScript or JavaScript block that is not a whole program as a fragment", () => {
+  it("marks every TypeScript or JavaScript block as a runnable whole program or as a fragment", () => {
     const infos = [...readme.matchAll(/^```([^\n]*)$/gm)].map((m) => (m[1] ?? "").trim()).filter((s) => s);
     const code = infos.filter((info) => /^(ts|js|typescript|javascript)\b/.test(info));
-    expect(code.length).toBeGreaterThan(0);
-    for (const info of code) expect(info).toMatch(/^(ts|js)( fragment)?$/);
+    expect(code.filter((info) => info.includes("runnable=")).length).toBeGreaterThan(0);
+    for (const info of code) expect(info).toMatch(/^(ts|js) (fragment|runnable=(node|browser))$/);
+    for (const info of infos.filter((i) => i.includes("runnable="))) {
+      expect(info).toMatch(/^(js|ts|html) runnable=(node|browser)$/);
+    }
+  });
+
+  it("names the file of every runnable block in its first line, as the quick starts tell the reader to save it", () => {
+    const runnable = [...readme.matchAll(/^```[^\n]* runnable=[^\n]*\n([^\n]*)/gm)].map((m) => m[1] ?? "");
+    expect(runnable.length).toBeGreaterThan(0);
+    for (const first of runnable) expect(first).toMatch(/^(\/\/|<!--) [\w.-]+\.(mjs|cjs|js|html)\b/);
   });
 
   it("names the install line with its peers and the two commands a fresh machine needs", () => {
