@@ -5,7 +5,8 @@
  * emits before disconnecting. Liveness is Socket.IO's own ping/pong (a dead link ends as "ping timeout").
  */
 import { io as defaultIo, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
-import { DRAIN_EVENT, type HintReading, readHintPayload } from "../policy/hints.js";
+import { DRAIN_EVENT, type HintReading, NO_CEILING, readHintPayload } from "../policy/hints.js";
+import { BUDGET_EVENT } from "../protocol/budget.js";
 import type { CloseInfo, Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
 
 export type SocketIoClientOptions = Partial<ManagerOptions & SocketOptions>;
@@ -36,12 +37,12 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
   }
   if (typeof io !== "function")
     throw new TypeError(`socketIoTransport: io must be a function; got ${typeof io}`);
-  if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT) {
+  if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT || event === BUDGET_EVENT) {
     throw new RangeError(`socketIoTransport: event must be a non-empty event name; got ${String(event)}`);
   }
   return {
     name: "socket.io",
-    connect(handlers: ConnectionHandlers, context: TransportContext): Connection {
+    connect(handlers: ConnectionHandlers, _context: TransportContext): Connection {
       const socket = io(typeof url === "function" ? url() : url, {
         ...options.options,
         reconnection: false,
@@ -64,11 +65,12 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
       };
       socket.on("connect", () => handlers.open());
       socket.on(event, (data: unknown) => handlers.message(data));
+      socket.on(BUDGET_EVENT, (payload: unknown) => handlers.budget?.(payload));
       socket.on(DRAIN_EVENT, (payload: unknown) => {
-        drain = readHintPayload(payload, "drain", context.maxHintMs);
+        drain = readHintPayload(payload, "drain", NO_CEILING);
       });
       socket.on("connect_error", (error: Error & { data?: unknown }) => {
-        const hint = readHintPayload(error?.data, "connect-error", context.maxHintMs);
+        const hint = readHintPayload(error?.data, "connect-error", NO_CEILING);
         // socket.io-client marks a socket inactive when the server's middleware refused it (a CONNECT_ERROR
         // packet); transport failures leave it active.
         const refused = !socket.active;
