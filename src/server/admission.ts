@@ -117,11 +117,14 @@ export class AdmissionController {
     this.nextSlotAtMs = state?.nextSlotAtMs ?? nowMs;
   }
 
-  /** Admit the client arriving now, or refuse it with its appointment. */
-  decide(nowMs: number): AdmissionDecision {
+  /**
+   * Admit the client arriving now, or refuse it with its appointment. `cost`: the tokens this attempt takes
+   * (default 1, a login; a cheap resume less — see `attemptCost` in `./budget.ts`).
+   */
+  decide(nowMs: number, cost = 1): AdmissionDecision {
     this.refill(nowMs);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    if (this.tokens >= cost) {
+      this.tokens -= cost;
       this.admitted++;
       return { admit: true };
     }

@@ -13,6 +13,14 @@ export {
   resolveAdmissionOptions,
 } from "./admission.js";
 export {
+  type AttemptKind,
+  attemptCost,
+  DEFAULT_RESUME_COST,
+  type ReconnectBudget,
+  type ReconnectBudgetOptions,
+  reconnectBudget,
+} from "./budget.js";
+export {
   type DedupeReceiver,
   type DedupeResult,
   type DedupeStore,
