@@ -72,6 +72,9 @@ export {
   equalJitter,
   exponentialNoJitter,
   fullJitter,
+  WAVE_BASE_MS,
+  type WaveJitterOptions,
+  waveJitter,
 } from "./policy/backoff.js";
 export {
   type Admission,

@@ -32,7 +32,7 @@ export interface HeartbeatOptions {
 export interface ResilientSocketOptions {
   /** How to open a connection: `webSocketTransport(...)` or `socketIoTransport(...)`. */
   transport: Transport;
-  /** Backoff strategy. Default `decorrelatedJitter()` (base 250 ms, cap 120 s). */
+  /** Backoff strategy. Default `waveJitter()` (base 1 s, cap 120 s; see docs/planner.md). */
   backoff?: BackoffStrategy;
   /** Circuit breaker options, or `false` to run without one. Default: see `defaultCircuitBreakerOptions`. */
   circuitBreaker?: Partial<CircuitBreakerOptions> | false;

@@ -6,7 +6,7 @@
  */
 import { describe } from "../describe.js";
 import { MAX_TIMER_MS } from "../env.js";
-import { type BackoffStrategy, decorrelatedJitter } from "./backoff.js";
+import { type BackoffStrategy, waveJitter } from "./backoff.js";
 import { type CircuitBreakerOptions, resolveCircuitBreakerOptions } from "./circuit-breaker.js";
 import { DEFAULT_MAX_HINT_MS } from "./hints.js";
 import { numberOption } from "./number-option.js";
@@ -45,7 +45,7 @@ let defaultPlanner: PlannerOptions | undefined;
 function resolveBackoff(value: unknown): BackoffStrategy {
   // Strategies keep no state (the planner passes it in), so every socket with the default shares one.
   if (value === undefined) {
-    defaultBackoff ??= Object.freeze(decorrelatedJitter());
+    defaultBackoff ??= Object.freeze(waveJitter());
     return defaultBackoff;
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
