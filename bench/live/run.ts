@@ -109,7 +109,12 @@ function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): P
   });
 }
 
-async function startServer(port: number, serverCapacity: number, mode: "hints" | "baseline") {
+async function startServer(
+  port: number,
+  serverCapacity: number,
+  mode: "hints" | "baseline",
+  announceBudget = false,
+) {
   const child = spawn("server-process.ts", [
     "--port",
     String(port),
@@ -119,6 +124,8 @@ async function startServer(port: number, serverCapacity: number, mode: "hints" |
     mode,
     "--transport",
     transport,
+    // The connect-time budget: W = N / C of the restarted server, announced by the one that fills up too.
+    ...(announceBudget ? ["--budget", String(clients), "--budget-rate", String(capacity)] : []),
   ]);
   const ready = await nextMessage<{ port: number }>(child, "ready", 15_000);
   return { child, port: ready.port };
@@ -158,7 +165,7 @@ async function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Pr
 }
 
 async function runKind(kind: Kind) {
-  const fill = await startServer(0, 0, "hints");
+  const fill = await startServer(0, 0, "hints", kind === "ours");
   const url = `http://127.0.0.1:${fill.port}`;
   const population = spawn("clients-process.ts", [
     "--url",
@@ -182,7 +189,12 @@ async function runKind(kind: Kind) {
     const dropped = await watchPopulation(population, (n) => n === 0, 30_000);
     if (!dropped.reached) throw new Error(`${kind}: not every client noticed the server was killed`);
     await new Promise((resolve) => setTimeout(resolve, restartMs));
-    const restarted = await startServer(fill.port, capacity, kind === "ours" ? "hints" : "baseline");
+    const restarted = await startServer(
+      fill.port,
+      capacity,
+      kind === "ours" ? "hints" : "baseline",
+      kind === "ours",
+    );
     // "baseline" server mode = refusal at the HTTP upgrade (403), no hint — for ours-no-hints as well.
     try {
       const restartedAt = Date.now();

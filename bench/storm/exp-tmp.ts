@@ -1,7 +1,7 @@
-import { decorrelatedJitter, equalJitter, fullJitter, customBackoff } from "../../src/policy/backoff.js";
-import { buildScenario, scenarioConfig, type ScenarioName } from "./scenarios.js";
+import { customBackoff, decorrelatedJitter, equalJitter, fullJitter } from "../../src/policy/backoff.js";
+import { buildScenario, type ScenarioName, scenarioConfig } from "./scenarios.js";
 import { simulate } from "./simulate.js";
-import { ours, socketIoClient, socketIoDefaults, type Strategy } from "./strategies.js";
+import { ours, type Strategy, socketIoClient, socketIoDefaults } from "./strategies.js";
 
 const candidates: Strategy[] = [
   socketIoClient("socketio", "socketio", socketIoDefaults),
@@ -11,22 +11,32 @@ const which = process.argv[2] ?? "all";
 const add = (s: Strategy) => candidates.push(s);
 
 const family = (id: string, base: number, g: number, w0: number, w1: number, from: number) =>
-  add(ours(id, id, false, {
-    backoff: customBackoff(({ attempt, random }) => {
-      const e = Math.min(120_000, base * g ** (attempt - 1));
-      const w = attempt < from ? w0 : w1;
-      return Math.min(120_000, e * (1 - w + 2 * w * random));
-    }, { minMs: 1, capMs: 120_000, name: id }),
-  }));
+  add(
+    ours(id, id, false, {
+      backoff: customBackoff(
+        ({ attempt, random }) => {
+          const e = Math.min(120_000, base * g ** (attempt - 1));
+          const w = attempt < from ? w0 : w1;
+          return Math.min(120_000, e * (1 - w + 2 * w * random));
+        },
+        { minMs: 1, capMs: 120_000, name: id },
+      ),
+    }),
+  );
 
 const hybrid = (id: string, base: number, until: number, lo: number, hi: number) =>
-  add(ours(id, id, false, {
-    backoff: customBackoff(({ attempt, previousDelayMs, random }) => {
-      if (attempt <= until) return Math.min(120_000, base * 2 ** (attempt - 1) * (0.5 + random));
-      const prev = Math.max(base, previousDelayMs);
-      return Math.min(120_000, prev * (lo + (hi - lo) * random));
-    }, { minMs: 1, capMs: 120_000, name: id }),
-  }));
+  add(
+    ours(id, id, false, {
+      backoff: customBackoff(
+        ({ attempt, previousDelayMs, random }) => {
+          if (attempt <= until) return Math.min(120_000, base * 2 ** (attempt - 1) * (0.5 + random));
+          const prev = Math.max(base, previousDelayMs);
+          return Math.min(120_000, prev * (lo + (hi - lo) * random));
+        },
+        { minMs: 1, capMs: 120_000, name: id },
+      ),
+    }),
+  );
 hybrid("h3-1-3", 1000, 3, 1, 3);
 hybrid("h3-05-3", 1000, 3, 0.5, 3);
 hybrid("h4-1-3", 1000, 4, 1, 3);

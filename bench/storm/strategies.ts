@@ -88,7 +88,11 @@ export function ours(
       const planners = Array.from({ length: clients }, () => new ReconnectPlanner(plannerOptions));
       const planner = (client: number) => planners[client] as ReconnectPlanner;
       const delayOf = (decision: Decision) =>
-        decision.kind === "wait" ? decision.delayMs : decision.kind === "connect" ? 0 : Number.POSITIVE_INFINITY;
+        decision.kind === "wait"
+          ? decision.delayMs
+          : decision.kind === "connect"
+            ? 0
+            : Number.POSITIVE_INFINITY;
       const ended = (client: number, nowMs: number, wasStable: boolean, info: CloseInfo) => {
         const outcome = closeOutcome(info, undefined, resolved);
         if (outcome.stop) return Number.POSITIVE_INFINITY;

@@ -58,13 +58,18 @@ export interface SweepReport {
 export function runSweep(grid: SweepGrid = DEFAULT_GRID, progress?: (done: number, total: number) => void) {
   const points: SweepPoint[] = [];
   const total =
-    grid.scenarios.length * grid.clients.length * grid.capacity.length * grid.refusalCost.length * grid.seeds.length;
+    grid.scenarios.length *
+    grid.clients.length *
+    grid.capacity.length *
+    grid.refusalCost.length *
+    grid.seeds.length;
   for (const scenario of grid.scenarios) {
     for (const clients of grid.clients)
       for (const capacity of grid.capacity)
         for (const refusalCost of grid.refusalCost)
           for (const seed of grid.seeds) {
-            const withSocketIo = SOCKET_IO_COPES.includes(scenario) && clients / capacity <= SOCKET_IO_MAX_NC_S;
+            const withSocketIo =
+              SOCKET_IO_COPES.includes(scenario) && clients / capacity <= SOCKET_IO_MAX_NC_S;
             const ids = withSocketIo ? ["socketio", "ours", "ours-hints"] : ["ours", "ours-hints"];
             const strategies = pickStrategies(ids);
             const base = scenarioConfig(scenario, { clients, capacity, refusalCost, seed });
@@ -72,9 +77,7 @@ export function runSweep(grid: SweepGrid = DEFAULT_GRID, progress?: (done: numbe
             const origin = buildScenario(base).originMs;
             const horizonMs = Math.max(base.horizonMs, Math.ceil(origin + 4 * idealMs + 120_000));
             const built = buildScenario({ ...base, horizonMs });
-            const results = strategies.map(
-              (s) => simulate(built, s, { options: { refusalCost } }).result,
-            );
+            const results = strategies.map((s) => simulate(built, s, { options: { refusalCost } }).result);
             const by = (id: string) => results.find((r) => r.id === id) as StrategyResult;
             const point: SweepPoint = {
               scenario,
@@ -94,9 +97,9 @@ export function runSweep(grid: SweepGrid = DEFAULT_GRID, progress?: (done: numbe
   return { grid, points } satisfies SweepReport;
 }
 
-const f = (x: number | null | undefined, digits = 2) => (x === null || x === undefined ? "—" : x.toFixed(digits));
-const maxOf = (xs: (number | null)[]) =>
-  xs.some((x) => x === null) ? null : Math.max(...(xs as number[]));
+const f = (x: number | null | undefined, digits = 2) =>
+  x === null || x === undefined ? "—" : x.toFixed(digits);
+const maxOf = (xs: (number | null)[]) => (xs.some((x) => x === null) ? null : Math.max(...(xs as number[])));
 
 /** T99 of ours without hints over socket.io-client's, at one point (null when either never got there). */
 export function plainOverSocketIo(p: SweepPoint): number | null {
@@ -182,7 +185,9 @@ export function sweepSvg(report: SweepReport): string {
       for (const p of ps) {
         const v = get(p);
         if (v === undefined) continue;
-        out.push(`<circle cx="${x(v).toFixed(1)}" cy="${y0 + dy}" r="3" fill="${color}" fill-opacity="0.5"/>`);
+        out.push(
+          `<circle cx="${x(v).toFixed(1)}" cy="${y0 + dy}" r="3" fill="${color}" fill-opacity="0.5"/>`,
+        );
       }
     };
     dots((p) => p.hints.t99OverIdeal, 18, "#2ca02c");

@@ -142,7 +142,8 @@ export function waveJitter(options?: WaveJitterOptions): BackoffStrategy {
         const low = Math.min(e / 2, capMs / 2);
         return low + u * (Math.min(capMs, 1.5 * e) - low);
       }
-      const previous = Number.isFinite(previousDelayMs) && previousDelayMs > baseMs ? previousDelayMs : baseMs;
+      const previous =
+        Number.isFinite(previousDelayMs) && previousDelayMs > baseMs ? previousDelayMs : baseMs;
       const upper = Math.min(capMs, previous * 3);
       const lower = Math.min(previous, capMs / 2);
       return lower + u * (upper - lower);
