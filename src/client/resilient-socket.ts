@@ -312,11 +312,11 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   }
 
   private handleMessage(data: unknown): void {
+    if (this.liveness?.inbound(data)) return;
     if (isBudgetFrame(data)) {
       this.handleBudget(readBudgetFrame(data));
       return;
     }
-    if (this.liveness?.inbound(data)) return;
     if (this.options.stableOnFirstMessage && !this.stable) this.markStable();
     const delivery = this.options.delivery?.inbound(data);
     if (typeof delivery === "string") this.emit("error", new TransportError(delivery));
