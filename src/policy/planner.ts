@@ -91,6 +91,7 @@ export interface PlannerState {
   readonly breaker: BreakerState | null;
 }
 
+/** The one owner of every "when" of one client: see the module comment and docs/planner.md. */
 export class ReconnectPlanner {
   readonly options: PlannerOptions;
   private attempt: number;
@@ -213,6 +214,7 @@ export class ReconnectPlanner {
     this.breaker?.reset();
   }
 
+  /** The serialisable state (attempts, last backoff, breaker), for restoring a planner elsewhere. */
   snapshot(): PlannerState {
     return {
       attempt: this.attempt,
