@@ -14,7 +14,7 @@ import { TestServer as IoServer } from "./socket-io-harness.js";
 import { closeAll, EventLog, FAST, startClient, startServer } from "./ws-harness.js";
 
 /** Two clients at one admit a second: W = 2 s. */
-const budget = reconnectBudget({ population: 2, ratePerSecond: 1, validForMs: 60_000 });
+const budget = reconnectBudget({ population: 2, ratePerSecond: 1, validForMs: 60_000, headroom: 1 });
 const ioServers: IoServer[] = [];
 const ioClients: ResilientSocket[] = [];
 

@@ -96,16 +96,24 @@ describe("budget wire format", () => {
 });
 
 describe("reconnectBudget (server)", () => {
-  it("announces W = N / C from the current population", () => {
+  it("announces W = N / C (with 5 % headroom by default) from the current population", () => {
     let n = 100_000;
     const budget = reconnectBudget({ population: () => n, ratePerSecond: 2_000 });
-    expect(budget.payload()).toEqual({ windowMs: 50_000, validForMs: 1_800_000 });
+    expect(budget.payload()).toEqual({ windowMs: 52_500, validForMs: 1_800_000 });
+    expect(
+      reconnectBudget({ population: 100_000, ratePerSecond: 2_000, headroom: 1 }).payload().windowMs,
+    ).toBe(50_000);
     n = 10;
     expect(budget.payload().windowMs).toBe(1_000);
   });
 
   it("sends the frame a client recognises, and the Socket.IO event", () => {
-    const budget = reconnectBudget({ population: 8_000, ratePerSecond: 2_000, validForMs: 60_000 });
+    const budget = reconnectBudget({
+      population: 8_000,
+      ratePerSecond: 2_000,
+      validForMs: 60_000,
+      headroom: 1,
+    });
     const sent: string[] = [];
     budget.sendTo({ send: (data) => sent.push(data) });
     expect(readBudgetFrame(sent[0] as string).budget).toEqual({ windowMs: 4_000, validForMs: 60_000 });
@@ -215,7 +223,7 @@ describe("the planner under a budget", () => {
   it("brings a herd that lost its server together back at about C per second, after 3 s and after 10 minutes alike", () => {
     const n = 20_000;
     const c = 1_000; // W = 20 s
-    const announced = reconnectBudget({ population: n, ratePerSecond: c }).payload();
+    const announced = reconnectBudget({ population: n, ratePerSecond: c, headroom: 1 }).payload();
     for (const outageMs of [3_000, 600_000]) {
       const random = seededRandom(outageMs);
       const perSecond = new Map<number, number>();
