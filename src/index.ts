@@ -73,6 +73,9 @@ export {
   equalJitter,
   exponentialNoJitter,
   fullJitter,
+  WAVE_BASE_MS,
+  type WaveJitterOptions,
+  waveJitter,
 } from "./policy/backoff.js";
 export {
   type Admission,
@@ -97,13 +100,29 @@ export {
 } from "./policy/hints.js";
 export {
   type AttemptDecision,
+  type Decision,
+  PAGE_ACTIVE,
+  type PageState,
+  type PlannedRetry,
   type PlannerOptions,
   type PlannerState,
   ReconnectPlanner,
   type RetryCause,
   type RetryDecision,
 } from "./policy/planner.js";
+export { resolvePlannerOptions } from "./policy/planner-options.js";
 export { parseRetryAfter } from "./policy/retry-after.js";
+export {
+  BUDGET_EVENT,
+  type BudgetPayload,
+  type BudgetReading,
+  encodeBudgetFrame,
+  isBudgetFrame,
+  MAX_BUDGET_VALID_MS,
+  MIN_BUDGET_WINDOW_MS,
+  readBudget,
+  readBudgetFrame,
+} from "./protocol/budget.js";
 export type {
   CloseInfo,
   CloseKind,

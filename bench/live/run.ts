@@ -26,10 +26,12 @@
  *
  * Writes <out>/results.json, <out>/results.md and <out>/chart.svg.
  */
+
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { liveChart } from "./chart.js";
 
 const { values } = parseArgs({
   options: {
@@ -118,7 +120,12 @@ function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): P
   });
 }
 
-async function startServer(port: number, serverCapacity: number, mode: "hints" | "baseline") {
+async function startServer(
+  port: number,
+  serverCapacity: number,
+  mode: "hints" | "baseline",
+  announceBudget = false,
+) {
   const child = spawn("server-process.ts", [
     "--port",
     String(port),
@@ -129,6 +136,8 @@ async function startServer(port: number, serverCapacity: number, mode: "hints" |
     "--transport",
     transport,
     ...(values.recovery ? ["--recovery"] : []),
+    // The connect-time budget: W = N / C of the restarted server, announced by the one that fills up too.
+    ...(announceBudget ? ["--budget", String(clients), "--budget-rate", String(capacity)] : []),
   ]);
   const ready = await nextMessage<{ port: number }>(child, "ready", 15_000);
   return { child, port: ready.port };
@@ -168,7 +177,7 @@ async function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Pr
 }
 
 async function runKind(kind: Kind) {
-  const fill = await startServer(0, 0, "hints");
+  const fill = await startServer(0, 0, "hints", kind === "ours" || kind === "io");
   const url = `http://127.0.0.1:${fill.port}`;
   const population = spawn("clients-process.ts", [
     "--url",
@@ -196,6 +205,7 @@ async function runKind(kind: Kind) {
       fill.port,
       capacity,
       kind === "ours" || kind === "io" ? "hints" : "baseline",
+      kind === "ours" || kind === "io",
     );
     // "baseline" server mode = refusal at the HTTP upgrade (403), no hint — for ours-no-hints as well.
     try {
@@ -236,6 +246,10 @@ async function runKind(kind: Kind) {
         peakAttemptsPer100ms: peakPer100ms,
         serverCpuMs: Math.round(report.cpuMs),
         samples: recovery.samples,
+        // Whole seconds since the restarted server started (its clock starts at the restart).
+        attemptsPerSecond: Array.from({ length: Math.ceil(report.attemptsPer100ms.length / 10) }, (_, sec) =>
+          report.attemptsPer100ms.slice(sec * 10, sec * 10 + 10).reduce((a, b) => a + b, 0),
+        ),
       };
     } finally {
       await stop(restarted.child);
@@ -245,44 +259,6 @@ async function runKind(kind: Kind) {
     await stop(population).catch(() => {});
     await stop(fill.child).catch(() => {});
   }
-}
-
-function chart(results: Awaited<ReturnType<typeof runKind>>[]): string {
-  const W = 900;
-  const L = 70;
-  const B = 40;
-  const top = 30 + 18 * results.length;
-  const H = top + 320 + B;
-  const maxT = Math.max(1, ...results.flatMap((r) => r.samples.map(([t]) => t)));
-  const x = (t: number) => L + ((W - L - 20) * t) / maxT;
-  const y = (n: number) => H - B - ((H - B - top) * n) / clients;
-  const colors = ["#d62728", "#2ca02c", "#1f77b4"];
-  const lines = results.map((r, i) => {
-    const color = colors[i % colors.length];
-    const points = r.samples.map(([t, n]) => `${x(t).toFixed(1)},${y(n).toFixed(1)}`).join(" ");
-    const label = r.recovered
-      ? `all back after ${((r.timeToAllConnectedMs ?? 0) / 1000).toFixed(1)} s, ${r.attemptsSeen} attempts`
-      : "not all back";
-    const key = `<line x1="${L}" y1="${24 + 18 * i}" x2="${L + 24}" y2="${24 + 18 * i}" stroke="${color}" stroke-width="3"/>`;
-    return `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>
-${key}<text x="${L + 30}" y="${28 + 18 * i}" font-size="13">${r.name}: ${label}</text>`;
-  });
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
-    const at = y(f * clients);
-    return `<line x1="${L - 4}" y1="${at}" x2="${W - 20}" y2="${at}" stroke="#eee"/><text x="${L - 8}" y="${at + 4}" font-size="11" text-anchor="end">${Math.round(f * clients)}</text>`;
-  });
-  const limit = x((clients / capacity) * 1000);
-  const mid = (top + H - B) / 2;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
-<rect width="100%" height="100%" fill="white"/>
-${ticks.join("\n")}
-<line x1="${L}" y1="${H - B}" x2="${W - 20}" y2="${H - B}" stroke="#333"/><line x1="${L}" y1="${top}" x2="${L}" y2="${H - B}" stroke="#333"/>
-<text x="${W / 2}" y="${H - 10}" font-size="12" text-anchor="middle">seconds since the server restarted (0 to ${(maxT / 1000).toFixed(1)} s)</text>
-<text x="16" y="${mid}" font-size="12" transform="rotate(-90 16 ${mid})" text-anchor="middle">connected clients</text>
-<line x1="${limit}" y1="${top}" x2="${limit}" y2="${H - B}" stroke="#999" stroke-dasharray="4 4"/><text x="${limit + 4}" y="${H - B - 6}" font-size="11" fill="#666">N/C = ${clients / capacity} s</text>
-${lines.join("\n")}
-</svg>
-`;
 }
 
 say(
@@ -333,7 +309,7 @@ const out = {
   physicalLimitS: clients / capacity,
   restartMs,
   wallSeconds: (Date.now() - started) / 1000,
-  strategies: results.map(({ samples, ...rest }) => rest),
+  strategies: results.map(({ samples, attemptsPerSecond, ...rest }) => ({ ...rest, attemptsPerSecond })),
   oursOverBaseline: comparison,
   ioOverBaseline: governed === undefined ? null : ioComparison,
 };
@@ -350,5 +326,13 @@ if (governed !== undefined)
 mkdirSync(values.out, { recursive: true });
 writeFileSync(join(values.out, "results.json"), `${JSON.stringify(out, null, 2)}\n`);
 writeFileSync(join(values.out, "results.md"), md);
-writeFileSync(join(values.out, "chart.svg"), chart(results));
+writeFileSync(
+  join(values.out, "chart.svg"),
+  liveChart({
+    title: `Live storm over ${transport}: ${clients.toLocaleString("en")} clients, server admits ${capacity}/s after a crash`,
+    clients,
+    capacity,
+    series: results,
+  }),
+);
 say(`\n${md}\nwrote ${values.out}/results.json, results.md, chart.svg in ${out.wallSeconds.toFixed(1)} s`);

@@ -13,6 +13,9 @@
  *                         a plain load shedder does; clients retry on their own schedule
  *   --recovery            Socket.IO's connectionStateRecovery on (its defaults: 2 min, skipMiddlewares)
  *
+ *   --budget N            announce the connect-time reconnect budget (population N, rate --budget-rate) in
+ *   --budget-rate C       the first message of every connection (`reconnectBudget` of the server entry)
+ *
  * Talks to its parent over IPC: sends { type: "ready", port }, answers { type: "report" }.
  */
 import { createServer } from "node:http";
@@ -20,7 +23,12 @@ import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { Server } from "socket.io";
 import { WebSocketServer } from "ws";
-import { AdmissionController, socketIoAdmission, wsAdmission } from "../../src/server/index.js";
+import {
+  AdmissionController,
+  reconnectBudget,
+  socketIoAdmission,
+  wsAdmission,
+} from "../../src/server/index.js";
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +37,8 @@ const { values } = parseArgs({
     mode: { type: "string", default: "hints" },
     transport: { type: "string", default: "socket.io" },
     recovery: { type: "boolean", default: false },
+    budget: { type: "string" },
+    "budget-rate": { type: "string" },
   },
 });
 const capacity = Number(values.capacity);
@@ -38,6 +48,10 @@ if (mode !== "hints" && mode !== "baseline")
 if (transport !== "socket.io" && transport !== "ws")
   throw new RangeError(`--transport must be socket.io or ws; got ${transport}`);
 
+const budget =
+  values.budget === undefined
+    ? undefined
+    : reconnectBudget({ population: Number(values.budget), ratePerSecond: Number(values["budget-rate"]) });
 const started = Date.now();
 const attemptsPer100ms: number[] = [];
 let attempts = 0;
@@ -67,13 +81,17 @@ if (transport === "socket.io") {
     },
   });
   if (limited && mode === "hints") io.use(socketIoAdmission(admissionOptions));
-  io.on("connection", (socket) => socket.on("message", (data: unknown) => socket.send(data)));
+  io.on("connection", (socket) => {
+    budget?.emitTo(socket);
+    socket.on("message", (data: unknown) => socket.send(data));
+  });
   connected = () => io.engine.clientsCount;
 } else {
   const wss = new WebSocketServer({ noServer: true });
   wss.on("connection", (ws) => {
     // A socket refused with 1013 opens before it closes; clients count themselves connected only on this
     // first message, which an admitted socket alone receives.
+    budget?.sendTo(ws);
     ws.send("welcome");
     ws.on("message", (data) => ws.send(data));
   });

@@ -16,8 +16,15 @@ import { parseArgs } from "node:util";
 import { toSvg } from "./chart.js";
 import { toJson, toMarkdown } from "./report.js";
 import { runStorm } from "./run.js";
-import { isScenarioName, SCENARIO_NAMES, type ScenarioConfig, scenarioConfig } from "./scenarios.js";
+import {
+  isScenarioName,
+  SCENARIO_NAMES,
+  type ScenarioConfig,
+  type ScenarioName,
+  scenarioConfig,
+} from "./scenarios.js";
 import { allStrategies } from "./strategies.js";
+import { DEFAULT_GRID, runSweep, type SweepGrid, sweepMarkdown, sweepSvg } from "./sweep.js";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -45,13 +52,21 @@ const FLAGS = {
   "rtt-ms": { type: "string" },
   "drain-window-s": { type: "string" },
   strategies: { type: "string" },
+  sweep: { type: "boolean" },
+  "sweep-clients": { type: "string" },
+  "sweep-capacity": { type: "string" },
+  "sweep-refusal-cost": { type: "string" },
+  "sweep-seeds": { type: "string" },
+  "sweep-scenarios": { type: "string" },
   help: { type: "boolean" },
 } as const;
 
 export const USAGE = `usage: npx tsx bench/storm/cli.ts --scenario <${SCENARIO_NAMES.join("|")}> --out <dir>
   [--clients N] [--capacity C] [--seed S] [--refusal-cost r] [--fanout F] [--horizon-s H]
   [--crash-factor k] [--crash-after-s s] [--restart-s R] [--down-failure refused|timeout]
-  [--rtt-ms ms] [--drain-window-s W] [--strategies id,id,...]`;
+  [--rtt-ms ms] [--drain-window-s W] [--strategies id,id,...]
+   or: npx tsx bench/storm/cli.ts --sweep [--out <dir>] [--sweep-clients N,N,...] [--sweep-capacity C,C,...]
+  [--sweep-refusal-cost r,r,...] [--sweep-seeds S,S,...] [--sweep-scenarios name,name,...]`;
 
 interface NumberRule {
   integer?: boolean;
@@ -137,8 +152,63 @@ const processStreams: CliStreams = {
   err: (text) => process.stderr.write(text),
 };
 
+/** Parses the `--sweep` flags; throws a {@link UsageError} naming the first bad one. */
+export function parseSweepArgs(argv: readonly string[]): { grid: SweepGrid; out: string } {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const list = (flag: string, fallback: readonly number[], rule: NumberRule) => {
+    const raw = values[flag] as string | undefined;
+    if (raw === undefined) return fallback;
+    return raw.split(",").map((item) => numberFlag(flag, item, rule) as number);
+  };
+  const scenariosRaw = values["sweep-scenarios"] as string | undefined;
+  const scenarios = scenariosRaw === undefined ? DEFAULT_GRID.scenarios : scenariosRaw.split(",");
+  const bad = scenarios.find((name) => !isScenarioName(name));
+  if (bad !== undefined) throw new UsageError(`--sweep-scenarios: unknown scenario "${bad}"`);
+  const grid: SweepGrid = {
+    clients: list("sweep-clients", DEFAULT_GRID.clients, { integer: true, min: 1, max: 1_000_000 }),
+    capacity: list("sweep-capacity", DEFAULT_GRID.capacity, { min: 0, exclusive: true }),
+    refusalCost: list("sweep-refusal-cost", DEFAULT_GRID.refusalCost, { min: 0, max: 1 }),
+    seeds: list("sweep-seeds", DEFAULT_GRID.seeds, { integer: true, min: 0, max: 2 ** 32 - 1 }),
+    scenarios: scenarios as ScenarioName[],
+  };
+  const out = (values.out as string | undefined) ?? "bench/results/storm-sweep";
+  return { grid, out };
+}
+
+function runSweepCli(argv: readonly string[], streams: CliStreams): number {
+  let parsed: { grid: SweepGrid; out: string };
+  try {
+    parsed = parseSweepArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    streams.err(`${error.message}\n${USAGE}\n`);
+    return 2;
+  }
+  const started = performance.now();
+  const report = runSweep(parsed.grid, (done, total) => {
+    streams.err(`  ${done}/${total} points, ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  });
+  const command = `npm run bench:storm -- ${argv.join(" ")}`;
+  mkdirSync(parsed.out, { recursive: true });
+  const md = sweepMarkdown(report, command);
+  writeFileSync(join(parsed.out, "sweep.json"), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(parsed.out, "sweep.md"), md);
+  writeFileSync(join(parsed.out, "sweep.svg"), sweepSvg(report));
+  const head = md.split("## Every point")[0] ?? md;
+  streams.out(
+    `${head}\nwrote ${join(parsed.out, "sweep.json")}, sweep.md and sweep.svg — ${((performance.now() - started) / 1000).toFixed(0)} s wall\n`,
+  );
+  return 0;
+}
+
 /** Runs the CLI; returns the exit status (0, or 2 for a bad flag). */
 export function runCli(argv: readonly string[], streams: CliStreams = processStreams): number {
+  if (argv.includes("--sweep")) return runSweepCli(argv, streams);
   let args: StormArgs;
   try {
     args = parseStormArgs(argv);

@@ -14,6 +14,10 @@ export interface StrategyResult {
   readonly t99Ratio: number | null;
   readonly t100Ratio: number | null;
   readonly attemptsPerClient: number;
+  /** Attempts that reached a live server (admitted or refused by it) / N; a dead port's refusals excluded. */
+  readonly liveAttemptsPerClient: number;
+  /** T99 over the scenario's ideal (what a perfect scheduler needs from the origin); null when never. */
+  readonly t99OverIdeal: number | null;
   readonly peakAttemptsPer100ms: number;
   readonly peakToMean: number;
   readonly downstreamCalls: number;
@@ -53,6 +57,9 @@ export interface Tally {
   endMs: number;
   reachedAt: (number | undefined)[];
   attempts: number;
+  liveAttempts: number;
+  /** What a perfect scheduler needs to admit all N from the origin under the scenario's capacity (ms). */
+  idealMs: number;
   attemptsPerBucket: Float64Array;
   downstreamCalls: number;
   crashes: number;
@@ -63,7 +70,9 @@ export interface Tally {
  * - `tXRatio`: (first moment at least X % of the clients are connected − the scenario's origin) / (N / C);
  *   null when it never happened;
  * - `recovered`: everyone connected before the horizon;
- * - `attemptsPerClient`: every connection attempt of the run / N;
+ * - `attemptsPerClient`: every connection attempt of the run / N; `liveAttemptsPerClient` only those that
+ *   reached a live server;
+ * - `t99OverIdeal`: (T99 − origin) / the scenario's ideal (N / C at constant capacity);
  * - `peakAttemptsPer100ms` and `peakToMean`: the busiest 100 ms of attempts, and its ratio to the mean per
  *   100 ms from t = 0 to the end of the run.
  */
@@ -85,6 +94,8 @@ export function summarise(t: Tally): StrategyResult {
     t99Ratio: ratio(t99),
     t100Ratio: ratio(t100),
     attemptsPerClient: round(t.attempts / t.n),
+    liveAttemptsPerClient: round(t.liveAttempts / t.n),
+    t99OverIdeal: t99 === undefined ? null : round((t99 - t.originMs) / t.idealMs),
     peakAttemptsPer100ms: peak,
     peakToMean: mean === 0 ? 0 : round(peak / mean),
     downstreamCalls: t.downstreamCalls,

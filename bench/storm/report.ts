@@ -30,7 +30,9 @@ export function toMarkdown(report: StormReport, command?: string): string {
       `the offered load exceeds ${p.crashFactor} × capacity for ${p.crashAfterMs / 1000} s, restarts after ` +
       `${p.restartMs / 1000} s; attempts to a down server ${p.downFailure === "refused" ? "are refused at once" : "time out"}; ` +
       `handshake round trip ${p.rttMs} ms. Horizon ${p.horizonMs / 1000} s. ` +
-      `T-ratios are (time to X % connected − ${report.originS} s) / (N/C).`,
+      `T-ratios are (time to X % connected − ${report.originS} s) / (N/C); the ideal (a perfect scheduler ` +
+      `under this capacity) is ${report.idealS.toFixed(1)} s = ${(report.idealS / report.physicalLimitS).toFixed(2)} × N/C. ` +
+      `Live attempts reached a running server (a dead port's refusals excluded).`,
     "",
   );
   if (command !== undefined) lines.push(`\`${command}\``, "");
@@ -41,7 +43,9 @@ export function toMarkdown(report: StormReport, command?: string): string {
     "T50",
     "T99",
     "T100",
+    "T99/ideal",
     "attempts/client",
+    "live attempts/client",
     "peak attempts/100 ms",
     "peak/mean",
     "downstream calls",
@@ -57,7 +61,9 @@ export function toMarkdown(report: StormReport, command?: string): string {
       ratio(s.t50Ratio),
       ratio(s.t99Ratio),
       ratio(s.t100Ratio),
+      ratio(s.t99OverIdeal),
       s.attemptsPerClient.toFixed(2),
+      s.liveAttemptsPerClient.toFixed(2),
       count(s.peakAttemptsPer100ms),
       s.peakToMean.toFixed(1),
       count(s.downstreamCalls),

@@ -16,6 +16,8 @@ export interface StormReport {
   readonly physicalLimitS: number;
   /** Recovery is measured from here (s). */
   readonly originS: number;
+  /** What a perfect scheduler needs from the origin (s): N / C, or 1.54 × N / C in the default brownout. */
+  readonly idealS: number;
   readonly parameters: ScenarioConfig;
   readonly strategies: StrategyResult[];
   /** Per-second samples by strategy name, for the chart. */
@@ -47,6 +49,7 @@ export function runStorm(
     seed: config.seed,
     physicalLimitS: config.clients / config.capacity,
     originS: scenario.originMs / 1000,
+    idealS: scenario.idealMs / 1000,
     parameters: config,
     strategies: results,
     series,

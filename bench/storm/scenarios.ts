@@ -64,6 +64,21 @@ export interface Scenario {
   readonly actions: readonly ScenarioAction[];
   /** Recovery times (T50, T99, T100) are measured from here. */
   readonly originMs: number;
+  /**
+   * What a perfect scheduler needs to admit all N clients from the origin under the scenario's capacity
+   * (ms): N / C at constant capacity; in the brownout, the share of C for its length, then full C.
+   */
+  readonly idealMs: number;
+}
+
+/** The ideal of {@link Scenario.idealMs}. */
+export function idealMs(config: ScenarioConfig): number {
+  const { clients: n, capacity: c } = config;
+  if (config.scenario !== "brownout") return (1000 * n) / c;
+  const low = c * config.brownoutShare;
+  const duringBrownout = (low * config.brownoutMs) / 1000;
+  if (duringBrownout >= n) return (1000 * n) / low;
+  return config.brownoutMs + (1000 * (n - duringBrownout)) / c;
 }
 
 /** Defaults shared by every scenario. */
@@ -140,6 +155,10 @@ export function scenarioConfig(
 }
 
 export function buildScenario(config: ScenarioConfig): Scenario {
+  return { ...timeline(config), idealMs: idealMs(config) };
+}
+
+function timeline(config: ScenarioConfig): Omit<Scenario, "idealMs"> {
   const { description } = PER_SCENARIO[config.scenario];
   switch (config.scenario) {
     case "mass-drop":

@@ -12,11 +12,13 @@
  */
 import { type Random, seededRandom } from "../../src/env.js";
 import type { HintPayload } from "../../src/policy/hints.js";
+import type { BudgetPayload } from "../../src/protocol/budget.js";
 import { drainSchedule } from "../../src/server/admission.js";
+import { reconnectBudget } from "../../src/server/budget.js";
 import { EventQueue } from "./engine.js";
 import { perSecond, type StrategyResult, type StrategySeries, summarise } from "./metrics.js";
 import type { Scenario, ScenarioAction } from "./scenarios.js";
-import { ADMIT, type AdmissionSetup, BUCKET_MS, REFUSE, ServerModel } from "./server-model.js";
+import { ADMIT, type AdmissionSetup, BUCKET_MS, DOWN, REFUSE, ServerModel } from "./server-model.js";
 import type { ClientPolicy, Strategy, WireHint } from "./strategies.js";
 
 export type { StrategyResult, StrategySeries } from "./metrics.js";
@@ -60,7 +62,18 @@ export function simulate(
   const horizon = config.horizonMs;
   const random: Random = seededRandom(strategySeed(config.seed, strategy.id));
   const policy: ClientPolicy = strategy.create(n, random);
-  const server = new ServerModel(config, strategy.serverHints, horizon, admission);
+  // A server that speaks hints announces its connect-time budget on every admit: W = N / C, the library's
+  // own announcer. Knowing N / C, it also books appointments at least one window ahead: with the default
+  // 60 s horizon a herd of 200,000 at 300/s (W = 667 s) would cycle through "no appointment, come back in
+  // 60–90 s" refusals whose cost alone exceeds the server's capacity.
+  const budget: BudgetPayload | undefined = strategy.serverHints
+    ? reconnectBudget({ population: n, ratePerSecond: config.capacity }).payload()
+    : undefined;
+  const bookAhead = budget === undefined ? {} : { maxBookAheadMs: Math.max(60_000, budget.windowMs) };
+  const server = new ServerModel(config, strategy.serverHints, horizon, {
+    ...admission,
+    options: { ...bookAhead, ...admission.options },
+  });
   const queue = new EventQueue(Math.min(4 * n + 64, 1 << 22));
 
   const status = new Uint8Array(n).fill(CONNECTED);
@@ -71,6 +84,8 @@ export function simulate(
   const connectedPerSecond: number[] = [];
   const loadPerSecond: number[] = [];
   let attempts = 0;
+  /** Attempts that reached a live server (admitted or refused by it), apart from a dead port's refusals. */
+  let liveAttempts = 0;
   const targets = [Math.ceil(0.5 * n), Math.ceil(0.95 * n), Math.ceil(0.99 * n), n];
   const reachedAt: (number | undefined)[] = [undefined, undefined, undefined, undefined];
   const lastActionAt = actions.reduce((latest, a) => Math.max(latest, a.atMs), 0);
@@ -148,6 +163,7 @@ export function simulate(
     const bucket = Math.floor(now / BUCKET_MS);
     attemptsPerBucket[bucket] = (attemptsPerBucket[bucket] as number) + 1;
     const answer = server.arrive(now);
+    if (answer !== DOWN) liveAttempts++;
     if (answer === ADMIT) {
       status[client] = OPENING;
       queue.push(now + config.rttMs, client, tag(client, OPEN));
@@ -168,7 +184,7 @@ export function simulate(
   const open = (client: number) => {
     status[client] = CONNECTED;
     connected++;
-    policy.onOpen(client, now);
+    policy.onOpen(client, now, budget);
     if (strategy.stableAfterMs > 0) queue.push(now + strategy.stableAfterMs, client, tag(client, STABLE));
     else stable[client] = 1;
     for (let k = 0; k < targets.length; k++) {
@@ -190,6 +206,8 @@ export function simulate(
     if (now + BUCKET_MS <= horizon) queue.push(now + BUCKET_MS, TICK, 0);
   };
 
+  // Everyone connected before t = 0, and heard the server's budget then.
+  if (budget !== undefined) for (let c = 0; c < n; c++) policy.onOpen(c, 0, budget);
   actions.forEach((action, j) => {
     queue.push(action.atMs, ACTION_BASE - j, 0);
   });
@@ -232,6 +250,8 @@ export function simulate(
       endMs,
       reachedAt,
       attempts,
+      liveAttempts,
+      idealMs: scenario.idealMs,
       attemptsPerBucket,
       downstreamCalls: server.admits * config.fanout,
       crashes: server.crashes,

@@ -7,11 +7,13 @@
  * attempt now?", "an attempt failed — when is the next one?", "your open connection ended — when is the
  * next one?", and tells it "open" and "stable". Delays are milliseconds; `Infinity` means "never again".
  */
+import { closeOutcome } from "../../src/client/close-outcome.js";
 import { type ResilientSocketOptions, resolveOptions } from "../../src/client/options.js";
 import type { Random } from "../../src/env.js";
-import { type HintPayload, type HintSource, readHintPayload } from "../../src/policy/hints.js";
-import { ReconnectPlanner, type RetryDecision } from "../../src/policy/planner.js";
-import type { Transport } from "../../src/transports/types.js";
+import { type HintPayload, type HintSource, NO_CEILING, readHintPayload } from "../../src/policy/hints.js";
+import { type Decision, PAGE_ACTIVE, ReconnectPlanner } from "../../src/policy/planner.js";
+import type { BudgetPayload } from "../../src/protocol/budget.js";
+import type { CloseInfo, Transport } from "../../src/transports/types.js";
 
 /** A hint as it arrives on the wire, and which wire form carried it. */
 export interface WireHint {
@@ -27,8 +29,8 @@ export interface ClientPolicy {
   onFailure(client: number, nowMs: number, hint: WireHint | undefined): number;
   /** An open connection ended (a drop, a crash, a drain): the delay until the next attempt. */
   onClose(client: number, nowMs: number, wasStable: boolean, hint: WireHint | undefined): number;
-  /** The attempt succeeded (the connection is open). */
-  onOpen(client: number, nowMs: number): void;
+  /** The attempt succeeded (the connection is open); `budget`: what the server announced in its first message. */
+  onOpen(client: number, nowMs: number, budget: BudgetPayload | undefined): void;
   /** The connection stayed open for `stableAfterMs`. */
   onStable(client: number, nowMs: number): void;
 }
@@ -56,13 +58,16 @@ const simulatedTransport: Transport = {
 };
 
 /**
- * Ours: every client is a {@link ReconnectPlanner} with exactly the planner options, connect timeout and
- * stable period a `new ResilientSocket({ transport })` resolves to (decorrelatedJitter(), the default breaker,
- * maxDelayMs 600,000, hintSpreadRatio 0.25, connectTimeoutMs 20,000, stableAfterMs 10,000) — read from the
- * library's own `resolveOptions`, so the simulation cannot drift from the defaults. Hints are read by the
- * library's `readHintPayload` with the planner's ceiling, as the Socket.IO transport does for `connect_error`
- * data and drain notices; the close path mirrors `ResilientSocket.ended`: a stable connection's end is
- * `onDrop`, anything else `onFailure`. `options` (default none) are a ResilientSocket's own options, for
+ * Ours: every client is the shipped client's decision path on a virtual clock — a {@link ReconnectPlanner}
+ * with exactly the planner options, connect timeout and stable period a `new ResilientSocket({ transport })`
+ * resolves to (read from the library's own `resolveOptions`, so the simulation cannot drift from the
+ * defaults), and the socket's own outcome mapping: a failure or close becomes the {@link CloseInfo} the
+ * Socket.IO transport reports (a middleware refusal with its `connect_error` data is `refused`; a refused
+ * handshake or a dead port `error`; a dropped connection `closed`, with the drain notice when there was
+ * one), read by the same `readHintPayload` the transport uses, mapped by the socket's `closeOutcome`, and
+ * decided by `planner.ended` — the call `ResilientSocket` makes. With hints, the server also announces its
+ * connect-time budget on every admit (`reconnectBudget` of the server entry), which the client hands to
+ * `planner.onBudget` as the socket does. `options` (default none) are a ResilientSocket's own options, for
  * experiments with other settings.
  */
 export function ours(
@@ -82,24 +87,31 @@ export function ours(
     create(clients, random) {
       const planners = Array.from({ length: clients }, () => new ReconnectPlanner(plannerOptions));
       const planner = (client: number) => planners[client] as ReconnectPlanner;
-      const read = (hint: WireHint | undefined) =>
-        hint === undefined
-          ? undefined
-          : readHintPayload(hint.payload, hint.source, plannerOptions.maxDelayMs).hint;
-      const delayOf = (decision: RetryDecision) =>
-        decision.kind === "wait" ? decision.delayMs : Number.POSITIVE_INFINITY;
+      const delayOf = (decision: Decision) =>
+        decision.kind === "wait"
+          ? decision.delayMs
+          : decision.kind === "connect"
+            ? 0
+            : Number.POSITIVE_INFINITY;
+      const ended = (client: number, nowMs: number, wasStable: boolean, info: CloseInfo) => {
+        const outcome = closeOutcome(info, undefined, resolved);
+        if (outcome.stop) return Number.POSITIVE_INFINITY;
+        return delayOf(planner(client).ended(nowMs, random, wasStable, PAGE_ACTIVE, outcome.hint));
+      };
+      const withHint = (info: CloseInfo, hint: WireHint | undefined): CloseInfo =>
+        hint === undefined ? info : { ...info, hint: readHintPayload(hint.payload, hint.source, NO_CEILING) };
       return {
         beforeAttempt(client, nowMs) {
-          const decision = planner(client).beforeAttempt(nowMs);
-          return decision.kind === "connect" ? 0 : Math.max(1, decision.delayMs);
+          const decision = planner(client).next(nowMs, PAGE_ACTIVE);
+          return decision.kind === "connect" ? 0 : Math.max(1, delayOf(decision));
         },
-        onFailure: (client, nowMs, hint) => delayOf(planner(client).onFailure(nowMs, random, read(hint))),
-        onClose(client, nowMs, wasStable, hint) {
-          const p = planner(client);
-          const h = read(hint);
-          return delayOf(wasStable ? p.onDrop(nowMs, random, h) : p.onFailure(nowMs, random, h));
+        onFailure: (client, nowMs, hint) =>
+          ended(client, nowMs, false, withHint({ kind: hint === undefined ? "error" : "refused" }, hint)),
+        onClose: (client, nowMs, wasStable, hint) =>
+          ended(client, nowMs, wasStable, withHint({ kind: "closed" }, hint)),
+        onOpen(client, nowMs, budget) {
+          if (budget !== undefined) planner(client).onBudget(nowMs, random, budget);
         },
-        onOpen() {},
         onStable: (client, nowMs) => planner(client).onStable(nowMs),
       };
     },
@@ -173,20 +185,20 @@ export function socketIoClient(id: string, name: string, options: SocketIoOption
 }
 
 /**
- * partysocket (its ReconnectingWebSocket), model of packages/partysocket/src/ws.ts in cloudflare/partykit
- * (formerly partykit/partykit), defaults in its `DEFAULT` object:
- * - `_getNextDelay`: 0 while `_retryCount` is 0, else
- *   `minReconnectionDelay * reconnectionDelayGrowFactor ** (_retryCount - 1)` capped at
- *   `maxReconnectionDelay` (10,000); grow factor 1.3; no jitter per retry;
- * - `minReconnectionDelay` defaults to `1000 + Math.random() * 4000`, evaluated once when the module loads —
- *   one value per page (per simulated client), the same for every one of its retries (mean 3 s);
- * - `_connect` increments `_retryCount` before waiting; `_acceptOpen` resets it to 0 only after the
- *   connection stayed open `minUptime` (5,000 ms) — so the first retry after a stable drop waits
- *   `minReconnectionDelay`, and a flapping connection keeps growing;
- * - `connectionTimeout` 4,000 ms (`_handleTimeout`).
- * (The issue's "0 ms, then 3 s × 1.3" reads the initial connect's 0 ms and the mean of the per-page draw.)
+ * partysocket 1.3.0 (its ReconnectingWebSocket), read in node_modules/partysocket/dist/ws.js (source
+ * src/ws.ts of cloudflare/partykit, package partysocket 1.3.0), defaults in its `DEFAULT` object:
+ * `minReconnectionDelay: 3e3` — a constant now (older releases drew `1000 + Math.random() * 4000` once at
+ * module load), `maxReconnectionDelay: 1e4`, `reconnectionDelayGrowFactor: 1.3`, `minUptime: 5e3`,
+ * `connectionTimeout: 4e3`:
+ * - `_getNextDelay`: 0 while `_retryCount` is 0, else `minReconnectionDelay * growFactor ** (_retryCount - 1)`,
+ *   capped at `maxReconnectionDelay`; no jitter anywhere — every client that lost the server together
+ *   retries at 3 s, 6.9 s, 12 s, … after the loss, in lock step;
+ * - `_connect` increments `_retryCount` before `_wait`; `_handleError` and `_handleClose` both call
+ *   `_connect`; `_acceptOpen` resets `_retryCount` to 0 only after `minUptime` open (so a flapping
+ *   connection keeps growing), and nothing resets it on open alone.
  */
 export function partysocket(id: string, name: string): Strategy {
+  const minDelay = 3000;
   const maxDelay = 10_000;
   const grow = 1.3;
   return {
@@ -195,14 +207,13 @@ export function partysocket(id: string, name: string): Strategy {
     serverHints: false,
     connectTimeoutMs: 4000,
     stableAfterMs: 5000,
-    create(clients, random) {
-      const minDelay = Float64Array.from({ length: clients }, () => 1000 + random() * 4000);
+    create(clients) {
       const retryCount = new Float64Array(clients);
       const next = (client: number) => {
         const count = (retryCount[client] as number) + 1;
         retryCount[client] = count;
         if (count <= 0) return 0;
-        return Math.min((minDelay[client] as number) * grow ** (count - 1), maxDelay);
+        return Math.min(minDelay * grow ** (count - 1), maxDelay);
       };
       return {
         beforeAttempt: () => 0,
@@ -260,7 +271,7 @@ export function allStrategies(): Strategy[] {
       ...socketIoDefaults,
       reconnectionDelayMax: 30_000,
     }),
-    partysocket("partysocket", "partysocket defaults"),
+    partysocket("partysocket", "partysocket 1.3.0 defaults"),
     awsDecorrelated("aws", "AWS decorrelated jitter (1 s, cap 30 s)"),
     ours("ours", "ours without hints", false),
     ours("ours-hints", "ours with hints", true),

@@ -4,10 +4,13 @@
  */
 import { describe } from "../describe.js";
 import { type Clock, MAX_TIMER_MS, type Random, systemClock, systemRandom } from "../env.js";
-import { type BackoffStrategy, decorrelatedJitter } from "../policy/backoff.js";
-import { type CircuitBreakerOptions, resolveCircuitBreakerOptions } from "../policy/circuit-breaker.js";
-import { DEFAULT_MAX_HINT_MS } from "../policy/hints.js";
-import type { PlannerOptions } from "../policy/planner.js";
+
+export { numberOption };
+
+import type { BackoffStrategy } from "../policy/backoff.js";
+import type { CircuitBreakerOptions } from "../policy/circuit-breaker.js";
+import { numberOption } from "../policy/number-option.js";
+import { type PlannerOptions, resolvePlannerOptions } from "../policy/planner-options.js";
 import type { Transport } from "../transports/types.js";
 import type { DeliveryTracker } from "./delivery.js";
 import { type PageSignalsOptions, type ResolvedSignals, resolveSignals } from "./page-signals.js";
@@ -29,7 +32,7 @@ export interface HeartbeatOptions {
 export interface ResilientSocketOptions {
   /** How to open a connection: `webSocketTransport(...)` or `socketIoTransport(...)`. */
   transport: Transport;
-  /** Backoff strategy. Default `decorrelatedJitter()` (base 250 ms, cap 120 s). */
+  /** Backoff strategy. Default `waveJitter()` (base 1 s, cap 120 s; see docs/planner.md). */
   backoff?: BackoffStrategy;
   /** Circuit breaker options, or `false` to run without one. Default: see `defaultCircuitBreakerOptions`. */
   circuitBreaker?: Partial<CircuitBreakerOptions> | false;
@@ -113,37 +116,6 @@ const KNOWN = new Set([
 
 const TIMER = { min: 0, exclusiveMin: true, max: MAX_TIMER_MS };
 
-/** A number option: finite (or Infinity when allowed), within [min, max]. */
-export function numberOption(
-  name: string,
-  value: unknown,
-  fallback: number,
-  {
-    min = 0,
-    max = Number.POSITIVE_INFINITY,
-    integer = false,
-    allowInfinity = false,
-    exclusiveMin = false,
-  } = {},
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number") throw new TypeError(`${name} must be a number; got ${describe(value)}`);
-  const okInfinity = allowInfinity && value === Number.POSITIVE_INFINITY;
-  if (
-    Number.isNaN(value) ||
-    (!okInfinity && !Number.isFinite(value)) ||
-    (exclusiveMin ? value <= min : value < min) ||
-    value > max ||
-    (integer && !okInfinity && !Number.isInteger(value))
-  ) {
-    const range = `${exclusiveMin ? `> ${min}` : `>= ${min}`}${max < Number.POSITIVE_INFINITY ? ` and <= ${max}` : ""}`;
-    throw new RangeError(
-      `${name} must be ${integer ? "an integer" : "a number"} ${range}; got ${describe(value)}`,
-    );
-  }
-  return value;
-}
-
 function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean; got ${describe(value)}`);
@@ -176,25 +148,6 @@ function rejectUnknown(name: string, value: Record<string, unknown>, known: read
     if (!known.includes(key))
       throw new TypeError(`${name}.${key} is not an option (known: ${known.join(", ")})`);
   }
-}
-
-let defaultBackoff: BackoffStrategy | undefined;
-let defaultPlanner: PlannerOptions | undefined;
-const PLANNER_KEYS = ["backoff", "circuitBreaker", "maxDelayMs", "maxAttempts", "hintSpreadRatio"] as const;
-
-function resolveBackoff(value: unknown): BackoffStrategy {
-  // Strategies keep no state (the planner passes it in), so every socket with the default shares one.
-  if (value === undefined) {
-    defaultBackoff ??= Object.freeze(decorrelatedJitter());
-    return defaultBackoff;
-  }
-  const strategy = objectOption("backoff", value);
-  if (typeof strategy.next !== "function" || typeof strategy.capMs !== "number") {
-    throw new TypeError(
-      `backoff must be a strategy such as decorrelatedJitter() or customBackoff(fn); got ${describe(value)}`,
-    );
-  }
-  return value as BackoffStrategy;
 }
 
 function resolveHeartbeat(value: unknown): Required<HeartbeatOptions> | undefined {
@@ -243,20 +196,6 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
       `transport is required: pass webSocketTransport({ url }) or socketIoTransport({ url }); got ${describe(transport)}`,
     );
   }
-  const backoff = resolveBackoff(input.backoff);
-  const maxDelayMs = numberOption(
-    "maxDelayMs",
-    input.maxDelayMs,
-    Math.min(Math.max(DEFAULT_MAX_HINT_MS, backoff.capMs), MAX_TIMER_MS),
-    TIMER,
-  );
-  if (maxDelayMs < backoff.capMs) {
-    throw new RangeError(`maxDelayMs must be >= the backoff cap (${backoff.capMs}); got ${maxDelayMs}`);
-  }
-  const circuitBreaker =
-    input.circuitBreaker === false
-      ? false
-      : resolveCircuitBreakerOptions(input.circuitBreaker as Partial<CircuitBreakerOptions> | undefined);
   const signal = input.signal;
   if (
     signal !== undefined &&
@@ -270,23 +209,11 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
   if (clockMethods.some((method) => typeof method !== "function")) {
     throw new TypeError("clock must have now(), setTimeout() and clearTimeout()");
   }
-  const planner: PlannerOptions = {
-    backoff,
-    circuitBreaker,
-    maxDelayMs,
-    maxAttempts: numberOption("maxAttempts", input.maxAttempts, Number.POSITIVE_INFINITY, {
-      min: 1,
-      integer: true,
-      allowInfinity: true,
-    }),
-    hintSpreadRatio: numberOption("hintSpreadRatio", input.hintSpreadRatio, 0.25, { max: 10 }),
-  };
-  const defaultPolicy = PLANNER_KEYS.every((key) => input[key] === undefined);
-  if (defaultPolicy) defaultPlanner ??= Object.freeze(planner);
+  const signals = resolveSignals(input.signals, numberOption);
+  const planner: PlannerOptions = resolvePlannerOptions(input, signals?.resumeJitterMs);
   return {
     transport,
-    // Sockets that set none of the policy's options share one frozen copy (memory per socket).
-    planner: defaultPolicy && defaultPlanner !== undefined ? defaultPlanner : planner,
+    planner,
     connectTimeoutMs: numberOption("connectTimeoutMs", input.connectTimeoutMs, 20_000, TIMER),
     stableAfterMs: numberOption("stableAfterMs", input.stableAfterMs, 10_000, { max: MAX_TIMER_MS }),
     stableOnFirstMessage: booleanOption("stableOnFirstMessage", input.stableOnFirstMessage, false),
@@ -296,7 +223,7 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
     reconnectOnServerClose: booleanOption("reconnectOnServerClose", input.reconnectOnServerClose, false),
     retryOnRefusal: booleanOption("retryOnRefusal", input.retryOnRefusal, false),
     autoConnect: booleanOption("autoConnect", input.autoConnect, true),
-    signals: resolveSignals(input.signals, numberOption),
+    signals,
     signal: signal as AbortSignal | undefined,
     clock,
     random: functionOption("random", input.random, systemRandom),

@@ -8,6 +8,7 @@
  */
 import type { Clock, Random, TimerHandle } from "../env.js";
 import {
+  HintError,
   type ResilientReconnectError,
   RetriesExhaustedError,
   TimeoutError,
@@ -15,11 +16,12 @@ import {
 } from "../errors.js";
 import type { CircuitState } from "../policy/circuit-breaker.js";
 import type { RetryHint } from "../policy/hints.js";
-import { ReconnectPlanner, type RetryDecision } from "../policy/planner.js";
+import { type Decision, PAGE_ACTIVE, type PageState, ReconnectPlanner } from "../policy/planner.js";
+import { type BudgetReading, isBudgetFrame, readBudget, readBudgetFrame } from "../protocol/budget.js";
 import type { CloseInfo, Connection, ConnectionHandlers, TransportContext } from "../transports/types.js";
 import { closeOutcome } from "./close-outcome.js";
 import { Emitter } from "./emitter.js";
-import type { ResilientSocketEvents, RetryEvent, SendResult, SocketState, SocketStats } from "./events.js";
+import type { ResilientSocketEvents, SendResult, SocketState, SocketStats } from "./events.js";
 import { Liveness } from "./liveness.js";
 import { type ResilientSocketOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox, type OutboxHost } from "./outbox.js";
@@ -46,12 +48,11 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private currentState: SocketState = "idle";
   private stable = false;
   private probe = false;
+  /** The one timer that starts attempts; armed only by {@link follow}. */
   private retryTimer: TimerHandle | undefined;
   private connectTimer: TimerHandle | undefined;
   private stableTimer: TimerHandle | undefined;
   private nextAttemptAt: number | undefined;
-  /** The wait the policy asked for (before any hidden-tab slowdown or pause): when, and its event. */
-  private planned: { at: number; event: RetryEvent; slowed: boolean } | undefined;
   private currentDelayMs: number | undefined;
   private lastHint: RetryHint | undefined;
   private attempts = 0;
@@ -105,7 +106,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
         hide: () => this.hide(),
         wake: () => this.currentState === "open" && this.liveness?.checkNow(),
       });
-    if (this.options.autoConnect) queueMicrotask(() => this.currentState === "idle" && this.attempt());
+    if (this.options.autoConnect) queueMicrotask(() => this.currentState === "idle" && this.attempt(false));
   }
 
   /**
@@ -207,7 +208,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       connections: this.connections,
       currentDelayMs: this.currentDelayMs,
       nextAttemptAt: this.nextAttemptAt,
-      plannedAt: this.planned?.at,
+      plannedAt: this.planner.plannedAt,
       lastHint: this.lastHint,
       circuit: this.planner.circuit,
       queue: { messages: this.outbox.size, bytes: this.outbox.bytes },
@@ -220,28 +221,21 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     return this.currentState === "closed";
   }
 
-  private attempt(overrideSignals = false): void {
-    this.clearRetry();
-    if (this.signals?.paused && !overrideSignals) {
-      this.setState("paused");
-      return;
-    }
-    const admission = this.planner.beforeAttempt(this.clock.now());
-    this.syncCircuit();
-    if (this.closed) return;
-    if (admission.kind === "wait") {
-      // Woken a hair early by a platform timer while the breaker is still open: re-arm without a second
-      // `retry` event for the same open period.
-      const silent = this.currentState === "circuit-open";
-      const event: RetryEvent = {
-        attempt: this.planner.failures,
-        delayMs: admission.delayMs,
-        cause: "circuit",
-      };
-      this.scheduleRetry(event, silent);
-      return;
-    }
-    this.probe = admission.probe;
+  /** The page as the planner sees it. */
+  private get page(): PageState {
+    const signals = this.signals;
+    return signals === undefined ? PAGE_ACTIVE : { paused: signals.paused, slowdown: signals.slowdown };
+  }
+
+  /** The timer fired or the app asked (`override`: once, from a pause): the planner decides. */
+  private attempt(override: boolean): void {
+    this.clearTimer("retryTimer");
+    this.follow(this.planner.next(this.clock.now(), this.page, override));
+  }
+
+  /** Starts a connection attempt (the planner said connect). */
+  private open(probe: boolean): void {
+    this.probe = probe;
     this.stable = false;
     this.attempts++;
     this.setState("connecting");
@@ -253,8 +247,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       open: () => this.fromTransport(id, this.handleOpen),
       message: (data: unknown) => this.fromTransport(id, this.handleMessage, data),
       close: (info: CloseInfo) => this.fromTransport(id, this.handleClose, info),
+      budget: (payload: unknown) => this.fromTransport(id, this.handleBudget, readBudget(payload)),
       now: () => this.clock.now(),
-      maxHintMs: this.options.planner.maxDelayMs,
     };
     let connection: Connection;
     this.insideConnect = true;
@@ -319,10 +313,20 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
 
   private handleMessage(data: unknown): void {
     if (this.liveness?.inbound(data)) return;
+    if (isBudgetFrame(data)) {
+      this.handleBudget(readBudgetFrame(data));
+      return;
+    }
     if (this.options.stableOnFirstMessage && !this.stable) this.markStable();
     const delivery = this.options.delivery?.inbound(data);
     if (typeof delivery === "string") this.emit("error", new TransportError(delivery));
     else if (!delivery) this.emit("message", data);
+  }
+
+  /** The server announced its reconnect budget (WebSocket first frame, Socket.IO event). */
+  private handleBudget({ budget, problem }: BudgetReading): void {
+    if (budget !== undefined) this.planner.onBudget(this.clock.now(), this.random, budget);
+    if (problem !== undefined) this.emit("error", new HintError(problem));
   }
 
   /**
@@ -349,82 +353,52 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       this.stop();
       return;
     }
-    const now = this.clock.now();
-    this.follow(
-      wasStable
-        ? this.planner.onDrop(now, this.random, hint)
-        : this.planner.onFailure(now, this.random, hint),
-    );
+    const decision = this.planner.ended(this.clock.now(), this.random, wasStable, this.page, hint);
+    if (decision.kind === "wait" && decision.problem !== undefined) {
+      this.emit("error", new HintError(decision.problem));
+      if (this.closed) return;
+    }
+    this.follow(decision);
   }
 
-  private follow(decision: RetryDecision): void {
+  /** The one arming path: acts on the planner's decision. */
+  private follow(decision: Decision): void {
     this.syncCircuit();
     if (this.closed) return;
-    if (decision.kind === "stop") {
-      this.emit("error", new RetriesExhaustedError(decision.attempt));
-      this.stop();
-      return;
-    }
-    const { attempt, delayMs, cause, hint } = decision;
-    this.scheduleRetry(hint === undefined ? { attempt, delayMs, cause } : { attempt, delayMs, cause, hint });
-  }
-
-  private scheduleRetry(event: RetryEvent, silent = false): void {
-    if (this.closed) return;
-    const now = this.clock.now();
-    const slowdown = this.signals?.slowdown ?? 1;
-    this.planned = { at: now + event.delayMs, event, slowed: slowdown > 1 };
-    if (this.signals?.paused) {
-      this.setState("paused");
-      return;
-    }
-    const delayMs = Math.min(event.delayMs * slowdown, this.options.planner.maxDelayMs);
-    this.arm(delayMs);
-    this.setState(this.planner.circuit === "open" ? "circuit-open" : "waiting");
-    if (!silent && !this.closed) this.emit("retry", { ...event, delayMs });
-  }
-
-  private arm(delayMs: number): void {
-    this.clearTimer("retryTimer");
-    this.currentDelayMs = delayMs;
-    this.nextAttemptAt = this.clock.now() + delayMs;
-    this.retryTimer = this.clock.setTimeout(() => {
-      this.retryTimer = undefined;
-      this.attempt();
-    }, delayMs);
-  }
-
-  /**
-   * Offline, hidden or frozen pauses a pending wait; the way back is one attempt no sooner than the policy
-   * asked and after a random share of `resumeJitterMs` (so every tab regaining the network does not
-   * reconnect in the same instant). A wait slowed while hidden is shortened the same way once visible.
-   */
-  private signalsChanged(): void {
-    const signals = this.signals;
-    const state = this.currentState;
-    if (signals === undefined || (state !== "waiting" && state !== "circuit-open" && state !== "paused"))
-      return;
-    if (signals.paused) {
-      if (state !== "paused") {
-        // The policy's moment stays planned: the resume is measured against it.
-        this.clearRetry(true);
+    switch (decision.kind) {
+      case "connect":
+        this.open(decision.probe);
+        return;
+      case "pause":
+        this.clearRetry();
         this.setState("paused");
+        return;
+      case "stop":
+        this.emit("error", new RetriesExhaustedError(decision.attempt));
+        this.stop();
+        return;
+      case "wait": {
+        this.clearTimer("retryTimer");
+        const { delayMs, retry } = decision;
+        this.currentDelayMs = delayMs;
+        this.nextAttemptAt = this.clock.now() + delayMs;
+        this.retryTimer = this.clock.setTimeout(() => {
+          this.retryTimer = undefined;
+          this.attempt(false);
+        }, delayMs);
+        this.setState(decision.circuitOpen ? "circuit-open" : "waiting");
+        if (retry !== undefined && !this.closed) this.emit("retry", retry);
       }
-      return;
     }
-    const planned = this.planned;
-    if (state !== "paused" && !(planned?.slowed && signals.slowdown === 1)) return;
-    const now = this.clock.now();
-    const jitterMs = this.random() * signals.options.resumeJitterMs;
-    const { slowdown } = signals;
-    const waitMs = Math.max((planned?.at ?? now) - now, jitterMs);
-    const delayMs = Math.min(waitMs * slowdown, this.options.planner.maxDelayMs);
-    const attempt = Math.max(1, this.planner.failures);
-    const event = planned?.event ?? { attempt, delayMs, cause: "backoff" as const };
-    this.planned = { at: now + waitMs, event, slowed: slowdown > 1 };
-    this.arm(delayMs);
-    this.setState(this.planner.circuit === "open" ? "circuit-open" : "waiting");
-    if (!this.closed) this.emit("retry", { ...event, delayMs });
+  }
+
+  /** Offline, hidden or frozen pauses a pending wait; coming back is the planner's decision. */
+  private signalsChanged(): void {
+    const state = this.currentState;
+    if (this.signals === undefined || (state !== "waiting" && state !== "circuit-open" && state !== "paused"))
+      return;
+    const decision = this.planner.pageChanged(this.clock.now(), this.random, this.page, state === "paused");
+    if (decision !== undefined) this.follow(decision);
   }
 
   /** `pagehide`: let go of the connection (a page with an open socket cannot enter the bfcache). */
@@ -438,9 +412,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.teardownConnection();
     if (state === "open") this.emit("close", { kind: "client", wasStable });
     if (this.closed) return;
-    const event: RetryEvent = { attempt: Math.max(1, this.planner.failures), delayMs: 0, cause: "backoff" };
-    this.planned = { at: this.clock.now(), event, slowed: false };
-    this.setState("paused");
+    this.follow(this.planner.hidden(this.clock.now()));
   }
 
   private markStable(): void {
@@ -475,9 +447,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     this.outbox.requeueUnacked();
   }
 
-  private clearRetry(keepPlan = false): void {
+  private clearRetry(): void {
     this.clearTimer("retryTimer");
-    if (!keepPlan) this.planned = undefined;
     this.currentDelayMs = undefined;
     this.nextAttemptAt = undefined;
   }

@@ -102,6 +102,58 @@ export function decorrelatedJitter(options?: BackoffOptions): BackoffStrategy {
   };
 }
 
+/** Options of {@link waveJitter}. */
+export interface WaveJitterOptions extends BackoffOptions {
+  /** Attempts drawn as compact waves (×2 each, ±50 %) before the spreading phase. Default 4. */
+  compactAttempts?: number;
+}
+
+/**
+ * Wave jitter (the default): compact waves first, then a floor that grows with the attempt.
+ * - Attempts 1 … `compactAttempts`: base × 2^(attempt−1) × a uniform factor in [0.5, 1.5] — socket.io-client's
+ *   own shape, so a storm a server copes with comes back as fast as socket.io-client's (median first retry
+ *   = base = 1 s: a lone client is back within about a second).
+ * - Then uniform in [previous, 3 × previous]: the floor grows with every attempt and the spread widens ×3, so
+ *   a big herd thins out below what a refusing server can absorb instead of parking on a short cap (the
+ *   incident's failure: socket.io-client's 5 s cap never recovers a 100k mass drop).
+ * - The cap bounds the range, never the sample: at the cap the draw is uniform in [cap / 2, cap].
+ * Chosen with the storm lab (`npm run bench:storm -- --sweep`, see docs/planner.md) over decorrelated jitter,
+ * equal and full jitter and socket.io-client's formula with a 120 s cap: the only one of them within 1.1 ×
+ * socket.io-client's T99 in small-storm and quick-restart that also keeps mass-drop under 2.3 × N/C.
+ * @see https://github.com/socketio/socket.io-client/blob/main/lib/contrib/backo2.ts (the compact waves)
+ */
+export function waveJitter(options?: WaveJitterOptions): BackoffStrategy {
+  const { baseMs, capMs } = resolve(
+    { baseMs: options?.baseMs ?? WAVE_BASE_MS, capMs: options?.capMs ?? DEFAULT_CAP_MS },
+    "waveJitter",
+  );
+  const compact = options?.compactAttempts ?? 4;
+  if (!Number.isInteger(compact) || compact < 1 || compact > 30) {
+    throw new RangeError(`waveJitter: compactAttempts must be an integer in [1, 30]; got ${String(compact)}`);
+  }
+  return {
+    name: "wave-jitter",
+    minMs: Math.min(baseMs / 2, capMs / 2),
+    capMs,
+    next({ attempt, previousDelayMs, random }) {
+      const u = uniformDraw(random);
+      if (!(attempt > compact)) {
+        const e = exponential(baseMs, capMs, attempt);
+        const low = Math.min(e / 2, capMs / 2);
+        return low + u * (Math.min(capMs, 1.5 * e) - low);
+      }
+      const previous =
+        Number.isFinite(previousDelayMs) && previousDelayMs > baseMs ? previousDelayMs : baseMs;
+      const upper = Math.min(capMs, previous * 3);
+      const lower = Math.min(previous, capMs / 2);
+      return lower + u * (upper - lower);
+    },
+  };
+}
+
+/** Base of {@link waveJitter}: socket.io-client's `reconnectionDelay`. */
+export const WAVE_BASE_MS = 1000;
+
 /**
  * Full jitter: uniform in [0, min(cap, base × 2^(attempt−1))]. Lowest total work in Brooker's simulation,
  * but a retry may come almost at once.

@@ -36,6 +36,8 @@ export interface HintReading {
 
 /** Default ceiling on what a server may ask: 10 minutes. A hostile server must not park clients for a year. */
 export const DEFAULT_MAX_HINT_MS = 10 * 60_000;
+/** The ceiling transports read hints with: none — they hand hints over as sent; the planner bounds them. */
+export const NO_CEILING = Number.POSITIVE_INFINITY;
 /** Close code 1012, Service Restart. */
 export const CLOSE_SERVICE_RESTART = 1012;
 /** Close code 1013, Try Again Later. */

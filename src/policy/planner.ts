@@ -1,12 +1,16 @@
 /**
- * The reconnect planner: the one policy every reconnect path goes through. It combines the backoff
- * strategy, server hints, the circuit breaker and flap damping into one decision — connect now, wait N ms
- * (and why), or stop. Pure: time comes in as `nowMs`, randomness as a {@link Random}, no timers.
+ * The reconnect planner: the one owner of every "when". It combines the backoff strategy, server hints, the
+ * connect-time budget, the circuit breaker, flap damping and the page's state (paused, slowed while hidden)
+ * into one decision — connect now, wait N ms (and why), pause, or stop — and keeps the moment the policy
+ * asked for, so a pause can end no sooner than that. The ceiling (`maxDelayMs`) is applied here and only
+ * here: transports hand over hints as the server sent them. Pure: time comes in as `nowMs`, randomness as a
+ * {@link Random}, no timers.
  *
  * The same class drives {@link ResilientSocket} and every simulated client of the storm lab.
  */
 import type { Random } from "../env.js";
-import type { BackoffStrategy } from "./backoff.js";
+import type { BudgetPayload } from "../protocol/budget.js";
+import { budgetWait, type HeldBudget, holdBudget, MAX_BUDGET_ATTEMPTS } from "./budget.js";
 import {
   type BreakerState,
   CircuitBreaker,
@@ -14,26 +18,16 @@ import {
   type CircuitState,
 } from "./circuit-breaker.js";
 import type { RetryHint } from "./hints.js";
+import { DEFAULT_RESUME_JITTER_MS, type PlannerOptions } from "./planner-options.js";
+
+export type { PlannerOptions } from "./planner-options.js";
+export type { CircuitBreakerOptions };
 
 /** Share of the ceiling that a hint cut to the ceiling is spread over (so such clients stay apart there too). */
 export const CEILING_SPREAD = 0.25;
 
-/** Why a wait is as long as it is. */
-export type RetryCause = "backoff" | "hint" | "circuit";
-
-/** Resolved planner options (see `ResilientSocketOptions` for the documented user-facing forms). */
-export interface PlannerOptions {
-  readonly backoff: BackoffStrategy;
-  /** Breaker options, or `false` for no breaker. */
-  readonly circuitBreaker: CircuitBreakerOptions | false;
-  /** No wait is ever longer than this (ms), whatever a server or the breaker asks. */
-  readonly maxDelayMs: number;
-  /** Consecutive failed attempts after which the planner says stop. `Infinity` never stops. */
-  readonly maxAttempts: number;
-  /** Share of a hint's delay used as its spread when the server gave none (so plain `Retry-After: 5` does not
-   * bring every client back in the same millisecond). */
-  readonly hintSpreadRatio: number;
-}
+/** Why a wait is as long as it is: the client's backoff, a server hint, the connect-time budget, the breaker. */
+export type RetryCause = "backoff" | "hint" | "budget" | "circuit";
 
 /** Permission to attempt a connection now, or how long to wait first. */
 export type AttemptDecision =
@@ -51,8 +45,44 @@ export type RetryDecision =
       readonly hint?: RetryHint;
       /** The backoff's own share of the decision, for stats and the storm lab. */
       readonly backoffMs: number;
+      /** Set when the hint asked for more than the ceiling and was cut to it (for an `error` event). */
+      readonly problem?: string;
     }
   | { readonly kind: "stop"; readonly attempt: number; readonly reason: "max-attempts" };
+
+/** The page as the planner needs it: may an attempt start now, and the factor on a wait that starts now. */
+export interface PageState {
+  readonly paused: boolean;
+  readonly slowdown: number;
+}
+
+/** A page that is always there (Node, no signals). */
+export const PAGE_ACTIVE: PageState = Object.freeze({ paused: false, slowdown: 1 });
+
+/** A wait as announced in a `retry` event. */
+export interface PlannedRetry {
+  readonly attempt: number;
+  readonly delayMs: number;
+  readonly cause: RetryCause;
+  readonly hint?: RetryHint;
+}
+
+/** The one decision the socket acts on: its single timer is armed from `wait`, and from nowhere else. */
+export type Decision =
+  | { readonly kind: "connect"; readonly probe: boolean }
+  | {
+      readonly kind: "wait";
+      /** Arm the timer for this long (ms): the policy's wait, slowed while hidden, within the ceiling. */
+      readonly delayMs: number;
+      /** The `retry` event to emit; undefined when the wait only re-arms one already announced. */
+      readonly retry: PlannedRetry | undefined;
+      /** The breaker is open (the socket's state is `circuit-open` rather than `waiting`). */
+      readonly circuitOpen: boolean;
+      /** A hint cut to the ceiling, for an `error` event. */
+      readonly problem?: string;
+    }
+  | { readonly kind: "pause" }
+  | { readonly kind: "stop"; readonly attempt: number };
 
 /** Serialisable planner state. */
 export interface PlannerState {
@@ -61,11 +91,18 @@ export interface PlannerState {
   readonly breaker: BreakerState | null;
 }
 
+/** The one owner of every "when" of one client: see the module comment and docs/planner.md. */
 export class ReconnectPlanner {
   readonly options: PlannerOptions;
   private attempt: number;
   private previousDelayMs: number;
   private readonly breaker: CircuitBreaker | undefined;
+  /** The moment the policy asked for (before any slowdown or pause), and its event. */
+  private planned: { at: number; event: PlannedRetry; slowed: boolean } | undefined;
+  /** The last decision was a wait while the breaker was open (a re-arm then announces nothing new). */
+  private waitingOnOpenBreaker = false;
+  private budget: HeldBudget | undefined;
+  private budgetAttempts = 0;
 
   constructor(options: PlannerOptions, state?: PlannerState) {
     this.options = options;
@@ -94,6 +131,26 @@ export class ReconnectPlanner {
     return this.breaker?.reopensAt;
   }
 
+  /** The moment the policy asked for (clock ms), before any hidden-tab slowdown or pause. */
+  get plannedAt(): number | undefined {
+    return this.planned?.at;
+  }
+
+  /** The budget's window while one holds at `nowMs` (for stats), else undefined. */
+  budgetWindowMs(nowMs: number): number | undefined {
+    const budget = this.budget;
+    return budget !== undefined && nowMs <= budget.validUntil ? budget.windowMs : undefined;
+  }
+
+  /**
+   * The server announced a budget (its first message after connect): from now on, an unannounced loss is
+   * retried once per window at this client's own random phase, until the budget expires. A later budget
+   * replaces it; a hint, whenever one comes, wins over it.
+   */
+  onBudget(nowMs: number, random: Random, budget: BudgetPayload): void {
+    this.budget = holdBudget(budget, nowMs, random(), this.options.maxDelayMs);
+  }
+
   /** May an attempt start now? Asks the breaker (an open breaker allows nothing until its probe time). */
   beforeAttempt(nowMs: number): AttemptDecision {
     if (this.breaker === undefined) return { kind: "connect", probe: false };
@@ -105,11 +162,13 @@ export class ReconnectPlanner {
 
   /**
    * An attempt failed: refused, timed out, errored, or opened but dropped before it became stable (flap
-   * damping: an open alone is not a success). Counts toward the breaker and grows the backoff.
+   * damping: an open alone is not a success). Counts toward the breaker and grows the backoff — unless a
+   * budget paces it, which already holds the client to one attempt per window.
    */
   onFailure(nowMs: number, random: Random, hint?: RetryHint): RetryDecision {
     this.attempt += 1;
-    this.breaker?.recordFailure(nowMs, random());
+    if (hint !== undefined || this.budgetPaces(nowMs) === undefined)
+      this.breaker?.recordFailure(nowMs, random());
     if (this.attempt >= this.options.maxAttempts) {
       return { kind: "stop", attempt: this.attempt, reason: "max-attempts" };
     }
@@ -133,6 +192,7 @@ export class ReconnectPlanner {
   onStable(nowMs: number): void {
     this.attempt = 0;
     this.previousDelayMs = 0;
+    this.budgetAttempts = 0;
     this.breaker?.recordSuccess(nowMs);
   }
 
@@ -149,15 +209,108 @@ export class ReconnectPlanner {
   reset(): void {
     this.attempt = 0;
     this.previousDelayMs = 0;
+    this.planned = undefined;
+    this.budgetAttempts = 0;
     this.breaker?.reset();
   }
 
+  /** The serialisable state (attempts, last backoff, breaker), for restoring a planner elsewhere. */
   snapshot(): PlannerState {
     return {
       attempt: this.attempt,
       previousDelayMs: this.previousDelayMs,
       breaker: this.breaker?.snapshot() ?? null,
     };
+  }
+
+  // ---- The socket's side: one decision per event, the page's state included. ----
+
+  /**
+   * The retry timer fired, or the app asked for an attempt (`override`: from a pause, once, still through the
+   * breaker): connect, wait for the breaker, or pause while the page forbids attempts.
+   */
+  next(nowMs: number, page: PageState, override = false): Decision {
+    this.planned = undefined;
+    if (page.paused && !override) return this.pause();
+    const admission = this.beforeAttempt(nowMs);
+    if (admission.kind === "connect") {
+      this.waitingOnOpenBreaker = false;
+      return admission;
+    }
+    // Woken a hair early by a platform timer while the breaker is still open: re-arm without a second
+    // `retry` event for the same open period.
+    const silent = this.waitingOnOpenBreaker;
+    const event: PlannedRetry = { attempt: this.attempt, delayMs: admission.delayMs, cause: "circuit" };
+    return this.plan(nowMs, event, page, silent);
+  }
+
+  /** An attempt or connection ended (`wasStable`: a drop, else a failure): the next wait, or stop. */
+  ended(nowMs: number, random: Random, wasStable: boolean, page: PageState, hint?: RetryHint): Decision {
+    const decision = wasStable ? this.onDrop(nowMs, random, hint) : this.onFailure(nowMs, random, hint);
+    if (decision.kind === "stop") {
+      this.planned = undefined;
+      this.waitingOnOpenBreaker = false;
+      return { kind: "stop", attempt: decision.attempt };
+    }
+    const { attempt, delayMs, cause, problem } = decision;
+    const event: PlannedRetry =
+      decision.hint === undefined
+        ? { attempt, delayMs, cause }
+        : { attempt, delayMs, cause, hint: decision.hint };
+    const step = this.plan(nowMs, event, page, false);
+    return problem !== undefined && step.kind === "wait" ? { ...step, problem } : step;
+  }
+
+  /**
+   * The page changed (offline/online, hidden/visible, pagehide/pageshow) while the socket waits or is paused
+   * (`paused`: the socket's state is `paused`). Pausing keeps the policy's moment; the way back is one
+   * attempt no sooner than that and after a random share of `resumeJitterMs` (so every tab regaining the
+   * network does not reconnect in the same instant). A wait slowed while hidden is shortened the same way once
+   * visible. Undefined: nothing changes.
+   */
+  pageChanged(nowMs: number, random: Random, page: PageState, paused: boolean): Decision | undefined {
+    if (page.paused) return paused ? undefined : this.pause();
+    const planned = this.planned;
+    if (!paused && !(planned?.slowed && page.slowdown === 1)) return undefined;
+    const jitterMs = random() * (this.options.resumeJitterMs ?? DEFAULT_RESUME_JITTER_MS);
+    const waitMs = Math.max((planned?.at ?? nowMs) - nowMs, jitterMs);
+    const delayMs = Math.min(waitMs * page.slowdown, this.options.maxDelayMs);
+    const attempt = Math.max(1, this.attempt);
+    const event = planned?.event ?? { attempt, delayMs, cause: "backoff" as const };
+    this.planned = { at: nowMs + waitMs, event, slowed: page.slowdown > 1 };
+    return this.waitStep(delayMs, { ...event, delayMs });
+  }
+
+  /** The page was hidden for the back/forward cache: pause, with the way back due at once (plus jitter). */
+  hidden(nowMs: number): Decision {
+    const event: PlannedRetry = { attempt: Math.max(1, this.attempt), delayMs: 0, cause: "backoff" };
+    this.planned = { at: nowMs, event, slowed: false };
+    return this.pause();
+  }
+
+  private pause(): Decision {
+    this.waitingOnOpenBreaker = false;
+    return { kind: "pause" };
+  }
+
+  private plan(nowMs: number, event: PlannedRetry, page: PageState, silent: boolean): Decision {
+    this.planned = { at: nowMs + event.delayMs, event, slowed: page.slowdown > 1 };
+    if (page.paused) return this.pause();
+    const delayMs = Math.min(event.delayMs * page.slowdown, this.options.maxDelayMs);
+    return this.waitStep(delayMs, silent ? undefined : { ...event, delayMs });
+  }
+
+  private waitStep(delayMs: number, retry: PlannedRetry | undefined): Decision {
+    const circuitOpen = this.circuit === "open";
+    this.waitingOnOpenBreaker = circuitOpen;
+    return { kind: "wait", delayMs, retry, circuitOpen };
+  }
+
+  /** The wait to the next budget slot, when a budget holds now and has attempts left; else undefined. */
+  private budgetPaces(nowMs: number): number | undefined {
+    const budget = this.budget;
+    if (budget === undefined || this.budgetAttempts >= MAX_BUDGET_ATTEMPTS) return undefined;
+    return budgetWait(budget, nowMs);
   }
 
   private decide(nowMs: number, random: Random, hint: RetryHint | undefined): RetryDecision {
@@ -170,17 +323,34 @@ export class ReconnectPlanner {
     this.previousDelayMs = backoffMs;
     let delayMs = backoffMs;
     let cause: RetryCause = "backoff";
+    let problem: string | undefined;
+    let bounded = hint;
     if (hint !== undefined) {
-      const spread = hint.spreadMs ?? hint.delayMs * hintSpreadRatio;
+      // The one place a hint meets the ceiling: transports hand hints over as the server sent them.
+      if (hint.delayMs > maxDelayMs) {
+        problem = `${hint.source} hint of ${hint.delayMs} ms cut to the ${maxDelayMs} ms ceiling`;
+        bounded = { ...hint, delayMs: maxDelayMs, spreadMs: hint.spreadMs === undefined ? undefined : 0 };
+      }
+      const h = bounded as RetryHint;
+      const spread = h.spreadMs ?? h.delayMs * hintSpreadRatio;
       // At least the hint, spread over its window, cut at the ceiling. A hint that was itself cut to the
       // ceiling is spread over the ceiling's last quarter instead: clamping it would put every client that
       // was asked for "too long" on the same instant.
-      const start = hint.delayMs < maxDelayMs ? hint.delayMs : maxDelayMs * (1 - CEILING_SPREAD);
-      const end = Math.min(hint.delayMs + spread, maxDelayMs);
+      const start = h.delayMs < maxDelayMs ? h.delayMs : maxDelayMs * (1 - CEILING_SPREAD);
+      const end = Math.min(h.delayMs + spread, maxDelayMs);
       const hinted = start + random() * (end - start);
       if (hinted > delayMs) {
         delayMs = hinted;
         cause = "hint";
+      }
+    } else {
+      // No word from the server: a budget it announced at connect time paces the way back instead of the
+      // backoff — once per window, at this client's own phase, reachable whenever the server returns.
+      const paced = this.budgetPaces(nowMs);
+      if (paced !== undefined) {
+        this.budgetAttempts++;
+        delayMs = paced;
+        cause = "budget";
       }
     }
     const reopensAt = this.breaker?.state === "open" ? this.breaker.reopensAt : undefined;
@@ -189,8 +359,8 @@ export class ReconnectPlanner {
       cause = "circuit";
     }
     delayMs = Math.min(maxDelayMs, Math.max(0, delayMs));
-    return hint === undefined
-      ? { kind: "wait", attempt: this.attempt, delayMs, cause, backoffMs }
-      : { kind: "wait", attempt: this.attempt, delayMs, cause, hint, backoffMs };
+    const wait = { kind: "wait" as const, attempt: this.attempt, delayMs, cause, backoffMs };
+    const withHint = bounded === undefined ? wait : { ...wait, hint: bounded };
+    return problem === undefined ? withHint : { ...withHint, problem };
   }
 }

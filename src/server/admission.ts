@@ -192,16 +192,19 @@ export class AdmissionController {
    * waiting get about a K-th each. A key whose own slots reach the booking horizon is refused with
    * `cheap: true` and books nothing. Without a key every arrival is decided on the shared bucket alone (the
    * storm simulator's model).
+   *
+   * `cost`: the tokens this attempt takes when admitted (default 1, a login; a cheap resume less — see
+   * `attemptCost` in `./budget.ts`).
    */
-  decide(nowMs: number, key?: string): AdmissionDecision {
-    if (key === undefined) return this.decideShared(nowMs);
+  decide(nowMs: number, key?: string, cost = 1): AdmissionDecision {
+    if (key === undefined) return this.decideShared(nowMs, cost);
     const record = this.keys.get(key, nowMs);
-    const decision = this.decideKeyed(record, nowMs);
+    const decision = this.decideKeyed(record, nowMs, cost);
     this.keys.release(key, record, nowMs);
     return decision;
   }
 
-  private decideKeyed(record: KeyRecord, nowMs: number): AdmissionDecision {
+  private decideKeyed(record: KeyRecord, nowMs: number, cost: number): AdmissionDecision {
     const { ratePerSecond, keyBurst, burst } = this.options;
     const spacingMs = (Math.max(1, this.keys.size) * 1000) / ratePerSecond;
     if (record.slots > 0 && nowMs < record.firstAtMs - EARLY_TOLERANCE_MS) {
@@ -217,7 +220,7 @@ export class AdmissionController {
       return this.bookOnKey(record, nowMs, atMs);
     }
     record.paceAtMs = Math.max(record.paceAtMs, nowMs) + spacingMs;
-    const decision = this.decideShared(nowMs);
+    const decision = this.decideShared(nowMs, cost);
     if (decision.admit) return decision;
     if (!this.booked) return decision;
     const { retryAfterMs, spreadMs = 0 } = decision.hint;
@@ -252,11 +255,11 @@ export class AdmissionController {
     return { admit: false, hint: { retryAfterMs, spreadMs: windowMs } };
   }
 
-  private decideShared(nowMs: number): AdmissionDecision {
+  private decideShared(nowMs: number, cost: number): AdmissionDecision {
     this.booked = false;
     this.refill(nowMs);
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    if (this.tokens >= cost) {
+      this.tokens -= cost;
       this.admitted++;
       return { admit: true };
     }

@@ -14,6 +14,14 @@ export {
 } from "./admission.js";
 export { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 export {
+  type AttemptKind,
+  attemptCost,
+  DEFAULT_RESUME_COST,
+  type ReconnectBudget,
+  type ReconnectBudgetOptions,
+  reconnectBudget,
+} from "./budget.js";
+export {
   type DedupeReceiver,
   type DedupeResult,
   type DedupeStore,

@@ -7,7 +7,14 @@
  * `ResilientSocket`): one Socket.IO integration, not two.
  */
 import type { Socket } from "socket.io-client";
-import { DRAIN_EVENT, type HintReading, readDrainHint, readRefusalHint } from "../policy/hints.js";
+import {
+  DRAIN_EVENT,
+  type HintReading,
+  NO_CEILING,
+  readDrainHint,
+  readRefusalHint,
+} from "../policy/hints.js";
+import { BUDGET_EVENT } from "../protocol/budget.js";
 import type { CloseInfo, Connection, ConnectionHandlers, TransportContext } from "../transports/types.js";
 
 /** The members of socket.io-client's Socket (4.7+) this module reaches; all are internal there. */
@@ -35,6 +42,8 @@ export interface SocketLink {
   wanted: boolean;
   /** Receives the payload of a drain notice (hidden from the app's listeners). */
   drain: ((payload: unknown) => void) | undefined;
+  /** Receives the payload of the server's reconnect budget (hidden from the app's listeners). */
+  budget: ((payload: unknown) => void) | undefined;
 }
 
 const links = new WeakMap<Socket, SocketLink>();
@@ -65,7 +74,7 @@ export function proto(socket: Socket): SocketMethods {
 export function linkOf(socket: Socket): SocketLink {
   let link = links.get(socket);
   if (link !== undefined) return link;
-  const made: SocketLink = { wanted: false, drain: undefined };
+  const made: SocketLink = { wanted: false, drain: undefined, budget: undefined };
   link = made;
   links.set(socket, made);
   const inner = socket as unknown as SocketInternals;
@@ -76,14 +85,15 @@ export function linkOf(socket: Socket): SocketLink {
     if (made.wanted) base.onopen.call(this);
   };
   inner.emitEvent = function (this: SocketInternals, args: unknown[]) {
-    if (args[0] !== DRAIN_EVENT) {
+    if (args[0] !== DRAIN_EVENT && args[0] !== BUDGET_EVENT) {
       base.emitEvent.call(this, args);
       return;
     }
     // With connection-state recovery the server appends its offset: keep it, or the notice is replayed.
     const last = args[args.length - 1];
     if (this._pid !== undefined && args.length > 2 && typeof last === "string") this._lastOffset = last;
-    made.drain?.(args[1]);
+    if (args[0] === DRAIN_EVENT) made.drain?.(args[1]);
+    else made.budget?.(args[1]);
   };
   return made;
 }
@@ -103,10 +113,11 @@ function disconnectInfo(reason: string, description: unknown, drain: HintReading
 }
 
 /** Reads a `connect_error`: a middleware refusal (with or without `err.data`) or a transport failure. */
-function connectErrorInfo(socket: Socket, error: Error & { data?: unknown }, maxHintMs: number): CloseInfo {
+function connectErrorInfo(socket: Socket, error: Error & { data?: unknown }): CloseInfo {
   // Any data at all is an attempted hint (usable or BAD_HINT, never final); only a refusal without data is
   // an auth refusal. close-outcome.ts decides what each reading means.
-  const hint = readRefusalHint(error?.data, maxHintMs);
+  // Read without a ceiling: the planner applies maxDelayMs, once.
+  const hint = readRefusalHint(error?.data, NO_CEILING);
   // socket.io-client marks a socket inactive when the server's middleware refused it (a CONNECT_ERROR
   // packet); transport failures leave it active.
   const refused = !socket.active;
@@ -124,7 +135,7 @@ function connectErrorInfo(socket: Socket, error: Error & { data?: unknown }, max
 export function openAttempt(
   socket: Socket,
   handlers: ConnectionHandlers,
-  context: TransportContext,
+  _context: TransportContext,
   event = "",
 ): Connection {
   const link = linkOf(socket);
@@ -135,8 +146,7 @@ export function openAttempt(
     handlers.open();
   };
   const onMessage = (data: unknown) => handlers.message(data);
-  const onConnectError = (error: Error & { data?: unknown }) =>
-    finish(connectErrorInfo(socket, error, context.maxHintMs));
+  const onConnectError = (error: Error & { data?: unknown }) => finish(connectErrorInfo(socket, error));
   const onDisconnect = (reason: string, description?: unknown) =>
     finish(disconnectInfo(reason, description, drain));
   /** Detaches this attempt's listeners; true the first time only. */
@@ -145,6 +155,7 @@ export function openAttempt(
     done = true;
     link.wanted = false;
     link.drain = undefined;
+    link.budget = undefined;
     socket.off("connect", onConnect);
     socket.off("connect_error", onConnectError);
     socket.off("disconnect", onDisconnect);
@@ -155,8 +166,9 @@ export function openAttempt(
     if (release()) handlers.close(info);
   };
   link.drain = (payload) => {
-    drain = readDrainHint(payload, context.maxHintMs);
+    drain = readDrainHint(payload, NO_CEILING);
   };
+  link.budget = (payload) => handlers.budget?.(payload);
   socket.on("connect", onConnect);
   socket.on("connect_error", onConnectError);
   socket.on("disconnect", onDisconnect);

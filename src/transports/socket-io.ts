@@ -8,6 +8,7 @@
  */
 import { io as defaultIo, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { DRAIN_EVENT } from "../policy/hints.js";
+import { BUDGET_EVENT } from "../protocol/budget.js";
 import { openAttempt } from "../socket-io/attempt.js";
 import type { Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
 
@@ -40,7 +41,7 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
   }
   if (typeof io !== "function")
     throw new TypeError(`socketIoTransport: io must be a function; got ${typeof io}`);
-  if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT) {
+  if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT || event === BUDGET_EVENT) {
     throw new RangeError(`socketIoTransport: event must be a non-empty event name; got ${String(event)}`);
   }
   let socket: Socket | undefined;

@@ -32,14 +32,24 @@ export interface ConnectionHandlers {
   open(): void;
   message(data: unknown): void;
   close(info: CloseInfo): void;
+  /**
+   * The server announced its reconnect budget, as it sent it (`src/protocol/budget.ts`): transports whose
+   * protocol carries it apart from messages (the Socket.IO event) hand the payload over unread. Over a plain
+   * WebSocket the budget is a text frame the socket recognises among messages, so that transport never
+   * calls this.
+   */
+  budget?(payload: unknown): void;
 }
 
 /** What a transport needs from the client to read hints. */
 export interface TransportContext {
   /** Current time in ms (for `Retry-After` dates). */
   now(): number;
-  /** Ceiling for any hint (ms). */
-  readonly maxHintMs: number;
+  /**
+   * @deprecated No longer set: transports hand hints over as the server sent them (read, not bounded) and
+   * the planner applies the ceiling, once. Kept optional so transports written against it still compile.
+   */
+  readonly maxHintMs?: number;
 }
 
 /** One connection attempt / live connection. */

@@ -4,7 +4,7 @@
  * are read (`unexpected-response`); a browser cannot see them, which is why servers also send hints in band
  * (close 1012/1013 with a JSON reason).
  */
-import { type HintReading, readCloseHint, readRetryAfterHint } from "../policy/hints.js";
+import { type HintReading, NO_CEILING, readCloseHint, readRetryAfterHint } from "../policy/hints.js";
 import type { CloseInfo, Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
 
 /**
@@ -212,7 +212,7 @@ class WebSocketConnection implements Connection {
     const status = response.statusCode ?? 0;
     const header = response.headers?.["retry-after"];
     const value = Array.isArray(header) ? header[0] : header;
-    const hint = readRetryAfterHint(value, this.context.now(), status, this.context.maxHintMs);
+    const hint = readRetryAfterHint(value, this.context.now(), status, NO_CEILING);
     this.refusal = { status, hint };
     response.resume?.();
     this.node?.terminate();
@@ -222,7 +222,7 @@ class WebSocketConnection implements Connection {
     this.detach(true);
     if (this.done) return;
     this.done = true;
-    this.handlers.close(describeClose(event, this.isOpen, this.refusal, this.lastError, this.context));
+    this.handlers.close(describeClose(event, this.isOpen, this.refusal, this.lastError));
   }
 
   send(data: unknown): void {
@@ -266,7 +266,6 @@ function describeClose(
   opened: boolean,
   refusal: { status: number; hint?: HintReading } | undefined,
   error: unknown,
-  context: TransportContext,
 ): CloseInfo {
   if (refusal !== undefined) {
     const { status, hint } = refusal;
@@ -276,7 +275,7 @@ function describeClose(
   }
   const code = event.code;
   const reason = typeof event.reason === "string" ? event.reason : "";
-  const hint = readCloseHint(code, reason, context.maxHintMs);
+  const hint = readCloseHint(code, reason, NO_CEILING);
   const hinted = hint.hint !== undefined || hint.problem !== undefined;
   const kind = code === CLOSE_NORMAL ? "deliberate" : opened ? "closed" : "error";
   const info: CloseInfo = { kind, code, reason };

@@ -63,22 +63,23 @@ describe.each(transports)("in Chromium over $name", ({ name, create }) => {
   it("obeys the server's hint: no attempt before the moment it gave", async () => {
     await control(`/${name}/reset`);
     // Over Socket.IO the hint comes with a refused handshake; over ws with a close 1013 of an open socket.
-    if (name === "socket.io") await control("/socket.io/refuse-next?retryAfterMs=800&spreadMs=200");
+    // 1,600 ms: past the default backoff's first draw (at most 1.5 s), so the hint is what sets the wait.
+    if (name === "socket.io") await control("/socket.io/refuse-next?retryAfterMs=1600&spreadMs=200");
     const socket = new ResilientSocket({ transport: create() });
     track(socket);
     const hinted = new Promise<{ cause: string; delayMs: number }>((resolve) => socket.on("retry", resolve));
     if (name === "ws") {
       await waitFor("open", () => socket.state === "open");
-      await control("/ws/hint?retryAfterMs=800&spreadMs=200");
+      await control("/ws/hint?retryAfterMs=1600&spreadMs=200");
     }
     const retry = await hinted;
     expect(retry.cause).toBe("hint");
-    expect(retry.delayMs).toBeGreaterThanOrEqual(800);
+    expect(retry.delayMs).toBeGreaterThanOrEqual(1_600);
     await waitFor("open again", () => socket.state === "open");
     const log = await serverLog(name);
     const closedAt = log.closedAt ?? Number.NaN;
     const next = log.attempts.find((at) => at > closedAt) ?? Number.NaN;
     // Server-side moments only: the refusal or close, then the next attempt it saw.
-    expect(next - closedAt).toBeGreaterThanOrEqual(800 - 5);
+    expect(next - closedAt).toBeGreaterThanOrEqual(1_600 - 5);
   });
 });

@@ -64,7 +64,10 @@ describe("live storm bench", () => {
       expect(json.oursOverBaseline.attemptsSeen).toBeGreaterThan(0);
       expect(readFileSync(join(out, "results.md"), "utf8")).toContain("| attempts the server saw |");
       const svg = readFileSync(join(out, "chart.svg"), "utf8");
-      expect(svg.match(/<polyline/g)).toHaveLength(3);
+      // Per kind: connected clients, and attempts per second under the capacity line; a title and a caption.
+      expect(svg.match(/<polyline/g)).toHaveLength(6);
+      expect(svg).toContain("capacity C = 40 admits/s");
+      expect(svg).toContain("N/C = 1.0 s is the physical limit");
     },
     60_000,
   );

@@ -13,12 +13,6 @@ import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "..", "..");
 
-/**
- * Guides other branches are writing at the same time; the README names them as placeholders. A link to one
- * of them may point nowhere until that branch is merged — these four and no others.
- */
-const PENDING = new Set(["docs/planner.md"]);
-
 /** The documents whose links are checked. */
 function documents(): string[] {
   const guides = readdirSync(join(root, "docs"))
@@ -67,7 +61,6 @@ function brokenLinks(file: string, markdown: string, read: (path: string) => str
     const [pathPart = "", fragment] = target.split("#", 2);
     const path = pathPart === "" ? file : join(dirname(file), decodeURIComponent(pathPart));
     const name = relative(root, path).split("\\").join("/");
-    if (pathPart !== "" && PENDING.has(name) && read(path) === undefined && !existsSync(path)) continue;
     if (pathPart !== "" && !existsSync(path) && read(path) === undefined) {
       problems.push(`${target}: no file ${name}`);
       continue;
@@ -101,7 +94,6 @@ describe("documentation links", () => {
       "[missing file](nowhere.md) [missing heading](options.md#no-such-heading) [stray](#elsewhere)",
       "`[in code](not-checked.md)`",
       "```md\n[in a fence](not-checked-either.md)\n```",
-      "[pending](planner.md#anything)",
     ].join("\n");
     const read = (path: string) => (path === file ? markdown : readIfFile(path));
     expect(brokenLinks(file, markdown, read)).toEqual([
@@ -157,10 +149,6 @@ describe("the README as a front door", () => {
     expect(readme).toContain("npm install resilient-reconnect socket.io-client");
     expect(readme).toMatch(/^npm start\b/m);
     expect(readme).toMatch(/^npm test\b/m);
-  });
-
-  it("keeps a placeholder for each guide being written on another branch until it is linked", () => {
-    for (const pending of PENDING) expect(readme).toContain(pending);
   });
 });
 

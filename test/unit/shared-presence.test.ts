@@ -327,7 +327,8 @@ describe("SharedPresence", () => {
     const rostersBefore = heard.filter((m) => m.presence === "roster").length;
     net.of("browser")[0]?.drop();
     bob.set("emoji", "👋");
-    await run(1_000);
+    // The default backoff's first retry is drawn in [0.5, 1.5] s.
+    await run(1_500);
     expect(net.of("browser")).toHaveLength(2);
     expect(syncs()).toEqual([1, 1]);
     for (const t of [b, c]) {
