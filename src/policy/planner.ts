@@ -52,7 +52,9 @@ export type RetryDecision =
 
 /** The page as the planner needs it: may an attempt start now, and the factor on a wait that starts now. */
 export interface PageState {
+  /** No attempt may start (offline, a hidden page with `whenHidden: "pause"`, after `pagehide`). */
   readonly paused: boolean;
+  /** Factor applied to waits while the page is hidden (`whenHidden: "slow"`); 1 otherwise. */
   readonly slowdown: number;
 }
 
@@ -61,16 +63,26 @@ export const PAGE_ACTIVE: PageState = Object.freeze({ paused: false, slowdown: 1
 
 /** A wait as announced in a `retry` event. */
 export interface PlannedRetry {
+  /** The attempt this wait leads to (1 for the first retry after a drop). */
   readonly attempt: number;
+  /** The wait before it (ms), within `maxDelayMs`. */
   readonly delayMs: number;
+  /** What set the wait: `backoff`, `hint`, `budget` or `circuit`. */
   readonly cause: RetryCause;
+  /** The server's hint, when one set the wait. */
   readonly hint?: RetryHint;
 }
 
 /** The one decision the socket acts on: its single timer is armed from `wait`, and from nowhere else. */
 export type Decision =
-  | { readonly kind: "connect"; readonly probe: boolean }
   | {
+      /** Attempt now. */
+      readonly kind: "connect";
+      /** The attempt is the circuit breaker's half-open probe. */
+      readonly probe: boolean;
+    }
+  | {
+      /** Wait, then ask again. */
       readonly kind: "wait";
       /** Arm the timer for this long (ms): the policy's wait, slowed while hidden, within the ceiling. */
       readonly delayMs: number;
@@ -81,8 +93,16 @@ export type Decision =
       /** A hint cut to the ceiling, for an `error` event. */
       readonly problem?: string;
     }
-  | { readonly kind: "pause" }
-  | { readonly kind: "stop"; readonly attempt: number };
+  | {
+      /** Make no attempt until the page state changes. */
+      readonly kind: "pause";
+    }
+  | {
+      /** Stop retrying (`maxAttempts` reached). */
+      readonly kind: "stop";
+      /** The attempts made before stopping. */
+      readonly attempt: number;
+    };
 
 /** Serialisable planner state. */
 export interface PlannerState {

@@ -40,6 +40,7 @@ export interface BudgetPayload {
 
 /** A budget as a client holds it: bounded, with what was wrong with the input, if anything. */
 export interface BudgetReading {
+  /** The budget to follow, its window and validity bounded; absent when there is none to follow. */
   readonly budget?: BudgetPayload;
   /** Set when the input was malformed or bounded (for an `error` event). */
   readonly problem?: string;

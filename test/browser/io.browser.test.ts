@@ -54,8 +54,8 @@ describe("io() in Chromium", () => {
 
   it("obeys a refusal's hint: retry cause hint, no sooner than it said", async () => {
     await control("/socket.io/reset");
-    // Above the first backoff's whole range (at most 750 ms), so the hint is what decides the wait.
-    await control("/socket.io/refuse-next?retryAfterMs=800&spreadMs=200");
+    // Above the first backoff's whole range (waveJitter draws at most 1.5 s), so the hint decides the wait.
+    await control("/socket.io/refuse-next?retryAfterMs=1600&spreadMs=200");
     const { socket } = open();
     const closes: string[] = [];
     socket.on("connect_error", (e) => closes.push(`connect_error: ${e.message}`));
@@ -64,7 +64,7 @@ describe("io() in Chromium", () => {
       socket.resilience.on("retry", resolve),
     );
     expect([retry.cause, closes]).toEqual(["hint", ["connect_error: overloaded"]]);
-    expect(retry.delayMs).toBeGreaterThanOrEqual(800);
+    expect(retry.delayMs).toBeGreaterThanOrEqual(1600);
     await waitFor("connected", () => socket.connected);
   });
 
