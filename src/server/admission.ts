@@ -194,9 +194,17 @@ export class AdmissionController {
    * storm simulator's model).
    *
    * `cost`: the tokens this attempt takes when admitted (default 1, a login; a cheap resume less — see
-   * `attemptCost` in `./budget.ts`).
+   * `attemptCost` in `./budget.ts`), the third argument: pass `undefined` as `key` for the shared bucket alone.
+   * @throws RangeError when `cost` is not a number in (0, `burst`].
    */
   decide(nowMs: number, key?: string, cost = 1): AdmissionDecision {
+    // A cost <= 0 (or NaN) would mint tokens or never be charged, one over `burst` could never be admitted:
+    // both would silently break the rate the server promises. Checked before anything is booked.
+    if (typeof cost !== "number" || !(cost > 0 && cost <= this.options.burst)) {
+      throw new RangeError(
+        `admission: cost must be a number > 0 and <= burst (${this.options.burst}); got ${String(cost)}`,
+      );
+    }
     if (key === undefined) return this.decideShared(nowMs, cost);
     const record = this.keys.get(key, nowMs);
     const decision = this.decideKeyed(record, nowMs, cost);

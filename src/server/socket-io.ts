@@ -45,14 +45,26 @@ export interface SocketIoAdmissionOptions extends AdmissionOptions {
 }
 
 /**
+ * What a duplicate CONNECT is told: come back after its connection has been closed (see
+ * {@link DuplicateConnectError}).
+ */
+const DUPLICATE_HINT: HintPayload = { retryAfterMs: REFUSED_GRACE_MS, spreadMs: REFUSED_GRACE_MS };
+
+/**
  * The error a CONNECT gets when its connection already has a socket admitted (or being admitted) on the
- * same namespace: socket.io-client never sends one, so it is refused without spending anything.
+ * same namespace. It spends nothing. An honest client sends one after it gave up on a CONNECT still in the
+ * server's middleware (a governed `io()` attempt that timed out on a Manager another namespace keeps open):
+ * that earlier CONNECT becomes a socket the client no longer hears. So the refusal carries a hint (a refusal
+ * without data would read as final, stopping the client for good) and the connection is closed after a
+ * grace period, taking the stale socket with it; the client comes back on a fresh connection.
  */
 export class DuplicateConnectError extends Error {
   /** Stable error name. */
   override readonly name = "DuplicateConnectError";
-  /** Stable error code, also what the client sees as the refusal's message. */
+  /** Stable error code. */
   readonly code = "DUPLICATE_CONNECT";
+  /** When to come back, in the wire format (after the connection has been closed). */
+  readonly data: HintPayload = DUPLICATE_HINT;
 
   constructor(namespace: string) {
     super(`duplicate CONNECT for namespace ${namespace} on one connection`);
@@ -96,6 +108,8 @@ interface Decided {
   readonly refusal: HintPayload | undefined;
   /** Namespaces this admitted connection has a socket on (or is joining). */
   readonly namespaces: Set<string>;
+  /** A duplicate CONNECT came: the connection is being closed. */
+  closing?: boolean;
 }
 
 /** Marks `namespace` held by the connection until its socket disconnects (a client may leave and re-join). */
@@ -188,6 +202,13 @@ export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAd
     if (earlier !== undefined) {
       if (earlier.namespaces.has(namespace)) {
         next(new DuplicateConnectError(namespace));
+        // The namespace's earlier socket may be one the client abandoned (see DuplicateConnectError), or
+        // one a later middleware refused (it never disconnects, so it would hold the namespace for good):
+        // a fresh connection clears both. After a grace period, as for refusals, and once.
+        if (!earlier.closing && conn !== undefined) {
+          earlier.closing = true;
+          clock.setTimeout(() => conn.close?.(), REFUSED_GRACE_MS);
+        }
         return;
       }
       holdNamespace(earlier, namespace, view);
