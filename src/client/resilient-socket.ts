@@ -343,6 +343,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     if (wasOpen)
       this.emit("close", { code: info?.code, reason: info?.reason ?? error?.message, kind, wasStable });
     const { errors, hint, stop } = closeOutcome(info, error, this.options);
+    // Until the planner has bounded it (below), stats() shows the hint as the server sent it.
     if (hint !== undefined) this.lastHint = hint;
     for (const e of errors) {
       if (this.closed) return;
@@ -354,6 +355,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       return;
     }
     const decision = this.planner.ended(this.clock.now(), this.random, wasStable, this.page, hint);
+    // The hint as obeyed: cut to maxDelayMs, the same the retry event carries.
+    if (decision.kind === "wait" && decision.retry?.hint !== undefined) this.lastHint = decision.retry.hint;
     if (decision.kind === "wait" && decision.problem !== undefined) {
       this.emit("error", new HintError(decision.problem));
       if (this.closed) return;

@@ -255,9 +255,10 @@ describe("a hostile server against the governed io()", () => {
     await until("the retry", () => socket.resilience.state === "waiting");
     expect(seen).toEqual([]);
     expect(codes).toContain("BAD_HINT");
-    // The hint is kept as the server sent it; the planner applies the ceiling to the wait, once.
+    // The planner applies the ceiling once; stats() shows the hint as obeyed, like the retry event.
     const stats = socket.resilience.stats();
     expect(stats.lastHint?.source).toBe("drain");
+    expect(stats.lastHint?.delayMs).toBeLessThanOrEqual(600_000);
     expect(stats.currentDelayMs).toBeLessThanOrEqual(600_000);
   });
 });
