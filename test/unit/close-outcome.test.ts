@@ -47,3 +47,43 @@ describe("closeOutcome", () => {
     }
   });
 });
+
+describe("closeOutcome: the system error in a failure's message", () => {
+  const failed = (error: unknown, reason = "") =>
+    closeOutcome({ kind: "error", reason, error }, undefined, defaults);
+
+  it("puts a nested system error's code and address first, the transport's words after", () => {
+    const system = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), {
+      code: "ECONNREFUSED",
+      address: "127.0.0.1",
+      port: 9,
+    });
+    const engine = Object.assign(new Error("websocket error"), { description: { error: system } });
+    expect(failed(system).errors[0]?.message).toBe("connection failed: ECONNREFUSED 127.0.0.1:9");
+    expect(failed(engine, "websocket error").errors[0]?.message).toBe(
+      "connection failed: ECONNREFUSED 127.0.0.1:9 (websocket error)",
+    );
+    expect(failed(new Error("x", { cause: { code: "ENOTFOUND" } })).errors[0]?.message).toBe(
+      "connection failed: ENOTFOUND",
+    );
+  });
+
+  it("keeps the message bounded and ignores what is not a system error, however the cause is built", () => {
+    const cyclic: Record<string, unknown> = { code: "not a code" };
+    cyclic.cause = cyclic;
+    const throwing = Object.defineProperty({}, "code", {
+      get() {
+        throw new Error("hostile getter");
+      },
+    });
+    let deep: unknown = { code: "EDEEP" };
+    for (let i = 0; i < 10_000; i++) deep = { cause: deep };
+    for (const error of [cyclic, throwing, deep, { code: `E${"X".repeat(10_000)}` }, 42, "ECONNREFUSED"]) {
+      expect(failed(error).errors[0]?.message).toBe("connection failed");
+    }
+    const long = { code: "ECONNREFUSED", address: "a".repeat(10_000), port: 9 };
+    expect(failed(long).errors[0]?.message).toBe("connection failed: ECONNREFUSED");
+    const message = failed(long, "r".repeat(10_000)).errors[0]?.message ?? "";
+    expect(message.length).toBeLessThan(400);
+  });
+});
