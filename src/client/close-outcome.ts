@@ -85,7 +85,7 @@ function systemCause(error: unknown): string | undefined {
       if (found !== undefined) return found;
       for (const key of CAUSE_KEYS) {
         try {
-          const inner = (item as Record<string, unknown>)[key];
+          const inner: unknown = (item as Record<string, unknown>)[key];
           if (inner !== item) next.push(inner);
         } catch {
           // A getter that throws hides nothing we could quote.
