@@ -257,7 +257,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     } catch (cause) {
       this.insideConnect = false;
       this.liveAttempt = 0;
-      const message = `transport ${this.options.transport.name} threw while connecting`;
+      // The real reason (an invalid url() result, a constructor's SyntaxError) belongs in the message.
+      const message = `transport ${this.options.transport.name} threw while connecting: ${reasonOf(cause)}`;
       this.ended({ error: new TransportError(message, { cause }) });
       return;
     } finally {
@@ -485,4 +486,15 @@ function closeQuietly(connection: Connection): void {
   } catch {
     // A transport that throws while closing has nothing left for us to release.
   }
+}
+
+/** A thrown value's message, bounded: a transport's error may quote a long URL. */
+function reasonOf(thrown: unknown): string {
+  let text: string;
+  try {
+    text = thrown instanceof Error ? String(thrown.message) : String(thrown);
+  } catch {
+    text = "(a value that cannot be printed)";
+  }
+  return text.length > 256 ? `${text.slice(0, 256)}…` : text;
 }

@@ -10,6 +10,7 @@ import { io as lookup, type ManagerOptions, type Socket, type SocketOptions } fr
 import type { ResilientSocketOptions } from "../client/options.js";
 import { resolveOptions, resolveQueue } from "../client/options.js";
 import { systemClock } from "../env.js";
+import { socketIoUrlProblem } from "../transports/url.js";
 import { linkOf, proto } from "./attempt.js";
 import { SocketResilience } from "./resilience.js";
 import { BoundedSendBuffer } from "./send-buffer.js";
@@ -68,6 +69,9 @@ export function io<
   EmitEvents extends EventsMap = ListenEvents,
 >(uri?: string | IoOptions, options?: IoOptions): ResilientIoSocket<ListenEvents, EmitEvents> {
   if (typeof uri === "object" && uri !== null) return io(undefined, uri);
+  // socket.io-client would take "not a url" as the host "not a url" and fail on every attempt, for ever.
+  const problem = typeof uri === "string" ? socketIoUrlProblem("io", uri) : undefined;
+  if (problem !== undefined) throw new TypeError(problem);
   const all: Record<string, unknown> = { ...(options ?? {}) };
   const policy: Record<string, unknown> = {};
   for (const key of POLICY_KEYS) {

@@ -11,6 +11,7 @@ import { DRAIN_EVENT } from "../policy/hints.js";
 import { BUDGET_EVENT } from "../protocol/budget.js";
 import { openAttempt } from "../socket-io/attempt.js";
 import type { Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
+import { socketIoUrlProblem } from "./url.js";
 
 /** socket.io-client's own options (Manager and Socket), as `io(url, options)` takes them. */
 export type SocketIoClientOptions = Partial<ManagerOptions & SocketOptions>;
@@ -18,7 +19,9 @@ export type SocketIoClientOptions = Partial<ManagerOptions & SocketOptions>;
 /** Options of {@link socketIoTransport}. */
 export interface SocketIoTransportOptions {
   /** Server URL (with namespace path if any), or a function called before every attempt (a new URL gets
-   * a new Socket; the same URL keeps the Socket and its recovery state). */
+   * a new Socket; the same URL keeps the Socket and its recovery state). A string is checked at creation
+   * (TypeError): absolute `http(s):`/`ws(s):`, a scheme-less `host:port/path`, or in a page a path; a
+   * function's result at each attempt (a failed attempt whose error says why). */
   url: string | (() => string);
   /** socket.io-client options. `reconnection`, `autoConnect`, `forceNew` and `timeout` are overridden
    * (our policy reconnects and times each attempt, see above). */
@@ -39,6 +42,8 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
   if (typeof url !== "string" && typeof url !== "function") {
     throw new TypeError(`socketIoTransport: url must be a string or function; got ${typeof url}`);
   }
+  const problem = typeof url === "string" ? socketIoUrlProblem("socketIoTransport", url) : undefined;
+  if (problem !== undefined) throw new TypeError(problem);
   if (typeof io !== "function")
     throw new TypeError(`socketIoTransport: io must be a function; got ${typeof io}`);
   if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT || event === BUDGET_EVENT) {
@@ -50,6 +55,13 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
     name: "socket.io",
     connect(handlers: ConnectionHandlers, context: TransportContext): Connection {
       const target = typeof url === "function" ? url() : url;
+      if (typeof url === "function") {
+        const problem =
+          typeof target === "string"
+            ? socketIoUrlProblem("socketIoTransport", target, "url()'s result")
+            : `socketIoTransport: url() must return a string; got ${typeof target}`;
+        if (problem !== undefined) throw new TypeError(problem);
+      }
       if (socket === undefined || target !== socketUrl) {
         socket?.disconnect();
         // Our own timer bounds the attempt (connectTimeoutMs): the Manager's would be a second one.

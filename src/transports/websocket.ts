@@ -6,6 +6,7 @@
  */
 import { type HintReading, NO_CEILING, readCloseHint, readRetryAfterHint } from "../policy/hints.js";
 import type { CloseInfo, Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
+import { webSocketUrlProblem } from "./url.js";
 
 /**
  * The subset of the WHATWG WebSocket this transport uses (browser `WebSocket` and `ws` both fit). Listeners
@@ -25,7 +26,11 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 export interface WebSocketTransportOptions {
-  /** `ws:`/`wss:` URL, or a function called before every attempt (e.g. to put a fresh token in it). */
+  /**
+   * `ws:`/`wss:` URL (`http:`/`https:` too; relative only in a page, resolved against its address), or a
+   * function called before every attempt (e.g. to put a fresh token in it). A string or URL is checked at
+   * creation (TypeError); a function's result at each attempt (a failed attempt whose error says why).
+   */
   url: string | URL | (() => string | URL);
   /** Subprotocols passed to the constructor. */
   protocols?: string | string[];
@@ -79,6 +84,8 @@ export function webSocketTransport(options: WebSocketTransportOptions): Transpor
   if (typeof url !== "string" && !(url instanceof URL) && typeof url !== "function") {
     throw new TypeError(`webSocketTransport: url must be a string, URL or function; got ${typeof url}`);
   }
+  const problem = typeof url === "function" ? undefined : webSocketUrlProblem("webSocketTransport", url);
+  if (problem !== undefined) throw new TypeError(problem);
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (typeof Ctor !== "function") {
     throw new TypeError(
@@ -120,7 +127,15 @@ class WebSocketTransport implements Transport {
 
   connect(handlers: ConnectionHandlers, context: TransportContext): Connection {
     const url = this.url;
-    const socket = new this.Ctor(String(typeof url === "function" ? url() : url), this.protocols);
+    const target = typeof url === "function" ? url() : url;
+    if (typeof url === "function") {
+      const problem =
+        typeof target === "string" || target instanceof URL
+          ? webSocketUrlProblem("webSocketTransport", target, "url()'s result")
+          : `webSocketTransport: url() must return a string or URL; got ${typeof target}`;
+      if (problem !== undefined) throw new TypeError(problem);
+    }
+    const socket = new this.Ctor(String(target), this.protocols);
     socket.binaryType = this.binaryType;
     return new WebSocketConnection(socket, handlers, context, this.isWs);
   }

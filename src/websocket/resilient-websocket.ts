@@ -14,6 +14,7 @@
 import type { CloseEvent as DropEvent, RetryEvent, SendResult } from "../client/events.js";
 import type { ResilientSocketOptions } from "../client/options.js";
 import { ResilientSocket } from "../client/resilient-socket.js";
+import { webSocketUrlProblem } from "../transports/url.js";
 import {
   type WebSocketConstructor,
   type WebSocketLike,
@@ -77,6 +78,12 @@ export class ResilientWebSocket extends WebSocketFace {
     options: ResilientWebSocketOptions = {},
   ) {
     super();
+    // Named as the app wrote it (`new ResilientWebSocket("not a url")`), not as the transport underneath.
+    const problem =
+      typeof url === "string" || url instanceof URL
+        ? webSocketUrlProblem("ResilientWebSocket", url)
+        : undefined;
+    if (problem !== undefined) throw new TypeError(problem);
     const { WebSocket: given, ...rest } = options ?? {};
     const Base = given ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     const self = this;

@@ -1,0 +1,59 @@
+/**
+ * URL checks at creation time: a URL that can never connect (`"not a url"`, `ftp://…`) is a misconfiguration,
+ * thrown at once as a TypeError naming the option, not an error retried for ever.
+ *
+ * WebSocket: an absolute `ws:`, `wss:`, `http:` or `https:` URL (browsers and `ws` turn `http(s)` into
+ * `ws(s)`). A relative URL only where the WebSocket constructor itself resolves one: a page or worker with a
+ * `location`, against its address. Socket.IO: what socket.io-client's `io()` accepts, and only when it names a
+ * host: absolute `http(s):`/`ws(s):`, a scheme-less `host:port/path` (socket.io-client adds the scheme), and,
+ * with a `location`, `/path` and `//host/path`.
+ */
+
+/** Longest part of a bad value quoted in an error message. */
+const MAX_QUOTED = 100;
+const PROTOCOLS = new Set(["ws:", "wss:", "http:", "https:"]);
+const WANTED = "an absolute ws:, wss:, http: or https: URL";
+
+/** `"value"`, cut to a bounded length. */
+export function quote(value: string): string {
+  return JSON.stringify(value.length > MAX_QUOTED ? `${value.slice(0, MAX_QUOTED)}…` : value);
+}
+
+function pageAddress(): string | undefined {
+  const href = (globalThis as { location?: { href?: unknown } }).location?.href;
+  return typeof href === "string" ? href : undefined;
+}
+
+function parse(value: string, base?: string): URL | undefined {
+  try {
+    return new URL(value, base);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why `url` cannot be a WebSocket address (`owner: url must be …; got "…"`), or undefined when it can.
+ * `what` names the value in the message (`url`, `url()`'s result).
+ */
+export function webSocketUrlProblem(owner: string, url: string | URL, what = "url"): string | undefined {
+  const text = String(url);
+  const page = pageAddress();
+  const parsed = parse(text) ?? (page === undefined ? undefined : parse(text, page));
+  if (parsed !== undefined && PROTOCOLS.has(parsed.protocol)) return undefined;
+  const relative = page === undefined ? " (a relative URL needs a page to resolve against)" : "";
+  return `${owner}: ${what} must be ${WANTED}${relative}; got ${quote(text)}`;
+}
+
+/** Why `url` cannot be a Socket.IO server address, or undefined when it can (see the module comment). */
+export function socketIoUrlProblem(owner: string, url: string, what = "url"): string | undefined {
+  const page = pageAddress();
+  let parsed: URL | undefined;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) parsed = parse(url);
+  else if (url.startsWith("/")) parsed = page === undefined ? undefined : parse(url, page);
+  // socket.io-client puts the page's scheme (else https:) in front of a scheme-less `host:port/path`.
+  else parsed = parse(`https://${url}`);
+  if (parsed !== undefined && PROTOCOLS.has(parsed.protocol) && parsed.host !== "") return undefined;
+  const relative = page === undefined ? ", or host:port/path" : ", host:port/path, or a path on this page";
+  return `${owner}: ${what} must be ${WANTED}${relative}; got ${quote(url)}`;
+}
