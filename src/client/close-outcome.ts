@@ -8,7 +8,7 @@ import {
   type ResilientReconnectError,
   TransportError,
 } from "../errors.js";
-import type { RetryHint } from "../policy/hints.js";
+import { carriesHint, type RetryHint } from "../policy/hints.js";
 import type { CloseInfo } from "../transports/types.js";
 
 export interface CloseOutcome {
@@ -29,7 +29,7 @@ export function closeOutcome(
   options: { readonly retryOnRefusal: boolean; readonly reconnectOnServerClose: boolean },
 ): CloseOutcome {
   const kind = info?.kind ?? "client";
-  const reading = info?.hint?.hint !== undefined || info?.hint?.problem !== undefined ? info.hint : undefined;
+  const reading = carriesHint(info?.hint) ? info?.hint : undefined;
   const hint = reading?.hint;
   // A hostile server may send a megabyte of reason (a Socket.IO error message); errors carry a bounded part.
   const reason = info?.reason ?? "";

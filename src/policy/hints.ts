@@ -57,6 +57,11 @@ export interface HintPayload {
 
 const NONE: HintReading = {};
 
+/** True when a reading carries something: a usable hint or a problem (both make a close non-final). */
+export function carriesHint(reading: HintReading | undefined): reading is HintReading {
+  return reading?.hint !== undefined || reading?.problem !== undefined;
+}
+
 /**
  * Builds a bounded hint from a delay and a spread. Invalid delays give no hint; oversized ones are cut to
  * `maxHintMs`; an invalid spread is treated as absent; delay + spread never exceeds `maxHintMs`.

@@ -8,6 +8,7 @@
  */
 import type { Socket } from "socket.io-client";
 import {
+  carriesHint,
   DRAIN_EVENT,
   type HintReading,
   NO_CEILING,
@@ -124,7 +125,7 @@ function connectErrorInfo(socket: Socket, error: Error & { data?: unknown }): Cl
   // A hostile server may send a megabyte of message; the reason (quoted in errors) keeps a bounded part.
   const reason = String(error?.message ?? "").slice(0, MAX_REASON);
   const info: CloseInfo = { kind: refused ? "refused" : "error", reason, error };
-  return hint.hint !== undefined || hint.problem !== undefined ? { ...info, hint } : info;
+  return carriesHint(hint) ? { ...info, hint } : info;
 }
 
 /**

@@ -4,7 +4,13 @@
  * are read (`unexpected-response`); a browser cannot see them, which is why servers also send hints in band
  * (close 1012/1013 with a JSON reason).
  */
-import { type HintReading, NO_CEILING, readCloseHint, readRetryAfterHint } from "../policy/hints.js";
+import {
+  carriesHint,
+  type HintReading,
+  NO_CEILING,
+  readCloseHint,
+  readRetryAfterHint,
+} from "../policy/hints.js";
 import type { CloseInfo, Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
 import { webSocketUrlProblem } from "./url.js";
 
@@ -291,11 +297,10 @@ function describeClose(
   const code = event.code;
   const reason = typeof event.reason === "string" ? event.reason : "";
   const hint = readCloseHint(code, reason, NO_CEILING);
-  const hinted = hint.hint !== undefined || hint.problem !== undefined;
   const kind = code === CLOSE_NORMAL ? "deliberate" : opened ? "closed" : "error";
   const info: CloseInfo = { kind, code, reason };
   // An error on an open connection is a protocol violation by the server (malformed frame, invalid UTF-8,
   // an oversized control frame): reported, not swallowed as an ordinary drop.
   const withError = error === undefined || kind === "deliberate" ? info : { ...info, error };
-  return hinted ? { ...withError, hint } : withError;
+  return carriesHint(hint) ? { ...withError, hint } : withError;
 }
