@@ -7,6 +7,7 @@ export default defineConfig({
     "socket-io": "src/socket-io.ts",
     presence: "src/presence/index.ts",
     server: "src/server/index.ts",
+    "server-redis": "src/server/redis/index.ts",
   },
   format: ["esm", "cjs"],
   // TS 6 deprecates `baseUrl`, which tsup's dts step sets internally (TS5101 without this).
@@ -17,6 +18,6 @@ export default defineConfig({
   clean: true,
   target: "es2022",
   platform: "neutral",
-  external: ["socket.io-client", "socket.io", "ws", /^node:/],
+  external: ["socket.io-client", "socket.io", "ws", "ioredis", /^node:/],
   treeshake: true,
 });

@@ -1,0 +1,13 @@
+/**
+ * `resilient-reconnect/server/redis` — the server half's state on Redis, shared by every node: presence
+ * rosters, the admission schedule and the Deduplicator's store. Needs the `ioredis` package (an optional
+ * peer dependency: `npm install ioredis`); the in-memory stores of `resilient-reconnect/server` stay the
+ * zero-set-up default for one process.
+ */
+export {
+  checkRedisClient,
+  checkRedisPrefix,
+  DEFAULT_REDIS_PREFIX,
+  MAX_REDIS_PREFIX_LENGTH,
+  type RedisClient,
+} from "./client.js";
