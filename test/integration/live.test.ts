@@ -56,7 +56,7 @@ describe("live storm bench", () => {
         "ours-no-hints",
       ]);
       for (const strategy of json.strategies) {
-        expect(strategy.recovered).toBe(true);
+        expect(strategy.recovered, `${strategy.kind} did not get every client back`).toBe(true);
         // Every client came back through the restarted server, so it saw at least one attempt each.
         expect(strategy.attemptsSeen).toBeGreaterThanOrEqual(40);
         expect(strategy.serverCpuMs).toBeGreaterThan(0);
