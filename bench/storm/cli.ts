@@ -14,6 +14,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { toSvg } from "./chart.js";
+import { runClusterCli } from "./cluster/cli.js";
+import { type NumberRule, numberFlag, UsageError } from "./flags.js";
 import { toJson, toMarkdown } from "./report.js";
 import { runStorm } from "./run.js";
 import {
@@ -26,9 +28,7 @@ import {
 import { allStrategies } from "./strategies.js";
 import { DEFAULT_GRID, runSweep, type SweepGrid, sweepMarkdown, sweepSvg } from "./sweep.js";
 
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export { UsageError };
 
 export interface StormArgs {
   readonly config: ScenarioConfig;
@@ -67,30 +67,6 @@ export const USAGE = `usage: npx tsx bench/storm/cli.ts --scenario <${SCENARIO_N
   [--rtt-ms ms] [--drain-window-s W] [--strategies id,id,...]
    or: npx tsx bench/storm/cli.ts --sweep [--out <dir>] [--sweep-clients N,N,...] [--sweep-capacity C,C,...]
   [--sweep-refusal-cost r,r,...] [--sweep-seeds S,S,...] [--sweep-scenarios name,name,...]`;
-
-interface NumberRule {
-  integer?: boolean;
-  min: number;
-  /** min itself is not allowed */
-  exclusive?: boolean;
-  max?: number;
-}
-
-function numberFlag(flag: string, raw: string | undefined, rule: NumberRule): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = raw.trim() === "" ? Number.NaN : Number(raw);
-  const { integer = false, min, exclusive = false, max = Number.POSITIVE_INFINITY } = rule;
-  const ok =
-    Number.isFinite(value) &&
-    (!integer || Number.isInteger(value)) &&
-    (exclusive ? value > min : value >= min) &&
-    value <= max;
-  if (!ok) {
-    const range = `${exclusive ? ">" : ">="} ${min}${max < Number.POSITIVE_INFINITY ? ` and <= ${max}` : ""}`;
-    throw new UsageError(`--${flag} must be ${integer ? "an integer" : "a number"} ${range}; got "${raw}"`);
-  }
-  return value;
-}
 
 const seconds = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 1000));
 
@@ -209,6 +185,7 @@ function runSweepCli(argv: readonly string[], streams: CliStreams): number {
 /** Runs the CLI; returns the exit status (0, or 2 for a bad flag). */
 export function runCli(argv: readonly string[], streams: CliStreams = processStreams): number {
   if (argv.includes("--sweep")) return runSweepCli(argv, streams);
+  if (argv.includes("--cluster")) return runClusterCli(argv, streams);
   let args: StormArgs;
   try {
     args = parseStormArgs(argv);
