@@ -11,20 +11,14 @@
  * take about 1 GB and tens of seconds on one core.
  */
 import { type Random, seededRandom } from "../../../src/env.js";
-import { AdmissionController, type AdmissionOptions } from "../../../src/server/admission.js";
-import { type ReconnectBudget, reconnectBudget } from "../../../src/server/budget.js";
+import type { ReconnectBudget } from "../../../src/server/budget.js";
 import { EventQueue } from "../engine.js";
-import { ADMIT, type AdmissionSetup, BUCKET_MS, REFUSE, ServerModel } from "../server-model.js";
+import { ADMIT, BUCKET_MS, REFUSE, type ServerModel } from "../server-model.js";
 import { ours, type WireHint } from "../strategies.js";
 import { Balancer, type BalancerSpec, balancerLabel } from "./balancer.js";
-import {
-  type AdmissionMode,
-  type ClusterAction,
-  type ClusterConfig,
-  type ClusterScenario,
-  totalCapacity,
-} from "./config.js";
+import type { AdmissionMode, ClusterAction, ClusterConfig, ClusterScenario } from "./config.js";
 import { type ClusterResult, type ClusterSeries, summariseCluster } from "./metrics.js";
+import { buildNodes } from "./nodes.js";
 
 const ATTEMPT = 0;
 const OPEN = 1;
@@ -56,9 +50,7 @@ export interface ClusterRun {
 export function simulateCluster(spec: ClusterRunSpec): ClusterRun {
   const { config, scenario, admission } = spec;
   const { clients: n, nodes: m, nodeCapacity } = config;
-  const cTotal = totalCapacity(config);
   const horizon = scenario.horizonMs;
-  const shared = admission === "shared";
   // One random source per seed for every run of a matrix: the two admission modes see the same draws.
   const random: Random = seededRandom(Math.imul(config.seed >>> 0, 0x9e3779b1) ^ 0x2545f491);
   const policy = CLUSTER_CLIENT.create(n, random);
@@ -76,46 +68,18 @@ export function simulateCluster(spec: ClusterRunSpec): ClusterRun {
   }
   let connected = n;
 
-  // The budget a node announces on every admit: its own clients at its own rate, or the cluster's at C_total
-  // (the shared schedule knows the cluster's population, as the Redis roster does).
-  const budgets: ReconnectBudget[] = Array.from({ length: m }, (_, k) =>
-    shared
-      ? reconnectBudget({ population: () => connected, ratePerSecond: cTotal })
-      : reconnectBudget({ population: () => connectedOn[k] as number, ratePerSecond: nodeCapacity }),
-  );
-  // As in the single-server lab, appointments are booked at least one budget window ahead.
-  const bookAhead = (k: number) => Math.max(60_000, (budgets[k] as ReconnectBudget).payload().windowMs);
-  const sharedController = shared
-    ? new AdmissionController(
-        { ratePerSecond: cTotal, refusalCost: config.refusalCost, maxBookAheadMs: bookAhead(0) },
-        0,
-      )
-    : undefined;
-  const setupFor = (k: number): AdmissionSetup => {
-    const options: Omit<AdmissionOptions, "ratePerSecond"> = {
-      refusalCost: config.refusalCost,
-      maxBookAheadMs: bookAhead(k),
-    };
-    // Per node: a fresh controller at C_node (a restarted process forgets its book); shared: the one schedule
-    // (Redis outlives a node), whatever rate the node model passes.
-    const create = sharedController
-      ? () => sharedController
-      : (_: AdmissionOptions, nowMs: number) =>
-          new AdmissionController({ ...options, ratePerSecond: nodeCapacity }, nowMs);
-    return { options, create };
-  };
-  const params = {
-    capacity: config.headroom * nodeCapacity,
-    refusalCost: config.refusalCost,
-    crashFactor: config.crashFactor,
-    crashAfterMs: config.crashAfterMs,
-  };
-  const servers = Array.from({ length: m }, (_, k) => new ServerModel(params, true, horizon, setupFor(k)));
+  const {
+    servers,
+    budgets,
+    answerDelayMs: answerDelay,
+  } = buildNodes(config, admission, horizon, {
+    cluster: () => connected,
+    node: (k) => connectedOn[k] as number,
+  });
   const up = new Uint8Array(m).fill(1);
   /** Nodes the scenario holds down (a kill, an outage): a crash restart does not bring them back. */
   const heldDown = new Uint8Array(m);
   const queue = new EventQueue(Math.min(4 * n + 64, 1 << 22));
-  const answerDelay = config.rttMs + (shared ? config.redisRttMs : 0);
 
   const attemptsOn = new Float64Array(m);
   const admitsAtLastSample = new Float64Array(m);
