@@ -147,6 +147,24 @@ describe("storm lab cluster model", () => {
     expect(Math.min(...run.series.connected)).toBeGreaterThanOrEqual(15_000);
   });
 
+  it("paces a killed node's clients at the cluster's budget window, or at their own with --budget-scope node", () => {
+    const run = (budgetScope: "cluster" | "node") =>
+      simulateCluster({
+        config: { ...SMALL, budgetScope },
+        scenario: clusterScenario("node-killed", SMALL),
+        balancer: { kind: "round-robin" },
+        admission: "shared",
+      }).result;
+    // The cluster's window is N / C_total: the dead node's quarter comes back over all of it (≈ M × its own).
+    const cluster = run("cluster");
+    expect(cluster.t99OverNC as number).toBeGreaterThan(0.9);
+    expect(cluster.t99OverStorm as number).toBeGreaterThan(3.5);
+    // Its own clients over C_total: back in about N_dead / C_total.
+    const node = run("node");
+    expect(node.t99OverStorm as number).toBeLessThanOrEqual(1.15);
+    expect(node.crashes).toBe(0);
+  });
+
   it("gives byte-identical results for the same seed", () => {
     const matrix = {
       scenarios: ["restart"] as const,

@@ -5,7 +5,7 @@
  *   npm run bench:storm -- --cluster [--out <dir>] [--clients N] [--nodes M] [--node-capacity C_node]
  *     [--headroom h] [--balancers round-robin,sticky:K:S,...] [--scenarios mass-drop,node-killed,restart]
  *     [--admission per-node,shared] [--seed S] [--refusal-cost r] [--crash-factor k] [--crash-after-s s]
- *     [--restart-s R] [--rtt-ms ms] [--redis-rtt-ms ms] [--outage-s s]
+ *     [--restart-s R] [--rtt-ms ms] [--redis-rtt-ms ms] [--outage-s s] [--budget-scope cluster|node]
  *
  * Writes <out>/results.json, results.md and chart.svg (default out: bench/results/storm-cluster); prints
  * the goal table, the wall time per run and the peak resident memory. A bad flag exits with status 2 and a
@@ -47,13 +47,14 @@ const FLAGS = {
   "rtt-ms": { type: "string" },
   "redis-rtt-ms": { type: "string" },
   "outage-s": { type: "string" },
+  "budget-scope": { type: "string" },
 } as const;
 
 export const CLUSTER_USAGE = `usage: npm run bench:storm -- --cluster [--out <dir>] [--clients N] [--nodes M]
   [--node-capacity C_node] [--headroom h] [--balancers round-robin,sticky:K:S,...]
   [--scenarios ${CLUSTER_SCENARIOS.join(",")}] [--admission ${ADMISSION_MODES.join(",")}] [--seed S]
   [--refusal-cost r] [--crash-factor k] [--crash-after-s s] [--restart-s R] [--rtt-ms ms]
-  [--redis-rtt-ms ms] [--outage-s s]`;
+  [--redis-rtt-ms ms] [--outage-s s] [--budget-scope cluster|node]`;
 
 export interface ClusterArgs {
   readonly config: ClusterConfig;
@@ -84,6 +85,10 @@ export function parseClusterArgs(argv: readonly string[]): ClusterArgs {
   const str = (flag: string) => values[flag] as string | undefined;
   const num = (flag: string, rule: Parameters<typeof numberFlag>[2]) => numberFlag(flag, str(flag), rule);
   const ms = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 1000));
+  const scope = str("budget-scope");
+  if (scope !== undefined && scope !== "cluster" && scope !== "node") {
+    throw new UsageError(`--budget-scope must be "cluster" or "node"; got "${scope}"`);
+  }
   const overrides: Partial<ClusterConfig> = {
     clients: num("clients", { integer: true, min: 1, max: 10_000_000 }),
     nodes: num("nodes", { integer: true, min: 2, max: 1000 }),
@@ -97,6 +102,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterArgs {
     rttMs: num("rtt-ms", { integer: true, min: 0 }),
     redisRttMs: num("redis-rtt-ms", { integer: true, min: 0 }),
     outageMs: ms(num("outage-s", { min: 0.1 })),
+    budgetScope: scope as ClusterConfig["budgetScope"] | undefined,
   };
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const config: ClusterConfig = { ...CLUSTER_DEFAULTS, ...defined };

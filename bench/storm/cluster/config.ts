@@ -52,6 +52,13 @@ export interface ClusterConfig {
   readonly redisRttMs: number;
   /** `restart`: how long every node is down (ms). */
   readonly outageMs: number;
+  /**
+   * Whose clients the shared schedule's budget window counts: the whole cluster's (`cluster`, N / C_total:
+   * a whole-cluster drop arrives at C_total) or the announcing node's own (`node`, its clients / C_total: a
+   * lone node's herd comes back at C_total, a whole-cluster drop arrives M times faster and is scheduled by
+   * refusals). Per-node admission always announces its own clients / C_node.
+   */
+  readonly budgetScope: "cluster" | "node";
 }
 
 export const CLUSTER_DEFAULTS: ClusterConfig = {
@@ -67,6 +74,7 @@ export const CLUSTER_DEFAULTS: ClusterConfig = {
   rttMs: 100,
   redisRttMs: 2,
   outageMs: 30_000,
+  budgetScope: "cluster",
 };
 
 /** Balancers run by default: even, the incident's skew within a node's headroom, and a skew beyond it. */

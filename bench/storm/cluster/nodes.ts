@@ -38,7 +38,10 @@ export function buildNodes(
   // schedule knows the cluster's population, as the Redis roster does).
   const budgets: ReconnectBudget[] = Array.from({ length: m }, (_, k) =>
     isShared
-      ? reconnectBudget({ population: () => populations.cluster(), ratePerSecond: cTotal })
+      ? reconnectBudget({
+          population: config.budgetScope === "node" ? () => populations.node(k) : () => populations.cluster(),
+          ratePerSecond: cTotal,
+        })
       : reconnectBudget({ population: () => populations.node(k), ratePerSecond: nodeCapacity }),
   );
   // As in the single-server lab, appointments are booked at least one budget window ahead.
