@@ -6,6 +6,9 @@
  *     [--restart-s R] [--down-failure refused|timeout] [--rtt-ms ms] [--drain-window-s W]
  *     [--strategies socketio,incident,partysocket,aws,ours,ours-hints]
  *
+ * `--sweep` runs the grid of sweep.ts; `--cluster` the cluster model (M nodes behind a balancer, per-node
+ * admission against one shared schedule: bench/storm/cluster/cli.ts).
+ *
  * Writes <out>/results.json, <out>/results.md and <out>/chart.svg; prints the table, the wall time per
  * strategy and the peak resident memory. A bad flag exits with status 2 and a message naming it.
  */
@@ -66,7 +69,8 @@ export const USAGE = `usage: npx tsx bench/storm/cli.ts --scenario <${SCENARIO_N
   [--crash-factor k] [--crash-after-s s] [--restart-s R] [--down-failure refused|timeout]
   [--rtt-ms ms] [--drain-window-s W] [--strategies id,id,...]
    or: npx tsx bench/storm/cli.ts --sweep [--out <dir>] [--sweep-clients N,N,...] [--sweep-capacity C,C,...]
-  [--sweep-refusal-cost r,r,...] [--sweep-seeds S,S,...] [--sweep-scenarios name,name,...]`;
+  [--sweep-refusal-cost r,r,...] [--sweep-seeds S,S,...] [--sweep-scenarios name,name,...]
+   or: npx tsx bench/storm/cli.ts --cluster [--out <dir>] [--clients N] [--nodes M] ... (bench/storm/cluster/cli.ts)`;
 
 const seconds = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 1000));
 

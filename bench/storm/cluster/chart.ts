@@ -72,6 +72,7 @@ export function clusterSvg(report: ClusterReport): string {
     const yRate = (v: number) => top + PANEL_H - (v / right.max) * PANEL_H;
     out.push(
       `<line x1="${right.left}" y1="${yRate(c.headroom).toFixed(1)}" x2="${right.left + PANEL_W}" y2="${yRate(c.headroom).toFixed(1)}" stroke="#999" stroke-dasharray="2 3"/>`,
+      `<text x="${right.left + PANEL_W - 4}" y="${(yRate(c.headroom) - 4).toFixed(1)}" text-anchor="end" fill="#666">a node's physical rate (headroom ${c.headroom})</text>`,
     );
     for (const r of keys) {
       const s = report.series[runKey(r)];
