@@ -6,6 +6,9 @@
  *     [--restart-s R] [--down-failure refused|timeout] [--rtt-ms ms] [--drain-window-s W]
  *     [--strategies socketio,incident,partysocket,aws,ours,ours-hints]
  *
+ * `--sweep` runs the grid of sweep.ts; `--cluster` the cluster model (M nodes behind a balancer, per-node
+ * admission against one shared schedule: bench/storm/cluster/cli.ts).
+ *
  * Writes <out>/results.json, <out>/results.md and <out>/chart.svg; prints the table, the wall time per
  * strategy and the peak resident memory. A bad flag exits with status 2 and a message naming it.
  */
@@ -14,6 +17,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { toSvg } from "./chart.js";
+import { runClusterCli } from "./cluster/cli.js";
+import { type NumberRule, numberFlag, UsageError } from "./flags.js";
 import { toJson, toMarkdown } from "./report.js";
 import { runStorm } from "./run.js";
 import {
@@ -26,9 +31,7 @@ import {
 import { allStrategies } from "./strategies.js";
 import { DEFAULT_GRID, runSweep, type SweepGrid, sweepMarkdown, sweepSvg } from "./sweep.js";
 
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export { UsageError };
 
 export interface StormArgs {
   readonly config: ScenarioConfig;
@@ -66,31 +69,8 @@ export const USAGE = `usage: npx tsx bench/storm/cli.ts --scenario <${SCENARIO_N
   [--crash-factor k] [--crash-after-s s] [--restart-s R] [--down-failure refused|timeout]
   [--rtt-ms ms] [--drain-window-s W] [--strategies id,id,...]
    or: npx tsx bench/storm/cli.ts --sweep [--out <dir>] [--sweep-clients N,N,...] [--sweep-capacity C,C,...]
-  [--sweep-refusal-cost r,r,...] [--sweep-seeds S,S,...] [--sweep-scenarios name,name,...]`;
-
-interface NumberRule {
-  integer?: boolean;
-  min: number;
-  /** min itself is not allowed */
-  exclusive?: boolean;
-  max?: number;
-}
-
-function numberFlag(flag: string, raw: string | undefined, rule: NumberRule): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = raw.trim() === "" ? Number.NaN : Number(raw);
-  const { integer = false, min, exclusive = false, max = Number.POSITIVE_INFINITY } = rule;
-  const ok =
-    Number.isFinite(value) &&
-    (!integer || Number.isInteger(value)) &&
-    (exclusive ? value > min : value >= min) &&
-    value <= max;
-  if (!ok) {
-    const range = `${exclusive ? ">" : ">="} ${min}${max < Number.POSITIVE_INFINITY ? ` and <= ${max}` : ""}`;
-    throw new UsageError(`--${flag} must be ${integer ? "an integer" : "a number"} ${range}; got "${raw}"`);
-  }
-  return value;
-}
+  [--sweep-refusal-cost r,r,...] [--sweep-seeds S,S,...] [--sweep-scenarios name,name,...]
+   or: npx tsx bench/storm/cli.ts --cluster [--out <dir>] [--clients N] [--nodes M] ... (bench/storm/cluster/cli.ts)`;
 
 const seconds = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 1000));
 
@@ -209,6 +189,7 @@ function runSweepCli(argv: readonly string[], streams: CliStreams): number {
 /** Runs the CLI; returns the exit status (0, or 2 for a bad flag). */
 export function runCli(argv: readonly string[], streams: CliStreams = processStreams): number {
   if (argv.includes("--sweep")) return runSweepCli(argv, streams);
+  if (argv.includes("--cluster")) return runClusterCli(argv, streams);
   let args: StormArgs;
   try {
     args = parseStormArgs(argv);
