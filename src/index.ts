@@ -24,6 +24,12 @@ export type {
   SocketState,
   SocketStats,
 } from "./client/events.js";
+export type {
+  MessageSocket,
+  MessageSocketEvents,
+  SharedMessageSocket,
+  SharedMessageSocketEvents,
+} from "./client/message-socket.js";
 export type { HeartbeatOptions, ResilientSocketOptions } from "./client/options.js";
 export type {
   HiddenPolicy,

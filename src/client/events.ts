@@ -64,11 +64,14 @@ export interface DropEvent {
   readonly reason: DropReason;
 }
 
-/** Event map of {@link ResilientSocket}. */
-export interface ResilientSocketEvents {
+/**
+ * Event map of {@link ResilientSocket}.
+ * @typeParam In - the data of an inbound message. Default `unknown`.
+ */
+export interface ResilientSocketEvents<In = unknown> {
   state: (state: SocketState, previous: SocketState) => void;
   open: (event: OpenEvent) => void;
-  message: (data: unknown) => void;
+  message: (data: In) => void;
   close: (event: CloseEvent) => void;
   retry: (event: RetryEvent) => void;
   circuit: (event: CircuitEvent) => void;

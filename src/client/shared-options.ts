@@ -3,6 +3,7 @@ import { describe } from "../describe.js";
 import type { Clock, Random } from "../env.js";
 import type { ResilientReconnectError } from "../errors.js";
 import type { DropEvent, SocketState } from "./events.js";
+import type { SharedRole } from "./message-socket.js";
 import { isTarget, type SignalTarget } from "./page-signals.js";
 import type { ResilientSocket } from "./resilient-socket.js";
 import type { LockSnapshotLike } from "./shared-term.js";
@@ -21,11 +22,13 @@ export interface BroadcastChannelLike {
   onmessage: ((event: MessageEvent) => void) | null;
 }
 
-export interface SharedSocketOptions {
+export type { SharedRole } from "./message-socket.js";
+
+export interface SharedSocketOptions<In = unknown, Out = In> {
   /** The app's shared connection: the Web Lock's and the BroadcastChannel's name. Required. */
   name: string;
   /** Creates the real socket; called in the leader tab only (and again in a tab that takes over). */
-  create: () => ResilientSocket;
+  create: () => ResilientSocket<In, Out>;
   /**
    * A tab taking over from a leader that went away connects after a uniform draw in [0, this] ms — or later,
    * when the old leader's socket was waiting longer (a server hint). Default 1,000.
@@ -56,13 +59,11 @@ export interface SharedSocketOptions {
   random?: Random;
 }
 
-export type SharedRole = "leader" | "follower" | "closed";
-
-export interface SharedSocketEvents {
+export interface SharedSocketEvents<In = unknown> {
   /** The shared connection's state, as the leader's socket reports it; `closed` only after this tab's `close()`. */
   state: (state: SocketState, previous: SocketState) => void;
   /** An inbound message of the shared connection (every tab receives it). */
-  message: (data: unknown) => void;
+  message: (data: In) => void;
   /** Another tab's {@link SharedSocket.broadcast} (unvalidated: any same-origin script can post one). */
   broadcast: (data: unknown) => void;
   /** This tab became the leader, or a follower, or closed. */
@@ -77,7 +78,7 @@ export interface SharedSocketEvents {
 }
 
 /** Checks the options (throwing a `TypeError` or `RangeError` that names the option) and fills in defaults. */
-export function resolveSharedOptions(options: SharedSocketOptions) {
+export function resolveSharedOptions<In, Out>(options: SharedSocketOptions<In, Out>) {
   if (options === null || typeof options !== "object")
     throw new TypeError(`SharedSocket options must be an object; got ${describe(options)}`);
   const { name, create } = options;

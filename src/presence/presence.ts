@@ -1,5 +1,5 @@
 /**
- * Presence sync over a {@link ResilientSocket}: one `sync` up and one answer down per connection, however
+ * Presence sync over a {@link MessageSocket} (a `ResilientSocket`): one `sync` up and one answer down per connection, however
  * many slices there are. Own state can be set at any time; while connected, changes go out as coalesced
  * updates; while disconnected they only change own state, which the next sync carries whole.
  *
@@ -8,7 +8,7 @@
  * @see https://github.com/phoenixframework/phoenix/issues/2255 (diffs applied before the snapshot)
  */
 import { Emitter, type Listener, listen } from "../client/emitter.js";
-import type { ResilientSocket } from "../client/resilient-socket.js";
+import type { MessageSocket, MessageSocketEvents } from "../client/message-socket.js";
 import type { Clock, TimerHandle } from "../env.js";
 import type { MemberEvent, PresenceEvents, PresencePhase, PresenceStats } from "./events.js";
 import { utf8Length } from "./json-guard.js";
@@ -26,8 +26,12 @@ import { type Member, type MemberChange, RosterView } from "./roster.js";
 import type { AnySlice, PresenceState } from "./slices.js";
 import { count, decodeDown, newCounters, type PresenceCounters } from "./validate.js";
 
-/** What Presence needs of a socket: a {@link ResilientSocket} (any transport) fits. */
-export type PresenceSocket = Pick<ResilientSocket, "state" | "sendNow" | "on" | "off">;
+/**
+ * What {@link Presence} takes: a {@link MessageSocket} that is not shared by tabs and sends the protocol's
+ * strings — a `ResilientSocket` over any transport.
+ * @deprecated Use `MessageSocket<unknown, string>`; this alias goes in the next major version.
+ */
+export type PresenceSocket = MessageSocket<unknown, string>;
 
 /**
  * What {@link Presence} and `SharedPresence` share: own state, the roster, the sync and its answer, coalesced
@@ -320,27 +324,35 @@ export abstract class PresenceCore<
   }
 }
 
+/**
+ * One member's presence over one {@link MessageSocket} (a `ResilientSocket`; for a `SharedSocket`, use
+ * `SharedPresence`): own state set with {@link Presence.set}, the other members of the space read from
+ * {@link Presence.roster} and followed through `join`, `update`, `leave` and `sync` events.
+ * @typeParam D - the custom slices (see `defineSlice`) beside the built-in `room`, `emoji` and `layout`.
+ */
 export class Presence<D extends readonly AnySlice[] = readonly []> extends PresenceCore<D> {
-  private readonly socket: PresenceSocket;
+  private readonly socket: MessageSocket<unknown, string>;
 
   /**
    * Attaches to `socket` (already open or not) and starts following it.
    * @throws see {@link resolvePresenceOptions}; TypeError when `socket` is not a ResilientSocket (a
    * `SharedSocket` takes `SharedPresence`) or `initial` has an invalid slice.
    */
-  constructor(socket: PresenceSocket, options: PresenceOptions<D>) {
+  constructor(socket: MessageSocket<unknown, string>, options: PresenceOptions<D>) {
     if (socket === null || typeof socket !== "object" || typeof socket.on !== "function") {
       throw new TypeError("Presence: socket must be a ResilientSocket");
     }
-    if ("broadcast" in socket) {
+    if (socket.shared) {
       throw new TypeError("Presence: for a SharedSocket, use SharedPresence");
     }
     super(options);
     this.socket = socket;
     this.offs = [
-      listen(socket, "open", () => this.sync()),
-      listen(socket, "close", () => this.offline()),
-      listen(socket, "message", (data) => this.receive(data)),
+      listen<MessageSocketEvents, "state">(socket, "state", (state, previous) => {
+        if (state === "open") this.sync();
+        else if (previous === "open") this.offline();
+      }),
+      listen<MessageSocketEvents, "message">(socket, "message", (data) => this.receive(data)),
     ];
     if (socket.state === "open") this.sync();
   }
