@@ -1,6 +1,7 @@
 /** The typed events and stats of {@link Presence}. */
+
+import type { PresenceCounters } from "../protocol/presence/validate.js";
 import type { Member } from "./roster.js";
-import type { PresenceCounters } from "./validate.js";
 
 /**
  * - `offline`: the socket is not open; local changes only update own state (the next sync carries them).

@@ -4,18 +4,8 @@
  * browser's tabs (`SharedPresence`). Browser-safe (no Node built-ins).
  * @packageDocumentation
  */
-export type {
-  MemberEvent,
-  OwnEvent,
-  PresenceEvents,
-  PresencePhase,
-  PresenceStats,
-  SharedPresenceEvents,
-  SyncEvent,
-} from "./events.js";
-export { FORBIDDEN_KEYS, hasUnsafeText, UNSAFE_TEXT, utf8Length } from "./json-guard.js";
-export type { PresenceOptions } from "./options.js";
-export { Presence, PresenceCore, type PresenceSocket } from "./presence.js";
+
+export { FORBIDDEN_KEYS, hasUnsafeText, UNSAFE_TEXT, utf8Length } from "../protocol/json-guard.js";
 export {
   type ChangesMessage,
   CLIENT_LIMITS,
@@ -40,9 +30,7 @@ export {
   type SyncMessage,
   type UpdateMessage,
   type UpMessage,
-} from "./protocol.js";
-export type { Member } from "./roster.js";
-export { SharedPresence, type SharedPresenceSocket } from "./shared-presence.js";
+} from "../protocol/presence/messages.js";
 export {
   type AnySlice,
   BUILT_IN_SLICES,
@@ -65,5 +53,24 @@ export {
   type SliceProblem,
   SliceRegistry,
   type SliceValue,
-} from "./slices.js";
-export { type Decoded, decodeDown, decodeUp, newCounters, type PresenceCounters } from "./validate.js";
+} from "../protocol/presence/slices.js";
+export {
+  type Decoded,
+  decodeDown,
+  decodeUp,
+  newCounters,
+  type PresenceCounters,
+} from "../protocol/presence/validate.js";
+export type {
+  MemberEvent,
+  OwnEvent,
+  PresenceEvents,
+  PresencePhase,
+  PresenceStats,
+  SharedPresenceEvents,
+  SyncEvent,
+} from "./events.js";
+export type { PresenceOptions } from "./options.js";
+export { Presence, PresenceCore, type PresenceSocket } from "./presence.js";
+export type { Member } from "./roster.js";
+export { SharedPresence, type SharedPresenceSocket } from "./shared-presence.js";

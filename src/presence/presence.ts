@@ -10,9 +10,7 @@
 import { Emitter, type Listener, listen } from "../client/emitter.js";
 import type { MessageSocket, MessageSocketEvents } from "../client/message-socket.js";
 import type { Clock, TimerHandle } from "../env.js";
-import type { MemberEvent, PresenceEvents, PresencePhase, PresenceStats } from "./events.js";
-import { utf8Length } from "./json-guard.js";
-import { type PresenceOptions, type ResolvedPresenceOptions, resolvePresenceOptions } from "./options.js";
+import { utf8Length } from "../protocol/json-guard.js";
 import {
   type ChangesMessage,
   type DownMessage,
@@ -21,10 +19,12 @@ import {
   PROTOCOL_VERSION,
   type StatePatch,
   type UpMessage,
-} from "./protocol.js";
+} from "../protocol/presence/messages.js";
+import type { AnySlice, PresenceState } from "../protocol/presence/slices.js";
+import { count, decodeDown, newCounters, type PresenceCounters } from "../protocol/presence/validate.js";
+import type { MemberEvent, PresenceEvents, PresencePhase, PresenceStats } from "./events.js";
+import { type PresenceOptions, type ResolvedPresenceOptions, resolvePresenceOptions } from "./options.js";
 import { type Member, type MemberChange, RosterView } from "./roster.js";
-import type { AnySlice, PresenceState } from "./slices.js";
-import { count, decodeDown, newCounters, type PresenceCounters } from "./validate.js";
 
 /**
  * What {@link Presence} takes: a {@link MessageSocket} that is not shared by tabs and sends the protocol's

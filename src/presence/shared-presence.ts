@@ -13,14 +13,14 @@
 import { listen } from "../client/emitter.js";
 import type { SharedMessageSocket, SharedMessageSocketEvents } from "../client/message-socket.js";
 import { newId, type TimerHandle } from "../env.js";
+import { utf8Length } from "../protocol/json-guard.js";
+import { encodePresence, type UpMessage } from "../protocol/presence/messages.js";
+import type { AnySlice, PresenceState } from "../protocol/presence/slices.js";
+import { type OwnEntry, readEntry, readTabMessage, type TabMessage } from "../protocol/presence/tab-wire.js";
 import type { SharedPresenceEvents } from "./events.js";
-import { utf8Length } from "./json-guard.js";
 import type { PresenceOptions } from "./options.js";
 import { PresenceCore } from "./presence.js";
-import { encodePresence, type UpMessage } from "./protocol.js";
 import { RosterView } from "./roster.js";
-import type { AnySlice, PresenceState } from "./slices.js";
-import { type OwnEntry, readEntry, readTabMessage, type TabMessage } from "./tab-wire.js";
 
 /**
  * What {@link SharedPresence} takes: a `SharedSocket`.

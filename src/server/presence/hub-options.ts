@@ -1,7 +1,7 @@
 /** Options of {@link PresenceHub}, their defaults, and the one place they are checked. */
 import { type Clock, type Random, systemClock, systemRandom } from "../../env.js";
-import { HUB_LIMITS, type PresenceLimits, resolveLimits } from "../../presence/protocol.js";
-import { type AnySlice, SliceRegistry } from "../../presence/slices.js";
+import { HUB_LIMITS, type PresenceLimits, resolveLimits } from "../../protocol/presence/messages.js";
+import { type AnySlice, SliceRegistry } from "../../protocol/presence/slices.js";
 import { InMemoryRosterStore, type RosterStore } from "./store.js";
 
 /** One client connection as the hub sees it; adapters wrap a `ws` socket or a Socket.IO socket in it. */

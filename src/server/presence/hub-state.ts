@@ -1,7 +1,7 @@
 /** The hub's per-connection and per-space bookkeeping, and its stats type. */
 import type { TimerHandle } from "../../env.js";
-import type { PresenceChange, StateRecord } from "../../presence/protocol.js";
-import type { PresenceCounters } from "../../presence/validate.js";
+import type { PresenceChange, StateRecord } from "../../protocol/presence/messages.js";
+import type { PresenceCounters } from "../../protocol/presence/validate.js";
 import type { PresenceConnection } from "./hub-options.js";
 
 /** A connection's place in one space: who it is there, and the last revision it was sent. */

@@ -21,8 +21,8 @@ import {
   type StateRecord,
   type SyncMessage,
   type UpdateMessage,
-} from "../../presence/protocol.js";
-import { count, decodeUp, newCounters } from "../../presence/validate.js";
+} from "../../protocol/presence/messages.js";
+import { count, decodeUp, newCounters } from "../../protocol/presence/validate.js";
 import {
   PRESENCE_CLOSE,
   type PresenceConnection,

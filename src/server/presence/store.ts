@@ -8,7 +8,7 @@
  * emptied) gets a new epoch, so a client's old revision can never be mistaken for a revision of the new one.
  */
 import { type Random, systemRandom } from "../../env.js";
-import type { PresenceChange, StateRecord } from "../../presence/protocol.js";
+import type { PresenceChange, StateRecord } from "../../protocol/presence/messages.js";
 
 /** A roster's position: its epoch and the revision within it. */
 export interface RosterHead {

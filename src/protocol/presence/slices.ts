@@ -4,7 +4,7 @@
  * combines with the one already there; the wire always carries a slice's whole current value, so the
  * receiving side only ever replaces (idempotent, last value wins, order-safe across a reconnect).
  */
-import { FORBIDDEN_KEYS, hasUnsafeText, inspectJson, isRecord, utf8Length } from "./json-guard.js";
+import { FORBIDDEN_KEYS, hasUnsafeText, inspectJson, isRecord, utf8Length } from "../json-guard.js";
 
 /** A named slice of presence state with its validator and merge. */
 export interface SliceDefinition<N extends string = string, T = unknown> {

@@ -4,7 +4,7 @@
  * whole with a reason. The text's size is checked before it is parsed, and forbidden keys anywhere drop
  * the whole message (hostile input is not worth salvaging).
  */
-import { inspectJson, isRecord, own, utf8Length } from "./json-guard.js";
+import { inspectJson, isRecord, own, utf8Length } from "../json-guard.js";
 import {
   type DownMessage,
   isPresenceMessage,
@@ -15,7 +15,7 @@ import {
   type PresenceLimits,
   type StateRecord,
   type UpMessage,
-} from "./protocol.js";
+} from "./messages.js";
 import { isId, type SliceProblem, type SliceRegistry } from "./slices.js";
 
 /** The outcome of reading one inbound message. */
