@@ -8,7 +8,7 @@
  * @see https://en.wikipedia.org/wiki/Token_bucket
  * @see https://aws.amazon.com/builders-library/using-load-shedding-to-avoid-overload/
  */
-import type { HintPayload } from "../policy/hints.js";
+import type { HintPayload } from "../protocol/hints.js";
 import { book, claimFirst, type KeyRecord, KeyTable } from "./admission-keys.js";
 
 export interface AdmissionOptions {

@@ -15,8 +15,9 @@
  * one at a time.
  * @see https://www.rfc-editor.org/rfc/rfc9000#section-13.2 (cumulative acknowledgement)
  */
-import { DELIVERY_TAG, type DeliveryAck } from "../client/delivery.js";
+
 import { describe } from "../describe.js";
+import { DELIVERY_TAG, type DeliveryAck } from "../protocol/delivery.js";
 import { type DedupeStore, memoryDedupeStore } from "./dedupe-store.js";
 
 export {

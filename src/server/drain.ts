@@ -11,7 +11,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1 (1012 Service Restart, IANA registry)
  */
 import { type Random, systemRandom } from "../env.js";
-import { CLOSE_SERVICE_RESTART, DRAIN_EVENT, type HintPayload } from "../policy/hints.js";
+import { CLOSE_SERVICE_RESTART, DRAIN_EVENT, type HintPayload } from "../protocol/hints.js";
 import { drainSchedule } from "./admission.js";
 import { hintCloseReason, type ServerWebSocketLike } from "./ws.js";
 

@@ -8,7 +8,7 @@
  * @see https://socket.io/docs/v4/middlewares/#sending-an-error
  */
 import { type Clock, systemClock } from "../env.js";
-import type { HintPayload } from "../policy/hints.js";
+import type { HintPayload } from "../protocol/hints.js";
 import { AdmissionController, type AdmissionOptions } from "./admission.js";
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 

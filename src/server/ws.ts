@@ -14,7 +14,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type Clock, systemClock } from "../env.js";
-import { CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../policy/hints.js";
+import { CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../protocol/hints.js";
 import { AdmissionController, type AdmissionOptions } from "./admission.js";
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 
