@@ -33,7 +33,7 @@ export interface QueueOptions {
 
 export const defaultQueueOptions: QueueOptions = {
   maxMessages: 1000,
-  maxBytes: 1024 * 1024,
+  maxBytes: 1_048_576, // 1 MiB
   ttlMs: 60_000,
   overflow: "drop-oldest",
 };

@@ -25,7 +25,7 @@ export interface CircuitBreakerOptions {
 }
 
 /** The defaults; `maxOpenMs` rises to `openMs` when only `openMs` is given above it. */
-export const defaultCircuitBreakerOptions: Readonly<CircuitBreakerOptions> = Object.freeze({
+export const defaultCircuitBreakerOptions: Readonly<CircuitBreakerOptions> = /* @__PURE__ */ Object.freeze({
   consecutiveFailures: 10,
   failureRatio: 0.8,
   windowMs: 120_000,

@@ -43,7 +43,7 @@ export interface HintReading {
 }
 
 /** Default ceiling on what a server may ask: 10 minutes. A hostile server must not park clients for a year. */
-export const DEFAULT_MAX_HINT_MS = 10 * 60_000;
+export const DEFAULT_MAX_HINT_MS = 600_000;
 /** The ceiling transports read hints with: none — they hand hints over as sent; the planner bounds them. */
 export const NO_CEILING = Number.POSITIVE_INFINITY;
 /** Longest close reason / payload text considered (the WebSocket close reason limit is 123 bytes). */

@@ -59,7 +59,7 @@ export interface PageState {
 }
 
 /** A page that is always there (Node, no signals). */
-export const PAGE_ACTIVE: PageState = Object.freeze({ paused: false, slowdown: 1 });
+export const PAGE_ACTIVE: PageState = /* @__PURE__ */ Object.freeze({ paused: false, slowdown: 1 });
 
 /** A wait as announced in a `retry` event. */
 export interface PlannedRetry {

@@ -61,6 +61,13 @@ const ANSWERS_PER_SECOND = 10;
 
 const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * One member's presence for every tab of the browser, over a {@link SharedMessageSocket} (a `SharedSocket`):
+ * the tab that leads talks to the server, the others follow over the tab channel; own state set in any tab
+ * reaches all of them (last writer wins per slice). Same API and events as `Presence`, plus `own` (another
+ * tab changed the member's state).
+ * @typeParam D - the custom slices (see `defineSlice`) beside the built-in `room`, `emoji` and `layout`.
+ */
 export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends PresenceCore<
   D,
   SharedPresenceEvents<PresenceState<D>>

@@ -15,7 +15,8 @@ import {
   type SocketState,
   VirtualClock,
 } from "../../src/index.js";
-import { encodePresence, Presence, SharedPresence } from "../../src/presence/index.js";
+import { encodePresence } from "../../src/internals.js";
+import { Presence, SharedPresence } from "../../src/presence/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
 
 interface Chat {
