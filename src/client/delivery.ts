@@ -38,6 +38,7 @@ export interface DeliveryTracker {
   readonly unacked: number;
 }
 
+/** Options of {@link atLeastOnce}; both have defaults. */
 export interface AtLeastOnceOptions {
   /**
    * Identifies this socket's stream of messages to the server; must be unique to this socket instance (not

@@ -20,6 +20,10 @@ export type DropReason =
   /** The transport could not encode it (e.g. JSON with a BigInt or a cycle); never queued. */
   | "unsendable";
 
+/**
+ * The outbound queue: what `send()` keeps while disconnected, sent in order on the next connection. The
+ * `queue` option of `ResilientSocket` takes a partial object (merged with these defaults), or `false` for none.
+ */
 export interface QueueOptions {
   /** Most messages held. Default 1000. */
   readonly maxMessages: number;

@@ -10,6 +10,7 @@ import type { LockSnapshotLike } from "./shared-term.js";
 
 /** The members of `navigator.locks` used. */
 export interface LockManagerLike {
+  /** Asks for the exclusive lock `name`; `callback` runs while it is held, and releasing is its promise settling. */
   request(name: string, options: { signal?: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
   /** Who holds which lock: how a tab checks that a leader term is the lock holder's (see `shared-term.ts`). */
   query(): Promise<LockSnapshotLike>;
@@ -17,13 +18,21 @@ export interface LockManagerLike {
 
 /** The members of a `BroadcastChannel` used. */
 export interface BroadcastChannelLike {
+  /** Posts a structured-cloneable message to every other tab on the channel. */
   postMessage(message: unknown): void;
+  /** Leaves the channel (on `close()` of the socket). */
   close(): void;
+  /** Set by the socket to receive the other tabs' messages. */
   onmessage: ((event: MessageEvent) => void) | null;
 }
 
 export type { SharedRole } from "./message-socket.js";
 
+/**
+ * Options of {@link SharedSocket}: `name` and `create` are required, every other one has a default.
+ * @typeParam In - the data of inbound messages, as of the socket `create` makes.
+ * @typeParam Out - what `send` takes, as of the socket `create` makes.
+ */
 export interface SharedSocketOptions<In = unknown, Out = In> {
   /** The app's shared connection: the Web Lock's and the BroadcastChannel's name. Required. */
   name: string;
@@ -55,10 +64,16 @@ export interface SharedSocketOptions<In = unknown, Out = In> {
   channel?: (name: string) => BroadcastChannelLike;
   /** Fires `pagehide` and `pageshow`. Default `globalThis` in a browser; `false` for none. */
   page?: SignalTarget | false;
+  /** The clock for this tab's timers (takeover, rejoin, acknowledgement). Default: the system clock. */
   clock?: Clock;
+  /** The source of the takeover draw. Default: `Math.random`. */
   random?: Random;
 }
 
+/**
+ * Event map of {@link SharedSocket}.
+ * @typeParam In - the data of an inbound message. Default `unknown`.
+ */
 export interface SharedSocketEvents<In = unknown> {
   /** The shared connection's state, as the leader's socket reports it; `closed` only after this tab's `close()`. */
   state: (state: SocketState, previous: SocketState) => void;

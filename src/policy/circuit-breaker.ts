@@ -122,6 +122,7 @@ export type Admission = { allowed: true; probe: boolean } | { allowed: false; re
  * @see https://github.com/connor4312/cockatiel#circuitbreaker
  */
 export class CircuitBreaker {
+  /** The options in force, defaults filled in (frozen). */
   readonly options: CircuitBreakerOptions;
   #state: BreakerState;
 

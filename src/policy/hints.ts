@@ -26,6 +26,7 @@ export type HintSource = "retry-after" | "close-code" | "connect-error" | "drain
 
 /** A server's instruction to come back no sooner than `delayMs`, spread over the next `spreadMs`. */
 export interface RetryHint {
+  /** Which wire form it came from; see {@link HintSource}. */
   readonly source: HintSource;
   /** Wait at least this long (ms), already bounded by the ceiling. */
   readonly delayMs: number;
@@ -37,6 +38,7 @@ export interface RetryHint {
 
 /** The result of reading a hint: the hint, if any, and what was wrong with the input, if anything. */
 export interface HintReading {
+  /** The hint, bounded by the ceiling the reader was given; absent when the input carried none. */
   readonly hint?: RetryHint;
   /** Set when the input was malformed, hostile or clamped (for an `error` event); absent when fine or absent. */
   readonly problem?: string;

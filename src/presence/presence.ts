@@ -44,13 +44,19 @@ export abstract class PresenceCore<
     PresenceState<D>
   >,
 > extends Emitter<E> {
+  /** @internal */
   protected options: ResolvedPresenceOptions;
+  /** @internal */
   protected readonly clock: Clock;
+  /** @internal */
   protected view: RosterView<PresenceState<D>>;
   private readonly counters: PresenceCounters = newCounters();
+  /** @internal */
   protected readonly own: Record<string, unknown> = {};
   private readonly dirty = new Set<string>();
+  /** @internal */
   protected offs: Array<() => void> = [];
+  /** @internal */
   protected currentPhase: PresencePhase = "offline";
   private held: ChangesMessage[] = [];
   private heldOverflow = false;
@@ -71,7 +77,7 @@ export abstract class PresenceCore<
     for (const [name, value] of Object.entries(options.initial ?? {})) this.store(name, value, "initial");
   }
 
-  /** Sends one up message now, or not at all (never queued); whether it went. */
+  /** Sends one up message now, or not at all (never queued); whether it went. @internal */
   protected abstract send(message: UpMessage): boolean;
 
   /** This member's id. */
@@ -100,7 +106,12 @@ export abstract class PresenceCore<
   }
 
   /** The roster revision last applied, with its epoch (both `undefined` before the first sync). */
-  get revision(): { readonly epoch: string | undefined; readonly rev: number | undefined } {
+  get revision(): {
+    /** The roster's epoch (it changes when the server's roster starts over). */
+    readonly epoch: string | undefined;
+    /** The revision within that epoch. */
+    readonly rev: number | undefined;
+  } {
     return { epoch: this.view.epoch, rev: this.view.revision };
   }
 
@@ -151,6 +162,7 @@ export abstract class PresenceCore<
     this.removeAllListeners();
   }
 
+  /** @internal */
   protected store(name: string, value: unknown, what: string): void {
     const slice = this.options.registry.get(name);
     if (slice === undefined)
@@ -171,6 +183,7 @@ export abstract class PresenceCore<
     this.own[name] = merged;
   }
 
+  /** @internal */
   protected changed(name: string): void {
     if (this.currentPhase === "offline" || this.currentPhase === "displaced") return;
     this.dirty.add(name);
@@ -194,6 +207,7 @@ export abstract class PresenceCore<
     if (this.send({ type: "update", space: this.options.space, state: patch as StatePatch })) this.updates++;
   }
 
+  /** @internal */
   protected sync(): void {
     if (this.currentPhase === "detached") return;
     this.expect();
@@ -204,7 +218,7 @@ export abstract class PresenceCore<
     if (this.send({ type: "sync", v: PROTOCOL_VERSION, space, member, epoch, rev, state })) this.syncs++;
   }
 
-  /** Waits for a sync answer: changes to send are dropped (the answer's base carries them), diffs held. */
+  /** Waits for a sync answer: changes to send are dropped (the answer's base carries them), diffs held. @internal */
   protected expect(): void {
     this.cancelFlush();
     this.dirty.clear();
@@ -218,6 +232,7 @@ export abstract class PresenceCore<
     this.sync();
   }
 
+  /** @internal */
   protected offline(): void {
     if (this.currentPhase === "detached") return;
     this.cancelFlush();
@@ -226,6 +241,7 @@ export abstract class PresenceCore<
     this.currentPhase = "offline";
   }
 
+  /** @internal */
   protected receive(data: unknown): void {
     const phase = this.currentPhase;
     if (!isPresenceMessage(data) || phase === "offline" || phase === "detached" || phase === "displaced")
@@ -289,7 +305,7 @@ export abstract class PresenceCore<
     });
   }
 
-  /** The roster is current again (called before the `sync` event). */
+  /** The roster is current again (called before the `sync` event). @internal */
   protected synced(): void {}
 
   /** Applies a catch-up or diff; false when it does not follow on from this roster (a gap, another epoch). */
@@ -311,7 +327,7 @@ export abstract class PresenceCore<
     this.flushTimer = undefined;
   }
 
-  /** `emit` for the events every presence has (a subclass's event map may add its own). */
+  /** `emit` for the events every presence has (a subclass's event map may add its own). @internal */
   protected fire<K extends keyof PresenceEvents<PresenceState<D>>>(
     event: K,
     ...args: Parameters<PresenceEvents<PresenceState<D>>[K]>
@@ -368,6 +384,7 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Prese
   /**
    * Presence never waits in the socket's queue: a change that cannot go now is carried by the next sync, and
    * a queued message would reach the next connection ahead of (and older than) that sync.
+   * @internal
    */
   protected send(message: UpMessage): boolean {
     return this.socket.sendNow(encodePresence(message));

@@ -8,7 +8,9 @@ import type { PresenceChange, SnapshotMessage, StateRecord } from "../protocol/p
 
 /** Another member of the space, as last seen. */
 export interface Member<S = StateRecord> {
+  /** The member's id (its `member` option). */
   readonly id: string;
+  /** Its state as last synced: one value per slice it set. */
   readonly state: Readonly<S>;
 }
 

@@ -133,12 +133,12 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
     super.detach();
   }
 
-  /** Only the leader's socket sends; in any other tab this is `false`. */
+  /** Only the leader's socket sends; in any other tab this is `false`. @internal */
   protected send(message: UpMessage): boolean {
     return this.shared.sendNow(encodePresence(message));
   }
 
-  /** A follower does not sync with the server: it asks the leader (its roster comes as a snapshot). */
+  /** A follower does not sync with the server: it asks the leader (its roster comes as a snapshot). @internal */
   protected override sync(): void {
     if (this.leading()) super.sync();
     else if (this.currentPhase !== "detached") {
@@ -147,7 +147,7 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
     }
   }
 
-  /** A local set or clear: stamped, told to every tab, and (leader) sent to the server. */
+  /** A local set or clear: stamped, told to every tab, and (leader) sent to the server. @internal */
   protected override changed(name: string): void {
     // As the other tabs judge it: a stamp beyond the clock's reach counts as none.
     const before = live(this.stamps.get(name), this.clock.now());
@@ -172,6 +172,7 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
     }, 1);
   }
 
+  /** @internal */
   protected override synced(): void {
     if (this.rosterWanted && this.answerTimer === undefined && this.leading()) this.postRoster();
   }

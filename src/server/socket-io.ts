@@ -76,7 +76,9 @@ export class DuplicateConnectError extends Error {
  * (`connect_error`), where `data` is read as the hint.
  */
 export class OverloadedError extends Error {
+  /** Always `"OverloadedError"`. */
   override readonly name = "OverloadedError";
+  /** Always `"OVERLOADED"` (also the message, which the client sees as the `connect_error` message). */
   readonly code = "OVERLOADED";
   /** The appointment, in the wire format. */
   readonly data: HintPayload;

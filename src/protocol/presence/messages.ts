@@ -24,9 +24,28 @@ export type StatePatch = Readonly<Record<string, unknown>>;
 
 /** One roster change; the k-th change of a diff from revision a is revision a + k. */
 export type PresenceChange =
-  | { readonly op: "join"; readonly id: string; readonly state: StateRecord }
-  | { readonly op: "update"; readonly id: string; readonly state: StatePatch }
-  | { readonly op: "leave"; readonly id: string };
+  | {
+      /** A member joined, with its whole state. */
+      readonly op: "join";
+      /** The member's id. */
+      readonly id: string;
+      /** Its whole state. */
+      readonly state: StateRecord;
+    }
+  | {
+      /** A member changed slices. */
+      readonly op: "update";
+      /** The member's id. */
+      readonly id: string;
+      /** The changed slices only (`null`: cleared). */
+      readonly state: StatePatch;
+    }
+  | {
+      /** A member left. */
+      readonly op: "leave";
+      /** The member's id. */
+      readonly id: string;
+    };
 
 /** `{"$presence":"sync","v":1,"space":…,"member":…,"epoch":…|null,"rev":…|null,"state":{…}}` */
 export interface SyncMessage {

@@ -30,7 +30,9 @@ export interface PresenceConnection {
 
 /** What a client asks for in a sync, for {@link PresenceHubOptions.authorize}. */
 export interface SyncRequest {
+  /** The space the client wants to join. */
   readonly space: string;
+  /** The member id it syncs as. */
   readonly member: string;
 }
 
@@ -90,6 +92,7 @@ export const HUB_DEFAULTS = {
   maxSeatsPerIdentity: 64,
 } as const;
 
+/** Options of {@link PresenceHub}; every one has a default. */
 export interface PresenceHubOptions {
   /** Where rosters live. Default: a new {@link InMemoryRosterStore}. */
   store?: RosterStore;

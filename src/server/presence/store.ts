@@ -12,7 +12,9 @@ import type { PresenceChange, StateRecord } from "../../protocol/presence/messag
 
 /** A roster's position: its epoch and the revision within it. */
 export interface RosterHead {
+  /** Identifies this roster's history; a new epoch (a restart, a lost store) makes clients take a snapshot. */
   readonly epoch: string;
+  /** The revision: one more per change applied in this epoch. */
   readonly rev: number;
 }
 
