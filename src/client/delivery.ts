@@ -19,7 +19,12 @@ export { DELIVERY_TAG, type DeliveryAck, type DeliveryMessage } from "../protoco
 export interface DeliveryTracker {
   /** Stamps an app message with the next id; returns the id and the envelope to send. Throws when the data
    * cannot travel in an envelope (binary). */
-  wrap(data: unknown): { readonly id: number; readonly message: unknown };
+  wrap(data: unknown): {
+    /** The message's sequence number in this session. */
+    readonly id: number;
+    /** The envelope to send (a {@link DeliveryMessage}, encoded as the data was). */
+    readonly message: unknown;
+  };
   /** A stamped message is about to go on the wire (its ack may come back from inside the send): keep it until
    * acknowledged. Returns an entry it had to forget to stay within its bound (dropped, `overflow`), if any. */
   sent(entry: QueueEntry): QueueEntry | undefined;

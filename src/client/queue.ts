@@ -35,6 +35,7 @@ export interface QueueOptions {
   readonly overflow: "drop-oldest" | "drop-newest";
 }
 
+/** The queue's defaults: 1,000 messages, 1 MiB, 60 s, the oldest dropped first. */
 export const defaultQueueOptions: QueueOptions = {
   maxMessages: 1000,
   maxBytes: 1_048_576, // 1 MiB

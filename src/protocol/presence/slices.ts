@@ -150,6 +150,7 @@ export class SliceRegistry {
 
   constructor(
     custom: readonly AnySlice[] = [],
+    /** Deepest nesting of objects and arrays a slice value may have. */
     readonly maxDepth = 16,
   ) {
     if (!Array.isArray(custom)) throw new TypeError("slices must be an array of defineSlice(...) results");
