@@ -8,6 +8,7 @@ export default defineConfig({
     presence: "src/presence/index.ts",
     server: "src/server/index.ts",
     "server-redis": "src/server/redis/index.ts",
+    internals: "src/internals.ts",
   },
   format: ["esm", "cjs"],
   // TS 6 deprecates `baseUrl`, which tsup's dts step sets internally (TS5101 without this).

@@ -14,13 +14,8 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { WebSocket, WebSocketServer } from "ws";
-import {
-  type Clock,
-  decorrelatedJitter,
-  ResilientSocket,
-  systemClock,
-  type TimerHandle,
-} from "../src/index.js";
+import { type Clock, decorrelatedJitter, ResilientSocket, type TimerHandle } from "../src/index.js";
+import { systemClock } from "../src/internals.js";
 import { type WebSocketConstructor, webSocketTransport } from "../src/websocket.js";
 
 const { values } = parseArgs({

@@ -5,14 +5,22 @@
  * the {@link VirtualClock} in tests, and inside the storm simulator.
  */
 
-/** Opaque handle returned by {@link Clock.setTimeout}. */
-export type TimerHandle = { readonly __timer: unique symbol } | number | object;
+/** Opaque handle returned by {@link Clock.setTimeout}; pass it to {@link Clock.clearTimeout} only. */
+export type TimerHandle =
+  | {
+      /** A brand that keeps other values from passing for a handle; never read. */
+      readonly __timer: unique symbol;
+    }
+  | number
+  | object;
 
 /** Time and timers, injected. */
 export interface Clock {
   /** Milliseconds since an arbitrary epoch (wall clock for the real clock). */
   now(): number;
+  /** Calls `callback` once, `delayMs` milliseconds from now; returns the handle that cancels it. */
   setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /** Cancels a timer not yet fired; a handle already fired or cleared is ignored. */
   clearTimeout(handle: TimerHandle): void;
 }
 
@@ -86,10 +94,12 @@ export class VirtualClock implements Clock {
     this.current = startMs;
   }
 
+  /** The virtual time in ms: where the clock was started, plus every advance since. */
   now(): number {
     return this.current;
   }
 
+  /** Schedules `callback` at now + `delayMs` (a negative or non-finite delay counts as 0); runs on an advance. */
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
     const delay = Number.isFinite(delayMs) && delayMs > 0 ? delayMs : 0;
     const id = this.nextId++;
@@ -97,6 +107,7 @@ export class VirtualClock implements Clock {
     return id;
   }
 
+  /** Cancels a pending timer; other handles are ignored. */
   clearTimeout(handle: TimerHandle): void {
     if (typeof handle === "number") this.timers.delete(handle);
   }

@@ -7,11 +7,6 @@
 export {
   type AtLeastOnceOptions,
   atLeastOnce,
-  DELIVERY_TAG,
-  type DeliveryAck,
-  type DeliveryMessage,
-  type DeliveryTracker,
-  readAck,
 } from "./client/delivery.js";
 export type {
   CircuitEvent,
@@ -24,14 +19,26 @@ export type {
   SocketState,
   SocketStats,
 } from "./client/events.js";
-export type { HeartbeatOptions, ResilientSocketOptions } from "./client/options.js";
+export type {
+  MessageSocket,
+  MessageSocketEvents,
+  SharedMessageSocket,
+  SharedMessageSocketEvents,
+} from "./client/message-socket.js";
+export type {
+  HeartbeatOptions,
+  ResilientSocketOptions,
+} from "./client/options.js";
 export type {
   HiddenPolicy,
   PageSignalsOptions,
   SignalTarget,
   VisibilitySource,
 } from "./client/page-signals.js";
-export { type DropReason, defaultQueueOptions, type QueueOptions } from "./client/queue.js";
+export type {
+  DropReason,
+  QueueOptions,
+} from "./client/queue.js";
 export { ResilientSocket } from "./client/resilient-socket.js";
 export type {
   BroadcastChannelLike,
@@ -45,8 +52,6 @@ export {
   type Clock,
   type Random,
   seededRandom,
-  systemClock,
-  systemRandom,
   type TimerHandle,
   VirtualClock,
 } from "./env.js";
@@ -78,12 +83,9 @@ export {
   waveJitter,
 } from "./policy/backoff.js";
 export {
-  type Admission,
-  type BreakerState,
   CircuitBreaker,
   type CircuitBreakerOptions,
   type CircuitState,
-  defaultCircuitBreakerOptions,
 } from "./policy/circuit-breaker.js";
 export {
   CLOSE_SERVICE_RESTART,
@@ -98,31 +100,8 @@ export {
   readHintPayload,
   readRetryAfterHint,
 } from "./policy/hints.js";
-export {
-  type AttemptDecision,
-  type Decision,
-  PAGE_ACTIVE,
-  type PageState,
-  type PlannedRetry,
-  type PlannerOptions,
-  type PlannerState,
-  ReconnectPlanner,
-  type RetryCause,
-  type RetryDecision,
-} from "./policy/planner.js";
-export { resolvePlannerOptions } from "./policy/planner-options.js";
+export type { RetryCause } from "./policy/planner.js";
 export { parseRetryAfter } from "./policy/retry-after.js";
-export {
-  BUDGET_EVENT,
-  type BudgetPayload,
-  type BudgetReading,
-  encodeBudgetFrame,
-  isBudgetFrame,
-  MAX_BUDGET_VALID_MS,
-  MIN_BUDGET_WINDOW_MS,
-  readBudget,
-  readBudgetFrame,
-} from "./protocol/budget.js";
 export type {
   CloseInfo,
   CloseKind,

@@ -8,7 +8,7 @@
  * connections as they are), `end` (report and exit). Its start-up (tsx compiling it) therefore never falls
  * inside an attack window, and the runner can alternate quiet and attack windows with one attacker.
  */
-import { encodePresence } from "../../src/presence/index.js";
+import { encodePresence } from "../../src/internals.js";
 import { maskedFrames, RawPresenceClient } from "./servers.js";
 
 const [mode, url, rateText, kindText] = process.argv.slice(2);

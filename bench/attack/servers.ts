@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
 import { Server as IoServer, type Socket as IoSocket } from "socket.io";
 import { type Socket as IoClientSocket, io as ioClient } from "socket.io-client";
 import { WebSocket, WebSocketServer } from "ws";
-import { encodePresence, isPresenceMessage, type StateRecord } from "../../src/presence/index.js";
+import { encodePresence, isPresenceMessage } from "../../src/internals.js";
+import type { StateRecord } from "../../src/presence/index.js";
 import {
   attachPresenceToSocketIo,
   attachPresenceToWs,

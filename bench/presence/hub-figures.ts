@@ -11,7 +11,7 @@
  *   page reloaded), at 100 syncs per batch and all N in one batch.
  */
 import { VirtualClock } from "../../src/env.js";
-import { encodePresence, type StateRecord } from "../../src/presence/protocol.js";
+import { encodePresence, type StateRecord } from "../../src/protocol/presence/messages.js";
 import { type PresenceConnection, PresenceHub } from "../../src/server/presence/index.js";
 
 const SPACE = "office";

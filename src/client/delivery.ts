@@ -10,34 +10,21 @@
  */
 import { describe } from "../describe.js";
 import { newId } from "../env.js";
+import { DELIVERY_TAG, type DeliveryAck, type DeliveryMessage } from "../protocol/delivery.js";
 import type { Dropped, OutboundQueue, QueueEntry } from "./queue.js";
 
-/** Marks a delivery envelope (`"$rr"` is short for resilient-reconnect). */
-export const DELIVERY_TAG = "$rr";
-
-/** A message as it travels from client to server: `{"$rr":"msg","sid":…,"seq":…,"data":…}`. */
-export interface DeliveryMessage {
-  readonly $rr: "msg";
-  /** The sending socket's session id (1–128 characters), the same for its whole life, unique to it. */
-  readonly sid: string;
-  /** 1, 2, 3, … in send order, per session. */
-  readonly seq: number;
-  /** What the app passed to `send()`. */
-  readonly data: unknown;
-}
-
-/** The server's acknowledgement: every message of session `sid` up to and including `seq` was processed. */
-export interface DeliveryAck {
-  readonly $rr: "ack";
-  readonly sid: string;
-  readonly seq: number;
-}
+export { DELIVERY_TAG, type DeliveryAck, type DeliveryMessage } from "../protocol/delivery.js";
 
 /** What the socket's outbound path needs from at-least-once delivery. Implemented by {@link atLeastOnce}. */
 export interface DeliveryTracker {
   /** Stamps an app message with the next id; returns the id and the envelope to send. Throws when the data
    * cannot travel in an envelope (binary). */
-  wrap(data: unknown): { readonly id: number; readonly message: unknown };
+  wrap(data: unknown): {
+    /** The message's sequence number in this session. */
+    readonly id: number;
+    /** The envelope to send (a {@link DeliveryMessage}, encoded as the data was). */
+    readonly message: unknown;
+  };
   /** A stamped message is about to go on the wire (its ack may come back from inside the send): keep it until
    * acknowledged. Returns an entry it had to forget to stay within its bound (dropped, `overflow`), if any. */
   sent(entry: QueueEntry): QueueEntry | undefined;
@@ -56,6 +43,7 @@ export interface DeliveryTracker {
   readonly unacked: number;
 }
 
+/** Options of {@link atLeastOnce}; both have defaults. */
 export interface AtLeastOnceOptions {
   /**
    * Identifies this socket's stream of messages to the server; must be unique to this socket instance (not

@@ -111,12 +111,18 @@ export class Emitter<Events extends { [E in keyof Events]: Listener }> {
   }
 }
 
+/** Anything with this library's listener API for the event map `Events` (an interface such as `MessageSocket`). */
+export interface EventSource<Events> {
+  on<K extends keyof Events>(event: K, listener: Events[K]): unknown;
+  off<K extends keyof Events>(event: K, listener?: Events[K]): unknown;
+}
+
 /**
  * Subscribes and returns the function that unsubscribes: for code that keeps a list of its subscriptions
  * (`on()` returns the emitter).
  */
 export function listen<Events extends { [E in keyof Events]: Listener }, E extends keyof Events>(
-  emitter: Pick<Emitter<Events>, "on" | "off">,
+  emitter: Pick<Emitter<Events>, "on" | "off"> | EventSource<Events>,
   event: E,
   listener: Events[E],
 ): () => void {

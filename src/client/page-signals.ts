@@ -20,12 +20,15 @@ export type HiddenPolicy = "keep" | "slow" | "pause";
 
 /** The few members of `window` the signals use. */
 export interface SignalTarget {
+  /** Subscribes to `type` (`online`, `offline`, `pagehide`, `pageshow`, `visibilitychange`, …). */
   addEventListener(type: string, listener: (event: Event) => void): void;
+  /** Unsubscribes a listener added with {@link SignalTarget.addEventListener}. */
   removeEventListener(type: string, listener: (event: Event) => void): void;
 }
 
 /** The few members of `document` the signals use. */
 export interface VisibilitySource extends SignalTarget {
+  /** `"visible"` or `"hidden"` (a browser's `document.visibilityState`). */
   readonly visibilityState: string;
 }
 
@@ -36,7 +39,10 @@ export interface PageSignalsOptions {
   /** Has `visibilityState` and fires `visibilitychange`. Default: `globalThis.document`. */
   document?: VisibilitySource;
   /** Reports `onLine` at start. Default: `globalThis.navigator`. */
-  navigator?: { readonly onLine?: boolean };
+  navigator?: {
+    /** `false` when the browser knows it has no network (then no attempt is made until `online`). */
+    readonly onLine?: boolean;
+  };
   /** Retries of a hidden tab: `"keep"` (default), `"slow"` (waits × `hiddenSlowdown`) or `"pause"`. */
   whenHidden?: HiddenPolicy;
   /** Factor on waits that start while hidden under `whenHidden: "slow"`. Default 4. */

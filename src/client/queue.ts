@@ -20,6 +20,10 @@ export type DropReason =
   /** The transport could not encode it (e.g. JSON with a BigInt or a cycle); never queued. */
   | "unsendable";
 
+/**
+ * The outbound queue: what `send()` keeps while disconnected, sent in order on the next connection. The
+ * `queue` option of `ResilientSocket` takes a partial object (merged with these defaults), or `false` for none.
+ */
 export interface QueueOptions {
   /** Most messages held. Default 1000. */
   readonly maxMessages: number;
@@ -31,9 +35,10 @@ export interface QueueOptions {
   readonly overflow: "drop-oldest" | "drop-newest";
 }
 
+/** The queue's defaults: 1,000 messages, 1 MiB, 60 s, the oldest dropped first. */
 export const defaultQueueOptions: QueueOptions = {
   maxMessages: 1000,
-  maxBytes: 1024 * 1024,
+  maxBytes: 1_048_576, // 1 MiB
   ttlMs: 60_000,
   overflow: "drop-oldest",
 };

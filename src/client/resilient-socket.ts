@@ -23,6 +23,7 @@ import { closeOutcome } from "./close-outcome.js";
 import { Emitter } from "./emitter.js";
 import type { ResilientSocketEvents, SendResult, SocketState, SocketStats } from "./events.js";
 import { Liveness } from "./liveness.js";
+import type { MessageSocket } from "./message-socket.js";
 import { type ResilientSocketOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox, type OutboxHost } from "./outbox.js";
 import { PageSignals } from "./page-signals.js";
@@ -30,7 +31,28 @@ import type { Dropped } from "./queue.js";
 
 let OutboxLink: (new (socket: ResilientSocket) => OutboxHost) | undefined;
 
-export class ResilientSocket extends Emitter<ResilientSocketEvents> {
+/**
+ * A reconnecting socket over one transport (`webSocketTransport`, `socketIoTransport`, or your own): it
+ * connects, and after every drop, refusal or failed attempt it waits as the policy says — jittered backoff,
+ * server hints, circuit breaker, flap damping — before it tries again. Messages sent while away are queued
+ * (bounded) and sent on the next connection. Implements {@link MessageSocket}.
+ *
+ * Events: see {@link ResilientSocketEvents}; options: see {@link ResilientSocketOptions}.
+ * @typeParam In - the data of inbound messages (`message` event). Default `unknown`: narrow it only when the
+ * transport and server guarantee it (nothing here checks it).
+ * @typeParam Out - what `send` and `sendNow` take. Default: the same as `In`.
+ * @example
+ * ```ts
+ * const socket = new ResilientSocket({ transport: webSocketTransport({ url: "ws://127.0.0.1:8080" }) });
+ * socket.on("message", (data) => console.log(data));
+ * socket.on("retry", ({ delayMs, cause }) => console.log(`retrying in ${delayMs} ms (${cause})`));
+ * socket.send("hello"); // sent now, or queued until the connection opens
+ * ```
+ */
+export class ResilientSocket<In = unknown, Out = In>
+  extends Emitter<ResilientSocketEvents<In>>
+  implements MessageSocket<In, Out>
+{
   private readonly options: ResolvedOptions;
   private readonly clock: Clock;
   private readonly random: Random;
@@ -146,6 +168,11 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     return this.currentState;
   }
 
+  /** Always `false`: one connection for this socket alone (a {@link SharedSocket} is shared by tabs). */
+  get shared(): false {
+    return false;
+  }
+
   /**
    * Starts connecting when `idle` (autoConnect off) or `stopped` (history forgotten); makes one attempt now
    * when `paused` by page signals. Otherwise does nothing.
@@ -162,7 +189,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
    * Sends now when open (and nothing queued is still ahead of it); otherwise queues it (bounded) for the next
    * connection. Returns which happened; a discarded message is also reported by a `drop` event.
    */
-  send(data: unknown): SendResult {
+  send(data: Out): SendResult {
     return this.outbox.send(data);
   }
 
@@ -171,7 +198,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
    * Returns whether it went. For state that the next connection re-sends whole anyway (presence sync): a
    * queued copy would only arrive stale, ahead of the fresh one.
    */
-  sendNow(data: unknown): boolean {
+  sendNow(data: Out): boolean {
     return this.currentState === "open" && this.outbox.sendNow(data);
   }
 
@@ -198,7 +225,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     return Promise.resolve();
   }
 
-  /** Counters and the policy's current view, for dashboards and tests. */
+  /** Counters and the policy's current view, for dashboards and tests; see {@link SocketStats}. */
   stats(): SocketStats {
     this.outbox.expire();
     return {
@@ -321,7 +348,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     if (this.options.stableOnFirstMessage && !this.stable) this.markStable();
     const delivery = this.options.delivery?.inbound(data);
     if (typeof delivery === "string") this.emit("error", new TransportError(delivery));
-    else if (!delivery) this.emit("message", data);
+    else if (!delivery) this.emit("message", data as In);
   }
 
   /** The server announced its reconnect budget (WebSocket first frame, Socket.IO event). */

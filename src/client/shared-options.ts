@@ -3,12 +3,14 @@ import { describe } from "../describe.js";
 import type { Clock, Random } from "../env.js";
 import type { ResilientReconnectError } from "../errors.js";
 import type { DropEvent, SocketState } from "./events.js";
+import type { SharedRole } from "./message-socket.js";
 import { isTarget, type SignalTarget } from "./page-signals.js";
 import type { ResilientSocket } from "./resilient-socket.js";
 import type { LockSnapshotLike } from "./shared-term.js";
 
 /** The members of `navigator.locks` used. */
 export interface LockManagerLike {
+  /** Asks for the exclusive lock `name`; `callback` runs while it is held, and releasing is its promise settling. */
   request(name: string, options: { signal?: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
   /** Who holds which lock: how a tab checks that a leader term is the lock holder's (see `shared-term.ts`). */
   query(): Promise<LockSnapshotLike>;
@@ -16,16 +18,26 @@ export interface LockManagerLike {
 
 /** The members of a `BroadcastChannel` used. */
 export interface BroadcastChannelLike {
+  /** Posts a structured-cloneable message to every other tab on the channel. */
   postMessage(message: unknown): void;
+  /** Leaves the channel (on `close()` of the socket). */
   close(): void;
+  /** Set by the socket to receive the other tabs' messages. */
   onmessage: ((event: MessageEvent) => void) | null;
 }
 
-export interface SharedSocketOptions {
+export type { SharedRole } from "./message-socket.js";
+
+/**
+ * Options of {@link SharedSocket}: `name` and `create` are required, every other one has a default.
+ * @typeParam In - the data of inbound messages, as of the socket `create` makes.
+ * @typeParam Out - what `send` takes, as of the socket `create` makes.
+ */
+export interface SharedSocketOptions<In = unknown, Out = In> {
   /** The app's shared connection: the Web Lock's and the BroadcastChannel's name. Required. */
   name: string;
   /** Creates the real socket; called in the leader tab only (and again in a tab that takes over). */
-  create: () => ResilientSocket;
+  create: () => ResilientSocket<In, Out>;
   /**
    * A tab taking over from a leader that went away connects after a uniform draw in [0, this] ms — or later,
    * when the old leader's socket was waiting longer (a server hint). Default 1,000.
@@ -52,17 +64,21 @@ export interface SharedSocketOptions {
   channel?: (name: string) => BroadcastChannelLike;
   /** Fires `pagehide` and `pageshow`. Default `globalThis` in a browser; `false` for none. */
   page?: SignalTarget | false;
+  /** The clock for this tab's timers (takeover, rejoin, acknowledgement). Default: the system clock. */
   clock?: Clock;
+  /** The source of the takeover draw. Default: `Math.random`. */
   random?: Random;
 }
 
-export type SharedRole = "leader" | "follower" | "closed";
-
-export interface SharedSocketEvents {
+/**
+ * Event map of {@link SharedSocket}.
+ * @typeParam In - the data of an inbound message. Default `unknown`.
+ */
+export interface SharedSocketEvents<In = unknown> {
   /** The shared connection's state, as the leader's socket reports it; `closed` only after this tab's `close()`. */
   state: (state: SocketState, previous: SocketState) => void;
   /** An inbound message of the shared connection (every tab receives it). */
-  message: (data: unknown) => void;
+  message: (data: In) => void;
   /** Another tab's {@link SharedSocket.broadcast} (unvalidated: any same-origin script can post one). */
   broadcast: (data: unknown) => void;
   /** This tab became the leader, or a follower, or closed. */
@@ -77,7 +93,7 @@ export interface SharedSocketEvents {
 }
 
 /** Checks the options (throwing a `TypeError` or `RangeError` that names the option) and fills in defaults. */
-export function resolveSharedOptions(options: SharedSocketOptions) {
+export function resolveSharedOptions<In, Out>(options: SharedSocketOptions<In, Out>) {
   if (options === null || typeof options !== "object")
     throw new TypeError(`SharedSocket options must be an object; got ${describe(options)}`);
   const { name, create } = options;

@@ -22,6 +22,7 @@ import { type Clock, newId, type Random, systemClock, systemRandom, type TimerHa
 import { SocketCreateError } from "../errors.js";
 import { Emitter } from "./emitter.js";
 import type { DropEvent, SendResult, SocketState } from "./events.js";
+import type { SharedMessageSocket } from "./message-socket.js";
 import type { SignalTarget } from "./page-signals.js";
 import type { ResilientSocket } from "./resilient-socket.js";
 import {
@@ -40,7 +41,10 @@ import { parseWire, type StateWire, type Wire, waitsForTerm } from "./shared-wir
 /** The least a tab waits before asking to lead again after its socket failed it (create threw, closed). */
 const MIN_REJOIN_MS = 1_000;
 
-export class SharedSocket extends Emitter<SharedSocketEvents> {
+export class SharedSocket<In = unknown, Out = In>
+  extends Emitter<SharedSocketEvents<In>>
+  implements SharedMessageSocket<In, Out>
+{
   /** Tells this tab's messages from the others' (never from `random`: a repeating source must not merge tabs). */
   private readonly id = newId();
   private currentRole: SharedRole = "follower";
@@ -72,14 +76,14 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
   private hidden = false;
   private readonly page: SignalTarget | undefined;
   private readonly onPage = (event: Event) => this.pageEvent(event.type);
-  private readonly create: () => ResilientSocket;
+  private readonly create: () => ResilientSocket<In, Out>;
   private readonly takeoverJitterMs: number;
   private readonly maxPending: number;
   private readonly maxInheritedWaitMs: number;
   private readonly clock: Clock;
   private readonly random: Random;
 
-  constructor(options: SharedSocketOptions) {
+  constructor(options: SharedSocketOptions<In, Out>) {
     super();
     const resolved = resolveSharedOptions(options);
     this.create = resolved.create;
@@ -113,6 +117,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     this.requestLock();
   }
 
+  /** This tab's part in the shared connection; see {@link SharedRole}. */
   get role(): SharedRole {
     return this.currentRole;
   }
@@ -122,12 +127,17 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
     return this.currentState;
   }
 
+  /** Always `true`: one connection for every tab of the browser. */
+  get shared(): true {
+    return true;
+  }
+
   /**
    * Leader: the real socket's `send`. Otherwise the message is kept until a leader's socket sent it
    * (`"forwarded"`), so a leader change loses nothing; past `maxPending` it is refused (`"dropped"`). A
    * forwarded message not acknowledged within `ackTimeoutMs` is given up: a `drop` event, reason `expired`.
    */
-  send(data: unknown): SendResult | "forwarded" {
+  send(data: Out): SendResult | "forwarded" {
     if (this.currentRole === "closed") return this.refuse(data, "closed");
     if (this.relay !== undefined) return this.relay.deliver(data);
     if (this.pending.size >= this.maxPending) return this.refuse(data, "overflow");
@@ -140,7 +150,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
    * Leader: the real socket's `sendNow` (sent at once, or not at all). Otherwise `false`: never forwarded, never
    * kept — for state the next connection re-sends whole anyway (a presence sync), which must not arrive late.
    */
-  sendNow(data: unknown): boolean {
+  sendNow(data: Out): boolean {
     return this.relay?.socket.sendNow(data) ?? false;
   }
 
@@ -273,7 +283,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
         post: (message: Wire) => this.post(message),
         dropped: (event: DropEvent) => this.emit("drop", event),
         state: (state: SocketState) => this.leaderState(state),
-        message: (data: unknown) => this.emit("message", data),
+        message: (data: unknown) => this.emit("message", data as In),
       };
       relay = new Relay(this.create(), host, epoch);
     } catch (cause) {
@@ -365,7 +375,7 @@ export class SharedSocket extends Emitter<SharedSocketEvents> {
       }
       case "message":
         if (this.currentRole === "follower" && message.epoch === this.epoch)
-          this.emit("message", message.data);
+          this.emit("message", message.data as In);
         return;
       case "broadcast":
         this.emit("broadcast", message.data);

@@ -24,6 +24,7 @@ export interface BackoffInput {
 
 /** A backoff strategy: a name (for stats and the storm lab), its bounds, and a pure delay function. */
 export interface BackoffStrategy {
+  /** The strategy's name, e.g. `"decorrelated-jitter"` (shown in stats and the storm lab's tables). */
   readonly name: string;
   /** Smallest delay the strategy can return. */
   readonly minMs: number;
@@ -56,6 +57,7 @@ export interface BackoffOptions {
  * @see ../../README.md#backoff (the measured distribution per attempt, `npm run bench:backoff`)
  */
 export const DEFAULT_BASE_MS = 250;
+/** The default cap of every backoff strategy (ms): 120 s, see {@link DEFAULT_BASE_MS} for why. */
 export const DEFAULT_CAP_MS = 120_000;
 
 /** Keeps exponents small enough that `base * 2 ** n` never overflows to Infinity (2 ** 1023 is finite). */

@@ -25,7 +25,7 @@ export interface CircuitBreakerOptions {
 }
 
 /** The defaults; `maxOpenMs` rises to `openMs` when only `openMs` is given above it. */
-export const defaultCircuitBreakerOptions: Readonly<CircuitBreakerOptions> = Object.freeze({
+export const defaultCircuitBreakerOptions: Readonly<CircuitBreakerOptions> = /* @__PURE__ */ Object.freeze({
   consecutiveFailures: 10,
   failureRatio: 0.8,
   windowMs: 120_000,
@@ -107,12 +107,49 @@ export type CircuitState = "closed" | "open" | "half-open";
 
 /** The whole breaker state, JSON-serialisable. `opens` counts openings since the breaker last closed. */
 export type BreakerState =
-  | { kind: "closed"; opens: number; consecutiveFailures: number; window: Outcome[] }
-  | { kind: "open"; opens: number; openedAtMs: number; untilMs: number }
-  | { kind: "half-open"; opens: number; probeInFlight: boolean };
+  | {
+      /** Attempts flow. */
+      kind: "closed";
+      /** Times the breaker opened since it last closed after a success (the open period doubles with it). */
+      opens: number;
+      /** Failures in a row. */
+      consecutiveFailures: number;
+      /** Recent outcomes within `windowMs`: `[atMs, failed]`. */
+      window: Outcome[];
+    }
+  | {
+      /** No attempt until `untilMs`. */
+      kind: "open";
+      /** Times the breaker opened (this one included). */
+      opens: number;
+      /** When it opened (clock ms). */
+      openedAtMs: number;
+      /** When it lets its probe through (clock ms). */
+      untilMs: number;
+    }
+  | {
+      /** One probe attempt at a time. */
+      kind: "half-open";
+      /** Times the breaker opened. */
+      opens: number;
+      /** The probe is out and its outcome not known yet. */
+      probeInFlight: boolean;
+    };
 
 /** The answer to {@link CircuitBreaker.tryAcquire}; `retryInMs: 0` means "ask after the probe's outcome". */
-export type Admission = { allowed: true; probe: boolean } | { allowed: false; retryInMs: number };
+export type Admission =
+  | {
+      /** An attempt may start. */
+      allowed: true;
+      /** It is the half-open probe. */
+      probe: boolean;
+    }
+  | {
+      /** No attempt now. */
+      allowed: false;
+      /** Ask again in this many ms (0: after the probe's outcome). */
+      retryInMs: number;
+    };
 
 /**
  * Opens on `consecutiveFailures` failures in a row, or when at least `minimumAttempts` outcomes in the
@@ -122,6 +159,7 @@ export type Admission = { allowed: true; probe: boolean } | { allowed: false; re
  * @see https://github.com/connor4312/cockatiel#circuitbreaker
  */
 export class CircuitBreaker {
+  /** The options in force, defaults filled in (frozen). */
   readonly options: CircuitBreakerOptions;
   #state: BreakerState;
 

@@ -11,13 +11,22 @@
  * @see https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1 (close codes), IANA registry for 1012/1013
  */
 import { describe } from "../describe.js";
+import { CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../protocol/hints.js";
 import { parseRetryAfter } from "./retry-after.js";
+
+export {
+  CLOSE_SERVICE_RESTART,
+  CLOSE_TRY_AGAIN_LATER,
+  DRAIN_EVENT,
+  type HintPayload,
+} from "../protocol/hints.js";
 
 /** Where a hint came from. */
 export type HintSource = "retry-after" | "close-code" | "connect-error" | "drain";
 
 /** A server's instruction to come back no sooner than `delayMs`, spread over the next `spreadMs`. */
 export interface RetryHint {
+  /** Which wire form it came from; see {@link HintSource}. */
   readonly source: HintSource;
   /** Wait at least this long (ms), already bounded by the ceiling. */
   readonly delayMs: number;
@@ -29,31 +38,18 @@ export interface RetryHint {
 
 /** The result of reading a hint: the hint, if any, and what was wrong with the input, if anything. */
 export interface HintReading {
+  /** The hint, bounded by the ceiling the reader was given; absent when the input carried none. */
   readonly hint?: RetryHint;
   /** Set when the input was malformed, hostile or clamped (for an `error` event); absent when fine or absent. */
   readonly problem?: string;
 }
 
 /** Default ceiling on what a server may ask: 10 minutes. A hostile server must not park clients for a year. */
-export const DEFAULT_MAX_HINT_MS = 10 * 60_000;
+export const DEFAULT_MAX_HINT_MS = 600_000;
 /** The ceiling transports read hints with: none — they hand hints over as sent; the planner bounds them. */
 export const NO_CEILING = Number.POSITIVE_INFINITY;
-/** Close code 1012, Service Restart. */
-export const CLOSE_SERVICE_RESTART = 1012;
-/** Close code 1013, Try Again Later. */
-export const CLOSE_TRY_AGAIN_LATER = 1013;
-/** The Socket.IO event a draining server emits (payload: a {@link HintPayload}) before disconnecting. */
-export const DRAIN_EVENT = "resilient:drain";
 /** Longest close reason / payload text considered (the WebSocket close reason limit is 123 bytes). */
 const MAX_TEXT = 512;
-
-/** The JSON wire shape of a hint, in close reasons, `connect_error` data and drain notices. */
-export interface HintPayload {
-  /** Come back no sooner than this many milliseconds from now. */
-  retryAfterMs: number;
-  /** Optional window (ms) after `retryAfterMs` to pick a random moment in. */
-  spreadMs?: number;
-}
 
 const NONE: HintReading = {};
 

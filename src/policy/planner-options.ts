@@ -16,6 +16,7 @@ export const DEFAULT_RESUME_JITTER_MS = 1_000;
 
 /** Resolved planner options (see `ResilientSocketOptions` for the documented user-facing forms). */
 export interface PlannerOptions {
+  /** The backoff strategy that sets the wait after a failure when no hint or budget does. */
   readonly backoff: BackoffStrategy;
   /** Breaker options, or `false` for no breaker. */
   readonly circuitBreaker: CircuitBreakerOptions | false;

@@ -31,24 +31,47 @@ export type RetryCause = "backoff" | "hint" | "budget" | "circuit";
 
 /** Permission to attempt a connection now, or how long to wait first. */
 export type AttemptDecision =
-  | { readonly kind: "connect"; readonly probe: boolean }
-  | { readonly kind: "wait"; readonly delayMs: number; readonly cause: "circuit" };
+  | {
+      /** Attempt now. */
+      readonly kind: "connect";
+      /** This attempt is the breaker's half-open probe. */
+      readonly probe: boolean;
+    }
+  | {
+      /** Not yet: the breaker is open. */
+      readonly kind: "wait";
+      /** Until its probe time (ms). */
+      readonly delayMs: number;
+      /** Always the breaker. */
+      readonly cause: "circuit";
+    };
 
 /** What to do after a connection failed or dropped. */
 export type RetryDecision =
   | {
+      /** Wait, then attempt again. */
       readonly kind: "wait";
       /** Consecutive failures so far (1 for the first retry). */
       readonly attempt: number;
+      /** The wait (ms), within `maxDelayMs`. */
       readonly delayMs: number;
+      /** What set it; see {@link RetryCause}. */
       readonly cause: RetryCause;
+      /** The hint as obeyed, when one set the wait. */
       readonly hint?: RetryHint;
       /** The backoff's own share of the decision, for stats and the storm lab. */
       readonly backoffMs: number;
       /** Set when the hint asked for more than the ceiling and was cut to it (for an `error` event). */
       readonly problem?: string;
     }
-  | { readonly kind: "stop"; readonly attempt: number; readonly reason: "max-attempts" };
+  | {
+      /** Stop retrying. */
+      readonly kind: "stop";
+      /** The failed attempts made. */
+      readonly attempt: number;
+      /** Why: `maxAttempts` ran out. */
+      readonly reason: "max-attempts";
+    };
 
 /** The page as the planner needs it: may an attempt start now, and the factor on a wait that starts now. */
 export interface PageState {
@@ -59,7 +82,7 @@ export interface PageState {
 }
 
 /** A page that is always there (Node, no signals). */
-export const PAGE_ACTIVE: PageState = Object.freeze({ paused: false, slowdown: 1 });
+export const PAGE_ACTIVE: PageState = /* @__PURE__ */ Object.freeze({ paused: false, slowdown: 1 });
 
 /** A wait as announced in a `retry` event. */
 export interface PlannedRetry {
@@ -106,13 +129,17 @@ export type Decision =
 
 /** Serialisable planner state. */
 export interface PlannerState {
+  /** Consecutive failed attempts. */
   readonly attempt: number;
+  /** The last backoff drawn (ms), the input of decorrelated jitter's next draw. */
   readonly previousDelayMs: number;
+  /** The breaker's state, `null` without a breaker. */
   readonly breaker: BreakerState | null;
 }
 
 /** The one owner of every "when" of one client: see the module comment and docs/planner.md. */
 export class ReconnectPlanner {
+  /** The resolved options it plans with. */
   readonly options: PlannerOptions;
   private attempt: number;
   private previousDelayMs: number;

@@ -12,23 +12,23 @@
 /** Longer values are refused unread: every valid form fits in 29 characters plus whitespace. */
 const MAX_LENGTH = 128;
 
-const MS_PER_DAY = 86_400_000;
-/** 400 Gregorian years are exactly 146,097 days, so shifting by them keeps month, day and weekday. */
-const GREGORIAN_CYCLE_MS = 146_097 * MS_PER_DAY;
+/** 400 Gregorian years are exactly 146,097 days (of 86,400,000 ms), so shifting by them keeps month, day and weekday. */
+const GREGORIAN_CYCLE_MS = 12_622_780_800_000;
 
-const DAY_NAMES = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
-const LONG_DAY_NAMES = "(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)";
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"] as const;
-const MONTH = `(${MONTHS.join("|")})`;
-const TIME = "(\\d{2}):(\\d{2}):(\\d{2})";
 
-// RFC 9110 §5.6.7: HTTP-date is case-sensitive and uses single spaces, so the patterns are exact.
+// RFC 9110 §5.6.7: HTTP-date is case-sensitive and uses single spaces, so the patterns are exact. They are
+// written out as literals (day names, then MONTHS, then hh:mm:ss): patterns built at load time would be code
+// that bundlers keep in every bundle importing this module's chunk, used or not.
 /** `Sun, 06 Nov 1994 08:49:37 GMT` */
-const IMF_FIXDATE = new RegExp(`^${DAY_NAMES}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+const IMF_FIXDATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
 /** `Sunday, 06-Nov-94 08:49:37 GMT` */
-const RFC850_DATE = new RegExp(`^${LONG_DAY_NAMES}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
+const RFC850_DATE =
+  /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
 /** `Sun Nov  6 08:49:37 1994` — the day is two digits or a space and one digit. */
-const ASCTIME_DATE = new RegExp(`^${DAY_NAMES} ${MONTH} ((?:\\d| )\\d) ${TIME} (\\d{4})$`);
+const ASCTIME_DATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ((?:\d| )\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
 
 const DELAY_SECONDS = /^\d+$/;
 /** Optional whitespace around a field value is SP / HTAB only (RFC 9110 §5.5), not every Unicode space. */

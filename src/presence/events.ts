@@ -1,6 +1,7 @@
 /** The typed events and stats of {@link Presence}. */
+
+import type { PresenceCounters } from "../protocol/presence/validate.js";
 import type { Member } from "./roster.js";
-import type { PresenceCounters } from "./validate.js";
 
 /**
  * - `offline`: the socket is not open; local changes only update own state (the next sync carries them).
@@ -15,6 +16,7 @@ export type PresencePhase = "offline" | "syncing" | "synced" | "displaced" | "de
 
 /** A member joined, left, or changed slices. */
 export interface MemberEvent<S> {
+  /** The member as it is now (for a leave: as it was last seen). */
   readonly member: Member<S>;
   /** The slices that changed: every slice of the state for a join, none for a leave. */
   readonly slices: readonly string[];
@@ -24,7 +26,9 @@ export interface MemberEvent<S> {
 export interface SyncEvent {
   /** The answer was a snapshot (else a catch-up diff since the revision this client had). */
   readonly full: boolean;
+  /** The roster's epoch: changes when the server's roster starts over (a restart); revisions count within it. */
   readonly epoch: string;
+  /** The roster revision now applied (the server counts one per change in the space). */
   readonly revision: number;
   /** Other members in the roster now. */
   readonly members: number;
@@ -32,9 +36,13 @@ export interface SyncEvent {
 
 /** Event map of {@link Presence}. Member events of one answer or diff come first, then `sync`. */
 export interface PresenceEvents<S> {
+  /** The roster is current again (after a sync answer: every connection, and after a gap). */
   sync: (event: SyncEvent) => void;
+  /** A member appeared in the roster (joined the space, or was there when this client synced). */
   join: (event: MemberEvent<S>) => void;
+  /** A member left the space, or its grace period after a disconnect ran out on the server. */
   leave: (event: MemberEvent<S>) => void;
+  /** A member changed slices of its state (`slices` says which). */
   update: (event: MemberEvent<S>) => void;
   /** The server refused this member's sync or update (`reason` is the server's). */
   refused: (event: { readonly reason: string }) => void;
@@ -50,6 +58,7 @@ export interface DisplacedEvent {
 
 /** Counters, for dashboards and tests. */
 export interface PresenceStats {
+  /** The phase now; see {@link PresencePhase}. */
   readonly phase: PresencePhase;
   /** Sync messages sent (one per connection, plus one per detected gap). */
   readonly syncs: number;
@@ -73,5 +82,6 @@ export interface OwnEvent {
 
 /** Event map of `SharedPresence`: those of {@link Presence}, and `own`. */
 export interface SharedPresenceEvents<S> extends PresenceEvents<S> {
+  /** Another tab changed the member's own state (this tab's `state` already shows it). */
   own: (event: OwnEvent) => void;
 }

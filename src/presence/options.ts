@@ -1,9 +1,13 @@
 /** Options of {@link Presence}, their defaults, and the one place they are checked. */
 import type { Clock, Random } from "../env.js";
 import { systemClock, systemRandom } from "../env.js";
-import { CLIENT_LIMITS, type PresenceLimits, resolveLimits } from "./protocol.js";
-import { type AnySlice, isId, type PresenceState, SliceRegistry } from "./slices.js";
+import { CLIENT_LIMITS, type PresenceLimits, resolveLimits } from "../protocol/presence/messages.js";
+import { type AnySlice, isId, type PresenceState, SliceRegistry } from "../protocol/presence/slices.js";
 
+/**
+ * Options of {@link Presence} and `SharedPresence`: `space` is required, every other one has a default.
+ * @typeParam D - the custom slices, as given in `slices`.
+ */
 export interface PresenceOptions<D extends readonly AnySlice[] = readonly []> {
   /** The space (roster) to join: an id of 1–128 letters, digits and `_ . : @ / -`. */
   space: string;

@@ -1,5 +1,5 @@
 /**
- * Presence sync over a {@link ResilientSocket}: one `sync` up and one answer down per connection, however
+ * Presence sync over a {@link MessageSocket} (a `ResilientSocket`): one `sync` up and one answer down per connection, however
  * many slices there are. Own state can be set at any time; while connected, changes go out as coalesced
  * updates; while disconnected they only change own state, which the next sync carries whole.
  *
@@ -8,11 +8,9 @@
  * @see https://github.com/phoenixframework/phoenix/issues/2255 (diffs applied before the snapshot)
  */
 import { Emitter, type Listener, listen } from "../client/emitter.js";
-import type { ResilientSocket } from "../client/resilient-socket.js";
+import type { MessageSocket, MessageSocketEvents } from "../client/message-socket.js";
 import type { Clock, TimerHandle } from "../env.js";
-import type { MemberEvent, PresenceEvents, PresencePhase, PresenceStats } from "./events.js";
-import { utf8Length } from "./json-guard.js";
-import { type PresenceOptions, type ResolvedPresenceOptions, resolvePresenceOptions } from "./options.js";
+import { utf8Length } from "../protocol/json-guard.js";
 import {
   type ChangesMessage,
   type DownMessage,
@@ -21,13 +19,19 @@ import {
   PROTOCOL_VERSION,
   type StatePatch,
   type UpMessage,
-} from "./protocol.js";
+} from "../protocol/presence/messages.js";
+import type { AnySlice, PresenceState } from "../protocol/presence/slices.js";
+import { count, decodeDown, newCounters, type PresenceCounters } from "../protocol/presence/validate.js";
+import type { MemberEvent, PresenceEvents, PresencePhase, PresenceStats } from "./events.js";
+import { type PresenceOptions, type ResolvedPresenceOptions, resolvePresenceOptions } from "./options.js";
 import { type Member, type MemberChange, RosterView } from "./roster.js";
-import type { AnySlice, PresenceState } from "./slices.js";
-import { count, decodeDown, newCounters, type PresenceCounters } from "./validate.js";
 
-/** What Presence needs of a socket: a {@link ResilientSocket} (any transport) fits. */
-export type PresenceSocket = Pick<ResilientSocket, "state" | "sendNow" | "on" | "off">;
+/**
+ * What {@link Presence} takes: a {@link MessageSocket} that is not shared by tabs and sends the protocol's
+ * strings — a `ResilientSocket` over any transport.
+ * @deprecated Use `MessageSocket<unknown, string>`; this alias goes in the next major version.
+ */
+export type PresenceSocket = MessageSocket<unknown, string>;
 
 /**
  * What {@link Presence} and `SharedPresence` share: own state, the roster, the sync and its answer, coalesced
@@ -40,13 +44,19 @@ export abstract class PresenceCore<
     PresenceState<D>
   >,
 > extends Emitter<E> {
+  /** @internal */
   protected options: ResolvedPresenceOptions;
+  /** @internal */
   protected readonly clock: Clock;
+  /** @internal */
   protected view: RosterView<PresenceState<D>>;
   private readonly counters: PresenceCounters = newCounters();
+  /** @internal */
   protected readonly own: Record<string, unknown> = {};
   private readonly dirty = new Set<string>();
+  /** @internal */
   protected offs: Array<() => void> = [];
+  /** @internal */
   protected currentPhase: PresencePhase = "offline";
   private held: ChangesMessage[] = [];
   private heldOverflow = false;
@@ -67,7 +77,7 @@ export abstract class PresenceCore<
     for (const [name, value] of Object.entries(options.initial ?? {})) this.store(name, value, "initial");
   }
 
-  /** Sends one up message now, or not at all (never queued); whether it went. */
+  /** Sends one up message now, or not at all (never queued); whether it went. @internal */
   protected abstract send(message: UpMessage): boolean;
 
   /** This member's id. */
@@ -96,7 +106,12 @@ export abstract class PresenceCore<
   }
 
   /** The roster revision last applied, with its epoch (both `undefined` before the first sync). */
-  get revision(): { readonly epoch: string | undefined; readonly rev: number | undefined } {
+  get revision(): {
+    /** The roster's epoch (it changes when the server's roster starts over). */
+    readonly epoch: string | undefined;
+    /** The revision within that epoch. */
+    readonly rev: number | undefined;
+  } {
     return { epoch: this.view.epoch, rev: this.view.revision };
   }
 
@@ -147,6 +162,7 @@ export abstract class PresenceCore<
     this.removeAllListeners();
   }
 
+  /** @internal */
   protected store(name: string, value: unknown, what: string): void {
     const slice = this.options.registry.get(name);
     if (slice === undefined)
@@ -167,6 +183,7 @@ export abstract class PresenceCore<
     this.own[name] = merged;
   }
 
+  /** @internal */
   protected changed(name: string): void {
     if (this.currentPhase === "offline" || this.currentPhase === "displaced") return;
     this.dirty.add(name);
@@ -190,6 +207,7 @@ export abstract class PresenceCore<
     if (this.send({ type: "update", space: this.options.space, state: patch as StatePatch })) this.updates++;
   }
 
+  /** @internal */
   protected sync(): void {
     if (this.currentPhase === "detached") return;
     this.expect();
@@ -200,7 +218,7 @@ export abstract class PresenceCore<
     if (this.send({ type: "sync", v: PROTOCOL_VERSION, space, member, epoch, rev, state })) this.syncs++;
   }
 
-  /** Waits for a sync answer: changes to send are dropped (the answer's base carries them), diffs held. */
+  /** Waits for a sync answer: changes to send are dropped (the answer's base carries them), diffs held. @internal */
   protected expect(): void {
     this.cancelFlush();
     this.dirty.clear();
@@ -214,6 +232,7 @@ export abstract class PresenceCore<
     this.sync();
   }
 
+  /** @internal */
   protected offline(): void {
     if (this.currentPhase === "detached") return;
     this.cancelFlush();
@@ -222,6 +241,7 @@ export abstract class PresenceCore<
     this.currentPhase = "offline";
   }
 
+  /** @internal */
   protected receive(data: unknown): void {
     const phase = this.currentPhase;
     if (!isPresenceMessage(data) || phase === "offline" || phase === "detached" || phase === "displaced")
@@ -285,7 +305,7 @@ export abstract class PresenceCore<
     });
   }
 
-  /** The roster is current again (called before the `sync` event). */
+  /** The roster is current again (called before the `sync` event). @internal */
   protected synced(): void {}
 
   /** Applies a catch-up or diff; false when it does not follow on from this roster (a gap, another epoch). */
@@ -307,7 +327,7 @@ export abstract class PresenceCore<
     this.flushTimer = undefined;
   }
 
-  /** `emit` for the events every presence has (a subclass's event map may add its own). */
+  /** `emit` for the events every presence has (a subclass's event map may add its own). @internal */
   protected fire<K extends keyof PresenceEvents<PresenceState<D>>>(
     event: K,
     ...args: Parameters<PresenceEvents<PresenceState<D>>[K]>
@@ -320,27 +340,35 @@ export abstract class PresenceCore<
   }
 }
 
+/**
+ * One member's presence over one {@link MessageSocket} (a `ResilientSocket`; for a `SharedSocket`, use
+ * `SharedPresence`): own state set with {@link Presence.set}, the other members of the space read from
+ * {@link Presence.roster} and followed through `join`, `update`, `leave` and `sync` events.
+ * @typeParam D - the custom slices (see `defineSlice`) beside the built-in `room`, `emoji` and `layout`.
+ */
 export class Presence<D extends readonly AnySlice[] = readonly []> extends PresenceCore<D> {
-  private readonly socket: PresenceSocket;
+  private readonly socket: MessageSocket<unknown, string>;
 
   /**
    * Attaches to `socket` (already open or not) and starts following it.
    * @throws see {@link resolvePresenceOptions}; TypeError when `socket` is not a ResilientSocket (a
    * `SharedSocket` takes `SharedPresence`) or `initial` has an invalid slice.
    */
-  constructor(socket: PresenceSocket, options: PresenceOptions<D>) {
+  constructor(socket: MessageSocket<unknown, string>, options: PresenceOptions<D>) {
     if (socket === null || typeof socket !== "object" || typeof socket.on !== "function") {
       throw new TypeError("Presence: socket must be a ResilientSocket");
     }
-    if ("broadcast" in socket) {
+    if (socket.shared) {
       throw new TypeError("Presence: for a SharedSocket, use SharedPresence");
     }
     super(options);
     this.socket = socket;
     this.offs = [
-      listen(socket, "open", () => this.sync()),
-      listen(socket, "close", () => this.offline()),
-      listen(socket, "message", (data) => this.receive(data)),
+      listen<MessageSocketEvents, "state">(socket, "state", (state, previous) => {
+        if (state === "open") this.sync();
+        else if (previous === "open") this.offline();
+      }),
+      listen<MessageSocketEvents, "message">(socket, "message", (data) => this.receive(data)),
     ];
     if (socket.state === "open") this.sync();
   }
@@ -356,6 +384,7 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Prese
   /**
    * Presence never waits in the socket's queue: a change that cannot go now is carried by the next sync, and
    * a queued message would reach the next connection ahead of (and older than) that sync.
+   * @internal
    */
   protected send(message: UpMessage): boolean {
     return this.socket.sendNow(encodePresence(message));

@@ -3,12 +3,14 @@
  * Applying a snapshot or a run of changes returns what changed, member by member, so the caller can emit
  * events after the roster is consistent again.
  */
-import { utf8Length } from "./json-guard.js";
-import type { PresenceChange, SnapshotMessage, StateRecord } from "./protocol.js";
+import { utf8Length } from "../protocol/json-guard.js";
+import type { PresenceChange, SnapshotMessage, StateRecord } from "../protocol/presence/messages.js";
 
 /** Another member of the space, as last seen. */
 export interface Member<S = StateRecord> {
+  /** The member's id (its `member` option). */
   readonly id: string;
+  /** Its state as last synced: one value per slice it set. */
   readonly state: Readonly<S>;
 }
 

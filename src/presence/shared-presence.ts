@@ -11,22 +11,22 @@
  * @see https://crdt.tech/ (a last-writer-wins register per slice)
  */
 import { listen } from "../client/emitter.js";
-import type { SharedSocket } from "../client/shared-socket.js";
+import type { SharedMessageSocket, SharedMessageSocketEvents } from "../client/message-socket.js";
 import { newId, type TimerHandle } from "../env.js";
+import { utf8Length } from "../protocol/json-guard.js";
+import { encodePresence, type UpMessage } from "../protocol/presence/messages.js";
+import type { AnySlice, PresenceState } from "../protocol/presence/slices.js";
+import { type OwnEntry, readEntry, readTabMessage, type TabMessage } from "../protocol/presence/tab-wire.js";
 import type { SharedPresenceEvents } from "./events.js";
-import { utf8Length } from "./json-guard.js";
 import type { PresenceOptions } from "./options.js";
 import { PresenceCore } from "./presence.js";
-import { encodePresence, type UpMessage } from "./protocol.js";
 import { RosterView } from "./roster.js";
-import type { AnySlice, PresenceState } from "./slices.js";
-import { type OwnEntry, readEntry, readTabMessage, type TabMessage } from "./tab-wire.js";
 
-/** What SharedPresence needs of a socket: a `SharedSocket` fits. */
-export type SharedPresenceSocket = Pick<
-  SharedSocket,
-  "state" | "role" | "sendNow" | "broadcast" | "on" | "off"
->;
+/**
+ * What {@link SharedPresence} takes: a `SharedSocket`.
+ * @deprecated Use `SharedMessageSocket<unknown, string>`; this alias goes in the next major version.
+ */
+export type SharedPresenceSocket = SharedMessageSocket<unknown, string>;
 
 /**
  * All tabs share the system clock, so a stamp further ahead of it than this is no tab's: refused, or it would
@@ -61,11 +61,18 @@ const ANSWERS_PER_SECOND = 10;
 
 const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * One member's presence for every tab of the browser, over a {@link SharedMessageSocket} (a `SharedSocket`):
+ * the tab that leads talks to the server, the others follow over the tab channel; own state set in any tab
+ * reaches all of them (last writer wins per slice). Same API and events as `Presence`, plus `own` (another
+ * tab changed the member's state).
+ * @typeParam D - the custom slices (see `defineSlice`) beside the built-in `room`, `emoji` and `layout`.
+ */
 export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends PresenceCore<
   D,
   SharedPresenceEvents<PresenceState<D>>
 > {
-  private readonly shared: SharedPresenceSocket;
+  private readonly shared: SharedMessageSocket<unknown, string>;
   /** Tells this tab's stamps from the others' (never from `random`: a repeating source must not merge tabs). */
   private readonly tab = newId();
   /** The stamp of each slice set or cleared (one per known slice at most). */
@@ -89,8 +96,8 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
    * @throws see {@link resolvePresenceOptions}; TypeError when `shared` is not a SharedSocket or `initial` has an
    * invalid slice.
    */
-  constructor(shared: SharedPresenceSocket, options: PresenceOptions<D>) {
-    if (shared === null || typeof shared !== "object" || typeof shared.broadcast !== "function") {
+  constructor(shared: SharedMessageSocket<unknown, string>, options: PresenceOptions<D>) {
+    if (shared === null || typeof shared !== "object" || shared.shared !== true) {
       throw new TypeError("SharedPresence: socket must be a SharedSocket");
     }
     // One tab going away is not the member leaving: the other tabs are still there.
@@ -104,13 +111,13 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
     // `initial` is weaker than any change: a tab that hears the member's state takes it instead.
     for (const name of Object.keys(this.own)) this.stamps.set(name, [0, this.tab]);
     this.offs = [
-      listen(shared, "state", (state, previous) => {
+      listen<SharedMessageSocketEvents, "state">(shared, "state", (state, previous) => {
         if (state === "open") this.opened();
         else if (previous === "open") this.offline();
       }),
-      listen(shared, "message", (data) => this.receive(data)),
-      listen(shared, "broadcast", (data) => this.heard(data)),
-      listen(shared, "role", (role) => role === "leader" && this.lead()),
+      listen<SharedMessageSocketEvents, "message">(shared, "message", (data) => this.receive(data)),
+      listen<SharedMessageSocketEvents, "broadcast">(shared, "broadcast", (data) => this.heard(data)),
+      listen<SharedMessageSocketEvents, "role">(shared, "role", (role) => role === "leader" && this.lead()),
     ];
     if (shared.role === "leader") this.lead();
     else this.post({ presence: "hello", space: this.space });
@@ -126,12 +133,12 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
     super.detach();
   }
 
-  /** Only the leader's socket sends; in any other tab this is `false`. */
+  /** Only the leader's socket sends; in any other tab this is `false`. @internal */
   protected send(message: UpMessage): boolean {
     return this.shared.sendNow(encodePresence(message));
   }
 
-  /** A follower does not sync with the server: it asks the leader (its roster comes as a snapshot). */
+  /** A follower does not sync with the server: it asks the leader (its roster comes as a snapshot). @internal */
   protected override sync(): void {
     if (this.leading()) super.sync();
     else if (this.currentPhase !== "detached") {
@@ -140,7 +147,7 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
     }
   }
 
-  /** A local set or clear: stamped, told to every tab, and (leader) sent to the server. */
+  /** A local set or clear: stamped, told to every tab, and (leader) sent to the server. @internal */
   protected override changed(name: string): void {
     // As the other tabs judge it: a stamp beyond the clock's reach counts as none.
     const before = live(this.stamps.get(name), this.clock.now());
@@ -165,6 +172,7 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
     }, 1);
   }
 
+  /** @internal */
   protected override synced(): void {
     if (this.rosterWanted && this.answerTimer === undefined && this.leading()) this.postRoster();
   }

@@ -8,7 +8,7 @@
  * @see https://en.wikipedia.org/wiki/Token_bucket
  * @see https://aws.amazon.com/builders-library/using-load-shedding-to-avoid-overload/
  */
-import type { HintPayload } from "../policy/hints.js";
+import type { HintPayload } from "../protocol/hints.js";
 import { book, claimFirst, type KeyRecord, KeyTable } from "./admission-keys.js";
 
 export interface AdmissionOptions {
@@ -61,11 +61,17 @@ export interface AdmissionOptions {
 }
 
 export interface ResolvedAdmissionOptions {
+  /** Admissions per second the server can take; see {@link AdmissionOptions.ratePerSecond}. */
   readonly ratePerSecond: number;
+  /** Admissions at once from a full bucket; see {@link AdmissionOptions.burst}. */
   readonly burst: number;
+  /** The window (ms) a refused client picks its moment in; see {@link AdmissionOptions.spreadMs}. */
   readonly spreadMs: number;
+  /** What a refusal costs relative to an admission (0–1); see {@link AdmissionOptions.refusalCost}. */
   readonly refusalCost: number;
+  /** Longest wait (ms) ever asked of a client; see {@link AdmissionOptions.maxHintMs}. */
   readonly maxHintMs: number;
+  /** How far ahead (ms) appointments are booked; see {@link AdmissionOptions.maxBookAheadMs}. */
   readonly maxBookAheadMs: number;
   /** Arrivals one key may take from the shared bucket back to back before its spacing applies. */
   readonly keyBurst: number;
@@ -79,8 +85,12 @@ export interface ResolvedAdmissionOptions {
  * cheapest form (an HTTP 503 instead of a completed upgrade).
  */
 export type AdmissionDecision =
-  | { readonly admit: true }
   | {
+      /** Let this connection in. */
+      readonly admit: true;
+    }
+  | {
+      /** Refuse it, telling the client when to come back (`hint`). */
       readonly admit: false;
       /** When to come back, in the wire format. */
       readonly hint: HintPayload;
@@ -90,7 +100,9 @@ export type AdmissionDecision =
 
 /** Serialisable state. */
 export interface AdmissionState {
+  /** Admissions the bucket holds now (may be negative: refusals owed, down to one second's worth). */
   readonly tokens: number;
+  /** When `tokens` was last brought up to date (clock ms). */
   readonly updatedAtMs: number;
   /** The first appointment not yet handed out. */
   readonly nextSlotAtMs: number;
@@ -150,6 +162,7 @@ export function resolveAdmissionOptions(options: AdmissionOptions): ResolvedAdmi
 const EARLY_TOLERANCE_MS = 10;
 
 export class AdmissionController {
+  /** The options in force, defaults filled in. */
   readonly options: ResolvedAdmissionOptions;
   private tokens: number;
   private updatedAtMs: number;
@@ -159,6 +172,7 @@ export class AdmissionController {
   private booked = false;
   /** Admitted and refused counts since construction (for metrics and the storm lab). */
   admitted = 0;
+  /** Connections refused since construction (with a hint, or plainly when a key's own schedule was full). */
   refused = 0;
   /**
    * Refusals that cost the shared capacity nothing (included in `refused`): a key back before its
@@ -301,6 +315,7 @@ export class AdmissionController {
     return Math.max(0, this.nextSlotAtMs - nowMs);
   }
 
+  /** The serialisable state (bucket and next appointment), for restoring a controller elsewhere. */
   snapshot(): AdmissionState {
     return { tokens: this.tokens, updatedAtMs: this.updatedAtMs, nextSlotAtMs: this.nextSlotAtMs };
   }

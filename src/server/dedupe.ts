@@ -15,8 +15,9 @@
  * one at a time.
  * @see https://www.rfc-editor.org/rfc/rfc9000#section-13.2 (cumulative acknowledgement)
  */
-import { DELIVERY_TAG, type DeliveryAck } from "../client/delivery.js";
+
 import { describe } from "../describe.js";
+import { DELIVERY_TAG, type DeliveryAck } from "../protocol/delivery.js";
 import { type DedupeStore, memoryDedupeStore } from "./dedupe-store.js";
 
 export {
@@ -29,19 +30,47 @@ export {
 /** What {@link DedupeReceiver.receive} did with one inbound message. */
 export type DedupeResult =
   /** A new message: the effect ran; send `ack` back. */
-  | { readonly status: "processed"; readonly data: unknown; readonly ack: DeliveryAck }
+  | {
+      /** The message was new and its effect ran. */
+      readonly status: "processed";
+      /** The app's message, out of its envelope. */
+      readonly data: unknown;
+      /** The acknowledgement to send back to the client. */
+      readonly ack: DeliveryAck;
+    }
   /** Seen before: the effect did not run again; send `ack` back (the first ack may have been lost). */
-  | { readonly status: "duplicate"; readonly ack: DeliveryAck }
+  | {
+      /** Seen before; the effect did not run again. */
+      readonly status: "duplicate";
+      /** The acknowledgement to send back (again). */
+      readonly ack: DeliveryAck;
+    }
   /** Not an envelope at all (a client without at-least-once delivery): handle `data` yourself. */
-  | { readonly status: "plain"; readonly data: unknown }
+  | {
+      /** Not a delivery envelope. */
+      readonly status: "plain";
+      /** The message as it arrived. */
+      readonly data: unknown;
+    }
   /** An envelope with a bad session id or sequence number: ignored. */
-  | { readonly status: "invalid"; readonly problem: string }
+  | {
+      /** A malformed envelope, ignored. */
+      readonly status: "invalid";
+      /** What was wrong with it. */
+      readonly problem: string;
+    }
   /** The effect or the store threw, the session or the connection had too much pending (`maxPending`,
    * `maxPendingPerConnection`, `maxPendingBytesPerConnection`), or an earlier message on this connection
    * failed: nothing recorded, no ack. Close the connection: the client sends everything unacknowledged
    * again on its next one. */
-  | { readonly status: "failed"; readonly error: unknown };
+  | {
+      /** Nothing recorded, no ack: close the connection. */
+      readonly status: "failed";
+      /** What the effect or the store threw, or a `RangeError` naming the limit that was reached. */
+      readonly error: unknown;
+    };
 
+/** Options of {@link Deduplicator}; every one has a default. */
 export interface DeduplicatorOptions {
   /**
    * Default: an in-memory store of at most `maxSessions` sessions, `maxSessionsPerOwner` per owner (least

@@ -11,10 +11,11 @@
  * @see https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1 (1012 Service Restart, IANA registry)
  */
 import { type Random, systemRandom } from "../env.js";
-import { CLOSE_SERVICE_RESTART, DRAIN_EVENT, type HintPayload } from "../policy/hints.js";
+import { CLOSE_SERVICE_RESTART, DRAIN_EVENT, type HintPayload } from "../protocol/hints.js";
 import { drainSchedule } from "./admission.js";
 import { hintCloseReason, type ServerWebSocketLike } from "./ws.js";
 
+/** Options of {@link drainWs} and {@link drainSocketIo}: `windowMs` is required. */
 export interface DrainOptions {
   /** Window (ms) the clients' returns are spread over; a finite number ≥ 0. */
   windowMs: number;
@@ -43,7 +44,9 @@ export interface DrainSummary {
 
 /** The members of a server-side Socket.IO socket a drain uses. */
 export interface SocketIoSocketLike {
+  /** Sends the drain notice (`resilient:drain` with the client's hint). */
   emit(event: string, payload: HintPayload): unknown;
+  /** Disconnects the socket (`close`: the whole engine.io connection too). */
   disconnect(close?: boolean): unknown;
   /** The engine.io connection: closing it is a disconnect socket.io saves for recovery. */
   readonly conn?: {
@@ -60,11 +63,16 @@ interface RecoveryLike {
 
 /** A Socket.IO namespace (`io.of("/chat")`): its `sockets` map. */
 export interface SocketIoNamespaceLike {
-  readonly sockets: { values(): Iterable<SocketIoSocketLike> };
+  /** The namespace's connected sockets, by id. */
+  readonly sockets: {
+    /** Every connected socket of the namespace. */
+    values(): Iterable<SocketIoSocketLike>;
+  };
 }
 
 /** A Socket.IO server: `io.sockets` is its main namespace. */
 export interface SocketIoServerLike {
+  /** The main namespace (`/`). */
   readonly sockets: SocketIoNamespaceLike;
 }
 
@@ -81,6 +89,7 @@ function recoveryBound(io: SocketIoServerLike | SocketIoNamespaceLike): number |
 
 /** A `ws` `WebSocketServer` with client tracking on (the default): its `clients` set. */
 export interface WebSocketServerClientsLike {
+  /** The connected clients. */
   readonly clients: Iterable<ServerWebSocketLike>;
 }
 

@@ -8,7 +8,7 @@
  * @see https://socket.io/docs/v4/middlewares/#sending-an-error
  */
 import { type Clock, systemClock } from "../env.js";
-import type { HintPayload } from "../policy/hints.js";
+import type { HintPayload } from "../protocol/hints.js";
 import { AdmissionController, type AdmissionOptions } from "./admission.js";
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 
@@ -76,7 +76,9 @@ export class DuplicateConnectError extends Error {
  * (`connect_error`), where `data` is read as the hint.
  */
 export class OverloadedError extends Error {
+  /** Always `"OverloadedError"`. */
   override readonly name = "OverloadedError";
+  /** Always `"OVERLOADED"` (also the message, which the client sees as the `connect_error` message). */
   readonly code = "OVERLOADED";
   /** The appointment, in the wire format. */
   readonly data: HintPayload;

@@ -14,7 +14,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type Clock, systemClock } from "../env.js";
-import { CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../policy/hints.js";
+import { CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../protocol/hints.js";
 import { AdmissionController, type AdmissionOptions } from "./admission.js";
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 
@@ -26,20 +26,26 @@ export const MAX_CLOSE_REASON_BYTES = 123;
 
 /** The members of a server-side WebSocket (`ws`'s `WebSocket`) the helpers use. */
 export interface ServerWebSocketLike {
+  /** 0 connecting, 1 open, 2 closing, 3 closed (the WebSocket constants). */
   readonly readyState: number;
+  /** Starts the closing handshake with `code` and `reason` (the hint travels in the reason). */
   close(code: number, reason: string): void;
+  /** Destroys the connection at once, when a closing handshake does not finish. */
   terminate?(): void;
+  /** Subscribes to socket errors (so one does not crash the process while it closes). */
   on?(event: "error", listener: (error: Error) => void): unknown;
 }
 
 /** The members of a `ws` `WebSocketServer` (created with `noServer: true`) the helpers use. */
 export interface WebSocketServerLike {
+  /** Completes an HTTP upgrade to a WebSocket and calls `callback` with it. */
   handleUpgrade(
     request: IncomingMessage,
     socket: Duplex,
     head: Buffer,
     callback: (ws: ServerWebSocketLike, request: IncomingMessage) => void,
   ): void;
+  /** Emits `connection` for an admitted socket, as `ws` does for the upgrades it handles itself. */
   emit(event: "connection", ws: ServerWebSocketLike, request: IncomingMessage): unknown;
 }
 

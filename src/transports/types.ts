@@ -15,10 +15,13 @@ export type CloseKind =
   /** The server refused this client (HTTP 401/403, Socket.IO middleware error without hint data). */
   | "refused";
 
+/** How a connection or attempt ended, as a transport reports it to `ConnectionHandlers.close`. */
 export interface CloseInfo {
+  /** The kind of ending; decides whether the socket retries. See {@link CloseKind}. */
   readonly kind: CloseKind;
   /** WebSocket close code, or the HTTP status of a refused handshake. */
   readonly code?: number;
+  /** The close reason text, or a description of the failure (e.g. "connection failed: ECONNREFUSED …"). */
   readonly reason?: string;
   /** A server hint read from the close (close code, Retry-After, connect_error data, drain notice). */
   readonly hint?: HintReading;
@@ -29,8 +32,11 @@ export interface CloseInfo {
 /** Callbacks a transport calls for one connection. `close` is called exactly once, unless the client
  * closed the connection itself, after which nothing is called. */
 export interface ConnectionHandlers {
+  /** The connection is open: messages may be sent. */
   open(): void;
+  /** A message arrived, as the underlying socket delivered it (text, binary, or a Socket.IO event's argument). */
   message(data: unknown): void;
+  /** The attempt failed or the connection ended; see {@link CloseInfo}. */
   close(info: CloseInfo): void;
   /**
    * The server announced its reconnect budget, as it sent it (`src/protocol/budget.ts`): transports whose
@@ -62,6 +68,7 @@ export interface Connection {
 
 /** A way to open connections. `connect` may throw synchronously: that counts as a failed attempt. */
 export interface Transport {
+  /** A short name for messages and logs (`"websocket"`, `"socket.io"`). */
   readonly name: string;
   /**
    * Turns a message into what `Connection.send` takes, once, when the app sends it (so the queue counts and
@@ -69,5 +76,9 @@ export interface Transport {
    * queue). Throwing means "unsendable". Optional: without it messages are passed as they are.
    */
   encode?(data: unknown): unknown;
+  /**
+   * Starts one connection attempt and returns it at once; reports its outcome through `handlers` (calls made
+   * from inside `connect` itself run once it returned). Throwing counts as a failed attempt.
+   */
   connect(handlers: ConnectionHandlers, context: TransportContext): Connection;
 }

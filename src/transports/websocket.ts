@@ -19,12 +19,18 @@ import { webSocketUrlProblem } from "./url.js";
  * receive events with a `type` (as every WHATWG event has): one listener serves all four.
  */
 export interface WebSocketLike {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** Set by the transport from its `binaryType` option (default `"arraybuffer"`) before the socket opens. */
   binaryType: string;
+  /** Sends one message (text or binary). */
   send(data: never): void;
+  /** Closes with an optional code and reason. */
   close(code?: number, reason?: string): void;
+  /** Subscribes to `open`, `message`, `error` or `close`. */
   // biome-ignore lint/suspicious/noExplicitAny: matches both the DOM's and ws's overloaded listener types.
   addEventListener(type: "open" | "message" | "error" | "close", listener: (event: any) => void): void;
+  /** Unsubscribes a listener added with `addEventListener`. */
   // biome-ignore lint/suspicious/noExplicitAny: as above.
   removeEventListener(type: "open" | "message" | "error" | "close", listener: (event: any) => void): void;
 }

@@ -7,7 +7,8 @@
  */
 import { performance } from "node:perf_hooks";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeBudgetFrame, ResilientSocket, type RetryEvent } from "../../src/index.js";
+import { ResilientSocket, type RetryEvent } from "../../src/index.js";
+import { encodeBudgetFrame } from "../../src/internals.js";
 import { reconnectBudget } from "../../src/server/index.js";
 import { socketIoTransport } from "../../src/socket-io.js";
 import { TestServer as IoServer } from "./socket-io-harness.js";

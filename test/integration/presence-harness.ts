@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
 import { Server as IoServer } from "socket.io";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { decorrelatedJitter, ResilientSocket } from "../../src/index.js";
-import { type AnySlice, isPresenceMessage, Presence, type PresenceEvents } from "../../src/presence/index.js";
+import { isPresenceMessage } from "../../src/internals.js";
+import { type AnySlice, Presence, type PresenceEvents } from "../../src/presence/index.js";
 import {
   attachPresenceToSocketIo,
   attachPresenceToWs,

@@ -9,13 +9,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 import { until } from "../../bench/attack/servers.js";
 import { decorrelatedJitter, ResilientSocket } from "../../src/index.js";
-import {
-  defineSlice,
-  encodePresence,
-  Presence,
-  type PresenceOptions,
-  type StateRecord,
-} from "../../src/presence/index.js";
+import { encodePresence } from "../../src/internals.js";
+import { defineSlice, Presence, type PresenceOptions, type StateRecord } from "../../src/presence/index.js";
 import { type WebSocketConstructor, webSocketTransport } from "../../src/websocket.js";
 
 const cleanups: Array<() => unknown> = [];

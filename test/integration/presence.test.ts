@@ -7,7 +7,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { ResilientSocket } from "../../src/index.js";
-import { type AnySlice, defineSlice, encodePresence, Presence } from "../../src/presence/index.js";
+import { encodePresence } from "../../src/internals.js";
+import { type AnySlice, defineSlice, Presence } from "../../src/presence/index.js";
 import { type WebSocketConstructor, webSocketTransport } from "../../src/websocket.js";
 import { HubServer, type Kind, next, presenceClient, quietFor, until } from "./presence-harness.js";
 

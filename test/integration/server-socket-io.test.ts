@@ -11,13 +11,8 @@ import { performance } from "node:perf_hooks";
 import { Server, type Socket as ServerSocket } from "socket.io";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import {
-  decorrelatedJitter,
-  type HintPayload,
-  ResilientSocket,
-  seededRandom,
-  systemClock,
-} from "../../src/index.js";
+import { decorrelatedJitter, type HintPayload, ResilientSocket, seededRandom } from "../../src/index.js";
+import { systemClock } from "../../src/internals.js";
 import { drainSocketIo, OverloadedError, socketIoAdmission } from "../../src/server/index.js";
 import { socketIoTransport } from "../../src/socket-io.js";
 import { type Recording, record, waitFor } from "./socket-io-harness.js";

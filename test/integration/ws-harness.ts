@@ -17,9 +17,9 @@ import {
   ResilientSocket,
   type ResilientSocketEvents,
   type ResilientSocketOptions,
-  systemClock,
   type TimerHandle,
 } from "../../src/index.js";
+import { systemClock } from "../../src/internals.js";
 import { type WebSocketConstructor, webSocketTransport } from "../../src/websocket.js";
 
 /**

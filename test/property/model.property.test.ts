@@ -26,7 +26,6 @@ import { describe, expect, it } from "vitest";
 import {
   atLeastOnce,
   type ConnectionHandlers,
-  type DeliveryMessage,
   type DropReason,
   decorrelatedJitter,
   ResilientSocket,
@@ -36,6 +35,7 @@ import {
   type TransportContext,
   VirtualClock,
 } from "../../src/index.js";
+import type { DeliveryMessage } from "../../src/internals.js";
 import { deliveryAck } from "../../src/server/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
 

@@ -1,14 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  defaultCircuitBreakerOptions as breaker,
   decorrelatedJitter,
   equalJitter,
   fullJitter,
-  ReconnectPlanner,
   readHintPayload,
   seededRandom,
 } from "../../src/index.js";
+import { defaultCircuitBreakerOptions as breaker, ReconnectPlanner } from "../../src/internals.js";
 
 const strategies = [
   decorrelatedJitter(),

@@ -6,21 +6,23 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  type BudgetPayload,
   decorrelatedJitter,
-  encodeBudgetFrame,
   exponentialNoJitter,
+  ResilientSocket,
+  type RetryEvent,
+  seededRandom,
+  VirtualClock,
+} from "../../src/index.js";
+import {
+  type BudgetPayload,
+  encodeBudgetFrame,
   isBudgetFrame,
   MAX_BUDGET_VALID_MS,
   type PlannerOptions,
   ReconnectPlanner,
-  ResilientSocket,
-  type RetryEvent,
   readBudget,
   readBudgetFrame,
-  seededRandom,
-  VirtualClock,
-} from "../../src/index.js";
+} from "../../src/internals.js";
 import { MAX_BUDGET_ATTEMPTS } from "../../src/policy/budget.js";
 import { reconnectBudget } from "../../src/server/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";

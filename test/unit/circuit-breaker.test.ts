@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   type BreakerState,
@@ -370,5 +372,20 @@ describe("resolveCircuitBreakerOptions", () => {
 
   it("validates the options given to the constructor", () => {
     expect(() => new CircuitBreaker({ failureRatio: 2 })).toThrow(RangeError);
+  });
+});
+
+describe("the breaker's documented defaults", () => {
+  it("says in each option's JSDoc the default the code uses (maxOpenMs 60,000, not the 300,000 it once said)", () => {
+    const source = readFileSync(join(import.meta.dirname, "../../src/policy/circuit-breaker.ts"), "utf8");
+    const body = /export interface CircuitBreakerOptions \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? "";
+    const documented = Object.fromEntries(
+      [...body.matchAll(/\/\*\*([\s\S]*?)\*\/\s*(\w+):/g)].map(([, doc = "", name = ""]) => [
+        name,
+        Number(/Default (\d[\d_]*(?:\.\d+)?)/.exec(doc)?.[1]?.replace(/_/g, "")),
+      ]),
+    );
+    expect(documented).toEqual({ ...defaultCircuitBreakerOptions });
+    expect(documented.maxOpenMs).toBe(60_000);
   });
 });

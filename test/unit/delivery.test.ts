@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  atLeastOnce,
-  type DeliveryMessage,
-  type QueueOptions,
-  ResilientSocket,
-  readAck,
-  VirtualClock,
-} from "../../src/index.js";
+import { atLeastOnce, type QueueOptions, ResilientSocket, VirtualClock } from "../../src/index.js";
+import { type DeliveryMessage, readAck } from "../../src/internals.js";
 import {
   type DedupeReceiver,
   type DedupeStore,

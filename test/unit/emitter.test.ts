@@ -238,7 +238,7 @@ describe("the listener API on Presence", () => {
     expect(presence.off("sync", onJoin)).toBe(presence);
     expect(presence.listenerCount("sync")).toBe(0);
     expect(presence.eventNames()).toEqual(["join"]);
-    expect(socket.listenerCount("open")).toBe(1);
+    expect(socket.listenerCount("state")).toBe(1);
     presence.detach();
     expect(presence.eventNames()).toEqual([]);
     expect(socket.eventNames().map((e) => [e, socket.listenerCount(e)])).toEqual(before);

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
+import { stripPrivateDocs } from "../../scripts/strip-private-docs.js";
 
 const root = join(import.meta.dirname, "..", "..");
 /** The runtime dependencies the package declares (eventemitter3): the only node_modules a bundle may hold. */
@@ -53,6 +54,46 @@ describe("package rules", () => {
       ).toEqual([]);
     });
   }
+
+  it("takes implementation notes out of declarations: JSDoc of private and @internal members goes, the rest stays", () => {
+    const declaration = [
+      "declare class A {",
+      "    /** The state now. */",
+      "    get state(): string;",
+      "    /**",
+      "     * Six closures would cost some 400 bytes.",
+      "     */",
+      "    private outboxLink;",
+      "    /** @internal */",
+      "    protected sync(): void;",
+      "    /** Closes it. */",
+      "    close(): void;",
+      "}",
+    ].join("\n");
+    expect(stripPrivateDocs(declaration)).toBe(
+      [
+        "declare class A {",
+        "    /** The state now. */",
+        "    get state(): string;",
+        "    private outboxLink;",
+        "    protected sync(): void;",
+        "    /** Closes it. */",
+        "    close(): void;",
+        "}",
+      ].join("\n"),
+    );
+  });
+
+  it("ships declarations without the source's notes on private members (after npm run build)", () => {
+    const dist = join(root, "dist");
+    const declarations = readdirSync(dist).filter((name) => /\.d\.c?ts$/.test(name));
+    expect(declarations.length).toBeGreaterThan(5);
+    for (const name of declarations) {
+      const text = readFileSync(join(dist, name), "utf8");
+      expect(text, name).not.toMatch(/\*\/\s*\n\s*private\b/);
+      expect(text, name).not.toContain("@internal");
+    }
+  });
 
   it("keeps Date.now, setTimeout, setInterval and Math.random inside src/env.ts", () => {
     const offenders = sourceFiles(join(root, "src"))

@@ -4,14 +4,14 @@
  * stop — with the ceiling applied once, here.
  */
 import { describe, expect, it } from "vitest";
+import { exponentialNoJitter } from "../../src/index.js";
 import {
   type Decision,
-  exponentialNoJitter,
   PAGE_ACTIVE,
   type PlannerOptions,
   ReconnectPlanner,
   resolvePlannerOptions,
-} from "../../src/index.js";
+} from "../../src/internals.js";
 
 const options = (overrides: Partial<PlannerOptions> = {}): PlannerOptions => ({
   backoff: exponentialNoJitter({ baseMs: 100, capMs: 10_000 }),

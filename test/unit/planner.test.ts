@@ -1,13 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { decorrelatedJitter, exponentialNoJitter, type RetryHint, seededRandom } from "../../src/index.js";
 import {
   defaultCircuitBreakerOptions as breaker,
-  decorrelatedJitter,
-  exponentialNoJitter,
   type PlannerOptions,
   ReconnectPlanner,
-  type RetryHint,
-  seededRandom,
-} from "../../src/index.js";
+} from "../../src/internals.js";
 
 const options = (overrides: Partial<PlannerOptions> = {}): PlannerOptions => ({
   backoff: exponentialNoJitter({ baseMs: 100, capMs: 10_000 }),

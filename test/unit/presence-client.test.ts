@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ResilientSocket, VirtualClock } from "../../src/index.js";
+import { encodePresence } from "../../src/internals.js";
 import {
   defineSlice,
-  encodePresence,
   type MemberEvent,
   Presence,
   type PresenceChange,

@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { VirtualClock } from "../../src/index.js";
-import {
-  emojiSlice,
-  encodePresence,
-  hasUnsafeText,
-  SliceRegistry,
-  type StateRecord,
-} from "../../src/presence/index.js";
+import { encodePresence, hasUnsafeText, SliceRegistry } from "../../src/internals.js";
+import { emojiSlice, type StateRecord } from "../../src/presence/index.js";
 import {
   HUB_DEFAULTS,
   PRESENCE_CLOSE,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { VirtualClock } from "../../src/index.js";
-import { defineSlice, encodePresence, type StateRecord } from "../../src/presence/index.js";
+import { encodePresence } from "../../src/internals.js";
+import { defineSlice, type StateRecord } from "../../src/presence/index.js";
 import {
   InMemoryRosterStore,
   type PresenceConnection,

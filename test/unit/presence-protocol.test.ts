@@ -4,14 +4,14 @@ import {
   CLIENT_LIMITS,
   decodeDown,
   decodeUp,
-  defineSlice,
   encodePresence,
   HUB_LIMITS,
   isPresenceMessage,
   type PresenceMessage,
   SliceRegistry,
   utf8Length,
-} from "../../src/presence/index.js";
+} from "../../src/internals.js";
+import { defineSlice } from "../../src/presence/index.js";
 
 const registry = new SliceRegistry();
 const up = (text: string) => decodeUp(text, registry, HUB_LIMITS);

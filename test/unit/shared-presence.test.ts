@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ResilientSocket, SharedSocket, VirtualClock } from "../../src/index.js";
-import { encodePresence, Presence, type PresenceOptions, SharedPresence } from "../../src/presence/index.js";
+import { encodePresence } from "../../src/internals.js";
+import { Presence, type PresenceOptions, SharedPresence } from "../../src/presence/index.js";
 import { LoopbackNet } from "../helpers/presence-loop.js";
 import { Channels, currentTerm, Locks } from "../helpers/tabs.js";
 

@@ -13,6 +13,7 @@ const CLOSE_GRACE_MS = 1_000;
 
 /** The members of a server-side `ws` WebSocket the adapter uses. */
 export interface PresenceWsSocketLike {
+  /** Sends one presence message (JSON text). */
   send(data: string): void;
   /** Bytes queued and not yet written (backpressure). */
   readonly bufferedAmount?: number;
@@ -24,20 +25,27 @@ export interface PresenceWsSocketLike {
   pause?(): void;
   /** Destroys the socket at once, for a cut peer that does not take its close frame. */
   terminate?(): void;
+  /** Subscribes to inbound messages (`ws` passes a Buffer, or an array of them, and whether it was binary). */
   on(event: "message", listener: (data: unknown, isBinary: boolean) => void): unknown;
+  /** Subscribes to the socket closing (the member's grace period starts). */
   on(event: "close", listener: () => void): unknown;
+  /** Unsubscribes a `message` listener (on detach). */
   off(event: "message", listener: (data: unknown, isBinary: boolean) => void): unknown;
+  /** Unsubscribes a `close` listener (on detach). */
   off(event: "close", listener: () => void): unknown;
 }
 
 /** The members of a `ws` WebSocketServer the adapter uses. */
 export interface PresenceWsServerLike {
+  /** Subscribes to new connections (`request`: the upgrade request, passed to `authorize`). */
   on(event: "connection", listener: (ws: PresenceWsSocketLike, request?: unknown) => void): unknown;
+  /** Unsubscribes (the function `attachPresenceToWs` returns calls it). */
   off(event: "connection", listener: (ws: PresenceWsSocketLike, request?: unknown) => void): unknown;
 }
 
 /** The members of a server-side Socket.IO socket the adapter uses. */
 export interface PresenceSocketIoSocketLike {
+  /** Socket.IO's id of this connection. */
   readonly id: string;
   /** The handshake (headers, auth, address), passed to `authorize` as the connection's `request`. */
   readonly handshake?: unknown;
@@ -47,14 +55,19 @@ export interface PresenceSocketIoSocketLike {
    * (its `ws` WebSocket, for `bufferedAmount`) and `close()`.
    */
   readonly conn?: unknown;
+  /** Sends one presence message (JSON text) as the presence event. */
   emit(event: string, data: string): unknown;
+  /** Subscribes to the presence event and to `disconnect`. */
   on(event: string, listener: (data: unknown) => void): unknown;
+  /** Unsubscribes (on detach). */
   off(event: string, listener: (data: unknown) => void): unknown;
 }
 
 /** The members of a Socket.IO `Server` or `Namespace` the adapter uses. */
 export interface PresenceSocketIoServerLike {
+  /** Subscribes to new connections. */
   on(event: "connection", listener: (socket: PresenceSocketIoSocketLike) => void): unknown;
+  /** Unsubscribes (the function `attachPresenceToSocketIo` returns calls it). */
   off(event: "connection", listener: (socket: PresenceSocketIoSocketLike) => void): unknown;
 }
 

@@ -1,7 +1,7 @@
 /** Options of {@link PresenceHub}, their defaults, and the one place they are checked. */
 import { type Clock, type Random, systemClock, systemRandom } from "../../env.js";
-import { HUB_LIMITS, type PresenceLimits, resolveLimits } from "../../presence/protocol.js";
-import { type AnySlice, SliceRegistry } from "../../presence/slices.js";
+import { HUB_LIMITS, type PresenceLimits, resolveLimits } from "../../protocol/presence/messages.js";
+import { type AnySlice, SliceRegistry } from "../../protocol/presence/slices.js";
 import { InMemoryRosterStore, type RosterStore } from "./store.js";
 
 /** One client connection as the hub sees it; adapters wrap a `ws` socket or a Socket.IO socket in it. */
@@ -30,7 +30,9 @@ export interface PresenceConnection {
 
 /** What a client asks for in a sync, for {@link PresenceHubOptions.authorize}. */
 export interface SyncRequest {
+  /** The space the client wants to join. */
   readonly space: string;
+  /** The member id it syncs as. */
   readonly member: string;
 }
 
@@ -90,6 +92,7 @@ export const HUB_DEFAULTS = {
   maxSeatsPerIdentity: 64,
 } as const;
 
+/** Options of {@link PresenceHub}; every one has a default. */
 export interface PresenceHubOptions {
   /** Where rosters live. Default: a new {@link InMemoryRosterStore}. */
   store?: RosterStore;

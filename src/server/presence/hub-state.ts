@@ -1,7 +1,7 @@
 /** The hub's per-connection and per-space bookkeeping, and its stats type. */
 import type { TimerHandle } from "../../env.js";
-import type { PresenceChange, StateRecord } from "../../presence/protocol.js";
-import type { PresenceCounters } from "../../presence/validate.js";
+import type { PresenceChange, StateRecord } from "../../protocol/presence/messages.js";
+import type { PresenceCounters } from "../../protocol/presence/validate.js";
 import type { PresenceConnection } from "./hub-options.js";
 
 /** A connection's place in one space: who it is there, and the last revision it was sent. */
@@ -51,6 +51,7 @@ export interface Space {
 
 /** Counters, for dashboards and tests. */
 export interface PresenceHubStats {
+  /** Spaces with a roster (members or seats in their grace period). */
   readonly spaces: number;
   /** Connections that sent presence and are not closed. */
   readonly connections: number;
@@ -58,9 +59,20 @@ export interface PresenceHubStats {
   readonly seats: number;
   /** Members in a grace period (connection gone, not yet announced as leaving). */
   readonly away: number;
-  readonly answers: { readonly snapshot: number; readonly catchup: number };
+  /** Sync answers sent, by kind. */
+  readonly answers: {
+    /** Whole rosters (a first sync, another epoch, or a revision too old to catch up from). */
+    readonly snapshot: number;
+    /** Diffs since the revision the client had. */
+    readonly catchup: number;
+  };
   /** Batches broadcast, and diff messages sent in them. */
-  readonly broadcasts: { readonly batches: number; readonly messages: number };
+  readonly broadcasts: {
+    /** Batches of changes broadcast (one per space per interval with changes). */
+    readonly batches: number;
+    /** Diff messages sent in them (one per member connection per batch). */
+    readonly messages: number;
+  };
   /** Syncs refused (unauthorized, not owned, too many spaces or seats, hub full). */
   readonly refused: number;
   /** Updates/leaves from connections not in the space. */
@@ -80,6 +92,7 @@ export interface PresenceHubStats {
     /** Behind `highWaterBytes` for `maxBehindMs` (close 4009). */
     readonly slow: number;
   };
+  /** Inbound presence messages: received, accepted, dropped and skipped, by reason. */
   readonly inbound: Readonly<PresenceCounters>;
 }
 

@@ -21,8 +21,8 @@ import {
   type StateRecord,
   type SyncMessage,
   type UpdateMessage,
-} from "../../presence/protocol.js";
-import { count, decodeUp, newCounters } from "../../presence/validate.js";
+} from "../../protocol/presence/messages.js";
+import { count, decodeUp, newCounters } from "../../protocol/presence/validate.js";
 import {
   PRESENCE_CLOSE,
   type PresenceConnection,
@@ -49,6 +49,12 @@ export type { PresenceHubStats } from "./hub-state.js";
 
 let connSeq = 0;
 
+/**
+ * The server half of presence: one roster per space, one answer per client sync (a catch-up diff or a
+ * snapshot), changes broadcast in batches, a grace period for members whose connection dropped, and every
+ * cost bounded per connection. Feed it connections with {@link attachPresenceToWs} or
+ * {@link attachPresenceToSocketIo}; options: {@link PresenceHubOptions}; counters: {@link PresenceHub.stats}.
+ */
 export class PresenceHub {
   private readonly options: ResolvedHubOptions;
   private readonly clock: Clock;

@@ -8,11 +8,13 @@
  * emptied) gets a new epoch, so a client's old revision can never be mistaken for a revision of the new one.
  */
 import { type Random, systemRandom } from "../../env.js";
-import type { PresenceChange, StateRecord } from "../../presence/protocol.js";
+import type { PresenceChange, StateRecord } from "../../protocol/presence/messages.js";
 
 /** A roster's position: its epoch and the revision within it. */
 export interface RosterHead {
+  /** Identifies this roster's history; a new epoch (a restart, a lost store) makes clients take a snapshot. */
   readonly epoch: string;
+  /** The revision: one more per change applied in this epoch. */
   readonly rev: number;
 }
 

@@ -24,57 +24,107 @@ export type StatePatch = Readonly<Record<string, unknown>>;
 
 /** One roster change; the k-th change of a diff from revision a is revision a + k. */
 export type PresenceChange =
-  | { readonly op: "join"; readonly id: string; readonly state: StateRecord }
-  | { readonly op: "update"; readonly id: string; readonly state: StatePatch }
-  | { readonly op: "leave"; readonly id: string };
+  | {
+      /** A member joined, with its whole state. */
+      readonly op: "join";
+      /** The member's id. */
+      readonly id: string;
+      /** Its whole state. */
+      readonly state: StateRecord;
+    }
+  | {
+      /** A member changed slices. */
+      readonly op: "update";
+      /** The member's id. */
+      readonly id: string;
+      /** The changed slices only (`null`: cleared). */
+      readonly state: StatePatch;
+    }
+  | {
+      /** A member left. */
+      readonly op: "leave";
+      /** The member's id. */
+      readonly id: string;
+    };
 
 /** `{"$presence":"sync","v":1,"space":…,"member":…,"epoch":…|null,"rev":…|null,"state":{…}}` */
 export interface SyncMessage {
+  /** The message kind (the `$presence` field on the wire). */
   readonly type: "sync";
+  /** The protocol version the client speaks ({@link PROTOCOL_VERSION}). */
   readonly v: number;
+  /** The space to join. */
   readonly space: string;
+  /** The member id to sync as. */
   readonly member: string;
+  /** The roster epoch the client last saw, `null` for none (then the answer is a snapshot). */
   readonly epoch: string | null;
+  /** The roster revision the client last applied in that epoch, `null` for none. */
   readonly rev: number | null;
+  /** The member's whole own state. */
   readonly state: StateRecord;
 }
 
 /** `{"$presence":"update","space":…,"state":{slice: value | null}}` */
 export interface UpdateMessage {
+  /** The message kind. */
   readonly type: "update";
+  /** The space the member synced in. */
   readonly space: string;
+  /** The changed slices (`null`: cleared). */
   readonly state: StatePatch;
 }
 
 /** `{"$presence":"leave","space":…}` */
 export interface LeaveMessage {
+  /** The message kind. */
   readonly type: "leave";
+  /** The space the member leaves (at once, without a grace period). */
   readonly space: string;
 }
 
 /** `{"$presence":"snapshot","space":…,"epoch":…,"rev":…,"members":[{"id":…,"state":{…}}]}` */
 export interface SnapshotMessage {
+  /** The message kind. */
   readonly type: "snapshot";
+  /** The space of the roster. */
   readonly space: string;
+  /** The roster's epoch. */
   readonly epoch: string;
+  /** The revision this snapshot is at. */
   readonly rev: number;
-  readonly members: readonly { readonly id: string; readonly state: StateRecord }[];
+  /** Every member of the space but the one asking. */
+  readonly members: readonly {
+    /** The member's id. */
+    readonly id: string;
+    /** Its whole state. */
+    readonly state: StateRecord;
+  }[];
 }
 
 /** `catchup` (the answer to a sync) and `diff` (a broadcast): `{…,"epoch":…,"from":…,"rev":…,"changes":[…]}` */
 export interface ChangesMessage {
+  /** `catchup`: the answer to a sync; `diff`: a broadcast of changes. */
   readonly type: "catchup" | "diff";
+  /** The space of the roster. */
   readonly space: string;
+  /** The roster's epoch; a client in another epoch syncs again. */
   readonly epoch: string;
+  /** The revision these changes start from (the client must be at it, or it syncs again). */
   readonly from: number;
+  /** The revision after the last change (`from` + the number of changes). */
   readonly rev: number;
+  /** The changes, in order. */
   readonly changes: readonly PresenceChange[];
 }
 
 /** `{"$presence":"refused","space":…,"reason":…}` — the server would not take this sync or update. */
 export interface RefusedMessage {
+  /** The message kind. */
   readonly type: "refused";
+  /** The space of the refused sync or update. */
   readonly space: string;
+  /** Why (`unauthorized`, `member-not-owned`, `too-many-spaces`, `too-many-seats`, `hub-full`, …). */
   readonly reason: string;
 }
 

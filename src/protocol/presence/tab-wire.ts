@@ -9,8 +9,8 @@
  *   own-state slices (`null`: cleared); `whole` (with the member id) is a leader's entire state.
  * - `{ presence: "roster", space, text }` — the leader's roster, as presence snapshot text.
  */
-import { isRecord, own } from "./json-guard.js";
-import { PRESENCE_PREFIX } from "./protocol.js";
+import { isRecord, own } from "../json-guard.js";
+import { PRESENCE_PREFIX } from "./messages.js";
 import { isId } from "./slices.js";
 
 /** One stamped slice: its value (`null` when cleared), the stamp's time, and the tab that set it. */

@@ -4,7 +4,7 @@
  * whole with a reason. The text's size is checked before it is parsed, and forbidden keys anywhere drop
  * the whole message (hostile input is not worth salvaging).
  */
-import { inspectJson, isRecord, own, utf8Length } from "./json-guard.js";
+import { inspectJson, isRecord, own, utf8Length } from "../json-guard.js";
 import {
   type DownMessage,
   isPresenceMessage,
@@ -15,13 +15,25 @@ import {
   type PresenceLimits,
   type StateRecord,
   type UpMessage,
-} from "./protocol.js";
+} from "./messages.js";
 import { isId, type SliceProblem, type SliceRegistry } from "./slices.js";
 
 /** The outcome of reading one inbound message. */
 export type Decoded<M> =
-  | { readonly ok: true; readonly message: M; readonly skipped: readonly SliceProblem[] }
-  | { readonly ok: false; readonly problem: MessageProblem };
+  | {
+      /** The message is valid (perhaps with slices left out). */
+      readonly ok: true;
+      /** The message, with invalid or unknown slices left out. */
+      readonly message: M;
+      /** What was wrong with each slice left out. */
+      readonly skipped: readonly SliceProblem[];
+    }
+  | {
+      /** The message was refused whole. */
+      readonly ok: false;
+      /** Why. */
+      readonly problem: MessageProblem;
+    };
 
 /** Counts of what was accepted, dropped and skipped; one per side, kept by whoever reads messages. */
 export interface PresenceCounters {

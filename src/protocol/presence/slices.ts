@@ -4,7 +4,7 @@
  * combines with the one already there; the wire always carries a slice's whole current value, so the
  * receiving side only ever replaces (idempotent, last value wins, order-safe across a reconnect).
  */
-import { FORBIDDEN_KEYS, hasUnsafeText, inspectJson, isRecord, utf8Length } from "./json-guard.js";
+import { FORBIDDEN_KEYS, hasUnsafeText, inspectJson, isRecord, utf8Length } from "../json-guard.js";
 
 /** A named slice of presence state with its validator and merge. */
 export interface SliceDefinition<N extends string = string, T = unknown> {
@@ -80,7 +80,9 @@ export function defineSlice<N extends string, T>(name: N, options: SliceOptions<
 
 /** A position in the workspace layout. */
 export interface LayoutPosition {
+  /** Horizontal coordinate, in the app's units; finite, within ±{@link LAYOUT_LIMIT}. */
   readonly x: number;
+  /** Vertical coordinate, in the app's units; finite, within ±{@link LAYOUT_LIMIT}. */
   readonly y: number;
 }
 
@@ -117,8 +119,11 @@ export const BUILT_IN_SLICES = [roomSlice, emojiSlice, layoutSlice] as const;
 
 /** The state carried by the built-in slices. */
 export interface BuiltInState {
+  /** The room the member is in: an id (1–128 letters, digits and `_ . : @ / -`). */
   room?: string;
+  /** The member's emoji or short status text, at most {@link EMOJI_MAX_LENGTH} characters. */
   emoji?: string;
+  /** Where the member sits in the app's layout. */
   layout?: LayoutPosition;
 }
 
@@ -145,6 +150,7 @@ export class SliceRegistry {
 
   constructor(
     custom: readonly AnySlice[] = [],
+    /** Deepest nesting of objects and arrays a slice value may have. */
     readonly maxDepth = 16,
   ) {
     if (!Array.isArray(custom)) throw new TypeError("slices must be an array of defineSlice(...) results");
