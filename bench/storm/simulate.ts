@@ -92,6 +92,11 @@ export function simulate(
   let scenarioDown = false;
   let crashDownUntil = Number.NEGATIVE_INFINITY;
   let now = 0;
+  // Each client is served its own slot, as the server's announcer serves it (on the lab's clock).
+  const announcer =
+    budget === undefined
+      ? undefined
+      : reconnectBudget({ population: n, ratePerSecond: config.capacity, clock: { now: () => now } });
   let endMs = horizon;
 
   const tag = (client: number, kind: number) => ((generation[client] as number) << 2) | kind;
@@ -184,7 +189,7 @@ export function simulate(
   const open = (client: number) => {
     status[client] = CONNECTED;
     connected++;
-    policy.onOpen(client, now, budget);
+    policy.onOpen(client, now, announcer?.payload());
     if (strategy.stableAfterMs > 0) queue.push(now + strategy.stableAfterMs, client, tag(client, STABLE));
     else stable[client] = 1;
     for (let k = 0; k < targets.length; k++) {
@@ -207,7 +212,7 @@ export function simulate(
   };
 
   // Everyone connected before t = 0, and heard the server's budget then.
-  if (budget !== undefined) for (let c = 0; c < n; c++) policy.onOpen(c, 0, budget);
+  if (announcer !== undefined) for (let c = 0; c < n; c++) policy.onOpen(c, 0, announcer.payload());
   actions.forEach((action, j) => {
     queue.push(action.atMs, ACTION_BASE - j, 0);
   });

@@ -92,7 +92,8 @@ export interface ResolvedOptions {
   readonly random: Random;
 }
 
-const KNOWN = new Set([
+/** Every option name of `ResilientSocket` (io() takes its policy options out of socket.io-client's by it). */
+export const KNOWN = new Set([
   "transport",
   "backoff",
   "circuitBreaker",

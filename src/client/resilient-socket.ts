@@ -461,7 +461,12 @@ export class ResilientSocket<In = unknown, Out = In>
     return true;
   }
 
-  private stop(): void {
+  /**
+   * Stops retrying (state `stopped`), letting go of any connection or attempt; `connect()` starts again with
+   * a fresh history. Protected: `io()`'s `socket.disconnect()` is this.
+   */
+  protected stop(): void {
+    this.teardownConnection();
     this.clearRetry();
     this.setState("stopped");
   }

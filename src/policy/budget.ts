@@ -1,7 +1,7 @@
 /**
  * The client's side of a connect-time reconnect budget (wire format: `src/protocol/budget.ts`): while it
- * cannot reach the server, a client tries once per window W = N / C at a random phase of its own, drawn when
- * the budget arrived. N clients that lost the server together then come back at about C per second
+ * cannot reach the server, a client tries once per window W = N / C at its slot — the phase the server gave
+ * it, or else a random phase of its own, drawn when the budget arrived. N clients that lost the server together then come back at about C per second
  * whenever it returns — after a 3 s crash or a 10 minute outage alike — and a client waiting is never more
  * than one window away from a server that is back. Pure: time comes in as `nowMs`.
  */
@@ -17,13 +17,16 @@ export const MAX_BUDGET_ATTEMPTS = 120;
 /** A budget as the planner holds it: the window, this client's phase, and until when it holds. */
 export interface HeldBudget {
   readonly windowMs: number;
-  /** The first slot (clock ms): arrival time plus this client's random phase in [0, window). */
+  /** The first slot (clock ms): arrival time plus this client's phase in [0, window). */
   readonly firstSlotAt: number;
   /** The budget holds for slots up to this moment (clock ms). */
   readonly validUntil: number;
 }
 
-/** Holds a (read, bounded) budget: the window is cut to the ceiling; the phase is drawn now. */
+/**
+ * Holds a (read, bounded) budget: the window is cut to the ceiling; the phase is the slot the server gave
+ * (its clients spread evenly), or drawn now.
+ */
 export function holdBudget(
   budget: BudgetPayload,
   nowMs: number,
@@ -31,7 +34,8 @@ export function holdBudget(
   maxDelayMs: number,
 ): HeldBudget {
   const windowMs = Math.min(budget.windowMs, maxDelayMs);
-  return { windowMs, firstSlotAt: nowMs + draw * windowMs, validUntil: nowMs + budget.validForMs };
+  const phase = budget.slotMs === undefined ? draw * windowMs : budget.slotMs % windowMs;
+  return { windowMs, firstSlotAt: nowMs + phase, validUntil: nowMs + budget.validForMs };
 }
 
 /**

@@ -30,12 +30,19 @@ export const MAX_BUDGET_VALID_MS = 3_600_000;
 /** Longest budget frame read (characters); a larger one is ignored. */
 export const MAX_BUDGET_FRAME = 256;
 
-/** The wire shape: come back once per `windowMs`, at a random phase of your own, for the next `validForMs`. */
+/** The wire shape: come back once per `windowMs`, at your slot (or a random phase of your own), for the next
+ * `validForMs`. */
 export interface BudgetPayload {
   /** W = N / C: the server's population over its admission rate, in ms. One attempt per window. */
   readonly windowMs: number;
   /** How long from now the budget holds (ms); after it the client falls back to its backoff. */
   readonly validForMs: number;
+  /**
+   * This client's first slot, ms from now, in [0, `windowMs`): the server spreads its clients evenly over the
+   * window, where phases each client draws alone bunch by chance (a Poisson stream, which an admission bucket
+   * loaded near its rate answers with refusals). Absent: the client draws its own phase.
+   */
+  readonly slotMs?: number;
 }
 
 /** A budget as a client holds it: bounded, with what was wrong with the input, if anything. */
@@ -75,8 +82,24 @@ export function readBudget(data: unknown): BudgetReading {
     problem ??= `budget validity of ${valid} ms cut to ${MAX_BUDGET_VALID_MS} ms`;
     valid = MAX_BUDGET_VALID_MS;
   }
-  const budget = { windowMs: window, validForMs: valid };
+  const slot = readSlot(data, window);
+  problem ??= slot.problem;
+  const budget =
+    slot.slotMs === undefined
+      ? { windowMs: window, validForMs: valid }
+      : { windowMs: window, validForMs: valid, slotMs: slot.slotMs };
   return problem === undefined ? { budget } : { budget, problem };
+}
+
+/** The slot of a budget, when it has a usable one: a number in [0, window); anything else is reported and the
+ * client draws its own phase instead. */
+function readSlot(data: object, windowMs: number): { slotMs?: number; problem?: string } {
+  if (!Object.hasOwn(data, "slotMs")) return {};
+  const slotMs = (data as Record<string, unknown>).slotMs;
+  if (finiteNonNegative(slotMs) && slotMs < windowMs) return { slotMs };
+  return {
+    problem: `budget slot ignored: slotMs must be a finite number in [0, ${windowMs}); got ${describe(slotMs)}`,
+  };
 }
 
 /** Is this inbound WebSocket message a budget frame? Cheap: a prefix test on strings only. */
@@ -99,5 +122,6 @@ export function readBudgetFrame(frame: string): BudgetReading {
 
 /** The WebSocket text frame for a budget. */
 export function encodeBudgetFrame(budget: BudgetPayload): string {
-  return `${BUDGET_FRAME_PREFIX}${JSON.stringify({ windowMs: budget.windowMs, validForMs: budget.validForMs })}}`;
+  const { windowMs, validForMs, slotMs } = budget;
+  return `${BUDGET_FRAME_PREFIX}${JSON.stringify({ windowMs, validForMs, slotMs })}}`;
 }

@@ -1,9 +1,11 @@
 /**
  * The server's side of the connect-time reconnect budget (wire format: `src/protocol/budget.ts`). The server
  * knows what no client can: its population N and its admission rate C. It tells each client, in its first
- * message, "if I vanish without a word, try once per W = N / C at a random phase of your own, for the next
- * `validForMs`" — so the returning herd arrives at about C per second whenever the server is back, after a
- * 3 s crash or a 10 minute outage alike, and a dead port costs the server nothing meanwhile.
+ * message, "if I vanish without a word, try once per W = N / C at your slot, for the next `validForMs`" — so
+ * the returning herd arrives at about C per second whenever the server is back, after a 3 s crash or a 10
+ * minute outage alike, and a dead port costs the server nothing meanwhile. The slots are spread evenly over
+ * the window ({@link slotPhase}): phases each client drew alone would arrive as a Poisson stream, whose chance
+ * bunches an admission bucket near its rate answers with refusals (and the refused with appointments later).
  *
  * Sending: `budget.sendTo(ws)` right after a `ws` connection opens (one text frame, before any app message),
  * `budget.emitTo(socket)` in Socket.IO's `connection` handler (the event {@link BUDGET_EVENT}). Old Socket.IO
@@ -13,6 +15,7 @@
  * Pricing resumes apart from logins: see {@link attemptCost} and `docs/planner.md`.
  * @see https://discord.com/developers/docs/events/gateway#session-start-limit-object
  */
+import { type Clock, systemClock } from "../env.js";
 import {
   BUDGET_EVENT,
   type BudgetPayload,
@@ -36,10 +39,21 @@ export interface ReconnectBudgetOptions {
    * the ideal with 2.66 attempts per client at 1, 1.04 × with 1.00 at 1.05).
    */
   headroom?: number;
+  /** Where `now` comes from, for the slots (default the system clock; a virtual one in the storm lab). */
+  clock?: Pick<Clock, "now">;
 }
 
 /** Default factor on N / C (see {@link ReconnectBudgetOptions.headroom}). */
 export const DEFAULT_HEADROOM = 1.05;
+
+/** 1 / φ: successive multiples, taken modulo 1, stay evenly spread however many there are (three-distance
+ * theorem), so every prefix of the clients served so far covers the window evenly. */
+const GOLDEN = (Math.sqrt(5) - 1) / 2;
+
+/** Where in the window (a share in [0, 1)) the `k`-th client served gets its slot. */
+export function slotPhase(k: number): number {
+  return (k * GOLDEN) % 1;
+}
 
 /** A reconnect budget announcer. */
 export interface ReconnectBudget {
@@ -68,7 +82,8 @@ function positiveNumber(name: string, value: unknown, fallback: number, min: num
  * const budget = reconnectBudget({ population: () => wss.clients.size, ratePerSecond: 500 });
  * wss.on("connection", (ws) => budget.sendTo(ws));
  * io.on("connection", (socket) => budget.emitTo(socket));
- * @throws RangeError naming the option (`ratePerSecond`, `validForMs`, `headroom`, `population`).
+ * @throws RangeError naming the option (`ratePerSecond`, `validForMs`, `headroom`, `population`); TypeError for
+ *   a `clock` without `now()`.
  */
 export function reconnectBudget(options: ReconnectBudgetOptions): ReconnectBudget {
   if (options === null || typeof options !== "object") {
@@ -80,11 +95,23 @@ export function reconnectBudget(options: ReconnectBudgetOptions): ReconnectBudge
   const headroom = positiveNumber("headroom", options.headroom, DEFAULT_HEADROOM, 1, 100);
   const { population } = options;
   if (typeof population !== "function") positiveNumber("population", population, 0, 0, 1e12);
+  const clock = options.clock ?? systemClock;
+  if (clock === null || typeof clock !== "object" || typeof clock.now !== "function")
+    throw new TypeError(`reconnectBudget: clock must have now(); got ${String(clock)}`);
+  // Slots are fixed moments modulo the window, counted from here: clients served at different times still
+  // land on their own places in one shared cycle.
+  const anchorMs = clock.now();
+  let served = 0;
   const payload = (): BudgetPayload => {
     const n = typeof population === "function" ? population() : population;
     const clients = typeof n === "number" && Number.isFinite(n) && n > 0 ? n : 0;
     const windowMs = Math.max(MIN_BUDGET_WINDOW_MS, Math.ceil((1000 * clients * headroom) / rate));
-    return { windowMs, validForMs };
+    const fromAnchor = (anchorMs + slotPhase(served++) * windowMs - clock.now()) % windowMs;
+    const slotMs = Math.min(
+      windowMs - 1,
+      Math.max(0, Math.floor(fromAnchor < 0 ? fromAnchor + windowMs : fromAnchor)),
+    );
+    return { windowMs, validForMs, slotMs };
   };
   return {
     payload,

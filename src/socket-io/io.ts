@@ -8,11 +8,11 @@
 import type { DefaultEventsMap, EventsMap } from "@socket.io/component-emitter";
 import { io as lookup, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import type { ResilientSocketOptions } from "../client/options.js";
-import { resolveOptions, resolveQueue } from "../client/options.js";
+import { KNOWN, resolveOptions, resolveQueue } from "../client/options.js";
 import { systemClock } from "../env.js";
 import { socketIoUrlProblem } from "../transports/url.js";
 import { linkOf, proto } from "./attempt.js";
-import { SocketResilience } from "./resilience.js";
+import { Governor, type SocketResilience } from "./resilience.js";
 import { BoundedSendBuffer } from "./send-buffer.js";
 
 /** Our policy options, accepted by `io()` beside socket.io-client's own. */
@@ -35,23 +35,6 @@ export type ResilientIoSocket<
   readonly resilience: SocketResilience;
 };
 
-const POLICY_KEYS = [
-  "backoff",
-  "circuitBreaker",
-  "maxDelayMs",
-  "maxAttempts",
-  "hintSpreadRatio",
-  "connectTimeoutMs",
-  "stableAfterMs",
-  "stableOnFirstMessage",
-  "reconnectOnServerClose",
-  "retryOnRefusal",
-  "signals",
-  "signal",
-  "clock",
-  "random",
-] as const;
-
 /**
  * Connects to a Socket.IO server the way socket.io-client's `io()` does, with every (re)connection decided
  * by our policy: jittered backoff, server hints (middleware `err.data`, drain notices), circuit breaker,
@@ -72,28 +55,34 @@ export function io<
   // socket.io-client would take "not a url" as the host "not a url" and fail on every attempt, for ever.
   const problem = typeof uri === "string" ? socketIoUrlProblem("io", uri) : undefined;
   if (problem !== undefined) throw new TypeError(problem);
-  const all: Record<string, unknown> = { ...(options ?? {}) };
+  const all: Record<string, unknown> = { ...options };
+  // Our option names out of socket.io-client's: one table, ResilientSocket's.
   const policy: Record<string, unknown> = {};
-  for (const key of POLICY_KEYS) {
-    if (all[key] !== undefined) policy[key] = all[key];
+  for (const key of KNOWN) {
+    policy[key] = all[key];
     delete all[key];
   }
-  const queue = resolveQueue(all.queue);
-  delete all.queue;
   for (const rejected of ["heartbeat", "delivery", "transport"]) {
-    if (all[rejected] !== undefined)
+    if (policy[rejected] !== undefined)
       throw new TypeError(
         `io: ${rejected} is not an option of io() (Socket.IO has its own ping/pong and acks)`,
       );
   }
+  const queue = resolveQueue(policy.queue);
+  // autoConnect keeps socket.io's meaning: connect now (through our policy), or on socket.connect().
+  const autoConnect = policy.autoConnect !== false;
   if (policy.maxAttempts === undefined && typeof all.reconnectionAttempts === "number")
     policy.maxAttempts = all.reconnectionAttempts;
   if (policy.connectTimeoutMs === undefined && typeof all.timeout === "number")
     policy.connectTimeoutMs = all.timeout;
-  // A misconfigured policy option throws here, naming it, before anything connects.
-  resolveOptions({ ...policy, transport: { name: "socket.io", connect: proto } } as never);
   const reconnection = all.reconnection !== false;
-  const autoConnect = all.autoConnect !== false;
+  // A misconfigured policy option throws here, naming it, before anything connects or is cached.
+  resolveOptions({
+    ...policy,
+    autoConnect,
+    queue: false,
+    transport: { name: "socket.io", connect: proto },
+  } as never);
   // socket.io-client's own lookup: its URL rules, its Manager cache (namespaces of one server share a
   // Manager unless forceNew / multiplex: false), its query handling. Our own timer bounds each attempt.
   const socket = lookup(uri, {
@@ -105,17 +94,21 @@ export function io<
   // A Manager that plain socket.io-client made first for the same URL: one policy only, ours.
   socket.io.reconnection(false);
   linkOf(socket);
-  const clock = (policy.clock as ResilientSocketOptions["clock"]) ?? systemClock;
-  let resilience: SocketResilience | undefined;
-  const buffer = new BoundedSendBuffer(socket, queue, clock, (event) => resilience?.dropped(event));
-  resilience = new SocketResilience(socket, policy, buffer, reconnection);
+  let resilience: Governor | undefined;
+  const buffer = new BoundedSendBuffer(
+    socket,
+    queue,
+    (policy.clock as ResilientSocketOptions["clock"]) ?? systemClock,
+    (event) => resilience?.dropped(event),
+  );
+  resilience = new Governor(socket, policy, buffer, reconnection);
   govern(socket, resilience, buffer);
-  if (autoConnect) resilience.start();
+  if (autoConnect) resilience.connect();
   return socket;
 }
 
 /** Routes the app's connect/disconnect through the policy and bounds every emit that gets buffered. */
-function govern(socket: Socket, resilience: SocketResilience, buffer: BoundedSendBuffer): void {
+function govern(socket: Socket, resilience: Governor, buffer: BoundedSendBuffer): void {
   const base = proto(socket);
   const target = socket as unknown as Record<string, unknown>;
   // Expired emits go before socket.io flushes the buffer on connect.
@@ -125,7 +118,7 @@ function govern(socket: Socket, resilience: SocketResilience, buffer: BoundedSen
   };
   Object.defineProperty(target, "resilience", { value: resilience, enumerable: false });
   target.connect = target.open = () => {
-    resilience.start();
+    resilience.connect();
     return socket;
   };
   target.disconnect = target.close = () => {

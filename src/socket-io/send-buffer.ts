@@ -36,10 +36,24 @@ function packetBytes(data: readonly unknown[]): number {
   return bytes;
 }
 
+/** When a buffered packet was emitted and what it weighs. */
+interface PacketMeta {
+  readonly at: number;
+  readonly bytes: number;
+}
+
 export class BoundedSendBuffer {
   /** When each buffered packet was emitted and what it weighs; packets socket.io removed just drop out. */
-  private readonly meta = new WeakMap<object, { at: number; bytes: number }>();
+  private readonly meta = new WeakMap<object, PacketMeta>();
   dropped = 0;
+  /**
+   * The buffer's bytes as a running total, valid while socket.io's buffer is still `list` with `length`
+   * packets (only emits and this class changed it); counted again, once, after socket.io changed it (an ack
+   * timeout took a packet out, a flush replaced it).
+   */
+  private list: BufferedPacket[] = [];
+  private length = 0;
+  private total = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -53,23 +67,23 @@ export class BoundedSendBuffer {
     return (this.socket as unknown as SocketInternals).sendBuffer;
   }
 
-  /** The buffer's bytes, kept as a running total while only this class and emits change the buffer; counted
-   * again (once) after socket.io changed it (an ack timeout took a packet out, a flush replaced it). */
-  private counted: { list: BufferedPacket[]; length: number; bytes: number } = {
-    list: [],
-    length: 0,
-    bytes: 0,
-  };
-
   private bytes(): number {
     const list = this.packets;
-    const counted = this.counted;
-    if (counted.list !== list || counted.length !== list.length) {
-      let bytes = 0;
-      for (const packet of list) bytes += this.weigh(packet).bytes;
-      this.counted = { list, length: list.length, bytes };
+    if (this.list !== list || this.length !== list.length) {
+      this.list = list;
+      this.length = list.length;
+      this.total = 0;
+      for (const packet of list) this.total += this.weigh(packet).bytes;
     }
-    return this.counted.bytes;
+    return this.total;
+  }
+
+  /** Keeps the running total when the buffer grew or shrank by one step of ours (`before` packets before). */
+  private moved(before: number, bytes: number): void {
+    const list = this.packets;
+    if (this.list !== list || this.length !== before) return;
+    this.length = list.length;
+    this.total += bytes;
   }
 
   /** Messages and bytes waiting now (expired ones first removed). */
@@ -81,34 +95,27 @@ export class BoundedSendBuffer {
   /** Applies the bounds after an emit appended `added` packets to the buffer. O(1) per emit but for drops. */
   admit(added: number): void {
     const packets = this.packets;
-    const now = this.clock.now();
+    const at = this.clock.now();
     const fresh = packets.slice(packets.length - added);
-    const counted = this.counted;
     let grown = 0;
     for (const packet of fresh) {
       const bytes = packetBytes(packet.data);
       grown += bytes;
-      this.meta.set(packet, { at: now, bytes });
+      this.meta.set(packet, { at, bytes });
     }
-    if (counted.list === packets && counted.length === packets.length - added) {
-      counted.length = packets.length;
-      counted.bytes += grown;
-    }
+    this.moved(packets.length - added, grown);
     const options = this.options;
-    if (options === undefined) {
-      for (const packet of fresh) this.discard(packet, "disconnected");
-      return;
-    }
     for (const packet of fresh) {
-      if (this.weigh(packet).bytes > options.maxBytes || options.maxMessages === 0)
-        this.discard(packet, options.maxMessages === 0 ? "overflow" : "too-large");
+      if (options === undefined) this.discard(packet, "disconnected");
+      else if (options.maxMessages === 0) this.discard(packet, "overflow");
+      else if (this.weigh(packet).bytes > options.maxBytes) this.discard(packet, "too-large");
     }
+    if (options === undefined) return;
     this.expire();
-    while (this.packets.length > options.maxMessages || this.bytes() > options.maxBytes) {
+    for (;;) {
       const list = this.packets;
-      const victim = options.overflow === "drop-newest" ? list[list.length - 1] : list[0];
-      if (victim === undefined) break;
-      this.discard(victim, "overflow");
+      if (list.length <= options.maxMessages && this.bytes() <= options.maxBytes) return;
+      this.discard(options.overflow === "drop-newest" ? list[list.length - 1] : list[0], "overflow");
     }
   }
 
@@ -128,7 +135,7 @@ export class BoundedSendBuffer {
     for (const packet of [...this.packets]) this.discard(packet, reason);
   }
 
-  private weigh(packet: BufferedPacket): { at: number; bytes: number } {
+  private weigh(packet: BufferedPacket): PacketMeta {
     let meta = this.meta.get(packet);
     if (meta === undefined) {
       // Not emitted through io()'s emit (socket.io's retries queue re-emits through it; be safe anyway).
@@ -138,21 +145,18 @@ export class BoundedSendBuffer {
     return meta;
   }
 
-  private discard(packet: BufferedPacket, reason: DropReason): void {
+  private discard(packet: BufferedPacket | undefined, reason: DropReason): void {
     const inner = this.socket as unknown as SocketInternals;
-    const index = inner.sendBuffer.indexOf(packet);
+    const index = packet === undefined ? -1 : inner.sendBuffer.indexOf(packet);
     if (index < 0) return;
+    const { data, id } = packet as BufferedPacket;
     inner.sendBuffer.splice(index, 1);
-    const counted = this.counted;
-    if (counted.list === inner.sendBuffer && counted.length === inner.sendBuffer.length + 1) {
-      counted.length--;
-      counted.bytes -= this.weigh(packet).bytes;
-    }
+    this.moved(inner.sendBuffer.length + 1, -this.weigh(packet as BufferedPacket).bytes);
     this.dropped++;
-    this.report({ data: packet.data, reason });
-    if (packet.id === undefined) return;
-    const ack = inner.acks[packet.id];
-    delete inner.acks[packet.id];
+    this.report({ data, reason });
+    if (id === undefined) return;
+    const ack = inner.acks[id];
+    delete inner.acks[id];
     // With a timeout the ack is socket.io's wrapper, which also clears its timer. An ack that throws must not
     // break the emit (or the flush) that discarded it: its error is rethrown on its own.
     try {

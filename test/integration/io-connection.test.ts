@@ -126,6 +126,23 @@ describe("connections of a governed io() socket, as socket.io-client's own suite
     expect(socket.resilience.stats().connections).toBe(2);
   });
 
+  it("keeps socket.resilience, its listeners and its counters across disconnect() and connect()", async () => {
+    const s = await server();
+    const socket = client(s.url, { forceNew: true });
+    const resilience = socket.resilience;
+    const states: string[] = [];
+    resilience.on("state", (state) => states.push(state));
+    await next(socket, "connect");
+    socket.disconnect();
+    expect(resilience.state).toBe("stopped");
+    socket.connect();
+    await next(socket, "connect");
+    expect(socket.resilience).toBe(resilience);
+    // The first "connecting" came inside io(), before the listener.
+    expect(states).toEqual(["open", "stopped", "connecting", "open"]);
+    expect(resilience.stats()).toMatchObject({ attempts: 2, connections: 2, failures: 0, state: "open" });
+  });
+
   it("closes and reopens the engine after a packet it cannot decode", async () => {
     const s = await server();
     const socket = client(s.url, { forceNew: true });

@@ -24,7 +24,7 @@ import {
   readBudgetFrame,
 } from "../../src/internals.js";
 import { MAX_BUDGET_ATTEMPTS } from "../../src/policy/budget.js";
-import { reconnectBudget } from "../../src/server/index.js";
+import { AdmissionController, reconnectBudget } from "../../src/server/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
 
 const options = (overrides: Partial<PlannerOptions> = {}): PlannerOptions => ({
@@ -72,6 +72,17 @@ describe("budget wire format", () => {
     });
   }
 
+  it("reads a slot in [0, window) and ignores any other, saying so, keeping the budget", () => {
+    expect(readBudget({ windowMs: 10_000, validForMs: 60_000, slotMs: 2_500 })).toEqual({
+      budget: { windowMs: 10_000, validForMs: 60_000, slotMs: 2_500 },
+    });
+    for (const slotMs of [-1, 10_000, 1e300, Number.NaN, "5", null, {}]) {
+      const reading = readBudget({ windowMs: 10_000, validForMs: 60_000, slotMs });
+      expect(reading.budget).toEqual({ windowMs: 10_000, validForMs: 60_000 });
+      expect(reading.problem).toMatch(/^budget slot ignored: slotMs must be a finite number in \[0, 10000\)/);
+    }
+  });
+
   it("reads nothing through __proto__ and leaves Object.prototype alone", () => {
     const reading = readBudgetFrame('{"resilient:budget":{"__proto__":{"windowMs":1,"validForMs":1}}}');
     expect(reading.budget).toBeUndefined();
@@ -101,7 +112,7 @@ describe("reconnectBudget (server)", () => {
   it("announces W = N / C (with 5 % headroom by default) from the current population", () => {
     let n = 100_000;
     const budget = reconnectBudget({ population: () => n, ratePerSecond: 2_000 });
-    expect(budget.payload()).toEqual({ windowMs: 52_500, validForMs: 1_800_000 });
+    expect(budget.payload()).toMatchObject({ windowMs: 52_500, validForMs: 1_800_000 });
     expect(
       reconnectBudget({ population: 100_000, ratePerSecond: 2_000, headroom: 1 }).payload().windowMs,
     ).toBe(50_000);
@@ -115,13 +126,46 @@ describe("reconnectBudget (server)", () => {
       ratePerSecond: 2_000,
       validForMs: 60_000,
       headroom: 1,
+      clock: { now: () => 0 },
     });
     const sent: string[] = [];
     budget.sendTo({ send: (data) => sent.push(data) });
-    expect(readBudgetFrame(sent[0] as string).budget).toEqual({ windowMs: 4_000, validForMs: 60_000 });
+    expect(readBudgetFrame(sent[0] as string)).toEqual({
+      budget: { windowMs: 4_000, validForMs: 60_000, slotMs: 0 },
+    });
     const emitted: unknown[] = [];
     budget.emitTo({ emit: (event, payload) => emitted.push([event, payload]) });
-    expect(emitted).toEqual([["resilient:budget", { windowMs: 4_000, validForMs: 60_000 }]]);
+    // The second client served: 1 / φ of the way through the window.
+    expect(emitted).toEqual([["resilient:budget", { windowMs: 4_000, validForMs: 60_000, slotMs: 2_472 }]]);
+  });
+
+  it("spreads the clients it serves evenly over one cycle, whenever each was served", () => {
+    let now = 5_000;
+    const windowMs = 50_000;
+    const n = 1_000;
+    const budget = reconnectBudget({
+      population: n,
+      ratePerSecond: 20,
+      headroom: 1,
+      clock: { now: () => now },
+    });
+    const random = seededRandom(7);
+    const places: number[] = [];
+    for (let i = 0; i < n; i++) {
+      now += random() * 2_000; // served over half an hour
+      const { slotMs, windowMs: w } = budget.payload();
+      expect(w).toBe(windowMs);
+      expect(slotMs).toBeGreaterThanOrEqual(0);
+      expect(slotMs).toBeLessThan(windowMs);
+      places.push((now + (slotMs as number)) % windowMs);
+    }
+    places.sort((a, b) => a - b);
+    const gaps = places.map((p, i) =>
+      i === 0 ? p + windowMs - (places[n - 1] as number) : p - (places[i - 1] as number),
+    );
+    // Independent random phases leave gaps from ~0 to ~7 × W / N; these stay within the three-distance bounds.
+    expect(Math.max(...gaps)).toBeLessThan((2.7 * windowMs) / n);
+    expect(Math.min(...gaps)).toBeGreaterThan((0.35 * windowMs) / n);
   });
 
   it("rejects bad options naming them", () => {
@@ -131,6 +175,9 @@ describe("reconnectBudget (server)", () => {
     );
     expect(() => reconnectBudget({ population: -1, ratePerSecond: 1 })).toThrow(/population/);
     expect(() => reconnectBudget({ population: 1, ratePerSecond: 1, headroom: 0.5 })).toThrow(/headroom/);
+    expect(() => reconnectBudget({ population: 1, ratePerSecond: 1, clock: {} as never })).toThrow(
+      /reconnectBudget: clock must have now\(\)/,
+    );
   });
 });
 
@@ -143,6 +190,13 @@ describe("the planner under a budget", () => {
     expect(waitOf(planner.onDrop(1_000, () => 0.5))).toMatchObject({ delayMs: 2_000, cause: "budget" });
     expect(waitOf(planner.onFailure(3_050, () => 0.5))).toMatchObject({ delayMs: 9_950, cause: "budget" });
     expect(waitOf(planner.onFailure(13_050, () => 0.5))).toMatchObject({ delayMs: 9_950, cause: "budget" });
+  });
+
+  it("comes back at the slot the server gave it, not at a phase of its own", () => {
+    const planner = new ReconnectPlanner(options());
+    planner.onBudget(0, () => 0.3, { ...budget, slotMs: 7_000 }); // slots at 7 s, 17 s, …
+    expect(waitOf(planner.onDrop(1_000, () => 0.5))).toMatchObject({ delayMs: 6_000, cause: "budget" });
+    expect(waitOf(planner.onFailure(7_050, () => 0.5))).toMatchObject({ delayMs: 9_950, cause: "budget" });
   });
 
   it("lets a later hint win over the budget", () => {
@@ -225,14 +279,22 @@ describe("the planner under a budget", () => {
   it("brings a herd that lost its server together back at about C per second, after 3 s and after 10 minutes alike", () => {
     const n = 20_000;
     const c = 1_000; // W = 20 s
-    const announced = reconnectBudget({ population: n, ratePerSecond: c, headroom: 1 }).payload();
     for (const outageMs of [3_000, 600_000]) {
+      let servedAt = 0;
+      const announcer = reconnectBudget({
+        population: n,
+        ratePerSecond: c,
+        headroom: 1,
+        clock: { now: () => servedAt },
+      });
+      const announced = announcer.payload();
       const random = seededRandom(outageMs);
       const perSecond = new Map<number, number>();
       let attempts = 0;
       for (let i = 0; i < n; i++) {
         const planner = new ReconnectPlanner(options({ backoff: decorrelatedJitter(), maxDelayMs: 600_000 }));
-        planner.onBudget(-random() * 60_000, random, announced); // joined at different times
+        servedAt = -random() * 60_000; // joined at different times
+        planner.onBudget(servedAt, random, announcer.payload());
         let now = 0;
         let wait = waitOf(planner.onDrop(now, random));
         for (;;) {
@@ -252,6 +314,35 @@ describe("the planner under a budget", () => {
       // Live attempts: one each; dead-port attempts: one per window of the outage.
       expect(attempts / n).toBeLessThan(1 + outageMs / announced.windowMs + 1);
     }
+  });
+});
+
+describe("slots from the server against phases of the clients' own", () => {
+  it("bring a herd back that a bucket at its rate admits without a refusal, where own phases are refused", () => {
+    // The live storm's numbers: N 5,000, C 100/s, W = 1.05 × N / C; a bucket holding a quarter second.
+    const n = 5_000;
+    const refusals = (slots: boolean) => {
+      let servedAt = 0;
+      const announcer = reconnectBudget({
+        population: n,
+        ratePerSecond: 100,
+        clock: { now: () => servedAt },
+      });
+      const random = seededRandom(3);
+      const attempts: number[] = [];
+      for (let i = 0; i < n; i++) {
+        servedAt = -random() * 20_000;
+        const payload = announcer.payload();
+        const planner = new ReconnectPlanner(options({ maxDelayMs: 600_000 }));
+        planner.onBudget(servedAt, random, slots ? payload : { ...payload, slotMs: undefined });
+        attempts.push(1_000 + (waitOf(planner.onDrop(1_000, random))?.delayMs ?? 0));
+      }
+      attempts.sort((a, b) => a - b);
+      const bucket = new AdmissionController({ ratePerSecond: 100, burst: 25 }, 0);
+      return attempts.filter((at) => !bucket.decide(at).admit).length;
+    };
+    expect(refusals(true)).toBe(0);
+    expect(refusals(false)).toBeGreaterThan(10);
   });
 });
 
