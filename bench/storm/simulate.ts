@@ -69,7 +69,11 @@ export function simulate(
   const budget: BudgetPayload | undefined = strategy.serverHints
     ? reconnectBudget({ population: n, ratePerSecond: config.capacity }).payload()
     : undefined;
-  const bookAhead = budget === undefined ? {} : { maxBookAheadMs: Math.max(60_000, budget.windowMs) };
+  // It also tells admission its window, so clients past the horizon are sent back within one window.
+  const bookAhead =
+    budget === undefined
+      ? {}
+      : { maxBookAheadMs: Math.max(60_000, budget.windowMs), budgetWindowMs: budget.windowMs };
   const server = new ServerModel(config, strategy.serverHints, horizon, {
     ...admission,
     options: { ...bookAhead, ...admission.options },
@@ -177,7 +181,7 @@ export function simulate(
       scheduleAttempt(client, at, policy.onFailure(client, at, hint));
       return;
     }
-    const at = now + (config.downFailure === "timeout" ? strategy.connectTimeoutMs : config.rttMs);
+    const at = now + (config.downFailure === "timeout" ? policy.attemptTimeoutMs(client, now) : config.rttMs);
     scheduleAttempt(client, at, policy.onFailure(client, at, undefined));
   };
 

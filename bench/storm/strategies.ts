@@ -25,6 +25,8 @@ export interface WireHint {
 export interface ClientPolicy {
   /** 0: attempt now. Otherwise wait this long first (our breaker while open). */
   beforeAttempt(client: number, nowMs: number): number;
+  /** The connect timeout of the attempt starting now (a host that does not answer is given up after it). */
+  attemptTimeoutMs(client: number, nowMs: number): number;
   /** An attempt failed (refused, timed out): the delay until the next attempt. */
   onFailure(client: number, nowMs: number, hint: WireHint | undefined): number;
   /** An open connection ended (a drop, a crash, a drain): the delay until the next attempt. */
@@ -105,6 +107,7 @@ export function ours(
           const decision = planner(client).next(nowMs, PAGE_ACTIVE);
           return decision.kind === "connect" ? 0 : Math.max(1, delayOf(decision));
         },
+        attemptTimeoutMs: (client, nowMs) => planner(client).attemptTimeoutMs(nowMs, connectTimeoutMs),
         onFailure: (client, nowMs, hint) =>
           ended(client, nowMs, false, withHint({ kind: hint === undefined ? "error" : "refused" }, hint)),
         onClose: (client, nowMs, wasStable, hint) =>
@@ -170,6 +173,7 @@ export function socketIoClient(id: string, name: string, options: SocketIoOption
       };
       return {
         beforeAttempt: () => 0,
+        attemptTimeoutMs: () => options.timeout,
         onFailure: (client) => duration(client),
         onClose(client) {
           attempts[client] = 0;
@@ -217,6 +221,7 @@ export function partysocket(id: string, name: string): Strategy {
       };
       return {
         beforeAttempt: () => 0,
+        attemptTimeoutMs: () => 4000,
         onFailure: (client) => next(client),
         onClose: (client) => next(client),
         onOpen() {},
@@ -252,6 +257,7 @@ export function awsDecorrelated(id: string, name: string, baseMs = 1000, capMs =
       };
       return {
         beforeAttempt: () => 0,
+        attemptTimeoutMs: () => 20_000,
         onFailure: (client) => next(client),
         onClose: (client) => next(client),
         onOpen(client) {

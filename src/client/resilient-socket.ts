@@ -270,11 +270,13 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       return;
     }
     this.current = connection;
+    // Shorter than connectTimeoutMs only for an attempt at a budget slot (the planner's attemptTimeoutMs).
+    const timeoutMs = this.planner.attemptTimeoutMs(this.clock.now(), this.options.connectTimeoutMs);
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = undefined;
-      const message = `not open after ${this.options.connectTimeoutMs} ms (connectTimeoutMs)`;
+      const message = `not open after ${timeoutMs} ms (connectTimeoutMs, or the budget's window)`;
       this.ended({ error: new TimeoutError("CONNECT_TIMEOUT", message) });
-    }, this.options.connectTimeoutMs);
+    }, timeoutMs);
   }
 
   /**
