@@ -263,7 +263,7 @@ export class AdmissionController {
 
   /** Refuses on the key's own schedule, booking `atMs` for it unless that lies past the horizon. */
   private bookOnKey(record: KeyRecord, nowMs: number, atMs: number): AdmissionDecision {
-    const { maxHintMs, maxBookAheadMs, spreadMs } = this.options;
+    const { maxHintMs, spreadMs } = this.options;
     this.refused++;
     this.refusedByKey++;
     if (atMs - nowMs > this.horizonMs) return { admit: false, hint: this.pastHorizonHint(), cheap: true };
