@@ -188,7 +188,7 @@ export function simulate(
   const open = (client: number) => {
     status[client] = CONNECTED;
     connected++;
-    policy.onOpen(client, now, budget);
+    policy.onOpen(client, now, budget, config.rttMs);
     if (strategy.stableAfterMs > 0) queue.push(now + strategy.stableAfterMs, client, tag(client, STABLE));
     else stable[client] = 1;
     for (let k = 0; k < targets.length; k++) {
@@ -211,7 +211,7 @@ export function simulate(
   };
 
   // Everyone connected before t = 0, and heard the server's budget then.
-  if (budget !== undefined) for (let c = 0; c < n; c++) policy.onOpen(c, 0, budget);
+  if (budget !== undefined) for (let c = 0; c < n; c++) policy.onOpen(c, 0, budget, config.rttMs);
   actions.forEach((action, j) => {
     queue.push(action.atMs, ACTION_BASE - j, 0);
   });

@@ -31,8 +31,11 @@ export interface ClientPolicy {
   onFailure(client: number, nowMs: number, hint: WireHint | undefined): number;
   /** An open connection ended (a drop, a crash, a drain): the delay until the next attempt. */
   onClose(client: number, nowMs: number, wasStable: boolean, hint: WireHint | undefined): number;
-  /** The attempt succeeded (the connection is open); `budget`: what the server announced in its first message. */
-  onOpen(client: number, nowMs: number, budget: BudgetPayload | undefined): void;
+  /**
+   * The attempt succeeded (the connection is open) after `openMs` (its handshake); `budget`: what the server
+   * announced in its first message.
+   */
+  onOpen(client: number, nowMs: number, budget: BudgetPayload | undefined, openMs: number): void;
   /** The connection stayed open for `stableAfterMs`. */
   onStable(client: number, nowMs: number): void;
 }
@@ -112,7 +115,8 @@ export function ours(
           ended(client, nowMs, false, withHint({ kind: hint === undefined ? "error" : "refused" }, hint)),
         onClose: (client, nowMs, wasStable, hint) =>
           ended(client, nowMs, wasStable, withHint({ kind: "closed" }, hint)),
-        onOpen(client, nowMs, budget) {
+        onOpen(client, nowMs, budget, openMs) {
+          planner(client).onOpened(openMs);
           if (budget !== undefined) planner(client).onBudget(nowMs, random, budget);
         },
         onStable: (client, nowMs) => planner(client).onStable(nowMs),

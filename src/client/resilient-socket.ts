@@ -48,6 +48,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private currentState: SocketState = "idle";
   private stable = false;
   private probe = false;
+  /** When the attempt in flight started (clock ms), for the handshake time the planner remembers. */
+  private attemptStartedAt = 0;
   /** The one timer that starts attempts; armed only by {@link follow}. */
   private retryTimer: TimerHandle | undefined;
   private connectTimer: TimerHandle | undefined;
@@ -271,7 +273,8 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     }
     this.current = connection;
     // Shorter than connectTimeoutMs only for an attempt at a budget slot (the planner's attemptTimeoutMs).
-    const timeoutMs = this.planner.attemptTimeoutMs(this.clock.now(), this.options.connectTimeoutMs);
+    this.attemptStartedAt = this.clock.now();
+    const timeoutMs = this.planner.attemptTimeoutMs(this.attemptStartedAt, this.options.connectTimeoutMs);
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = undefined;
       const message = `not open after ${timeoutMs} ms (connectTimeoutMs, or the budget's window)`;
@@ -298,6 +301,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
 
   private handleOpen(): void {
     this.clearTimer("connectTimer");
+    this.planner.onOpened(this.clock.now() - this.attemptStartedAt);
     this.connections++;
     const failures = this.planner.failures;
     this.setState("open");

@@ -70,14 +70,23 @@ export const MIN_BUDGET_ATTEMPT_TIMEOUT_MS = 2_000;
 /** Share of the window a budget-paced attempt may take: it fails just before the next slot, not on it. */
 const BUDGET_ATTEMPT_SHARE = 0.9;
 
+/** A live server's handshake may take this many times the slowest one seen lately before it is given up. */
+const OPEN_MARGIN = 4;
+
 /**
  * The connect timeout of an attempt made at a budget slot: 0.9 × the window, at least
- * {@link MIN_BUDGET_ATTEMPT_TIMEOUT_MS}, never more than the socket's own `connectTimeoutMs`. With a window
- * shorter than the connect timeout, a dead host's attempt would otherwise hang past several slots, and when the
- * server returns the herd would reach it a whole connect timeout later, not one window (storm lab, long-outage
- * at N / C = 2 s with a 20 s connect timeout: T99 5.59 × the ideal).
+ * {@link MIN_BUDGET_ATTEMPT_TIMEOUT_MS} and 4 × the slowest recent handshake (`openMs`), never more than the
+ * socket's own `connectTimeoutMs`. With a window shorter than the connect timeout, a dead host's attempt would
+ * otherwise hang past several slots, and when the server returns the herd would reach it a whole connect
+ * timeout later, not one window (storm lab, long-outage at N / C = 2 s with a 20 s connect timeout: T99 5.59 ×
+ * the ideal). The handshake margin keeps a live but loaded server from being abandoned mid-handshake (live
+ * storm over Socket.IO on a loaded machine, N / C = 4 s: 2,001 attempts given up at 3.78 s without it).
  */
-export function budgetAttemptTimeout(budget: HeldBudget, connectTimeoutMs: number): number {
-  const wanted = Math.max(MIN_BUDGET_ATTEMPT_TIMEOUT_MS, budget.windowMs * BUDGET_ATTEMPT_SHARE);
+export function budgetAttemptTimeout(budget: HeldBudget, connectTimeoutMs: number, openMs = 0): number {
+  const wanted = Math.max(
+    MIN_BUDGET_ATTEMPT_TIMEOUT_MS,
+    budget.windowMs * BUDGET_ATTEMPT_SHARE,
+    OPEN_MARGIN * openMs,
+  );
   return Math.min(connectTimeoutMs, wanted);
 }

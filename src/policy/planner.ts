@@ -131,6 +131,8 @@ export class ReconnectPlanner {
   private budgetAttempts = 0;
   /** The last wait was to a budget slot: the attempt it leads to is budget-paced (see attemptTimeoutMs). */
   private budgetPaced = false;
+  /** The slowest recent handshake (ms): each open halves the old value before taking the larger. */
+  private openMs = 0;
 
   constructor(options: PlannerOptions, state?: PlannerState) {
     this.options = options;
@@ -182,13 +184,22 @@ export class ReconnectPlanner {
   /**
    * The connect timeout for the attempt starting now: the socket's own `connectTimeoutMs`, except for an
    * attempt made at a budget slot while the budget holds — that one is abandoned just before the client's
-   * next slot (0.9 × the window, at least 2 s; `budgetAttemptTimeout`), so a hanging attempt to a host that
-   * is gone never keeps the client more than about one window from a server that is back.
+   * next slot (0.9 × the window, at least 2 s and 4 × the slowest recent handshake; `budgetAttemptTimeout`),
+   * so a hanging attempt to a host that is gone never keeps the client more than about one window from a
+   * server that is back.
    */
   attemptTimeoutMs(nowMs: number, connectTimeoutMs: number): number {
     const budget = this.budget;
     if (!this.budgetPaced || budget === undefined || nowMs > budget.validUntil) return connectTimeoutMs;
-    return budgetAttemptTimeout(budget, connectTimeoutMs);
+    return budgetAttemptTimeout(budget, connectTimeoutMs, this.openMs);
+  }
+
+  /**
+   * An attempt opened after `openMs` (from its start to open): remembered, decaying, so a budget-paced attempt
+   * is never given up sooner than 4 × the slowest recent handshake (a loaded server is slow, not gone).
+   */
+  onOpened(openMs: number): void {
+    if (Number.isFinite(openMs) && openMs >= 0) this.openMs = Math.max(openMs, this.openMs / 2);
   }
 
   /** May an attempt start now? Asks the breaker (an open breaker allows nothing until its probe time). */

@@ -102,6 +102,22 @@ describe("a budget-paced attempt's connect timeout", () => {
     );
   });
 
+  it("never gives up a budget-paced attempt before 4 × the slowest recent handshake (a loaded server is slow, not gone)", () => {
+    const planner = new ReconnectPlanner(options());
+    const random = seededRandom(1);
+    planner.onOpened(3_000); // the last handshake took 3 s
+    planner.onBudget(0, random, { windowMs: 4_200, validForMs: 1_800_000 });
+    const d = planner.onDrop(10, random);
+    expect(d.kind === "wait" && d.cause).toBe("budget");
+    expect(planner.attemptTimeoutMs(10, 20_000)).toBe(12_000);
+    planner.onOpened(100); // faster handshakes since: the margin decays by half at each
+    planner.onOpened(100);
+    expect(planner.attemptTimeoutMs(10, 20_000)).toBe(3_780); // back to 0.9 × the window
+    planner.onOpened(Number.NaN); // a nonsense duration is ignored
+    planner.onOpened(-5);
+    expect(planner.attemptTimeoutMs(10, 20_000)).toBe(3_780);
+  });
+
   it("brings a herd back within about one window of a host that swallowed its attempts for 10 minutes, with a window far shorter than the connect timeout", () => {
     // N / C = 2 s (W 2.1 s) and a 20 s connect timeout: before, a client whose attempt was hanging when the
     // host returned waited out the rest of its 20 s (the storm lab: T99 5.59 × N / C).
