@@ -18,7 +18,7 @@ import {
   waveJitter,
 } from "../../src/index.js";
 import { MIN_BUDGET_ATTEMPT_TIMEOUT_MS } from "../../src/policy/budget.js";
-import { AdmissionController } from "../../src/server/index.js";
+import { AdmissionController, MIN_BUDGET_HORIZON_MS } from "../../src/server/admission.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
 
 const options = (overrides: Partial<PlannerOptions> = {}): PlannerOptions => ({
@@ -186,22 +186,34 @@ describe("a hinted wait under a budget", () => {
 
 describe("admission told the budget's window", () => {
   it("books no appointment more than one window out and sends a client past it back one window later", () => {
-    const windowMs = 10_000;
+    const windowMs = 30_000;
     const admission = new AdmissionController(
       { ratePerSecond: 100, budgetWindowMs: windowMs, spreadMs: 2_500 },
       0,
     );
     const hints: { retryAfterMs: number; spreadMs?: number }[] = [];
-    for (let i = 0; i < 5_000; i++) {
+    for (let i = 0; i < 10_000; i++) {
       const decision = admission.decide(i); // 1,000 arrivals a second: 10 × the rate
       if (!decision.admit) hints.push(decision.hint);
     }
     const booked = hints.filter((h) => h.retryAfterMs < windowMs);
     const past = hints.filter((h) => h.retryAfterMs >= windowMs);
-    expect(booked.length).toBeGreaterThan(500);
-    expect(past.length).toBeGreaterThan(3_000);
+    expect(booked.length).toBeGreaterThan(2_000);
+    expect(past.length).toBeGreaterThan(5_000);
     for (const h of past) expect(h).toEqual({ retryAfterMs: windowMs, spreadMs: 2_500 });
-    expect(admission.backlogMs(4_999)).toBeLessThanOrEqual(windowMs + 10);
+    expect(admission.backlogMs(9_999)).toBeLessThanOrEqual(windowMs + 10);
+  });
+
+  it("books at least MIN_BUDGET_HORIZON_MS ahead under a window of a few seconds", () => {
+    const admission = new AdmissionController({ ratePerSecond: 100, budgetWindowMs: 2_000 }, 0);
+    let farthest = 0;
+    for (let i = 0; i < 5_000; i++) {
+      const decision = admission.decide(i / 2);
+      if (!decision.admit && decision.hint.retryAfterMs !== 2_000)
+        farthest = Math.max(farthest, decision.hint.retryAfterMs);
+    }
+    expect(farthest).toBeGreaterThan(MIN_BUDGET_HORIZON_MS - 500);
+    expect(farthest).toBeLessThanOrEqual(MIN_BUDGET_HORIZON_MS);
   });
 
   it("keeps the [horizon, 1.5 × horizon] spread without a window", () => {
