@@ -277,7 +277,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const timeoutMs = this.planner.attemptTimeoutMs(this.attemptStartedAt, this.options.connectTimeoutMs);
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = undefined;
-      const message = `not open after ${timeoutMs} ms (connectTimeoutMs, or the budget's window)`;
+      const message = `not open after ${timeoutMs} ms (connectTimeoutMs)`;
       this.ended({ error: new TimeoutError("CONNECT_TIMEOUT", message) });
     }, timeoutMs);
   }
