@@ -69,7 +69,11 @@ export function simulate(
   const budget: BudgetPayload | undefined = strategy.serverHints
     ? reconnectBudget({ population: n, ratePerSecond: config.capacity }).payload()
     : undefined;
-  const bookAhead = budget === undefined ? {} : { maxBookAheadMs: Math.max(60_000, budget.windowMs) };
+  // It also tells admission its window, so clients past the horizon are sent back within one window.
+  const bookAhead =
+    budget === undefined
+      ? {}
+      : { maxBookAheadMs: Math.max(60_000, budget.windowMs), budgetWindowMs: budget.windowMs };
   const server = new ServerModel(config, strategy.serverHints, horizon, {
     ...admission,
     options: { ...bookAhead, ...admission.options },
@@ -182,14 +186,14 @@ export function simulate(
       scheduleAttempt(client, at, policy.onFailure(client, at, hint));
       return;
     }
-    const at = now + (config.downFailure === "timeout" ? strategy.connectTimeoutMs : config.rttMs);
+    const at = now + (config.downFailure === "timeout" ? policy.attemptTimeoutMs(client, now) : config.rttMs);
     scheduleAttempt(client, at, policy.onFailure(client, at, undefined));
   };
 
   const open = (client: number) => {
     status[client] = CONNECTED;
     connected++;
-    policy.onOpen(client, now, announcer?.payload());
+    policy.onOpen(client, now, announcer?.payload(), config.rttMs);
     if (strategy.stableAfterMs > 0) queue.push(now + strategy.stableAfterMs, client, tag(client, STABLE));
     else stable[client] = 1;
     for (let k = 0; k < targets.length; k++) {
@@ -212,7 +216,9 @@ export function simulate(
   };
 
   // Everyone connected before t = 0, and heard the server's budget then.
-  if (announcer !== undefined) for (let c = 0; c < n; c++) policy.onOpen(c, 0, announcer.payload());
+  if (announcer !== undefined) {
+    for (let c = 0; c < n; c++) policy.onOpen(c, 0, announcer.payload(), config.rttMs);
+  }
   actions.forEach((action, j) => {
     queue.push(action.atMs, ACTION_BASE - j, 0);
   });

@@ -25,12 +25,17 @@ export interface WireHint {
 export interface ClientPolicy {
   /** 0: attempt now. Otherwise wait this long first (our breaker while open). */
   beforeAttempt(client: number, nowMs: number): number;
+  /** The connect timeout of the attempt starting now (a host that does not answer is given up after it). */
+  attemptTimeoutMs(client: number, nowMs: number): number;
   /** An attempt failed (refused, timed out): the delay until the next attempt. */
   onFailure(client: number, nowMs: number, hint: WireHint | undefined): number;
   /** An open connection ended (a drop, a crash, a drain): the delay until the next attempt. */
   onClose(client: number, nowMs: number, wasStable: boolean, hint: WireHint | undefined): number;
-  /** The attempt succeeded (the connection is open); `budget`: what the server announced in its first message. */
-  onOpen(client: number, nowMs: number, budget: BudgetPayload | undefined): void;
+  /**
+   * The attempt succeeded (the connection is open) after `openMs` (its handshake); `budget`: what the server
+   * announced in its first message.
+   */
+  onOpen(client: number, nowMs: number, budget: BudgetPayload | undefined, openMs: number): void;
   /** The connection stayed open for `stableAfterMs`. */
   onStable(client: number, nowMs: number): void;
 }
@@ -105,11 +110,13 @@ export function ours(
           const decision = planner(client).next(nowMs, PAGE_ACTIVE);
           return decision.kind === "connect" ? 0 : Math.max(1, delayOf(decision));
         },
+        attemptTimeoutMs: (client, nowMs) => planner(client).attemptTimeoutMs(nowMs, connectTimeoutMs),
         onFailure: (client, nowMs, hint) =>
           ended(client, nowMs, false, withHint({ kind: hint === undefined ? "error" : "refused" }, hint)),
         onClose: (client, nowMs, wasStable, hint) =>
           ended(client, nowMs, wasStable, withHint({ kind: "closed" }, hint)),
-        onOpen(client, nowMs, budget) {
+        onOpen(client, nowMs, budget, openMs) {
+          planner(client).onOpened(openMs);
           if (budget !== undefined) planner(client).onBudget(nowMs, random, budget);
         },
         onStable: (client, nowMs) => planner(client).onStable(nowMs),
@@ -170,6 +177,7 @@ export function socketIoClient(id: string, name: string, options: SocketIoOption
       };
       return {
         beforeAttempt: () => 0,
+        attemptTimeoutMs: () => options.timeout,
         onFailure: (client) => duration(client),
         onClose(client) {
           attempts[client] = 0;
@@ -217,6 +225,7 @@ export function partysocket(id: string, name: string): Strategy {
       };
       return {
         beforeAttempt: () => 0,
+        attemptTimeoutMs: () => 4000,
         onFailure: (client) => next(client),
         onClose: (client) => next(client),
         onOpen() {},
@@ -252,6 +261,7 @@ export function awsDecorrelated(id: string, name: string, baseMs = 1000, capMs =
       };
       return {
         beforeAttempt: () => 0,
+        attemptTimeoutMs: () => 20_000,
         onFailure: (client) => next(client),
         onClose: (client) => next(client),
         onOpen(client) {

@@ -70,6 +70,8 @@ export class ResilientSocket<In = unknown, Out = In>
   private currentState: SocketState = "idle";
   private stable = false;
   private probe = false;
+  /** When the attempt in flight started (clock ms), for the handshake time the planner remembers. */
+  private attemptStartedAt = 0;
   /** The one timer that starts attempts; armed only by {@link follow}. */
   private retryTimer: TimerHandle | undefined;
   private connectTimer: TimerHandle | undefined;
@@ -297,11 +299,14 @@ export class ResilientSocket<In = unknown, Out = In>
       return;
     }
     this.current = connection;
+    // Shorter than connectTimeoutMs only for an attempt at a budget slot (the planner's attemptTimeoutMs).
+    this.attemptStartedAt = this.clock.now();
+    const timeoutMs = this.planner.attemptTimeoutMs(this.attemptStartedAt, this.options.connectTimeoutMs);
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = undefined;
-      const message = `not open after ${this.options.connectTimeoutMs} ms (connectTimeoutMs)`;
+      const message = `not open after ${timeoutMs} ms (connectTimeoutMs)`;
       this.ended({ error: new TimeoutError("CONNECT_TIMEOUT", message) });
-    }, this.options.connectTimeoutMs);
+    }, timeoutMs);
   }
 
   /**
@@ -323,6 +328,7 @@ export class ResilientSocket<In = unknown, Out = In>
 
   private handleOpen(): void {
     this.clearTimer("connectTimer");
+    this.planner.onOpened(this.clock.now() - this.attemptStartedAt);
     this.connections++;
     const failures = this.planner.failures;
     this.setState("open");

@@ -10,7 +10,13 @@
  */
 import type { Random } from "../env.js";
 import type { BudgetPayload } from "../protocol/budget.js";
-import { budgetWait, type HeldBudget, holdBudget, MAX_BUDGET_ATTEMPTS } from "./budget.js";
+import {
+  budgetAttemptTimeout,
+  budgetWait,
+  type HeldBudget,
+  holdBudget,
+  maxBudgetAttempts,
+} from "./budget.js";
 import {
   type BreakerState,
   CircuitBreaker,
@@ -150,6 +156,10 @@ export class ReconnectPlanner {
   private waitingOnOpenBreaker = false;
   private budget: HeldBudget | undefined;
   private budgetAttempts = 0;
+  /** The last wait was to a budget slot: the attempt it leads to is budget-paced (see attemptTimeoutMs). */
+  private budgetPaced = false;
+  /** The slowest recent handshake (ms): each open halves the old value before taking the larger. */
+  private openMs = 0;
 
   constructor(options: PlannerOptions, state?: PlannerState) {
     this.options = options;
@@ -198,6 +208,27 @@ export class ReconnectPlanner {
     this.budget = holdBudget(budget, nowMs, random(), this.options.maxDelayMs);
   }
 
+  /**
+   * The connect timeout for the attempt starting now: the socket's own `connectTimeoutMs`, except for an
+   * attempt made at a budget slot while the budget holds — that one is abandoned just before the client's
+   * next slot (0.9 × the window, at least 2 s and 4 × the slowest recent handshake; `budgetAttemptTimeout`),
+   * so a hanging attempt to a host that is gone never keeps the client more than about one window from a
+   * server that is back.
+   */
+  attemptTimeoutMs(nowMs: number, connectTimeoutMs: number): number {
+    const budget = this.budget;
+    if (!this.budgetPaced || budget === undefined || nowMs > budget.validUntil) return connectTimeoutMs;
+    return budgetAttemptTimeout(budget, connectTimeoutMs, this.openMs);
+  }
+
+  /**
+   * An attempt opened after `openMs` (from its start to open): remembered, decaying, so a budget-paced attempt
+   * is never given up sooner than 4 × the slowest recent handshake (a loaded server is slow, not gone).
+   */
+  onOpened(openMs: number): void {
+    if (Number.isFinite(openMs) && openMs >= 0) this.openMs = Math.max(openMs, this.openMs / 2);
+  }
+
   /** May an attempt start now? Asks the breaker (an open breaker allows nothing until its probe time). */
   beforeAttempt(nowMs: number): AttemptDecision {
     if (this.breaker === undefined) return { kind: "connect", probe: false };
@@ -240,6 +271,7 @@ export class ReconnectPlanner {
     this.attempt = 0;
     this.previousDelayMs = 0;
     this.budgetAttempts = 0;
+    this.budgetPaced = false;
     this.breaker?.recordSuccess(nowMs);
   }
 
@@ -258,6 +290,7 @@ export class ReconnectPlanner {
     this.previousDelayMs = 0;
     this.planned = undefined;
     this.budgetAttempts = 0;
+    this.budgetPaced = false;
     this.breaker?.reset();
   }
 
@@ -356,8 +389,24 @@ export class ReconnectPlanner {
   /** The wait to the next budget slot, when a budget holds now and has attempts left; else undefined. */
   private budgetPaces(nowMs: number): number | undefined {
     const budget = this.budget;
-    if (budget === undefined || this.budgetAttempts >= MAX_BUDGET_ATTEMPTS) return undefined;
+    if (budget === undefined || this.budgetAttempts >= maxBudgetAttempts(budget)) return undefined;
     return budgetWait(budget, nowMs);
+  }
+
+  /**
+   * The least a hinted wait may be: the backoff — but no more than the budget's window while a budget holds
+   * (and has attempts left). The server that announced the budget said one attempt per window is what it
+   * takes; a backoff grown past that by refusals during a brownout would only keep the client away after
+   * capacity returns (storm lab, brownout at N / C = 10 s: the backoff reached 24–72 s by the fourth
+   * refusal). Such a wait counts toward the budget's attempt cap, so a hostile budget with 1 ms hints still gets
+   * at most one attempt a second for two minutes.
+   */
+  private hintFloor(nowMs: number, backoffMs: number): number {
+    const budget = this.budget;
+    if (budget === undefined || backoffMs <= budget.windowMs) return backoffMs;
+    if (this.budgetPaces(nowMs) === undefined) return backoffMs;
+    this.budgetAttempts++;
+    return budget.windowMs;
   }
 
   private decide(nowMs: number, random: Random, hint: RetryHint | undefined): RetryDecision {
@@ -386,6 +435,7 @@ export class ReconnectPlanner {
       const start = h.delayMs < maxDelayMs ? h.delayMs : maxDelayMs * (1 - CEILING_SPREAD);
       const end = Math.min(h.delayMs + spread, maxDelayMs);
       const hinted = start + random() * (end - start);
+      delayMs = this.hintFloor(nowMs, backoffMs);
       if (hinted > delayMs) {
         delayMs = hinted;
         cause = "hint";
@@ -406,6 +456,7 @@ export class ReconnectPlanner {
       cause = "circuit";
     }
     delayMs = Math.min(maxDelayMs, Math.max(0, delayMs));
+    this.budgetPaced = cause === "budget";
     const wait = { kind: "wait" as const, attempt: this.attempt, delayMs, cause, backoffMs };
     const withHint = bounded === undefined ? wait : { ...wait, hint: bounded };
     return problem === undefined ? withHint : { ...withHint, problem };

@@ -58,6 +58,16 @@ export interface AdmissionOptions {
    * share one record among themselves and never push out a key already known.
    */
   maxKeys?: number;
+  /**
+   * The window W of the connect-time budget this server announces (`reconnectBudget(...).payload().windowMs`),
+   * when it announces one. A client whose turn lies past the booking horizon is then told to come back within
+   * one window, at a random moment of it, instead of in [horizon, 1.5 × horizon]: the refused herd keeps
+   * arriving at about the budget's rate, so when capacity returns (a brownout ends) the clients refused
+   * meanwhile are back within one window, not a horizon and a half later. Storm lab, brownout (10 % of C for
+   * 30 s, N / C = 50 s): T99 1.49 × the ideal without it, see docs/planner.md for the figure with it.
+   * Default: none (the [horizon, 1.5 × horizon] spread).
+   */
+  budgetWindowMs?: number;
 }
 
 export interface ResolvedAdmissionOptions {
@@ -77,6 +87,8 @@ export interface ResolvedAdmissionOptions {
   readonly keyBurst: number;
   /** Keys remembered at once; past it new keys share one overflow record. */
   readonly maxKeys: number;
+  /** The announced budget's window (ms), or undefined: where clients past the horizon are sent back. */
+  readonly budgetWindowMs: number | undefined;
 }
 
 /**
@@ -143,6 +155,8 @@ export function resolveAdmissionOptions(options: AdmissionOptions): ResolvedAdmi
   if (!Number.isInteger(maxKeys) || maxKeys < 1) {
     throw new RangeError(`admission: maxKeys must be an integer >= 1; got ${String(maxKeys)}`);
   }
+  const budgetWindowMs =
+    options.budgetWindowMs === undefined ? undefined : positive("budgetWindowMs", options.budgetWindowMs);
   return {
     ratePerSecond,
     burst,
@@ -152,8 +166,18 @@ export function resolveAdmissionOptions(options: AdmissionOptions): ResolvedAdmi
     maxBookAheadMs,
     keyBurst,
     maxKeys,
+    budgetWindowMs,
   };
 }
+
+/**
+ * The least a server told the budget's window books ahead (ms). With a window of a few seconds the refused
+ * herd would cycle once per window, and its refusals alone cost more than a browned-out server has (r × C / 1.05
+ * against a tenth of C): it would admit no one for the whole brownout. Storm lab sweep, brownout, worst T99
+ * over the ideal: 2.93 (N / C = 2 s) with the window alone; 1.92 with a 15 s floor; 1.41 (N / C = 10 s) with
+ * 20 s; 1.68 with 30 s.
+ */
+export const MIN_BUDGET_HORIZON_MS = 20_000;
 
 /**
  * An arrival this much before its appointment still counts as on time: timers may fire a millisecond early,
@@ -252,7 +276,7 @@ export class AdmissionController {
     }
     // The key's own clients come in its order, one spacing apart, however early the shared slot is.
     const atMs = Math.max(nowMs + retryAfterMs, record.lastAtMs + spacingMs);
-    const horizon = Math.min(this.options.maxBookAheadMs, this.options.maxHintMs);
+    const horizon = this.horizonMs;
     if (atMs - nowMs > horizon) return decision;
     const later = Math.min(Math.ceil(atMs - nowMs), this.options.maxHintMs);
     const windowMs = Math.min(this.options.spreadMs, this.options.maxHintMs - later);
@@ -262,15 +286,10 @@ export class AdmissionController {
 
   /** Refuses on the key's own schedule, booking `atMs` for it unless that lies past the horizon. */
   private bookOnKey(record: KeyRecord, nowMs: number, atMs: number): AdmissionDecision {
-    const { maxHintMs, maxBookAheadMs, spreadMs } = this.options;
+    const { maxHintMs, spreadMs } = this.options;
     this.refused++;
     this.refusedByKey++;
-    const horizon = Math.min(maxBookAheadMs, maxHintMs);
-    if (atMs - nowMs > horizon) {
-      const start = Math.round(Math.min(horizon, (maxHintMs * 3) / 4));
-      const end = Math.min(horizon * 1.5, maxHintMs);
-      return { admit: false, hint: { retryAfterMs: start, spreadMs: Math.floor(end - start) }, cheap: true };
-    }
+    if (atMs - nowMs > this.horizonMs) return { admit: false, hint: this.pastHorizonHint(), cheap: true };
     const retryAfterMs = Math.min(Math.max(1, Math.ceil(atMs - nowMs)), maxHintMs);
     const windowMs = Math.min(spreadMs, maxHintMs - retryAfterMs);
     book(record, nowMs + retryAfterMs, windowMs);
@@ -290,17 +309,8 @@ export class AdmissionController {
     const intervalMs = 1000 / ratePerSecond;
     this.tokens = Math.max(this.tokens - refusalCost, -ratePerSecond);
     const slot = Math.max(this.nextSlotAtMs, nowMs + (1 - this.tokens) * intervalMs);
-    const horizon = Math.min(this.options.maxBookAheadMs, maxHintMs);
-    if (slot - nowMs > horizon) {
-      // Past the horizon no appointment is booked: a slot that far out may no longer fit the server when the
-      // client comes (capacity changes; and past the ceiling the client returns before it anyway). Telling
-      // every such client one instant would bring them back in lock step: they are spread over
-      // [horizon, 1.5 × horizon] — the ceiling's last quarter when the horizon is the ceiling — and book a
-      // real slot when they return.
-      const start = Math.round(Math.min(horizon, (maxHintMs * 3) / 4));
-      const end = Math.min(horizon * 1.5, maxHintMs);
-      return { admit: false, hint: { retryAfterMs: start, spreadMs: Math.floor(end - start) } };
-    }
+    const horizon = this.horizonMs;
+    if (slot - nowMs > horizon) return { admit: false, hint: this.pastHorizonHint() };
     this.nextSlotAtMs = slot + intervalMs;
     this.booked = true;
     // Rounded up, and at least 1 ms: a client told to come back even a fraction of a millisecond before its
@@ -308,6 +318,41 @@ export class AdmissionController {
     // `slot - nowMs` can be exactly 0, which as `Retry-After: 0` would invite the client back at once.)
     const retryAfterMs = Math.min(Math.max(1, Math.ceil(slot - nowMs)), maxHintMs);
     return { admit: false, hint: { retryAfterMs, spreadMs: Math.min(spreadMs, maxHintMs - retryAfterMs) } };
+  }
+
+  /**
+   * How far ahead appointments are booked (ms): one announced budget window when the server announces one
+   * (`budgetWindowMs`, at least {@link MIN_BUDGET_HORIZON_MS}), else `maxBookAheadMs`; never past
+   * `maxHintMs`. With a budget, an appointment booked while capacity is low (a brownout) then lies at most
+   * about one window out, so the clients refused meanwhile are all back within about one window of capacity
+   * returning, at the rate the budget paces.
+   */
+  private get horizonMs(): number {
+    const { maxBookAheadMs, maxHintMs, budgetWindowMs } = this.options;
+    const ahead =
+      budgetWindowMs === undefined ? maxBookAheadMs : Math.max(budgetWindowMs, MIN_BUDGET_HORIZON_MS);
+    return Math.min(ahead, maxHintMs);
+  }
+
+  /**
+   * The hint for a client whose turn lies past the booking horizon. No appointment is booked: a slot that far
+   * out may no longer fit the server when the client comes (capacity changes; and past the ceiling the client
+   * returns before it anyway). Telling every such client one instant would bring them back in lock step, so
+   * they are spread: over one announced budget window from now (`budgetWindowMs`: the refused herd keeps
+   * the budget's pace and is within one window of capacity that returns), else over
+   * [horizon, 1.5 × horizon] — the ceiling's last quarter when the horizon is the ceiling. They book a real
+   * slot when they return.
+   */
+  private pastHorizonHint(): HintPayload {
+    const { maxHintMs, budgetWindowMs, spreadMs } = this.options;
+    if (budgetWindowMs !== undefined) {
+      const retryAfterMs = Math.max(1, Math.min(Math.ceil(budgetWindowMs), maxHintMs));
+      return { retryAfterMs, spreadMs: Math.min(spreadMs, maxHintMs - retryAfterMs) };
+    }
+    const horizon = this.horizonMs;
+    const start = Math.round(Math.min(horizon, (maxHintMs * 3) / 4));
+    const end = Math.min(horizon * 1.5, maxHintMs);
+    return { retryAfterMs: start, spreadMs: Math.floor(end - start) };
   }
 
   /** How far ahead appointments are booked (ms) — 0 when the server keeps up. */

@@ -23,7 +23,7 @@ import {
   readBudget,
   readBudgetFrame,
 } from "../../src/internals.js";
-import { MAX_BUDGET_ATTEMPTS } from "../../src/policy/budget.js";
+import { MAX_BUDGET_ATTEMPTS, MIN_BUDGET_PACED_MS } from "../../src/policy/budget.js";
 import { AdmissionController, reconnectBudget } from "../../src/server/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
 
@@ -225,20 +225,33 @@ describe("the planner under a budget", () => {
     }
   });
 
-  it("paces at most MAX_BUDGET_ATTEMPTS attempts between stable connections, even if re-announced on every open", () => {
+  it("paces at most 15 minutes of one-second windows (900 attempts) between stable connections, even if re-announced on every open", () => {
     const planner = new ReconnectPlanner(options());
     const hostile = readBudget({ windowMs: 0, validForMs: 1e15 }).budget as BudgetPayload;
     let now = 0;
     let paced = 0;
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < 1_200; i++) {
       planner.onBudget(now, () => 0, hostile); // a flapping server announcing on every brief open
       const wait = waitOf(planner.onFailure(now, () => 0.5));
       if (wait?.cause === "budget") paced++;
       now += wait?.delayMs ?? 0;
     }
+    expect(paced).toBe(MIN_BUDGET_PACED_MS / 1_000);
+    // Measured bound: the 1,200 attempts take at least 900 one-second windows plus the backoff's growth.
+    expect(now).toBeGreaterThan(900 * 1_000 + 60_000);
+  });
+
+  it("keeps the cap at MAX_BUDGET_ATTEMPTS for windows of 7.5 s and more", () => {
+    const planner = new ReconnectPlanner(options({ maxDelayMs: 600_000 }));
+    planner.onBudget(0, () => 0, { windowMs: 30_000, validForMs: 3_600_000 });
+    let now = 0;
+    let paced = 0;
+    for (let i = 0; i < 200; i++) {
+      const wait = waitOf(planner.onFailure(now, () => 0.5));
+      if (wait?.cause === "budget") paced++;
+      now += wait?.delayMs ?? 0;
+    }
     expect(paced).toBe(MAX_BUDGET_ATTEMPTS);
-    // Measured bound: the 500 attempts take at least 120 one-second windows plus the backoff's growth.
-    expect(now).toBeGreaterThan(120 * 1_000 + 60_000);
   });
 
   it("keeps paced attempts at least one window apart and every wait within the ceiling, whatever the budget and the times (property)", () => {

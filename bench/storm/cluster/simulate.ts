@@ -196,7 +196,7 @@ export function simulateCluster(spec: ClusterRunSpec): ClusterRun {
     status[client] = CONNECTED;
     connected++;
     connectedOn[k] = (connectedOn[k] as number) + 1;
-    policy.onOpen(client, now, (budgets[k] as ReconnectBudget).payload());
+    policy.onOpen(client, now, (budgets[k] as ReconnectBudget).payload(), config.rttMs);
     queue.push(now + CLUSTER_CLIENT.stableAfterMs, client, tag(client, STABLE));
     if (now < scenario.originMs) return;
     for (let j = 0; j < goal.length; j++) {
@@ -235,7 +235,7 @@ export function simulateCluster(spec: ClusterRunSpec): ClusterRun {
 
   // Everyone connected before t = 0, and heard its node's budget then.
   for (let c = 0; c < n; c++)
-    policy.onOpen(c, 0, (budgets[nodeOf[c] as number] as ReconnectBudget).payload());
+    policy.onOpen(c, 0, (budgets[nodeOf[c] as number] as ReconnectBudget).payload(), config.rttMs);
   scenario.actions.forEach((action, j) => {
     queue.push(action.atMs, ACTION_BASE - j, 0);
   });
