@@ -30,7 +30,11 @@ afterAll(() => {
 function admitsUnderFlood(mode: "per-node" | "shared", nodeFor: (i: number) => number, seconds: number) {
   // Free refusals, so the admits measure the rates alone (a refusal's cost is the server model's business).
   const config: ClusterConfig = { ...SMALL, nodeCapacity: 100, crashFactor: 1000, refusalCost: 0 };
-  const { servers } = buildNodes(config, mode, seconds * 1000 + 2000, { cluster: () => 1, node: () => 1 });
+  const { servers } = buildNodes(config, mode, seconds * 1000 + 2000, {
+    cluster: () => 1,
+    node: () => 1,
+    now: () => 0,
+  });
   let admits = 0;
   for (let i = 0, t = 0; t < seconds * 1000; i++, t += 0.25) {
     const server = servers[nodeFor(i)];

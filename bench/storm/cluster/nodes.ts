@@ -19,10 +19,14 @@ export interface ClusterNodes {
   readonly shared: AdmissionController | undefined;
 }
 
-/** Where the budgets read the population from: the whole cluster's connected clients, or node k's. */
+/**
+ * Where the budgets read the population from (the whole cluster's connected clients, or node k's) and the
+ * lab's clock, from which each node serves its clients their slots.
+ */
 export interface Populations {
   cluster(): number;
   node(k: number): number;
+  now(): number;
 }
 
 export function buildNodes(
@@ -41,8 +45,13 @@ export function buildNodes(
       ? reconnectBudget({
           population: config.budgetScope === "node" ? () => populations.node(k) : () => populations.cluster(),
           ratePerSecond: cTotal,
+          clock: populations,
         })
-      : reconnectBudget({ population: () => populations.node(k), ratePerSecond: nodeCapacity }),
+      : reconnectBudget({
+          population: () => populations.node(k),
+          ratePerSecond: nodeCapacity,
+          clock: populations,
+        }),
   );
   // As in the single-server lab, appointments are booked at least one budget window ahead.
   const bookAhead = (k: number) => Math.max(60_000, (budgets[k] as ReconnectBudget).payload().windowMs);

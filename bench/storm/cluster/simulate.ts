@@ -67,6 +67,7 @@ export function simulateCluster(spec: ClusterRunSpec): ClusterRun {
     connectedOn[k] = (connectedOn[k] as number) + 1;
   }
   let connected = n;
+  let now = 0;
 
   const {
     servers,
@@ -75,6 +76,7 @@ export function simulateCluster(spec: ClusterRunSpec): ClusterRun {
   } = buildNodes(config, admission, horizon, {
     cluster: () => connected,
     node: (k) => connectedOn[k] as number,
+    now: () => now,
   });
   const up = new Uint8Array(m).fill(1);
   /** Nodes the scenario holds down (a kill, an outage): a crash restart does not bring them back. */
@@ -90,7 +92,6 @@ export function simulateCluster(spec: ClusterRunSpec): ClusterRun {
   let stormClients = 0;
   const reachedAt: (number | undefined)[] = [undefined, undefined, undefined, undefined];
   const lastActionAt = scenario.actions.reduce((latest, a) => Math.max(latest, a.atMs), 0);
-  let now = 0;
   let endMs = horizon;
 
   const tag = (client: number, kind: number) => ((generation[client] as number) << 2) | kind;
