@@ -27,6 +27,7 @@ import { type ResilientSocketOptions, type ResolvedOptions, resolveOptions } fro
 import { Outbox, type OutboxHost } from "./outbox.js";
 import { PageSignals } from "./page-signals.js";
 import type { Dropped } from "./queue.js";
+import { warnUnheard } from "./unheard.js";
 
 let OutboxLink: (new (socket: ResilientSocket) => OutboxHost) | undefined;
 
@@ -61,6 +62,20 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
   private lastCircuit: CircuitState = "closed";
   /** Only with a `signal` (a closure per socket otherwise unused). */
   private onAbort: (() => void) | undefined;
+  /** An error was reported with no `error` listener (reported once per socket, see `unheard.ts`). */
+  private warned = false;
+
+  /** Every event goes out here; an `error` nothing listens for is reported once per socket. */
+  protected override emit<E extends keyof ResilientSocketEvents>(
+    event: E,
+    ...args: Parameters<ResilientSocketEvents[E]>
+  ): void {
+    if (event === "error" && !this.warned && this.listenerCount("error") === 0) {
+      this.warned = true;
+      warnUnheard("ResilientSocket", args[0]);
+    }
+    super.emit(event, ...args);
+  }
 
   constructor(options: ResilientSocketOptions) {
     super();

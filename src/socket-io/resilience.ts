@@ -11,6 +11,7 @@ import { Emitter } from "../client/emitter.js";
 import type { ResilientSocketEvents, SocketState, SocketStats } from "../client/events.js";
 import type { ResilientSocketOptions } from "../client/options.js";
 import { ResilientSocket } from "../client/resilient-socket.js";
+import { warnUnheard } from "../client/unheard.js";
 import { openAttempt, proto } from "./attempt.js";
 import type { BoundedSendBuffer, EmitDropped } from "./send-buffer.js";
 
@@ -142,8 +143,17 @@ export class SocketResilience extends Emitter<ResilienceEvents> {
       this.stop();
       return;
     }
+    // Unheard when the app listens neither here nor to socket.io's own `connect_error` (this attempt's
+    // listener is already off): reported once, as ResilientSocket does.
+    if (name === "error" && !this.warned && this.listenerCount("error") === 0) {
+      this.warned = true;
+      if (!this.socket.hasListeners("connect_error")) warnUnheard("socket.resilience", args[0]);
+    }
     (this.emit as (event: string, ...rest: unknown[]) => void)(name, ...args);
   }
+
+  /** An error was reported with no `error` listener. */
+  private warned = false;
 
   /** Consecutive retries since the last open: the `attempt` socket.io's Manager events carry. */
   private retrying = 0;
