@@ -12,6 +12,7 @@ import type { CircuitBreakerOptions } from "../policy/circuit-breaker.js";
 import { numberOption } from "../policy/number-option.js";
 import { type PlannerOptions, resolvePlannerOptions } from "../policy/planner-options.js";
 import type { Transport } from "../transports/types.js";
+import { type DebugLogger, type DebugSink, debugSink } from "./debug.js";
 import type { DeliveryTracker } from "./delivery.js";
 import { type PageSignalsOptions, type ResolvedSignals, resolveSignals } from "./page-signals.js";
 import { defaultQueueOptions, type QueueOptions } from "./queue.js";
@@ -68,6 +69,12 @@ export interface ResilientSocketOptions {
   autoConnect?: boolean;
   /** Aborting it closes the socket for good, like `close()`. */
   signal?: AbortSignal;
+  /**
+   * Logs each decision — attempt (number, URL), outcome (why it ended, the hint read), wait (ms and why),
+   * state and breaker changes — as one line: `true` writes to `console.debug` with a `[resilient-reconnect]`
+   * prefix, a function gets `(line, detail)`. Default off, and free when off (nothing is formatted).
+   */
+  debug?: boolean | DebugLogger;
   /** Time and timers. Default: the system clock. Pass a `VirtualClock` for deterministic tests. */
   clock?: Clock;
   /** Uniform draws in [0, 1). Default `Math.random` (drawn at call time). */
@@ -90,6 +97,7 @@ export interface ResolvedOptions {
   readonly signal: AbortSignal | undefined;
   readonly clock: Clock;
   readonly random: Random;
+  readonly debug: DebugSink | undefined;
 }
 
 const KNOWN = new Set([
@@ -112,6 +120,7 @@ const KNOWN = new Set([
   "signal",
   "clock",
   "random",
+  "debug",
 ]);
 
 const TIMER = { min: 0, exclusiveMin: true, max: MAX_TIMER_MS };
@@ -227,5 +236,8 @@ export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions
     signal: signal as AbortSignal | undefined,
     clock,
     random: functionOption("random", input.random, systemRandom),
+    debug: debugSink(
+      typeof input.debug === "boolean" ? input.debug : functionOption("debug", input.debug, undefined),
+    ),
   };
 }

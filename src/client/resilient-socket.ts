@@ -285,6 +285,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
       return;
     }
     this.current = connection;
+    this.options.debug?.({ event: "attempt", attempt: this.attempts, url: connection.url, probe });
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = undefined;
       const message = `not open after ${this.options.connectTimeoutMs} ms (connectTimeoutMs)`;
@@ -359,6 +360,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     if (wasOpen)
       this.emit("close", { code: info?.code, reason: info?.reason ?? error?.message, kind, wasStable });
     const { errors, hint, stop } = closeOutcome(info, error, this.options);
+    this.options.debug?.({ event: "outcome", kind, code: info?.code, error: errors[0]?.message, hint });
     // Until the planner has bounded it (below), stats() shows the hint as the server sent it.
     if (hint !== undefined) this.lastHint = hint;
     for (const e of errors) {
@@ -389,6 +391,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
         this.open(decision.probe);
         return;
       case "pause":
+        this.options.debug?.({ event: "wait", delayMs: 0, cause: "paused" });
         this.clearRetry();
         this.setState("paused");
         return;
@@ -400,6 +403,12 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
         this.clearTimer("retryTimer");
         const { delayMs, retry } = decision;
         this.currentDelayMs = delayMs;
+        // A silent re-arm (no retry event) only ever waits on the open breaker.
+        this.options.debug?.({
+          event: "wait",
+          delayMs,
+          cause: retry === undefined || retry.cause === "circuit" ? "breaker" : retry.cause,
+        });
         this.nextAttemptAt = this.clock.now() + delayMs;
         this.retryTimer = this.clock.setTimeout(() => {
           this.retryTimer = undefined;
@@ -483,6 +492,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     if (state === this.lastCircuit) return;
     this.lastCircuit = state;
     const reopensAt = this.planner.reopensAt;
+    this.options.debug?.({ event: "circuit", state, reopensAt });
     this.emit("circuit", reopensAt === undefined ? { state } : { state, reopensAt });
   }
 
@@ -491,6 +501,7 @@ export class ResilientSocket extends Emitter<ResilientSocketEvents> {
     const previous = this.currentState;
     if (previous === state || previous === "closed") return;
     this.currentState = state;
+    this.options.debug?.({ event: "state", state, previous });
     this.emit("state", state, previous);
   }
 }

@@ -50,6 +50,7 @@ const POLICY_KEYS = [
   "signal",
   "clock",
   "random",
+  "debug",
 ] as const;
 
 /**

@@ -220,6 +220,10 @@ class WebSocketConnection implements Connection {
     }
   }
 
+  get url(): string | undefined {
+    return (this.socket as { url?: string }).url;
+  }
+
   opened(): void {
     this.isOpen = true;
     this.handlers.open();
