@@ -30,25 +30,36 @@ export type DebugDetail =
       readonly code: number | undefined;
       /** The first error reported for it (its message says what happened), if any. */
       readonly error: string | undefined;
-      /** The server's hint read from it, if any: its source and delay. */
-      readonly hint: { readonly source: string; readonly delayMs: number } | undefined;
+      /** The server's hint read from it, if any. */
+      readonly hint:
+        | {
+            /** Where the hint came from (`retry-after`, `close-code`, `connect-error`, `drain`). */
+            readonly source: string;
+            /** The wait it asked for (ms), as sent (the planner bounds it). */
+            readonly delayMs: number;
+          }
+        | undefined;
     }
   | {
       /** The socket waits before its next attempt (`paused`: until the page is back). */
       readonly event: "wait";
       /** The wait in ms (0 when paused). */
       readonly delayMs: number;
+      /** Why: what set the wait, or `paused`. */
       readonly cause: DebugWaitCause;
     }
   | {
       /** The socket's state changed. */
       readonly event: "state";
+      /** The state now. */
       readonly state: SocketState;
+      /** The state before. */
       readonly previous: SocketState;
     }
   | {
       /** The circuit breaker changed state. */
       readonly event: "circuit";
+      /** `closed`, `open` or `half-open`. */
       readonly state: string;
       /** When an open breaker lets its probe through (clock ms). */
       readonly reopensAt: number | undefined;

@@ -10,6 +10,7 @@ import { io as lookup, type ManagerOptions, type Socket, type SocketOptions } fr
 import type { ResilientSocketOptions } from "../client/options.js";
 import { resolveOptions, resolveQueue } from "../client/options.js";
 import { systemClock } from "../env.js";
+import { rejectUnknown } from "../options-check.js";
 import { socketIoUrlProblem } from "../transports/url.js";
 import { linkOf, proto } from "./attempt.js";
 import { SocketResilience } from "./resilience.js";
@@ -79,20 +80,18 @@ export function io<
     if (all[key] !== undefined) policy[key] = all[key];
     delete all[key];
   }
-  const queue = resolveQueue(all.queue);
+  const queue = resolveQueue(all.queue, "io");
   delete all.queue;
   for (const rejected of ["heartbeat", "delivery", "transport"]) {
-    if (all[rejected] !== undefined)
-      throw new TypeError(
-        `io: ${rejected} is not an option of io() (Socket.IO has its own ping/pong and acks)`,
-      );
+    // Socket.IO has its own ping/pong and acks; io() makes its own transport.
+    if (all[rejected] !== undefined) rejectUnknown("io", { [rejected]: 0 }, []);
   }
   if (policy.maxAttempts === undefined && typeof all.reconnectionAttempts === "number")
     policy.maxAttempts = all.reconnectionAttempts;
   if (policy.connectTimeoutMs === undefined && typeof all.timeout === "number")
     policy.connectTimeoutMs = all.timeout;
   // A misconfigured policy option throws here, naming it, before anything connects.
-  resolveOptions({ ...policy, transport: { name: "socket.io", connect: proto } } as never);
+  resolveOptions({ ...policy, transport: { name: "socket.io", connect: proto } } as never, "io");
   const reconnection = all.reconnection !== false;
   const autoConnect = all.autoConnect !== false;
   // socket.io-client's own lookup: its URL rules, its Manager cache (namespaces of one server share a

@@ -23,12 +23,17 @@ const onWarning = (warning: Error) => {
   if (warning.name === "ResilientReconnectWarning") warnings.push(warning);
 };
 const closers: (() => unknown)[] = [];
+/** Node's own listener, which prints warnings: off while these tests make them on purpose (clean output). */
+let printers: ((...args: unknown[]) => void)[] = [];
 beforeEach(() => {
   warnings.length = 0;
+  printers = process.listeners("warning") as typeof printers;
+  process.removeAllListeners("warning");
   process.on("warning", onWarning);
 });
 afterEach(() => {
   process.off("warning", onWarning);
+  for (const printer of printers) process.on("warning", printer);
   for (const close of closers.splice(0)) close();
 });
 
@@ -66,6 +71,21 @@ describe("an error nobody listens for", () => {
   it("is not reported when the app listens to error", async () => {
     await failing(3, true);
     expect(warnings).toHaveLength(0);
+  });
+
+  it("never stops the socket when the warning itself cannot be shown", async () => {
+    const original = process.emitWarning;
+    let calls = 0;
+    process.emitWarning = (() => {
+      calls++;
+      throw new Error("warnings are turned into errors here");
+    }) as typeof process.emitWarning;
+    try {
+      await failing(5, false);
+    } finally {
+      process.emitWarning = original;
+    }
+    expect(calls).toBe(1);
   });
 
   it("is reported once for a governed io() socket with no listener, and never when the app listens to connect_error", async () => {
