@@ -98,34 +98,28 @@ export function functionOption<T>(where: string, option: string, value: unknown,
   return value as T;
 }
 
-/** The known key nearest to `key` (case aside, or at most a third of its letters edited), if one is near. */
+/** The known key nearest to `key` (case aside, at most a third of its letters edited), if one is near. */
 function closest(key: string, known: readonly string[]): string | undefined {
-  const lower = key.toLowerCase();
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
+  // Bounded work: a key longer than 64 characters (a hostile one) is near nothing.
+  if (key.length > 64) return undefined;
   for (const candidate of known) {
-    const distance = editDistance(lower, candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
   }
   return best;
 }
 
-/** Levenshtein distance, bounded work: keys longer than 64 characters are not compared. */
+/** Levenshtein distance, one row at a time. */
 function editDistance(a: string, b: string): number {
-  if (a.length > 64 || b.length > 64) return Number.POSITIVE_INFINITY;
-  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(
-        (row[j] as number) + 1,
-        (next[j - 1] as number) + 1,
-        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+  let row = [...Array(b.length + 1).keys()];
+  for (let i = 0; i < a.length; i++) {
+    const next = [i + 1];
+    for (let j = 0; j < b.length; j++)
+      next.push(
+        Math.min((row[j + 1] as number) + 1, (next[j] as number) + 1, (row[j] as number) + +(a[i] !== b[j])),
       );
-    }
     row = next;
   }
   return row[b.length] as number;

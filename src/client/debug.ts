@@ -88,19 +88,21 @@ export function debugSink(value: boolean | DebugLogger | undefined): DebugSink |
   };
 }
 
+const round = Math.round;
+
 function lineOf(d: DebugDetail): string {
   switch (d.event) {
     case "attempt":
-      return `attempt ${d.attempt}${d.probe ? " (breaker probe)" : ""} to ${d.url ?? "(url not known)"}`;
-    case "outcome":
-      return `ended: ${d.kind}${d.code === undefined ? "" : ` ${d.code}`}${d.error === undefined ? "" : ` (${d.error})`}${d.hint === undefined ? "" : `; hint: ${d.hint.source} ${Math.round(d.hint.delayMs)} ms`}`;
+      return `attempt ${d.attempt}${d.probe ? " (breaker probe)" : ""} to ${d.url}`;
+    case "outcome": {
+      const { code, error, hint } = d;
+      return `ended: ${d.kind}${code ? ` ${code}` : ""}${error ? ` (${error})` : ""}${hint ? `; hint: ${hint.source} ${round(hint.delayMs)} ms` : ""}`;
+    }
     case "wait":
-      return d.cause === "paused"
-        ? "wait: paused until the page is back (online, visible)"
-        : `wait ${Math.round(d.delayMs)} ms (${d.cause})`;
+      return `wait ${d.cause === "paused" ? "until the page is back" : `${round(d.delayMs)} ms`} (${d.cause})`;
     case "state":
       return `state ${d.previous} -> ${d.state}`;
     default:
-      return `breaker ${d.state}${d.reopensAt === undefined ? "" : ` until ${Math.round(d.reopensAt)}`}`;
+      return `breaker ${d.state}${d.reopensAt ? ` until ${round(d.reopensAt)}` : ""}`;
   }
 }

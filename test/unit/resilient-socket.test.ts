@@ -461,7 +461,11 @@ describe("options validation", () => {
     [{ connectTimeoutMs: -1 }, /connectTimeoutMs .*got -1/, RangeError],
     [{ connectTimeoutMs: Number.NaN }, /connectTimeoutMs .*got NaN/, RangeError],
     [{ maxAttempts: 1.5 }, /maxAttempts must be an integer.*got 1.5/, RangeError],
-    [{ stableAfterMs: "10" as unknown as number }, /^ResilientSocket: stableAfterMs must be a finite number; got "10"$/, TypeError],
+    [
+      { stableAfterMs: "10" as unknown as number },
+      /^ResilientSocket: stableAfterMs must be a finite number; got "10"$/,
+      TypeError,
+    ],
     [{ queue: { maxMessages: -1 } }, /queue.maxMessages .*got -1/, RangeError],
     [{ queue: { overflow: "drop-all" as "drop-oldest" } }, /queue.overflow .*"drop-all"/, RangeError],
     [{ circuitBreaker: { failureRatio: 1.5 } }, /circuitBreaker.failureRatio .*1.5/, RangeError],
