@@ -193,6 +193,8 @@ export function resolveOptions(options: ResilientSocketOptions, where = "Resilie
   const signals = resolveSignals(where, input.signals);
   const planner: PlannerOptions = resolvePlannerOptions(input, signals?.resumeJitterMs, where);
   const debug = input.debug;
+  if (debug !== undefined && typeof debug !== "boolean" && typeof debug !== "function")
+    badOption(where, "debug", "a boolean or a function", debug);
   return {
     transport,
     planner,
@@ -214,10 +216,6 @@ export function resolveOptions(options: ResilientSocketOptions, where = "Resilie
     signal: signal as AbortSignal | undefined,
     clock,
     random: functionOption(where, "random", input.random, systemRandom),
-    debug: debugSink(
-      typeof debug === "boolean"
-        ? debug
-        : functionOption<DebugLogger | undefined>(where, "debug", debug, undefined),
-    ),
+    debug: debugSink(debug as boolean | DebugLogger | undefined),
   };
 }

@@ -70,7 +70,7 @@ const cases: [string, () => unknown, string, typeof TypeError | typeof RangeErro
   [
     "ResilientSocket (debug)",
     () => socket({ debug: "yes" }),
-    'ResilientSocket: debug must be a function; got "yes"',
+    'ResilientSocket: debug must be a boolean or a function; got "yes"',
     TypeError,
   ],
   [
