@@ -44,6 +44,7 @@ const client = new ResilientSocket({
 const started = Date.now();
 const log = (...args: unknown[]) => console.log(`[${String(Date.now() - started).padStart(4)} ms]`, ...args);
 client.on("state", (state, previous) => log(`state ${previous} -> ${state}`));
+client.on("error", (error) => log(`error ${error.code}: ${error.message}`));
 client.on("retry", ({ attempt, delayMs, cause, hint }) =>
   log(
     `retry #${attempt} in ${Math.round(delayMs)} ms (cause: ${cause}${hint ? `, ${hint.source} hint ${hint.delayMs} ms` : ""})`,

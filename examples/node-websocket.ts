@@ -33,6 +33,7 @@ const started = Date.now();
 const log = (...args: unknown[]) => console.log(`[${String(Date.now() - started).padStart(4)} ms]`, ...args);
 
 socket.on("state", (state, previous) => log(`state ${previous} -> ${state}`));
+socket.on("error", (error) => log(`error ${error.code}: ${error.message}`));
 socket.on("retry", ({ attempt, delayMs, cause, hint }) =>
   log(
     `retry #${attempt} in ${Math.round(delayMs)} ms (cause: ${cause}${hint ? `, server asked ${hint.delayMs} ms` : ""})`,

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 
+export type { DebugDetail, DebugLogger, DebugWaitCause } from "./client/debug.js";
 export {
   type AtLeastOnceOptions,
   atLeastOnce,

@@ -33,6 +33,8 @@ socket.on("retry", ({ attempt, delayMs, cause, hint }) => {
   }, 100);
 });
 socket.on("message", (data) => log(`message: ${String(data)}`));
+// Listened to, errors say what happened; unheard, the socket reports its first one once with console.warn.
+socket.on("error", (error) => log(`error ${error.code}: ${error.message}`));
 let sent = 0;
 $("send").addEventListener("click", () => log(`send #${++sent}: ${socket.send(`hello #${sent}`)}`));
 (window as unknown as { demo: unknown }).demo = { socket, send: () => $("send").click() };

@@ -10,6 +10,7 @@
  */
 import { describe } from "../describe.js";
 import { newId } from "../env.js";
+import { badOption, numberOption, objectOption, rejectUnknown } from "../options-check.js";
 import { DELIVERY_TAG, type DeliveryAck, type DeliveryMessage } from "../protocol/delivery.js";
 import type { Dropped, OutboundQueue, QueueEntry } from "./queue.js";
 
@@ -99,17 +100,12 @@ export function readAck(data: unknown): DeliveryAck | undefined {
  * Messages must have a JSON form (binary data is refused at `send()` as `unsendable`).
  */
 export function atLeastOnce(options: AtLeastOnceOptions = {}): DeliveryTracker {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`atLeastOnce: options must be an object; got ${describe(options)}`);
-  }
+  const where = "atLeastOnce";
+  rejectUnknown(where, objectOption(where, "options", options), ["sessionId", "maxUnacked"]);
   const sid = options.sessionId ?? newId();
-  if (typeof sid !== "string" || sid.length === 0 || sid.length > 128) {
-    throw new RangeError(`atLeastOnce: sessionId must be a string of 1-128 characters; got ${describe(sid)}`);
-  }
-  const maxUnacked = options.maxUnacked ?? 1000;
-  if (!Number.isInteger(maxUnacked) || maxUnacked < 1) {
-    throw new RangeError(`atLeastOnce: maxUnacked must be an integer >= 1; got ${describe(maxUnacked)}`);
-  }
+  if (typeof sid !== "string" || sid.length === 0 || sid.length > 128)
+    badOption(where, "sessionId", "a string of 1-128 characters", sid, typeof sid === "string");
+  const maxUnacked = numberOption(where, "maxUnacked", options.maxUnacked, 1000, { min: 1, integer: true });
   /** The highest sequence number stamped so far. */
   let seq = 0;
   let unacked: QueueEntry[] = [];

@@ -2,16 +2,20 @@
  * Every option, its default, and its validation — in one place (ky's habit: normalise once, nowhere else).
  * A misconfiguration throws a TypeError or RangeError whose message names the option and the value seen.
  */
-import { describe } from "../describe.js";
 import { type Clock, MAX_TIMER_MS, type Random, systemClock, systemRandom } from "../env.js";
-
-export { numberOption };
-
+import {
+  badOption,
+  booleanOption,
+  functionOption,
+  numberOption,
+  objectOption,
+  rejectUnknown,
+} from "../options-check.js";
 import type { BackoffStrategy } from "../policy/backoff.js";
 import type { CircuitBreakerOptions } from "../policy/circuit-breaker.js";
-import { numberOption } from "../policy/number-option.js";
 import { type PlannerOptions, resolvePlannerOptions } from "../policy/planner-options.js";
 import type { Transport } from "../transports/types.js";
+import { type DebugLogger, type DebugSink, debugSink } from "./debug.js";
 import type { DeliveryTracker } from "./delivery.js";
 import { type PageSignalsOptions, type ResolvedSignals, resolveSignals } from "./page-signals.js";
 import { defaultQueueOptions, type QueueOptions } from "./queue.js";
@@ -68,6 +72,12 @@ export interface ResilientSocketOptions {
   autoConnect?: boolean;
   /** Aborting it closes the socket for good, like `close()`. */
   signal?: AbortSignal;
+  /**
+   * Logs each decision — attempt (number, URL), outcome (why it ended, the hint read), wait (ms and why),
+   * state and breaker changes — as one line: `true` writes to `console.debug` with a `[resilient-reconnect]`
+   * prefix, a function gets `(line, detail)`. Default off, and free when off (nothing is formatted).
+   */
+  debug?: boolean | DebugLogger;
   /** Time and timers. Default: the system clock. Pass a `VirtualClock` for deterministic tests. */
   clock?: Clock;
   /** Uniform draws in [0, 1). Default `Math.random` (drawn at call time). */
@@ -90,10 +100,11 @@ export interface ResolvedOptions {
   readonly signal: AbortSignal | undefined;
   readonly clock: Clock;
   readonly random: Random;
+  readonly debug: DebugSink | undefined;
 }
 
 /** Every option name of `ResilientSocket` (io() takes its policy options out of socket.io-client's by it). */
-export const KNOWN = new Set([
+export const KNOWN = [
   "transport",
   "backoff",
   "circuitBreaker",
@@ -113,120 +124,99 @@ export const KNOWN = new Set([
   "signal",
   "clock",
   "random",
-]);
+  "debug",
+];
 
 const TIMER = { min: 0, exclusiveMin: true, max: MAX_TIMER_MS };
 
-function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== "boolean") throw new TypeError(`${name} must be a boolean; got ${describe(value)}`);
-  return value;
-}
-
-function functionOption<T>(name: string, value: unknown, fallback: T): T {
-  if (value === undefined) return fallback;
-  if (typeof value !== "function") throw new TypeError(`${name} must be a function; got ${describe(value)}`);
-  return value as T;
-}
-
-function objectOption(name: string, value: unknown): Record<string, unknown> {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new TypeError(`${name} must be an object; got ${describe(value)}`);
-  }
-  return value as Record<string, unknown>;
-}
-
 /** `delivery` is what `atLeastOnce()` returns, not its options (an easy slip that would crash mid-send). */
-function trackerOption(value: unknown): DeliveryTracker {
-  const tracker = objectOption("delivery", value);
+function trackerOption(where: string, value: unknown): DeliveryTracker {
+  const tracker = objectOption(where, "delivery", value);
   if (!["wrap", "sent", "unsent", "inbound", "requeue"].every((m) => typeof tracker[m] === "function"))
-    throw new TypeError(`delivery must be what atLeastOnce() returns; got ${describe(value)}`);
+    badOption(where, "delivery", "what atLeastOnce() returns", value);
   return tracker as unknown as DeliveryTracker;
 }
 
-function rejectUnknown(name: string, value: Record<string, unknown>, known: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key))
-      throw new TypeError(`${name}.${key} is not an option (known: ${known.join(", ")})`);
-  }
-}
-
-function resolveHeartbeat(value: unknown): Required<HeartbeatOptions> | undefined {
+function resolveHeartbeat(where: string, value: unknown): Required<HeartbeatOptions> | undefined {
   if (value === undefined || value === false) return undefined;
-  const input = objectOption("heartbeat", value);
-  rejectUnknown("heartbeat", input, ["intervalMs", "timeoutMs", "message", "isPong"]);
-  if (input.intervalMs === undefined || input.timeoutMs === undefined) {
-    throw new TypeError("heartbeat needs intervalMs and timeoutMs (or pass heartbeat: false)");
-  }
+  const input = objectOption(where, "heartbeat", value);
+  rejectUnknown(where, input, ["intervalMs", "timeoutMs", "message", "isPong"], "heartbeat.");
+  if (input.intervalMs === undefined || input.timeoutMs === undefined)
+    badOption(where, "heartbeat", "{ intervalMs, timeoutMs } (or false)", value);
   return {
-    intervalMs: numberOption("heartbeat.intervalMs", input.intervalMs, 0, TIMER),
-    timeoutMs: numberOption("heartbeat.timeoutMs", input.timeoutMs, 0, TIMER),
+    intervalMs: numberOption(where, "heartbeat.intervalMs", input.intervalMs, 0, TIMER),
+    timeoutMs: numberOption(where, "heartbeat.timeoutMs", input.timeoutMs, 0, TIMER),
     message: input.message === undefined ? "ping" : input.message,
-    isPong: functionOption("heartbeat.isPong", input.isPong, (data: unknown) => data === "pong"),
+    isPong: functionOption(where, "heartbeat.isPong", input.isPong, (data: unknown) => data === "pong"),
   };
 }
 
-export function resolveQueue(value: unknown): QueueOptions | undefined {
+/** The `queue` option (`where` names the caller in messages). */
+export function resolveQueue(value: unknown, where = "ResilientSocket"): QueueOptions | undefined {
   if (value === false) return undefined;
   if (value === undefined) return defaultQueueOptions;
-  const input = objectOption("queue", value);
-  rejectUnknown("queue", input, ["maxMessages", "maxBytes", "ttlMs", "overflow"]);
+  const input = objectOption(where, "queue", value);
+  rejectUnknown(where, input, ["maxMessages", "maxBytes", "ttlMs", "overflow"], "queue.");
   const overflow = input.overflow ?? defaultQueueOptions.overflow;
-  if (overflow !== "drop-oldest" && overflow !== "drop-newest") {
-    throw new RangeError(`queue.overflow must be "drop-oldest" or "drop-newest"; got ${describe(overflow)}`);
-  }
+  if (overflow !== "drop-oldest" && overflow !== "drop-newest")
+    badOption(where, "queue.overflow", '"drop-oldest" or "drop-newest"', overflow, true);
+  const { maxMessages, maxBytes, ttlMs } = defaultQueueOptions;
   return {
-    maxMessages: numberOption("queue.maxMessages", input.maxMessages, defaultQueueOptions.maxMessages, {
-      integer: true,
-    }),
-    maxBytes: numberOption("queue.maxBytes", input.maxBytes, defaultQueueOptions.maxBytes),
-    ttlMs: numberOption("queue.ttlMs", input.ttlMs, defaultQueueOptions.ttlMs, { allowInfinity: true }),
+    maxMessages: numberOption(where, "queue.maxMessages", input.maxMessages, maxMessages, { integer: true }),
+    maxBytes: numberOption(where, "queue.maxBytes", input.maxBytes, maxBytes),
+    ttlMs: numberOption(where, "queue.ttlMs", input.ttlMs, ttlMs, { allowInfinity: true }),
     overflow,
   };
 }
 
-/** Validates and fills in defaults. Throws TypeError/RangeError naming the option. */
-export function resolveOptions(options: ResilientSocketOptions): ResolvedOptions {
-  const input = objectOption("options", options) as Record<string, unknown>;
-  for (const key of Object.keys(input)) {
-    if (!KNOWN.has(key)) throw new TypeError(`${key} is not an option of ResilientSocket`);
-  }
+/**
+ * Validates and fills in defaults. Throws TypeError/RangeError naming `where` (the constructor the app
+ * called: `ResilientSocket`, `ResilientWebSocket`, `io`), the option and the value.
+ */
+export function resolveOptions(options: ResilientSocketOptions, where = "ResilientSocket"): ResolvedOptions {
+  const input = objectOption(where, "options", options);
+  rejectUnknown(where, input, KNOWN);
   const transport = input.transport as Transport | undefined;
-  if (transport === undefined || transport === null || typeof transport.connect !== "function") {
-    throw new TypeError(
-      `transport is required: pass webSocketTransport({ url }) or socketIoTransport({ url }); got ${describe(transport)}`,
+  if (typeof transport?.connect !== "function")
+    badOption(
+      where,
+      "transport",
+      "webSocketTransport({ url }), socketIoTransport({ url }) or a Transport",
+      transport,
     );
-  }
   const signal = input.signal;
-  if (
-    signal !== undefined &&
-    (signal === null || typeof (signal as AbortSignal).addEventListener !== "function")
-  ) {
-    throw new TypeError(`signal must be an AbortSignal; got ${describe(signal)}`);
-  }
+  if (signal !== undefined && typeof (signal as AbortSignal | null)?.addEventListener !== "function")
+    badOption(where, "signal", "an AbortSignal", signal);
   const clock =
-    input.clock === undefined ? systemClock : (objectOption("clock", input.clock) as unknown as Clock);
-  const clockMethods = [clock.now, clock.setTimeout, clock.clearTimeout];
-  if (clockMethods.some((method) => typeof method !== "function")) {
-    throw new TypeError("clock must have now(), setTimeout() and clearTimeout()");
-  }
-  const signals = resolveSignals(input.signals, numberOption);
-  const planner: PlannerOptions = resolvePlannerOptions(input, signals?.resumeJitterMs);
+    input.clock === undefined ? systemClock : (objectOption(where, "clock", input.clock) as unknown as Clock);
+  if ([clock.now, clock.setTimeout, clock.clearTimeout].some((method) => typeof method !== "function"))
+    badOption(where, "clock", "an object with now(), setTimeout() and clearTimeout()", clock);
+  const signals = resolveSignals(where, input.signals);
+  const planner: PlannerOptions = resolvePlannerOptions(input, signals?.resumeJitterMs, where);
+  const debug = input.debug;
+  if (debug !== undefined && typeof debug !== "boolean" && typeof debug !== "function")
+    badOption(where, "debug", "a boolean or a function", debug);
   return {
     transport,
     planner,
-    connectTimeoutMs: numberOption("connectTimeoutMs", input.connectTimeoutMs, 20_000, TIMER),
-    stableAfterMs: numberOption("stableAfterMs", input.stableAfterMs, 10_000, { max: MAX_TIMER_MS }),
-    stableOnFirstMessage: booleanOption("stableOnFirstMessage", input.stableOnFirstMessage, false),
-    heartbeat: resolveHeartbeat(input.heartbeat),
-    queue: resolveQueue(input.queue),
-    delivery: input.delivery === undefined ? undefined : trackerOption(input.delivery),
-    reconnectOnServerClose: booleanOption("reconnectOnServerClose", input.reconnectOnServerClose, false),
-    retryOnRefusal: booleanOption("retryOnRefusal", input.retryOnRefusal, false),
-    autoConnect: booleanOption("autoConnect", input.autoConnect, true),
+    connectTimeoutMs: numberOption(where, "connectTimeoutMs", input.connectTimeoutMs, 20_000, TIMER),
+    stableAfterMs: numberOption(where, "stableAfterMs", input.stableAfterMs, 10_000, { max: MAX_TIMER_MS }),
+    stableOnFirstMessage: booleanOption(where, "stableOnFirstMessage", input.stableOnFirstMessage, false),
+    heartbeat: resolveHeartbeat(where, input.heartbeat),
+    queue: resolveQueue(input.queue, where),
+    delivery: input.delivery === undefined ? undefined : trackerOption(where, input.delivery),
+    reconnectOnServerClose: booleanOption(
+      where,
+      "reconnectOnServerClose",
+      input.reconnectOnServerClose,
+      false,
+    ),
+    retryOnRefusal: booleanOption(where, "retryOnRefusal", input.retryOnRefusal, false),
+    autoConnect: booleanOption(where, "autoConnect", input.autoConnect, true),
     signals,
     signal: signal as AbortSignal | undefined,
     clock,
-    random: functionOption("random", input.random, systemRandom),
+    random: functionOption(where, "random", input.random, systemRandom),
+    debug: debugSink(debug as boolean | DebugLogger | undefined),
   };
 }

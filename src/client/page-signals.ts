@@ -12,8 +12,18 @@
  * @see https://developer.chrome.com/docs/web-platform/page-lifecycle-api
  * @see https://web.dev/articles/bfcache (pagehide / pageshow with `persisted`)
  */
-import { describe } from "../describe.js";
 import { type Clock, MAX_TIMER_MS, type TimerHandle } from "../env.js";
+import { badOption, numberOption, rejectUnknown } from "../options-check.js";
+
+const SIGNAL_KEYS = [
+  "window",
+  "document",
+  "navigator",
+  "whenHidden",
+  "hiddenSlowdown",
+  "resumeJitterMs",
+  "wakeCheckMs",
+];
 
 /** What a hidden tab does with its retries. */
 export type HiddenPolicy = "keep" | "slow" | "pause";
@@ -89,39 +99,38 @@ export function isTarget(value: unknown): value is SignalTarget {
  * Validates the `signals` option. `undefined` means "the browser's own, if this is a browser" (a global
  * `document` with `visibilityState`); `false` or no browser means none.
  */
-export function resolveSignals(value: unknown, number: NumberOption): ResolvedSignals | undefined {
+export function resolveSignals(where: string, value: unknown): ResolvedSignals | undefined {
   if (value === false) return undefined;
   const g = globalThis as { document?: unknown; navigator?: { onLine?: boolean } };
   if (value === undefined && !(isTarget(globalThis) && isTarget(g.document))) return undefined;
-  if (value !== undefined && (value === null || typeof value !== "object")) {
-    throw new TypeError(`signals must be an object or false; got ${describe(value)}`);
-  }
+  if (value !== undefined && (value === null || typeof value !== "object"))
+    badOption(where, "signals", "an object or false", value);
   const input = (value ?? {}) as PageSignalsOptions;
   const win = input.window ?? (isTarget(globalThis) ? globalThis : undefined);
   const doc = input.document ?? (g.document as VisibilitySource | undefined);
-  if (win !== undefined && !isTarget(win)) throw new TypeError(`signals.window must be an EventTarget`);
-  if (doc !== undefined && !isTarget(doc)) throw new TypeError(`signals.document must be an EventTarget`);
+  rejectUnknown(where, input, SIGNAL_KEYS, "signals.");
+  if (win !== undefined && !isTarget(win)) badOption(where, "signals.window", "an EventTarget", win);
+  if (doc !== undefined && !isTarget(doc)) badOption(where, "signals.document", "an EventTarget", doc);
   const whenHidden = input.whenHidden ?? "keep";
-  if (whenHidden !== "keep" && whenHidden !== "slow" && whenHidden !== "pause") {
-    throw new RangeError(`signals.whenHidden must be "keep", "slow" or "pause"; got ${describe(whenHidden)}`);
-  }
+  if (whenHidden !== "keep" && whenHidden !== "slow" && whenHidden !== "pause")
+    badOption(where, "signals.whenHidden", '"keep", "slow" or "pause"', whenHidden, true);
   return {
     window: win,
     document: doc,
     navigator: input.navigator ?? g.navigator,
     whenHidden,
-    hiddenSlowdown: number("signals.hiddenSlowdown", input.hiddenSlowdown, 4, { min: 1, max: 1_000 }),
-    resumeJitterMs: number("signals.resumeJitterMs", input.resumeJitterMs, 1_000, { max: MAX_TIMER_MS }),
-    wakeCheckMs: number("signals.wakeCheckMs", input.wakeCheckMs, 5_000, { max: MAX_TIMER_MS / 2 }),
+    hiddenSlowdown: numberOption(where, "signals.hiddenSlowdown", input.hiddenSlowdown, 4, {
+      min: 1,
+      max: 1_000,
+    }),
+    resumeJitterMs: numberOption(where, "signals.resumeJitterMs", input.resumeJitterMs, 1_000, {
+      max: MAX_TIMER_MS,
+    }),
+    wakeCheckMs: numberOption(where, "signals.wakeCheckMs", input.wakeCheckMs, 5_000, {
+      max: MAX_TIMER_MS / 2,
+    }),
   };
 }
-
-type NumberOption = (
-  name: string,
-  value: unknown,
-  fallback: number,
-  bounds?: { min?: number; max?: number },
-) => number;
 
 /** Listens to the page; tells the socket when attempts are allowed and when to check its connection. */
 export class PageSignals {

@@ -28,6 +28,7 @@ import { type ResilientSocketOptions, type ResolvedOptions, resolveOptions } fro
 import { Outbox, type OutboxHost } from "./outbox.js";
 import { PageSignals } from "./page-signals.js";
 import type { Dropped } from "./queue.js";
+import { warnUnheard } from "./unheard.js";
 
 let OutboxLink: (new (socket: ResilientSocket) => OutboxHost) | undefined;
 
@@ -85,6 +86,25 @@ export class ResilientSocket<In = unknown, Out = In>
   private lastCircuit: CircuitState = "closed";
   /** Only with a `signal` (a closure per socket otherwise unused). */
   private onAbort: (() => void) | undefined;
+  /** An error was reported with no `error` listener (reported once per socket, see `unheard.ts`). */
+  private warned = false;
+
+  /** Every event goes out here; an `error` nothing listens for is reported once per socket. */
+  protected override emit<E extends keyof ResilientSocketEvents>(
+    event: E,
+    ...args: Parameters<ResilientSocketEvents[E]>
+  ): void {
+    if (event === "error" && !this.warned && this.listenerCount("error") === 0) {
+      this.warned = true;
+      this.unheard(args[0]);
+    }
+    super.emit(event, ...args);
+  }
+
+  /** Reports the first error nothing listened for (io()'s governor also counts socket.io's listeners). */
+  protected unheard(error: unknown): void {
+    warnUnheard("ResilientSocket", error);
+  }
 
   constructor(options: ResilientSocketOptions) {
     super();
@@ -302,6 +322,7 @@ export class ResilientSocket<In = unknown, Out = In>
     // Shorter than connectTimeoutMs only for an attempt at a budget slot (the planner's attemptTimeoutMs).
     this.attemptStartedAt = this.clock.now();
     const timeoutMs = this.planner.attemptTimeoutMs(this.attemptStartedAt, this.options.connectTimeoutMs);
+    this.options.debug?.({ event: "attempt", attempt: this.attempts, url: connection.url, probe });
     this.connectTimer = this.clock.setTimeout(() => {
       this.connectTimer = undefined;
       const message = `not open after ${timeoutMs} ms (connectTimeoutMs)`;
@@ -377,6 +398,7 @@ export class ResilientSocket<In = unknown, Out = In>
     if (wasOpen)
       this.emit("close", { code: info?.code, reason: info?.reason ?? error?.message, kind, wasStable });
     const { errors, hint, stop } = closeOutcome(info, error, this.options);
+    this.options.debug?.({ event: "outcome", kind, code: info?.code, error: errors[0]?.message, hint });
     // Until the planner has bounded it (below), stats() shows the hint as the server sent it.
     if (hint !== undefined) this.lastHint = hint;
     for (const e of errors) {
@@ -407,6 +429,7 @@ export class ResilientSocket<In = unknown, Out = In>
         this.open(decision.probe);
         return;
       case "pause":
+        this.options.debug?.({ event: "wait", delayMs: 0, cause: "paused" });
         this.clearRetry();
         this.setState("paused");
         return;
@@ -418,6 +441,12 @@ export class ResilientSocket<In = unknown, Out = In>
         this.clearTimer("retryTimer");
         const { delayMs, retry } = decision;
         this.currentDelayMs = delayMs;
+        // A silent re-arm (no retry event) only ever waits on the open breaker.
+        this.options.debug?.({
+          event: "wait",
+          delayMs,
+          cause: retry === undefined || retry.cause === "circuit" ? "breaker" : retry.cause,
+        });
         this.nextAttemptAt = this.clock.now() + delayMs;
         this.retryTimer = this.clock.setTimeout(() => {
           this.retryTimer = undefined;
@@ -506,6 +535,7 @@ export class ResilientSocket<In = unknown, Out = In>
     if (state === this.lastCircuit) return;
     this.lastCircuit = state;
     const reopensAt = this.planner.reopensAt;
+    this.options.debug?.({ event: "circuit", state, reopensAt });
     this.emit("circuit", reopensAt === undefined ? { state } : { state, reopensAt });
   }
 
@@ -514,6 +544,7 @@ export class ResilientSocket<In = unknown, Out = In>
     const previous = this.currentState;
     if (previous === state || previous === "closed") return;
     this.currentState = state;
+    this.options.debug?.({ event: "state", state, previous });
     this.emit("state", state, previous);
   }
 }

@@ -1,7 +1,7 @@
 /** The options, events and roles of {@link SharedSocket} — its typed public surface — and their checks. */
-import { describe } from "../describe.js";
-import type { Clock, Random } from "../env.js";
+import { type Clock, MAX_TIMER_MS, type Random } from "../env.js";
 import type { ResilientReconnectError } from "../errors.js";
+import { badOption, functionOption, numberOption, objectOption, rejectUnknown } from "../options-check.js";
 import type { DropEvent, SocketState } from "./events.js";
 import type { SharedRole } from "./message-socket.js";
 import { isTarget, type SignalTarget } from "./page-signals.js";
@@ -94,18 +94,18 @@ export interface SharedSocketEvents<In = unknown> {
 
 /** Checks the options (throwing a `TypeError` or `RangeError` that names the option) and fills in defaults. */
 export function resolveSharedOptions<In, Out>(options: SharedSocketOptions<In, Out>) {
-  if (options === null || typeof options !== "object")
-    throw new TypeError(`SharedSocket options must be an object; got ${describe(options)}`);
+  rejectUnknown(WHERE, objectOption(WHERE, "options", options), SHARED_KEYS);
   const { name, create } = options;
-  if (typeof name !== "string" || name === "")
-    throw new TypeError(`SharedSocket: name must be a non-empty string; got ${describe(name)}`);
-  if (typeof create !== "function")
-    throw new TypeError(`SharedSocket: create must be a function; got ${describe(create)}`);
+  if (typeof name !== "string" || name === "") badOption(WHERE, "name", "a non-empty string", name);
+  functionOption(WHERE, "create", create, 0);
   const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
-  if (locks === undefined)
-    throw new TypeError("SharedSocket needs the Web Locks API (navigator.locks) or the locks option");
-  if (typeof locks.request !== "function" || typeof locks.query !== "function")
-    throw new TypeError(`SharedSocket: locks must have request() and query(); got ${describe(locks)}`);
+  if (typeof locks?.request !== "function" || typeof locks.query !== "function")
+    badOption(
+      WHERE,
+      "locks",
+      "an object with request() and query() (none here: this runtime has no navigator.locks)",
+      locks,
+    );
   return {
     name,
     create,
@@ -120,25 +120,33 @@ export function resolveSharedOptions<In, Out>(options: SharedSocketOptions<In, O
   };
 }
 
+const WHERE = "SharedSocket";
+const SHARED_KEYS = [
+  "name",
+  "create",
+  "takeoverJitterMs",
+  "maxPending",
+  "ackTimeoutMs",
+  "maxInheritedWaitMs",
+  "locks",
+  "channel",
+  "page",
+  "clock",
+  "random",
+];
+
 function count(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
-    throw new RangeError(`SharedSocket: ${name} must be a finite number >= 0; got ${describe(value)}`);
-  return value;
+  return numberOption(WHERE, name, value, fallback);
 }
 
 /** A timer's length: finite and > 0, and within what `setTimeout` can hold (2^31 - 1 ms). */
 function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > 2_147_483_647)
-    throw new RangeError(`SharedSocket: ${name} must be a number in (0, 2147483647]; got ${describe(value)}`);
-  return value;
+  return numberOption(WHERE, name, value, fallback, { exclusiveMin: true, max: MAX_TIMER_MS });
 }
 
 function pageOption(value: unknown): SignalTarget | undefined {
   if (value === false) return undefined;
   if (value === undefined) return isTarget(globalThis) ? globalThis : undefined;
-  if (!isTarget(value))
-    throw new TypeError(`SharedSocket: page must be an EventTarget or false; got ${describe(value)}`);
+  if (!isTarget(value)) badOption(WHERE, "page", "an EventTarget or false", value);
   return value;
 }

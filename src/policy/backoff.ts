@@ -10,6 +10,8 @@
  * @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ (Marc Brooker, 2015)
  * @see https://github.com/connor4312/cockatiel/tree/master/src/backoff (pure (state) → delay shape)
  */
+
+import { badOption, functionOption, numberOption, objectOption, rejectUnknown } from "../options-check.js";
 import { uniformDraw } from "./draw.js";
 
 /** What a strategy needs to know to draw the next delay. */
@@ -63,17 +65,13 @@ export const DEFAULT_CAP_MS = 120_000;
 /** Keeps exponents small enough that `base * 2 ** n` never overflows to Infinity (2 ** 1023 is finite). */
 const MAX_EXPONENT = 1000;
 
+const KEYS = ["baseMs", "capMs"];
+
 function resolve(options: BackoffOptions | undefined, strategy: string): { baseMs: number; capMs: number } {
-  const baseMs = options?.baseMs ?? DEFAULT_BASE_MS;
-  const capMs = options?.capMs ?? DEFAULT_CAP_MS;
-  if (typeof baseMs !== "number" || !Number.isFinite(baseMs) || baseMs <= 0) {
-    throw new RangeError(`${strategy}: baseMs must be a finite number > 0; got ${String(baseMs)}`);
-  }
-  if (typeof capMs !== "number" || !Number.isFinite(capMs) || capMs < baseMs) {
-    throw new RangeError(
-      `${strategy}: capMs must be a finite number >= baseMs (${baseMs}); got ${String(capMs)}`,
-    );
-  }
+  if (options !== undefined) rejectUnknown(strategy, objectOption(strategy, "options", options), KEYS);
+  const baseMs = numberOption(strategy, "baseMs", options?.baseMs, DEFAULT_BASE_MS, { exclusiveMin: true });
+  const capMs = numberOption(strategy, "capMs", options?.capMs, DEFAULT_CAP_MS);
+  if (capMs < baseMs) badOption(strategy, "capMs", `>= baseMs (${baseMs})`, capMs, true);
   return { baseMs, capMs };
 }
 
@@ -125,14 +123,18 @@ export interface WaveJitterOptions extends BackoffOptions {
  * @see https://github.com/socketio/socket.io-client/blob/main/lib/contrib/backo2.ts (the compact waves)
  */
 export function waveJitter(options?: WaveJitterOptions): BackoffStrategy {
+  const where = "waveJitter";
+  if (options !== undefined)
+    rejectUnknown(where, objectOption(where, "options", options), [...KEYS, "compactAttempts"]);
   const { baseMs, capMs } = resolve(
     { baseMs: options?.baseMs ?? WAVE_BASE_MS, capMs: options?.capMs ?? DEFAULT_CAP_MS },
-    "waveJitter",
+    where,
   );
-  const compact = options?.compactAttempts ?? 4;
-  if (!Number.isInteger(compact) || compact < 1 || compact > 30) {
-    throw new RangeError(`waveJitter: compactAttempts must be an integer in [1, 30]; got ${String(compact)}`);
-  }
+  const compact = numberOption(where, "compactAttempts", options?.compactAttempts, 4, {
+    min: 1,
+    max: 30,
+    integer: true,
+  });
   return {
     name: "wave-jitter",
     minMs: Math.min(baseMs / 2, capMs / 2),
@@ -215,14 +217,12 @@ export function customBackoff(
   fn: BackoffFunction,
   options: { minMs?: number; capMs?: number; name?: string } = {},
 ): BackoffStrategy {
-  if (typeof fn !== "function") throw new TypeError(`customBackoff: fn must be a function; got ${typeof fn}`);
-  const minMs = options.minMs ?? DEFAULT_BASE_MS;
-  const capMs = options.capMs ?? DEFAULT_CAP_MS;
-  if (!Number.isFinite(minMs) || minMs < 0)
-    throw new RangeError(`customBackoff: minMs must be >= 0; got ${minMs}`);
-  if (!Number.isFinite(capMs) || capMs < minMs) {
-    throw new RangeError(`customBackoff: capMs must be a finite number >= minMs (${minMs}); got ${capMs}`);
-  }
+  const where = "customBackoff";
+  functionOption(where, "fn", fn, 0);
+  rejectUnknown(where, objectOption(where, "options", options), ["minMs", "capMs", "name"]);
+  const minMs = numberOption(where, "minMs", options.minMs, DEFAULT_BASE_MS);
+  const capMs = numberOption(where, "capMs", options.capMs, DEFAULT_CAP_MS);
+  if (capMs < minMs) badOption(where, "capMs", `>= minMs (${minMs})`, capMs, true);
   const fallback = decorrelatedJitter({ baseMs: Math.max(minMs, 1), capMs: Math.max(capMs, minMs, 1) });
   return {
     name: options.name ?? "custom",

@@ -6,6 +6,7 @@
  * @see Michael T. Nygard, "Release It!", 2nd ed., ch. 5 "Circuit Breaker"
  */
 import { describe } from "../describe.js";
+import { badOption, objectOption, rejectUnknown } from "../options-check.js";
 import { uniformDraw } from "./draw.js";
 
 /** When a breaker opens and for how long. */
@@ -52,42 +53,37 @@ const RULES: Record<keyof CircuitBreakerOptions, { valid: (value: number) => boo
 
 /**
  * Fills in defaults and validates. A wrong type or an unknown key throws a `TypeError`, a number out of
- * range a `RangeError`; either message names the option path and the value, e.g.
- * `circuitBreaker.failureRatio must be a number in (0, 1]; got 1.5`.
- * @param optionPrefix How the caller's options object is named in messages.
+ * range a `RangeError`; either message names where, the option and the value, e.g.
+ * `ResilientSocket: circuitBreaker.failureRatio must be a number in (0, 1]; got 1.5`.
+ * @param where The constructor the app called, for messages.
+ * @param prefix How the breaker's options object is named inside the caller's (`"circuitBreaker."`).
  * @see https://github.com/connor4312/cockatiel (RangeError naming option and value)
  */
 export function resolveCircuitBreakerOptions(
   input: Partial<CircuitBreakerOptions> | undefined,
-  optionPrefix = "circuitBreaker",
+  where = "CircuitBreaker",
+  prefix = "",
 ): CircuitBreakerOptions {
   if (input === undefined) {
     defaults ??= remember({ ...defaultCircuitBreakerOptions });
     return defaults;
   }
   if (resolvedOptions.has(input)) return input as CircuitBreakerOptions;
-  if (input === null || typeof input !== "object" || Array.isArray(input)) {
-    throw new TypeError(`${optionPrefix} must be an object; got ${describe(input)}`);
-  }
-  const unknown = Object.keys(input).find((key) => !Object.hasOwn(RULES, key));
-  const known = Object.keys(RULES).join(", ");
-  if (unknown !== undefined)
-    throw new TypeError(`${optionPrefix}.${unknown} is not an option; known: ${known}`);
-  const given = input as Record<string, unknown>;
+  const given = objectOption(where, prefix === "" ? "options" : prefix.slice(0, -1), input);
+  rejectUnknown(where, given, Object.keys(RULES), prefix);
   const resolved = { ...defaultCircuitBreakerOptions };
   for (const key of Object.keys(RULES) as Array<keyof CircuitBreakerOptions>) {
     const value = given[key];
     if (value === undefined) continue;
     const { valid, expected } = RULES[key];
-    const message = `${optionPrefix}.${key} must be ${expected}; got ${describe(value)}`;
-    if (typeof value !== "number") throw new TypeError(message);
-    if (!valid(value)) throw new RangeError(message);
+    if (typeof value !== "number" || !valid(value))
+      badOption(where, prefix + key, expected, value, typeof value === "number");
     resolved[key] = value;
   }
   if (given.maxOpenMs === undefined) resolved.maxOpenMs = Math.max(resolved.maxOpenMs, resolved.openMs);
   const { openMs, maxOpenMs } = resolved;
-  const atLeast = `must be >= ${optionPrefix}.openMs (${openMs}); got ${maxOpenMs}`;
-  if (maxOpenMs < openMs) throw new RangeError(`${optionPrefix}.maxOpenMs ${atLeast}`);
+  if (maxOpenMs < openMs)
+    badOption(where, `${prefix}maxOpenMs`, `>= ${prefix}openMs (${openMs})`, maxOpenMs, true);
   return remember(resolved);
 }
 

@@ -4,12 +4,11 @@
  * they do to a wait is the planner's business). `ResilientSocket` and the storm lab both resolve through
  * here, so a simulated client waits exactly as a shipped one.
  */
-import { describe } from "../describe.js";
 import { MAX_TIMER_MS } from "../env.js";
+import { badOption, numberOption, objectOption } from "../options-check.js";
 import { type BackoffStrategy, waveJitter } from "./backoff.js";
 import { type CircuitBreakerOptions, resolveCircuitBreakerOptions } from "./circuit-breaker.js";
 import { DEFAULT_MAX_HINT_MS } from "./hints.js";
-import { numberOption } from "./number-option.js";
 
 /** Default share of `resumeJitterMs`: the attempt after a pause waits a uniform draw in [0, 1 s]. */
 export const DEFAULT_RESUME_JITTER_MS = 1_000;
@@ -43,21 +42,15 @@ export const PLANNER_KEYS = [
 let defaultBackoff: BackoffStrategy | undefined;
 let defaultPlanner: PlannerOptions | undefined;
 
-function resolveBackoff(value: unknown): BackoffStrategy {
+function resolveBackoff(where: string, value: unknown): BackoffStrategy {
   // Strategies keep no state (the planner passes it in), so every socket with the default shares one.
   if (value === undefined) {
     defaultBackoff ??= Object.freeze(waveJitter());
     return defaultBackoff;
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new TypeError(`backoff must be an object; got ${describe(value)}`);
-  }
-  const strategy = value as Record<string, unknown>;
-  if (typeof strategy.next !== "function" || typeof strategy.capMs !== "number") {
-    throw new TypeError(
-      `backoff must be a strategy such as decorrelatedJitter() or customBackoff(fn); got ${describe(value)}`,
-    );
-  }
+  const strategy = objectOption(where, "backoff", value);
+  if (typeof strategy.next !== "function" || typeof strategy.capMs !== "number")
+    badOption(where, "backoff", "a strategy such as decorrelatedJitter() or customBackoff(fn)", value);
   return value as BackoffStrategy;
 }
 
@@ -69,34 +62,39 @@ function resolveBackoff(value: unknown): BackoffStrategy {
 export function resolvePlannerOptions(
   input: Readonly<Record<string, unknown>>,
   resumeJitterMs = DEFAULT_RESUME_JITTER_MS,
+  where = "ResilientSocket",
 ): PlannerOptions {
   const defaultPolicy =
     PLANNER_KEYS.every((key) => input[key] === undefined) && resumeJitterMs === DEFAULT_RESUME_JITTER_MS;
   if (defaultPolicy && defaultPlanner !== undefined) return defaultPlanner;
-  const backoff = resolveBackoff(input.backoff);
+  const backoff = resolveBackoff(where, input.backoff);
   const maxDelayMs = numberOption(
+    where,
     "maxDelayMs",
     input.maxDelayMs,
     Math.min(Math.max(DEFAULT_MAX_HINT_MS, backoff.capMs), MAX_TIMER_MS),
     { min: 0, exclusiveMin: true, max: MAX_TIMER_MS },
   );
-  if (maxDelayMs < backoff.capMs) {
-    throw new RangeError(`maxDelayMs must be >= the backoff cap (${backoff.capMs}); got ${maxDelayMs}`);
-  }
+  if (maxDelayMs < backoff.capMs)
+    badOption(where, "maxDelayMs", `>= the backoff cap (${backoff.capMs})`, maxDelayMs, true);
   const circuitBreaker =
     input.circuitBreaker === false
       ? false
-      : resolveCircuitBreakerOptions(input.circuitBreaker as Partial<CircuitBreakerOptions> | undefined);
+      : resolveCircuitBreakerOptions(
+          input.circuitBreaker as Partial<CircuitBreakerOptions> | undefined,
+          where,
+          "circuitBreaker.",
+        );
   const planner: PlannerOptions = {
     backoff,
     circuitBreaker,
     maxDelayMs,
-    maxAttempts: numberOption("maxAttempts", input.maxAttempts, Number.POSITIVE_INFINITY, {
+    maxAttempts: numberOption(where, "maxAttempts", input.maxAttempts, Number.POSITIVE_INFINITY, {
       min: 1,
       integer: true,
       allowInfinity: true,
     }),
-    hintSpreadRatio: numberOption("hintSpreadRatio", input.hintSpreadRatio, 0.25, { max: 10 }),
+    hintSpreadRatio: numberOption(where, "hintSpreadRatio", input.hintSpreadRatio, 0.25, { max: 10 }),
     resumeJitterMs,
   };
   if (defaultPolicy) defaultPlanner = Object.freeze(planner);

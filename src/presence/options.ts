@@ -1,6 +1,14 @@
 /** Options of {@link Presence}, their defaults, and the one place they are checked. */
 import type { Clock, Random } from "../env.js";
 import { systemClock, systemRandom } from "../env.js";
+import {
+  badOption,
+  booleanOption,
+  functionOption,
+  numberOption,
+  objectOption,
+  rejectUnknown,
+} from "../options-check.js";
 import { CLIENT_LIMITS, type PresenceLimits, resolveLimits } from "../protocol/presence/messages.js";
 import { type AnySlice, isId, type PresenceState, SliceRegistry } from "../protocol/presence/slices.js";
 
@@ -65,12 +73,26 @@ export interface ResolvedPresenceOptions {
   readonly clock: Clock;
 }
 
+const WHERE = "Presence";
+const PRESENCE_KEYS = [
+  "space",
+  "member",
+  "slices",
+  "initial",
+  "maxUpdatesPerSecond",
+  "maxHeldDiffs",
+  "maxStateBytes",
+  "maxMembers",
+  "maxRosterBytes",
+  "leaveOnDetach",
+  "limits",
+  "clock",
+  "random",
+];
+const ID_RULE = "1-128 of A-Z a-z 0-9 _ . : @ / -";
+
 function positiveInteger(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
-    throw new RangeError(`Presence: ${name} must be a positive integer; got ${String(value)}`);
-  }
-  return value;
+  return numberOption(WHERE, name, value, fallback, { min: 1, integer: true });
 }
 
 /** A random member id: 'm-' and about 52 bits in base 36. */
@@ -89,31 +111,18 @@ function randomMember(random: Random): string {
 export function resolvePresenceOptions(
   options: PresenceOptions<readonly AnySlice[]>,
 ): ResolvedPresenceOptions {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`Presence: options must be an object; got ${String(options)}`);
-  }
-  if (!isId(options.space)) {
-    throw new RangeError(
-      `Presence: space must be 1-128 of A-Z a-z 0-9 _ . : @ / -; got ${String(options.space)}`,
-    );
-  }
+  rejectUnknown(WHERE, objectOption(WHERE, "options", options), PRESENCE_KEYS);
+  if (!isId(options.space)) badOption(WHERE, "space", ID_RULE, options.space, true);
   const clock = options.clock ?? systemClock;
-  if (typeof clock?.setTimeout !== "function" || typeof clock.clearTimeout !== "function") {
-    throw new TypeError("Presence: clock must have now(), setTimeout() and clearTimeout()");
-  }
-  const random = options.random ?? systemRandom;
-  if (typeof random !== "function") throw new TypeError("Presence: random must be a function");
+  if (typeof clock?.setTimeout !== "function" || typeof clock.clearTimeout !== "function")
+    badOption(WHERE, "clock", "an object with now(), setTimeout() and clearTimeout()", clock);
+  const random = functionOption(WHERE, "random", options.random, systemRandom);
   const member = options.member ?? randomMember(random);
-  if (!isId(member)) {
-    throw new RangeError(`Presence: member must be 1-128 of A-Z a-z 0-9 _ . : @ / -; got ${String(member)}`);
-  }
-  if (options.leaveOnDetach !== undefined && typeof options.leaveOnDetach !== "boolean") {
-    throw new TypeError(`Presence: leaveOnDetach must be a boolean; got ${typeof options.leaveOnDetach}`);
-  }
-  const rate = options.maxUpdatesPerSecond ?? 10;
-  if (typeof rate !== "number" || !(rate > 0) || !Number.isFinite(rate)) {
-    throw new RangeError(`Presence: maxUpdatesPerSecond must be a finite number > 0; got ${String(rate)}`);
-  }
+  if (!isId(member)) badOption(WHERE, "member", ID_RULE, member, true);
+  const leaveOnDetach = booleanOption(WHERE, "leaveOnDetach", options.leaveOnDetach, true);
+  const rate = numberOption(WHERE, "maxUpdatesPerSecond", options.maxUpdatesPerSecond, 10, {
+    exclusiveMin: true,
+  });
   return {
     space: options.space,
     member,
@@ -123,8 +132,8 @@ export function resolvePresenceOptions(
     maxStateBytes: positiveInteger("maxStateBytes", options.maxStateBytes, 32 * 1_024),
     maxMembers: positiveInteger("maxMembers", options.maxMembers, DEFAULT_MAX_MEMBERS),
     maxRosterBytes: positiveInteger("maxRosterBytes", options.maxRosterBytes, DEFAULT_MAX_ROSTER_BYTES),
-    leaveOnDetach: options.leaveOnDetach ?? true,
-    limits: resolveLimits(CLIENT_LIMITS, options.limits),
+    leaveOnDetach,
+    limits: resolveLimits(CLIENT_LIMITS, options.limits, WHERE),
     clock,
   };
 }

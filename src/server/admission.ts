@@ -8,6 +8,7 @@
  * @see https://en.wikipedia.org/wiki/Token_bucket
  * @see https://aws.amazon.com/builders-library/using-load-shedding-to-avoid-overload/
  */
+import { badOption, numberOption, objectOption } from "../options-check.js";
 import type { HintPayload } from "../protocol/hints.js";
 import { book, claimFirst, type KeyRecord, KeyTable } from "./admission-keys.js";
 
@@ -120,43 +121,30 @@ export interface AdmissionState {
   readonly nextSlotAtMs: number;
 }
 
-function positive(name: string, value: unknown, fallback?: number): number {
-  if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`admission: ${name} must be a finite number > 0; got ${String(value)}`);
-  }
-  return value;
-}
-
+const POSITIVE = { exclusiveMin: true };
 /** A bucket that cannot hold one whole token never admits anyone: `burst` must be at least 1. */
-function atLeastOne(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 1) {
-    throw new RangeError(`admission: ${name} must be a finite number >= 1; got ${String(value)}`);
-  }
-  return value;
-}
+const AT_LEAST_ONE = { min: 1 };
 
-export function resolveAdmissionOptions(options: AdmissionOptions): ResolvedAdmissionOptions {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`admission options must be an object; got ${String(options)}`);
-  }
-  const ratePerSecond = positive("ratePerSecond", options.ratePerSecond);
-  const burst = atLeastOne("burst", options.burst, Math.max(1, ratePerSecond / 2));
-  const spreadMs = options.spreadMs === 0 ? 0 : positive("spreadMs", options.spreadMs, 2_500);
-  const refusalCost = options.refusalCost ?? 0.25;
-  if (typeof refusalCost !== "number" || !(refusalCost >= 0 && refusalCost <= 1)) {
-    throw new RangeError(`admission: refusalCost must be a number in [0, 1]; got ${String(refusalCost)}`);
-  }
-  const maxHintMs = positive("maxHintMs", options.maxHintMs, 600_000);
-  const maxBookAheadMs = positive("maxBookAheadMs", options.maxBookAheadMs, 60_000);
-  const keyBurst = atLeastOne("keyBurst", options.keyBurst, Math.max(1, burst / 4));
-  const maxKeys = options.maxKeys ?? 10_000;
-  if (!Number.isInteger(maxKeys) || maxKeys < 1) {
-    throw new RangeError(`admission: maxKeys must be an integer >= 1; got ${String(maxKeys)}`);
-  }
+/** Validates and fills in defaults; `where` names the caller in messages. */
+export function resolveAdmissionOptions(
+  options: AdmissionOptions,
+  where = "AdmissionController",
+): ResolvedAdmissionOptions {
+  objectOption(where, "options", options);
+  const ratePerSecond = numberOption(where, "ratePerSecond", options.ratePerSecond, Number.NaN, POSITIVE);
+  if (Number.isNaN(ratePerSecond)) badOption(where, "ratePerSecond", "given (a number > 0)", undefined);
+  const burst = numberOption(where, "burst", options.burst, Math.max(1, ratePerSecond / 2), AT_LEAST_ONE);
+  const spreadMs =
+    options.spreadMs === 0 ? 0 : numberOption(where, "spreadMs", options.spreadMs, 2_500, POSITIVE);
+  const refusalCost = numberOption(where, "refusalCost", options.refusalCost, 0.25, { max: 1 });
+  const maxHintMs = numberOption(where, "maxHintMs", options.maxHintMs, 600_000, POSITIVE);
+  const maxBookAheadMs = numberOption(where, "maxBookAheadMs", options.maxBookAheadMs, 60_000, POSITIVE);
+  const keyBurst = numberOption(where, "keyBurst", options.keyBurst, Math.max(1, burst / 4), AT_LEAST_ONE);
+  const maxKeys = numberOption(where, "maxKeys", options.maxKeys, 10_000, { min: 1, integer: true });
   const budgetWindowMs =
-    options.budgetWindowMs === undefined ? undefined : positive("budgetWindowMs", options.budgetWindowMs);
+    options.budgetWindowMs === undefined
+      ? undefined
+      : numberOption(where, "budgetWindowMs", options.budgetWindowMs, 0, POSITIVE);
   return {
     ratePerSecond,
     burst,
@@ -238,11 +226,14 @@ export class AdmissionController {
   decide(nowMs: number, key?: string, cost = 1): AdmissionDecision {
     // A cost <= 0 (or NaN) would mint tokens or never be charged, one over `burst` could never be admitted:
     // both would silently break the rate the server promises. Checked before anything is booked.
-    if (typeof cost !== "number" || !(cost > 0 && cost <= this.options.burst)) {
-      throw new RangeError(
-        `admission: cost must be a number > 0 and <= burst (${this.options.burst}); got ${String(cost)}`,
+    if (typeof cost !== "number" || !(cost > 0 && cost <= this.options.burst))
+      badOption(
+        "AdmissionController.decide",
+        "cost",
+        `a number > 0 and <= burst (${this.options.burst})`,
+        cost,
+        true,
       );
-    }
     if (key === undefined) return this.decideShared(nowMs, cost);
     const record = this.keys.get(key, nowMs);
     const decision = this.decideKeyed(record, nowMs, cost);
@@ -379,14 +370,9 @@ export class AdmissionController {
  * count / window per second.
  */
 export function drainSchedule(count: number, windowMs: number, startInMs = 0): HintPayload[] {
-  if (!Number.isInteger(count) || count < 0)
-    throw new RangeError(`drain: count must be an integer >= 0; got ${count}`);
-  if (typeof windowMs !== "number" || !Number.isFinite(windowMs) || windowMs < 0) {
-    throw new RangeError(`drain: windowMs must be a finite number >= 0; got ${String(windowMs)}`);
-  }
-  if (typeof startInMs !== "number" || !Number.isFinite(startInMs) || startInMs < 0) {
-    throw new RangeError(`drain: startInMs must be a finite number >= 0; got ${String(startInMs)}`);
-  }
+  numberOption("drainSchedule", "count", count, 0, { integer: true });
+  numberOption("drainSchedule", "windowMs", windowMs, 0);
+  numberOption("drainSchedule", "startInMs", startInMs, 0);
   const step = count === 0 ? 0 : windowMs / count;
   return Array.from({ length: count }, (_, i) => ({
     retryAfterMs: Math.round(startInMs + i * step),

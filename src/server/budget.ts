@@ -16,6 +16,7 @@
  * @see https://discord.com/developers/docs/events/gateway#session-start-limit-object
  */
 import { type Clock, systemClock } from "../env.js";
+import { badOption, numberOption, objectOption } from "../options-check.js";
 import {
   BUDGET_EVENT,
   type BudgetPayload,
@@ -66,13 +67,7 @@ export interface ReconnectBudget {
 }
 
 function positiveNumber(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
-    throw new RangeError(
-      `reconnectBudget: ${name} must be a finite number >= ${min} and <= ${max}; got ${String(value)}`,
-    );
-  }
-  return value;
+  return numberOption("reconnectBudget", name, value, fallback, { min, max });
 }
 
 /**
@@ -86,18 +81,16 @@ function positiveNumber(name: string, value: unknown, fallback: number, min: num
  *   a `clock` without `now()`.
  */
 export function reconnectBudget(options: ReconnectBudgetOptions): ReconnectBudget {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`reconnectBudget: options must be an object; got ${String(options)}`);
-  }
+  objectOption("reconnectBudget", "options", options);
   const rate = positiveNumber("ratePerSecond", options.ratePerSecond, Number.NaN, Number.MIN_VALUE, 1e9);
-  if (Number.isNaN(rate)) throw new RangeError("reconnectBudget: ratePerSecond is required");
+  if (Number.isNaN(rate)) badOption("reconnectBudget", "ratePerSecond", "given (a number > 0)", undefined);
   const validForMs = positiveNumber("validForMs", options.validForMs, 1_800_000, 1, MAX_BUDGET_VALID_MS);
   const headroom = positiveNumber("headroom", options.headroom, DEFAULT_HEADROOM, 1, 100);
   const { population } = options;
   if (typeof population !== "function") positiveNumber("population", population, 0, 0, 1e12);
   const clock = options.clock ?? systemClock;
   if (clock === null || typeof clock !== "object" || typeof clock.now !== "function")
-    throw new TypeError(`reconnectBudget: clock must have now(); got ${String(clock)}`);
+    badOption("reconnectBudget", "clock", "an object with now()", clock);
   // Slots are fixed moments modulo the window, counted from here: clients served at different times still
   // land on their own places in one shared cycle.
   const anchorMs = clock.now();
@@ -132,8 +125,6 @@ export const DEFAULT_RESUME_COST = 0.2;
 
 /** The admission tokens an attempt of this kind costs (a login 1, a resume `resumeCost`). */
 export function attemptCost(kind: AttemptKind, resumeCost = DEFAULT_RESUME_COST): number {
-  if (typeof resumeCost !== "number" || !Number.isFinite(resumeCost) || resumeCost <= 0 || resumeCost > 1) {
-    throw new RangeError(`attemptCost: resumeCost must be a number > 0 and <= 1; got ${String(resumeCost)}`);
-  }
+  numberOption("attemptCost", "resumeCost", resumeCost, 0, { exclusiveMin: true, max: 1 });
   return kind === "resume" ? resumeCost : 1;
 }

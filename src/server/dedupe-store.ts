@@ -1,15 +1,4 @@
-/**
- * The in-memory store of the Deduplicator: the highest processed sequence number per session, bounded per
- * owner and in total, so that one owner's traffic never pushes out another owner's sessions.
- *
- * Forgetting a session is what turns a resend into a second effect, so who may cause it matters: an owner
- * past its own quota forgets its own least recently used session; when the store as a whole is full, the
- * session forgotten is the least recently used one of the owner holding the most (ties: the one that grew
- * there first). A victim with a handful of sessions is therefore never the one to lose a session while any
- * owner holds more than it does — an attacker with 100,000 one-message sessions only cycles through its own
- * quota.
- */
-import { describe } from "../describe.js";
+import { numberOption, objectOption, rejectUnknown } from "../options-check.js";
 
 /** Where the highest processed sequence number of each session is kept. May be async (a database). */
 export interface DedupeStore {
@@ -34,11 +23,7 @@ export interface MemoryDedupeStoreOptions {
 }
 
 function count(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < 1) {
-    throw new RangeError(`${name} must be an integer >= 1; got ${describe(value)}`);
-  }
-  return value as number;
+  return numberOption("memoryDedupeStore", name, value, fallback, { min: 1, integer: true });
 }
 
 /** The in-memory store, which also tells how many sessions it remembers. */
@@ -60,12 +45,10 @@ export function memoryDedupeStore(
   maxSessions = 100_000,
   options: MemoryDedupeStoreOptions = {},
 ): MemoryDedupeStore {
-  if (!Number.isInteger(maxSessions) || maxSessions < 1) {
-    throw new RangeError(`maxSessions must be an integer >= 1; got ${describe(maxSessions)}`);
-  }
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`memoryDedupeStore: options must be an object; got ${describe(options)}`);
-  }
+  count("maxSessions", maxSessions, 0);
+  rejectUnknown("memoryDedupeStore", objectOption("memoryDedupeStore", "options", options), [
+    "maxSessionsPerOwner",
+  ]);
   const perOwner = count("maxSessionsPerOwner", options.maxSessionsPerOwner, 1_000);
   const owners = new Map<OwnerId, Map<string, number>>();
   // Owners by how many sessions they hold, so the largest is found in O(1) when the store is full.

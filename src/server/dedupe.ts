@@ -27,6 +27,8 @@ export {
   memoryDedupeStore,
 } from "./dedupe-store.js";
 
+import { badOption, numberOption, objectOption } from "../options-check.js";
+
 /** What {@link DedupeReceiver.receive} did with one inbound message. */
 export type DedupeResult =
   /** A new message: the effect ran; send `ack` back. */
@@ -171,11 +173,7 @@ function jsonLength(data: unknown): number {
 }
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < 1) {
-    throw new RangeError(`Deduplicator: ${name} must be an integer >= 1; got ${describe(value)}`);
-  }
-  return value as number;
+  return numberOption("Deduplicator", name, value, fallback, { min: 1, integer: true });
 }
 
 /** A session's chain of pending messages (so one session is processed in order, across connections too). */
@@ -197,9 +195,7 @@ export class Deduplicator {
   private readonly chains = new Map<string, Chain>();
 
   constructor(options: DeduplicatorOptions = {}) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Deduplicator: options must be an object; got ${describe(options)}`);
-    }
+    objectOption("Deduplicator", "options", options);
     this.store =
       options.store ??
       memoryDedupeStore(options.maxSessions, { maxSessionsPerOwner: options.maxSessionsPerOwner });
@@ -228,9 +224,8 @@ export class Deduplicator {
    * learns another's sid cannot send under it. Without it, sids are trusted as they come.
    */
   connection(owner?: string): DedupeReceiver {
-    if (owner !== undefined && typeof owner !== "string") {
-      throw new TypeError(`Deduplicator.connection: owner must be a string; got ${describe(owner)}`);
-    }
+    if (owner !== undefined && typeof owner !== "string")
+      badOption("Deduplicator.connection", "owner", "a string", owner);
     const keyOf = (sid: string) => (owner === undefined ? sid : `${owner.length}:${owner}:${sid}`);
     let failure: string | undefined;
     let pending = 0;

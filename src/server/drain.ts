@@ -11,6 +11,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1 (1012 Service Restart, IANA registry)
  */
 import { type Random, systemRandom } from "../env.js";
+import { badOption, functionOption, numberOption, objectOption, rejectUnknown } from "../options-check.js";
 import { CLOSE_SERVICE_RESTART, DRAIN_EVENT, type HintPayload } from "../protocol/hints.js";
 import { drainSchedule } from "./admission.js";
 import { hintCloseReason, type ServerWebSocketLike } from "./ws.js";
@@ -95,19 +96,13 @@ export interface WebSocketServerClientsLike {
 
 const OPEN = 1;
 
-function checkRandom(what: string, random: unknown): Random {
-  if (typeof random !== "function")
-    throw new TypeError(`${what}: random must be a function; got ${typeof random}`);
-  return random as Random;
-}
-
-function checkOptions(what: string, options: DrainOptions): Random {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`${what}: options must be an object ({ windowMs }); got ${String(options)}`);
-  }
-  // Validates windowMs before any client is touched.
-  drainSchedule(0, options.windowMs, options.startInMs);
-  return checkRandom(what, options.random ?? systemRandom);
+/** Validates the options before any client is touched; returns the random source. */
+function checkOptions(where: string, options: DrainOptions): Random {
+  rejectUnknown(where, objectOption(where, "options", options), ["windowMs", "startInMs", "random"]);
+  if (options.windowMs === undefined) badOption(where, "windowMs", "given (a number >= 0)", undefined);
+  numberOption(where, "windowMs", options.windowMs, 0);
+  numberOption(where, "startInMs", options.startInMs, 0);
+  return functionOption(where, "random", options.random, systemRandom);
 }
 
 /** Fisher–Yates, in place. A draw outside [0, 1) (a broken `random`) is clamped, never an invalid index. */
@@ -145,9 +140,8 @@ export function drainSocketIo(
     | { values?: unknown; sockets?: { values?: unknown } }
     | undefined;
   const map = typeof sockets?.values === "function" ? sockets : sockets?.sockets;
-  if (map === undefined || typeof map.values !== "function") {
-    throw new TypeError("drainSocketIo: io must be a Socket.IO Server or Namespace (with a sockets map)");
-  }
+  if (map === undefined || typeof map.values !== "function")
+    badOption("drainSocketIo", "io", "a Socket.IO Server or Namespace (with a sockets map)", io);
   const clients = shuffle([...(map as SocketIoNamespaceLike["sockets"]).values()], random);
   const startInMs = options.startInMs ?? 0;
   const bound = recoveryBound(io);
@@ -183,11 +177,8 @@ export function drainSocketIo(
 export function drainWs(wss: WebSocketServerClientsLike, options: DrainOptions): DrainSummary {
   const random = checkOptions("drainWs", options);
   const tracked = (wss as { clients?: unknown } | null)?.clients as Iterable<unknown> | undefined;
-  if (tracked === undefined || tracked === null || typeof tracked[Symbol.iterator] !== "function") {
-    throw new TypeError(
-      "drainWs: wss must be a ws WebSocketServer with clientTracking on (its clients set is missing)",
-    );
-  }
+  if (typeof tracked?.[Symbol.iterator] !== "function")
+    badOption("drainWs", "wss", "a ws WebSocketServer with clientTracking on (its clients set)", wss);
   const clients = shuffle(
     [...(tracked as Iterable<ServerWebSocketLike>)].filter((ws) => ws.readyState === OPEN),
     random,

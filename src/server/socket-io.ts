@@ -8,8 +8,9 @@
  * @see https://socket.io/docs/v4/middlewares/#sending-an-error
  */
 import { type Clock, systemClock } from "../env.js";
+import { badOption, functionOption, objectOption } from "../options-check.js";
 import type { HintPayload } from "../protocol/hints.js";
-import { AdmissionController, type AdmissionOptions } from "./admission.js";
+import { AdmissionController, type AdmissionOptions, resolveAdmissionOptions } from "./admission.js";
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 
 /** How long a refused connection may linger before the server closes it (ms). */
@@ -160,24 +161,14 @@ function keyFunction(
  * @see https://aws.amazon.com/builders-library/using-load-shedding-to-avoid-overload/
  */
 export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAdmission {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`socketIoAdmission: options must be an object; got ${String(options)}`);
-  }
+  const where = "socketIoAdmission";
+  objectOption(where, "options", options);
   const clock = options.clock ?? systemClock;
-  if (
-    clock === null ||
-    typeof clock !== "object" ||
-    typeof clock.now !== "function" ||
-    typeof clock.setTimeout !== "function"
-  ) {
-    throw new TypeError(`socketIoAdmission: clock must have now() and setTimeout(); got ${String(clock)}`);
-  }
-  if (options.key !== undefined && typeof options.key !== "function") {
-    throw new TypeError(
-      `socketIoAdmission: key must be a function of the handshake; got ${String(options.key)}`,
-    );
-  }
-  const keyOf = keyFunction(options.key);
+  if (typeof clock?.now !== "function" || typeof clock.setTimeout !== "function")
+    badOption(where, "clock", "an object with now() and setTimeout()", clock);
+  const keyOf = keyFunction(functionOption(where, "key", options.key, undefined));
+  // Checked under the adapter's name first (the controller would name itself).
+  resolveAdmissionOptions(options, where);
   const controller = new AdmissionController(options, clock.now());
   // One decision per engine.io connection. Socket.IO runs middleware for every CONNECT packet, and a TCP
   // write full of CONNECTs is parsed before the first of them completes, so without this one client would

@@ -14,8 +14,9 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type Clock, systemClock } from "../env.js";
+import { badOption, functionOption, objectOption } from "../options-check.js";
 import { CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../protocol/hints.js";
-import { AdmissionController, type AdmissionOptions } from "./admission.js";
+import { AdmissionController, type AdmissionOptions, resolveAdmissionOptions } from "./admission.js";
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 
 /** How a refused upgrade is answered. */
@@ -175,38 +176,26 @@ function keyFunction(
  * `refuseWith: "close-1013"`.
  */
 export function wsAdmission(options: WsAdmissionOptions): WsAdmission {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`wsAdmission: options must be an object; got ${String(options)}`);
-  }
+  const where = "wsAdmission";
+  objectOption(where, "options", options);
   const { refuseWith = "close-1013", wss } = options;
   const clock = options.clock ?? systemClock;
-  if (refuseWith !== "close-1013" && refuseWith !== "http-503") {
-    throw new RangeError(
-      `wsAdmission: refuseWith must be "close-1013" or "http-503"; got ${String(refuseWith)}`,
+  if (refuseWith !== "close-1013" && refuseWith !== "http-503")
+    badOption(where, "refuseWith", '"close-1013" or "http-503"', refuseWith, true);
+  if (wss !== undefined && typeof wss?.handleUpgrade !== "function")
+    badOption(where, "wss", "a ws WebSocketServer (with handleUpgrade)", wss);
+  if (wss === undefined && refuseWith === "close-1013")
+    badOption(
+      where,
+      "wss",
+      'given with refuseWith "close-1013" (the WebSocketServer that completes the upgrade before closing it)',
+      wss,
     );
-  }
-  if (wss !== undefined && (wss === null || typeof wss.handleUpgrade !== "function")) {
-    throw new TypeError("wsAdmission: wss must be a ws WebSocketServer (with handleUpgrade)");
-  }
-  if (wss === undefined && refuseWith === "close-1013") {
-    throw new TypeError(
-      'wsAdmission: refuseWith "close-1013" needs the wss option (the WebSocketServer that completes the upgrade before closing it)',
-    );
-  }
-  if (
-    clock === null ||
-    typeof clock !== "object" ||
-    typeof clock.now !== "function" ||
-    typeof clock.setTimeout !== "function"
-  ) {
-    throw new TypeError(`wsAdmission: clock must have now() and setTimeout(); got ${String(clock)}`);
-  }
-  if (options.key !== undefined && typeof options.key !== "function") {
-    throw new TypeError(
-      `wsAdmission: key must be a function of the upgrade request; got ${String(options.key)}`,
-    );
-  }
-  const keyOf = keyFunction(options.key);
+  if (typeof clock?.now !== "function" || typeof clock.setTimeout !== "function")
+    badOption(where, "clock", "an object with now() and setTimeout()", clock);
+  const keyOf = keyFunction(functionOption(where, "key", options.key, undefined));
+  // Checked under the adapter's name first (the controller would name itself).
+  resolveAdmissionOptions(options, where);
   const controller = new AdmissionController(options, clock.now());
   const admission = (
     request: IncomingMessage,

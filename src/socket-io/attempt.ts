@@ -179,6 +179,11 @@ export function openAttempt(
   if (socket.connected) onConnect();
   else proto(socket).connect.call(socket);
   return {
+    /** The Manager's URI and the namespace (both private in socket.io-client's types); read by `debug` only. */
+    get url() {
+      const { io, nsp } = socket as unknown as { io: { uri?: string }; nsp: string };
+      return `${io.uri}${nsp === "/" ? "" : nsp}`;
+    },
     send(data: unknown) {
       if (!socket.connected) throw new Error("Socket.IO socket is not connected");
       socket.emit(event, data);

@@ -10,6 +10,7 @@ import { io as lookup, type ManagerOptions, type Socket, type SocketOptions } fr
 import type { ResilientSocketOptions } from "../client/options.js";
 import { KNOWN, resolveOptions, resolveQueue } from "../client/options.js";
 import { systemClock } from "../env.js";
+import { rejectUnknown } from "../options-check.js";
 import { socketIoUrlProblem } from "../transports/url.js";
 import { linkOf, proto } from "./attempt.js";
 import { Governor, type SocketResilience } from "./resilience.js";
@@ -63,12 +64,10 @@ export function io<
     delete all[key];
   }
   for (const rejected of ["heartbeat", "delivery", "transport"]) {
-    if (policy[rejected] !== undefined)
-      throw new TypeError(
-        `io: ${rejected} is not an option of io() (Socket.IO has its own ping/pong and acks)`,
-      );
+    // Socket.IO has its own ping/pong and acks; io() makes its own transport.
+    if (policy[rejected] !== undefined) rejectUnknown("io", { [rejected]: 0 }, []);
   }
-  const queue = resolveQueue(policy.queue);
+  const queue = resolveQueue(policy.queue, "io");
   // autoConnect keeps socket.io's meaning: connect now (through our policy), or on socket.connect().
   const autoConnect = policy.autoConnect !== false;
   if (policy.maxAttempts === undefined && typeof all.reconnectionAttempts === "number")
@@ -77,12 +76,15 @@ export function io<
     policy.connectTimeoutMs = all.timeout;
   const reconnection = all.reconnection !== false;
   // A misconfigured policy option throws here, naming it, before anything connects or is cached.
-  resolveOptions({
-    ...policy,
-    autoConnect,
-    queue: false,
-    transport: { name: "socket.io", connect: proto },
-  } as never);
+  resolveOptions(
+    {
+      ...policy,
+      autoConnect,
+      queue: false,
+      transport: { name: "socket.io", connect: proto },
+    } as never,
+    "io",
+  );
   // socket.io-client's own lookup: its URL rules, its Manager cache (namespaces of one server share a
   // Manager unless forceNew / multiplex: false), its query handling. Our own timer bounds each attempt.
   const socket = lookup(uri, {

@@ -11,6 +11,7 @@ import type { Emitter } from "../client/emitter.js";
 import type { ResilientSocketEvents, SocketState, SocketStats } from "../client/events.js";
 import type { ResilientSocketOptions } from "../client/options.js";
 import { ResilientSocket } from "../client/resilient-socket.js";
+import { warnUnheard } from "../client/unheard.js";
 import { openAttempt, proto } from "./attempt.js";
 import type { BoundedSendBuffer, EmitDropped } from "./send-buffer.js";
 
@@ -95,6 +96,14 @@ export class Governor extends ResilientSocket {
   /** Reports a discarded emit. */
   dropped(event: EmitDropped): void {
     this.emit("drop", event);
+  }
+
+  /**
+   * Unheard when the app listens neither here nor to socket.io's own `connect_error` (this attempt's
+   * listener is already off): reported once, as ResilientSocket does.
+   */
+  protected override unheard(error: unknown): void {
+    if (!this.socket.hasListeners("connect_error")) warnUnheard("socket.resilience", error);
   }
 
   /**

@@ -7,6 +7,7 @@
  * the drain notice ({@link DRAIN_EVENT}). Liveness is Socket.IO's own ping/pong.
  */
 import { io as defaultIo, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
+import { badOption, objectOption, rejectUnknown } from "../options-check.js";
 import { DRAIN_EVENT } from "../policy/hints.js";
 import { BUDGET_EVENT } from "../protocol/budget.js";
 import { openAttempt } from "../socket-io/attempt.js";
@@ -34,21 +35,17 @@ export interface SocketIoTransportOptions {
 
 /** Creates a Socket.IO transport. */
 export function socketIoTransport(options: SocketIoTransportOptions): Transport {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`socketIoTransport options must be an object; got ${String(options)}`);
-  }
+  const where = "socketIoTransport";
+  rejectUnknown(where, objectOption(where, "options", options), ["url", "options", "io", "event"]);
   const { url, event = "message" } = options;
   const io = options.io ?? defaultIo;
-  if (typeof url !== "string" && typeof url !== "function") {
-    throw new TypeError(`socketIoTransport: url must be a string or function; got ${typeof url}`);
-  }
+  if (typeof url !== "string" && typeof url !== "function")
+    badOption(where, "url", "a string or function", url);
   const problem = typeof url === "string" ? socketIoUrlProblem("socketIoTransport", url) : undefined;
   if (problem !== undefined) throw new TypeError(problem);
-  if (typeof io !== "function")
-    throw new TypeError(`socketIoTransport: io must be a function; got ${typeof io}`);
-  if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT || event === BUDGET_EVENT) {
-    throw new RangeError(`socketIoTransport: event must be a non-empty event name; got ${String(event)}`);
-  }
+  if (typeof io !== "function") badOption(where, "io", "a function", io);
+  if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT || event === BUDGET_EVENT)
+    badOption(where, "event", "a non-empty event name (not a reserved one)", event, true);
   let socket: Socket | undefined;
   let socketUrl: string | undefined;
   return {

@@ -60,6 +60,8 @@ export interface TransportContext {
 
 /** One connection attempt / live connection. */
 export interface Connection {
+  /** Where this attempt connects (the resolved URL), for the `debug` log. Optional. */
+  readonly url?: string;
   /** Sends now; may throw if the underlying socket refuses (the client then queues the message). */
   send(data: unknown): void;
   /** Closes (or aborts an attempt in progress). After this the transport calls no handler. Idempotent. */

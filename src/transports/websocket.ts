@@ -4,6 +4,8 @@
  * are read (`unexpected-response`); a browser cannot see them, which is why servers also send hints in band
  * (close 1012/1013 with a JSON reason).
  */
+
+import { badOption, objectOption, rejectUnknown } from "../options-check.js";
 import {
   carriesHint,
   type HintReading,
@@ -89,26 +91,28 @@ function encode(data: unknown): unknown {
  * JSON. Received messages are delivered as the socket delivers them (string, ArrayBuffer or Blob).
  */
 export function webSocketTransport(options: WebSocketTransportOptions): Transport {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`webSocketTransport options must be an object; got ${String(options)}`);
-  }
+  const where = "webSocketTransport";
+  rejectUnknown(where, objectOption(where, "options", options), [
+    "url",
+    "protocols",
+    "binaryType",
+    "WebSocket",
+  ]);
   const { url, protocols, binaryType = "arraybuffer" } = options;
-  if (typeof url !== "string" && !(url instanceof URL) && typeof url !== "function") {
-    throw new TypeError(`webSocketTransport: url must be a string, URL or function; got ${typeof url}`);
-  }
+  if (typeof url !== "string" && !(url instanceof URL) && typeof url !== "function")
+    badOption(where, "url", "a string, URL or function", url);
   const problem = typeof url === "function" ? undefined : webSocketUrlProblem("webSocketTransport", url);
   if (problem !== undefined) throw new TypeError(problem);
   const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (typeof Ctor !== "function") {
-    throw new TypeError(
-      "webSocketTransport: WebSocket must be a WebSocket constructor; none is global here (on Node 20 pass `WebSocket` from the `ws` package)",
+  if (typeof Ctor !== "function")
+    badOption(
+      where,
+      "WebSocket",
+      "a WebSocket constructor (none is global here: on Node 20 pass `WebSocket` from the `ws` package)",
+      Ctor,
     );
-  }
-  if (binaryType !== "arraybuffer" && binaryType !== "blob") {
-    throw new RangeError(
-      `webSocketTransport: binaryType must be "arraybuffer" or "blob"; got ${String(binaryType)}`,
-    );
-  }
+  if (binaryType !== "arraybuffer" && binaryType !== "blob")
+    badOption(where, "binaryType", '"arraybuffer" or "blob"', binaryType, true);
   return new WebSocketTransport(url, protocols, binaryType, Ctor);
 }
 
@@ -224,6 +228,10 @@ class WebSocketConnection implements Connection {
       this.listener = listener;
       for (const type of EVENTS) socket.addEventListener(type, listener);
     }
+  }
+
+  get url(): string | undefined {
+    return (this.socket as { url?: string }).url;
   }
 
   opened(): void {

@@ -10,6 +10,7 @@
  */
 import { messageBytes } from "../client/queue.js";
 import { systemClock, type TimerHandle } from "../env.js";
+import { numberOption } from "../options-check.js";
 import { closeEvent, SocketErrorEvent } from "./dom-events.js";
 import { CLOSED, CLOSING, CONNECTING, checkClose, OPEN, type ReadyState, WebSocketFace } from "./face.js";
 import { ResilientWebSocket, type ResilientWebSocketOptions } from "./resilient-websocket.js";
@@ -63,13 +64,8 @@ export function governedWebSocket(options: GovernedWebSocketOptions = {}): Gover
     ["releaseAfterMs", releaseAfterMs],
     ["maxHeldMessages", maxHeldMessages],
     ["maxHeldBytes", maxHeldBytes],
-  ] as const) {
-    if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
-      throw new RangeError(
-        `governedWebSocket: ${name} must be a positive finite number; got ${String(value)}`,
-      );
-    }
-  }
+  ] as const)
+    numberOption("governedWebSocket", name, value, 0, { exclusiveMin: true });
   // The shared policy never stops by itself: a consumer that makes its next socket at once would otherwise
   // restart a stopped policy (history forgotten) in a loop against a server that refuses or closes with 1000.
   const policy = { reconnectOnServerClose: true, retryOnRefusal: true, ...socketOptions };

@@ -12,7 +12,7 @@
  * @see https://github.com/pladaria/reconnecting-websocket (the drop semantics it made common)
  */
 import type { CloseEvent as DropEvent, RetryEvent, SendResult } from "../client/events.js";
-import type { ResilientSocketOptions } from "../client/options.js";
+import { type ResilientSocketOptions, resolveOptions } from "../client/options.js";
 import { ResilientSocket } from "../client/resilient-socket.js";
 import { webSocketUrlProblem } from "../transports/url.js";
 import {
@@ -100,10 +100,13 @@ export class ResilientWebSocket extends WebSocketFace {
         : Base;
     this.lastUrl = typeof url === "function" ? "" : String(url);
     this.startsAtOnce = rest.autoConnect !== false;
-    const socket = new ResilientSocket({
+    const policy = {
       ...rest,
       transport: webSocketTransport({ url, protocols, WebSocket: Recorded as WebSocketConstructor }),
-    });
+    };
+    // Checked first under the name the app called (the socket underneath would say ResilientSocket).
+    resolveOptions(policy, "ResilientWebSocket");
+    const socket = new ResilientSocket(policy);
     this.resilient = socket;
     // Made with an already-aborted signal: closed from the start, before any listener could be added.
     this.ended = socket.state === "closed";

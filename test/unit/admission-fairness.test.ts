@@ -183,7 +183,7 @@ describe("the key table", () => {
     [
       "keyBurst below one",
       { ratePerSecond: 10, keyBurst: 0.5 },
-      /keyBurst must be a finite number >= 1; got 0.5/,
+      /^AdmissionController: keyBurst must be a finite number >= 1; got 0.5$/,
     ],
     ["maxKeys 0", { ratePerSecond: 10, maxKeys: 0 }, /maxKeys must be an integer >= 1; got 0/],
     ["fractional maxKeys", { ratePerSecond: 10, maxKeys: 1.5 }, /maxKeys .* got 1.5/],
@@ -274,7 +274,7 @@ describe("socketIoAdmission per engine.io connection", () => {
     }
     expect(seen).toEqual(["alice", "long", "undefined"]);
     expect(() => socketIoAdmission({ ratePerSecond: 1, key: "ip" as never })).toThrow(
-      /key must be a function of the handshake/,
+      /^socketIoAdmission: key must be a function; got /,
     );
   });
 });
@@ -284,7 +284,7 @@ describe("wsAdmission keys", () => {
 
   it("rejects a key that is not a function, naming it", () => {
     expect(() => wsAdmission({ ratePerSecond: 1, wss, key: "x-forwarded-for" as never })).toThrow(
-      /wsAdmission: key must be a function of the upgrade request/,
+      /^wsAdmission: key must be a function; got /,
     );
   });
 

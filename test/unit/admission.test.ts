@@ -152,21 +152,30 @@ describe("AdmissionController", () => {
   });
 
   it.each<[string, AdmissionOptions, RegExp]>([
-    ["ratePerSecond 0", { ratePerSecond: 0 }, /ratePerSecond must be a finite number > 0; got 0/],
+    [
+      "ratePerSecond 0",
+      { ratePerSecond: 0 },
+      /^AdmissionController: ratePerSecond must be a finite number > 0; got 0$/,
+    ],
     ["negative ratePerSecond", { ratePerSecond: -5 }, /ratePerSecond .* got -5/],
     ["ratePerSecond NaN", { ratePerSecond: Number.NaN }, /ratePerSecond .* got NaN/],
     ["ratePerSecond Infinity", { ratePerSecond: Number.POSITIVE_INFINITY }, /ratePerSecond .* got Infinity/],
-    ["ratePerSecond as a string", { ratePerSecond: "10" as unknown as number }, /ratePerSecond .* got 10/],
     [
       "burst below one token",
       { ratePerSecond: 10, burst: 0.5 },
-      /burst must be a finite number >= 1; got 0.5/,
+      /^AdmissionController: burst must be a finite number >= 1; got 0.5$/,
     ],
     ["negative spreadMs", { ratePerSecond: 10, spreadMs: -1 }, /spreadMs .* got -1/],
     ["maxHintMs 0", { ratePerSecond: 10, maxHintMs: 0 }, /maxHintMs .* got 0/],
   ])("rejects %s with a RangeError naming the option", (_name, options, message) => {
     expect(() => new AdmissionController(options, 0)).toThrow(RangeError);
     expect(() => new AdmissionController(options, 0)).toThrow(message);
+  });
+
+  it("rejects ratePerSecond as a string with a TypeError naming the option", () => {
+    expect(() => new AdmissionController({ ratePerSecond: "10" as unknown as number }, 0)).toThrow(
+      new TypeError('AdmissionController: ratePerSecond must be a finite number; got "10"'),
+    );
   });
 
   it("rejects options that are not an object", () => {
@@ -199,7 +208,7 @@ describe("drainSchedule", () => {
   it.each<[string, number, number, RegExp]>([
     ["a negative count", -1, 1_000, /count must be an integer >= 0; got -1/],
     ["a fractional count", 1.5, 1_000, /count .* got 1.5/],
-    ["windowMs NaN", 3, Number.NaN, /windowMs must be a finite number >= 0; got NaN/],
+    ["windowMs NaN", 3, Number.NaN, /^drainSchedule: windowMs must be a finite number >= 0; got NaN$/],
     ["a negative windowMs", 3, -1, /windowMs .* got -1/],
     ["windowMs Infinity", 3, Number.POSITIVE_INFINITY, /windowMs .* got Infinity/],
   ])("rejects %s naming it", (_name, count, windowMs, message) => {
@@ -239,7 +248,7 @@ describe("socketIoAdmission", () => {
   it("rejects misuse naming the option", () => {
     expect(() => socketIoAdmission({ ratePerSecond: 0 })).toThrow(/ratePerSecond/);
     expect(() => socketIoAdmission({ ratePerSecond: 1, clock: {} as VirtualClock })).toThrow(
-      /clock must have now\(\) and setTimeout\(\)/,
+      /clock must be an object with now\(\) and setTimeout\(\)/,
     );
     expect(() => socketIoAdmission(undefined as unknown as AdmissionOptions)).toThrow(
       /options must be an object/,
@@ -252,9 +261,11 @@ describe("wsAdmission", () => {
 
   it("rejects misuse naming the option", () => {
     expect(() => wsAdmission({ ratePerSecond: 1, wss, refuseWith: "http-429" as "http-503" })).toThrow(
-      /refuseWith must be "close-1013" or "http-503"; got http-429/,
+      /^wsAdmission: refuseWith must be "close-1013" or "http-503"; got "http-429"$/,
     );
-    expect(() => wsAdmission({ ratePerSecond: 1 })).toThrow(/"close-1013" needs the wss option/);
+    expect(() => wsAdmission({ ratePerSecond: 1 })).toThrow(
+      /^wsAdmission: wss must be given with refuseWith "close-1013"/,
+    );
     expect(() => wsAdmission({ ratePerSecond: 1, wss: {} as typeof wss })).toThrow(/wss must be a ws/);
     expect(() => wsAdmission({ ratePerSecond: Number.NaN, wss })).toThrow(/ratePerSecond .* got NaN/);
   });

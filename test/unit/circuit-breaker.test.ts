@@ -338,35 +338,37 @@ describe("resolveCircuitBreakerOptions", () => {
     ["maxOpenMs", 0, "a finite number > 0; got 0"],
   ])("refuses %s = %s with a RangeError naming both", (key, value, expected) => {
     expect(() => resolveCircuitBreakerOptions({ [key]: value })).toThrow(
-      new RangeError(`circuitBreaker.${key} must be ${expected}`),
+      new RangeError(`CircuitBreaker: ${key} must be ${expected}`),
     );
   });
 
   it("refuses a maxOpenMs below openMs", () => {
     expect(() => resolveCircuitBreakerOptions({ openMs: 10_000, maxOpenMs: 5_000 })).toThrow(
-      new RangeError("circuitBreaker.maxOpenMs must be >= circuitBreaker.openMs (10000); got 5000"),
+      new RangeError("CircuitBreaker: maxOpenMs must be >= openMs (10000); got 5000"),
     );
   });
 
   it("refuses a non-number with a TypeError naming the option and value", () => {
     const input = { openMs: "30s" } as unknown as Partial<CircuitBreakerOptions>;
     expect(() => resolveCircuitBreakerOptions(input)).toThrow(
-      new TypeError('circuitBreaker.openMs must be a finite number > 0; got "30s"'),
+      new TypeError('CircuitBreaker: openMs must be a finite number > 0; got "30s"'),
     );
   });
 
   it("refuses an unknown key with a TypeError naming it", () => {
     const input = { openMS: 1 } as unknown as Partial<CircuitBreakerOptions>;
-    expect(() => resolveCircuitBreakerOptions(input)).toThrow(/^circuitBreaker\.openMS is not an option/);
+    expect(() => resolveCircuitBreakerOptions(input)).toThrow(
+      new TypeError('CircuitBreaker: unknown option "openMS" (did you mean "openMs"?)'),
+    );
   });
 
   it("refuses options that are not an object", () => {
     expect(() => resolveCircuitBreakerOptions(null as unknown as undefined)).toThrow(TypeError);
   });
 
-  it("names options under the given prefix", () => {
-    expect(() => resolveCircuitBreakerOptions({ openMs: 0 }, "options.breaker")).toThrow(
-      /^options\.breaker\.openMs /,
+  it("names the caller and the options under the given prefix", () => {
+    expect(() => resolveCircuitBreakerOptions({ openMs: 0 }, "ResilientSocket", "circuitBreaker.")).toThrow(
+      /^ResilientSocket: circuitBreaker\.openMs must be /,
     );
   });
 

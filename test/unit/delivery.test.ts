@@ -263,7 +263,7 @@ describe("at-least-once delivery on the client", () => {
     const transport = new FakeTransport(() => clock.now());
     const create = () => new ResilientSocket({ transport, clock, delivery: { sessionId: "x" } as never });
     expect(create).toThrow(TypeError);
-    expect(create).toThrow(/^delivery must be what atLeastOnce\(\) returns/);
+    expect(create).toThrow(/^ResilientSocket: delivery must be what atLeastOnce\(\) returns/);
   });
 
   it("refuses bad atLeastOnce options with an error naming them", () => {

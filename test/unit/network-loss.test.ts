@@ -9,6 +9,7 @@ function offlineForTenMinutes() {
   const clock = new VirtualClock();
   const transport = new FakeTransport(() => clock.now());
   const socket = new ResilientSocket({ transport, clock, autoConnect: false, random: () => 0.5 });
+  socket.on("error", () => {}); // refusals are expected here; unheard, they would print a warning
   const events = { drops: [] as string[], circuits: [] as string[], maxDelayMs: 0, maxTimers: 0 };
   socket.on("drop", ({ reason }) => events.drops.push(reason));
   socket.on("circuit", ({ state }) => events.circuits.push(state));

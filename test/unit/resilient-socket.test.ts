@@ -26,6 +26,8 @@ function make(overrides: Partial<ResilientSocketOptions> = {}): ResilientSocket 
     connectTimeoutMs: 2_000,
     ...overrides,
   });
+  // Errors are not what these tests look at; unheard, each socket would print its one warning (unheard.ts).
+  socket.on("error", () => {});
   sockets.push(socket);
   return socket;
 }
@@ -231,6 +233,8 @@ describe("ResilientSocket lifecycle", () => {
 
   it("keeps running when a listener throws", async () => {
     const socket = make();
+    // With no error listener a listener's throw is rethrown (asynchronously), as Node's emitter would.
+    socket.removeAllListeners("error");
     const thrown: unknown[] = [];
     const onUncaught = (e: unknown) => thrown.push(e);
     process.on("uncaughtException", onUncaught);
@@ -457,19 +461,23 @@ describe("options validation", () => {
     [{ connectTimeoutMs: -1 }, /connectTimeoutMs .*got -1/, RangeError],
     [{ connectTimeoutMs: Number.NaN }, /connectTimeoutMs .*got NaN/, RangeError],
     [{ maxAttempts: 1.5 }, /maxAttempts must be an integer.*got 1.5/, RangeError],
-    [{ stableAfterMs: "10" as unknown as number }, /stableAfterMs must be a number; got "10"/, TypeError],
+    [
+      { stableAfterMs: "10" as unknown as number },
+      /^ResilientSocket: stableAfterMs must be a finite number; got "10"$/,
+      TypeError,
+    ],
     [{ queue: { maxMessages: -1 } }, /queue.maxMessages .*got -1/, RangeError],
     [{ queue: { overflow: "drop-all" as "drop-oldest" } }, /queue.overflow .*"drop-all"/, RangeError],
     [{ circuitBreaker: { failureRatio: 1.5 } }, /circuitBreaker.failureRatio .*1.5/, RangeError],
     [{ heartbeat: { intervalMs: 0, timeoutMs: 1 } }, /heartbeat.intervalMs .*got 0/, RangeError],
     [{ maxDelayMs: 1_000 }, /maxDelayMs must be >= the backoff cap/, RangeError],
-    [{ transport: undefined as never }, /transport is required/, TypeError],
+    [{ transport: undefined as never }, /^ResilientSocket: transport must be webSocketTransport/, TypeError],
     [
       { reconnectOnServerClose: 1 as unknown as boolean },
       /reconnectOnServerClose must be a boolean; got 1/,
       TypeError,
     ],
-    [{ retries: 3 } as never, /retries is not an option/, TypeError],
+    [{ retries: 3 } as never, /^ResilientSocket: unknown option "retries"$/, TypeError],
   ];
   for (const [bad, message, type] of cases) {
     it(`rejects ${JSON.stringify(bad) ?? "an undefined transport"} with a ${type.name} naming the option`, () => {
@@ -615,7 +623,7 @@ describe("message order and unsendable messages", () => {
   it("rejects a clock without clearTimeout when constructed, naming the option", () => {
     const clockWithout = { now: () => 0, setTimeout: () => 0 };
     expect(() => make({ clock: clockWithout as never })).toThrow(
-      /clock must have now\(\), setTimeout\(\) and clearTimeout\(\)/,
+      /clock must be an object with now\(\), setTimeout\(\) and clearTimeout\(\)/,
     );
   });
 });

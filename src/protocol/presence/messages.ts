@@ -9,6 +9,7 @@
  * exactly b − a changes, the k-th of them being revision a + k. A revision only means something within its
  * `epoch` (a roster created afresh — a restarted server — gets a new epoch).
  */
+import { numberOption, objectOption, rejectUnknown } from "../../options-check.js";
 
 /** The reserved key that marks a presence message (always the first key). */
 export const PRESENCE_KEY = "$presence";
@@ -199,18 +200,19 @@ export const CLIENT_LIMITS: PresenceLimits = {
  * Merges overrides into defaults, checking each.
  * @throws RangeError naming the limit (`limits.maxMessageBytes`, …) when it is not a positive integer.
  */
-export function resolveLimits(defaults: PresenceLimits, overrides?: Partial<PresenceLimits>): PresenceLimits {
+export function resolveLimits(
+  defaults: PresenceLimits,
+  overrides?: Partial<PresenceLimits>,
+  where = "resolveLimits",
+): PresenceLimits {
   if (overrides === undefined) return defaults;
-  if (overrides === null || typeof overrides !== "object") {
-    throw new TypeError(`limits must be an object; got ${String(overrides)}`);
-  }
+  const keys = ["maxMessageBytes", "maxSlices", "maxDepth", "maxEntries"] as const;
+  rejectUnknown(where, objectOption(where, "limits", overrides), keys, "limits.");
   const merged = { ...defaults, ...overrides };
-  for (const key of ["maxMessageBytes", "maxSlices", "maxDepth", "maxEntries"] as const) {
-    const value = merged[key];
-    const min = key === "maxEntries" ? 0 : 1;
-    if (!Number.isInteger(value) || value < min) {
-      throw new RangeError(`limits.${key} must be an integer >= ${min}; got ${String(value)}`);
-    }
-  }
+  for (const key of keys)
+    numberOption(where, `limits.${key}`, merged[key], 0, {
+      min: key === "maxEntries" ? 0 : 1,
+      integer: true,
+    });
   return merged;
 }

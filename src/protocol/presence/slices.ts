@@ -4,6 +4,8 @@
  * combines with the one already there; the wire always carries a slice's whole current value, so the
  * receiving side only ever replaces (idempotent, last value wins, order-safe across a reconnect).
  */
+
+import { badOption, functionOption, numberOption, objectOption, rejectUnknown } from "../../options-check.js";
 import { FORBIDDEN_KEYS, hasUnsafeText, inspectJson, isRecord, utf8Length } from "../json-guard.js";
 
 /** A named slice of presence state with its validator and merge. */
@@ -60,21 +62,16 @@ export function isId(value: unknown): value is string {
  * TypeError when `validate` or `merge` is not a function.
  */
 export function defineSlice<N extends string, T>(name: N, options: SliceOptions<T>): SliceDefinition<N, T> {
-  if (typeof name !== "string" || !SLICE_NAME.test(name) || FORBIDDEN_KEYS.has(name)) {
-    throw new RangeError(`defineSlice: name must match ${SLICE_NAME} and not be a reserved key; got ${name}`);
-  }
-  if (options === null || typeof options !== "object" || typeof options.validate !== "function") {
-    throw new TypeError(`defineSlice("${name}"): options.validate must be a function`);
-  }
-  if (options.merge !== undefined && typeof options.merge !== "function") {
-    throw new TypeError(
-      `defineSlice("${name}"): options.merge must be a function; got ${typeof options.merge}`,
-    );
-  }
-  const maxBytes = options.maxBytes ?? DEFAULT_SLICE_BYTES;
-  if (!Number.isInteger(maxBytes) || maxBytes <= 0) {
-    throw new RangeError(`defineSlice("${name}"): maxBytes must be a positive integer; got ${maxBytes}`);
-  }
+  if (typeof name !== "string" || !SLICE_NAME.test(name) || FORBIDDEN_KEYS.has(name))
+    badOption("defineSlice", "name", `a match of ${SLICE_NAME} and not a reserved key`, name, true);
+  const where = `defineSlice("${name}")`;
+  rejectUnknown(where, objectOption(where, "options", options), ["validate", "merge", "maxBytes"]);
+  if (typeof options.validate !== "function") badOption(where, "validate", "a function", options.validate);
+  functionOption(where, "merge", options.merge, undefined);
+  const maxBytes = numberOption(where, "maxBytes", options.maxBytes, DEFAULT_SLICE_BYTES, {
+    min: 1,
+    integer: true,
+  });
   return { name, validate: options.validate, merge: options.merge ?? replace, maxBytes };
 }
 

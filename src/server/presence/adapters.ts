@@ -5,6 +5,7 @@
  */
 
 import { systemClock } from "../../env.js";
+import { badOption } from "../../options-check.js";
 import type { PresenceHub } from "./hub.js";
 import type { PresenceConnection } from "./hub-options.js";
 
@@ -141,9 +142,7 @@ export function presenceWsConnection(
  * @returns the function that detaches (existing connections are released as if closed).
  */
 export function attachPresenceToWs(hub: PresenceHub, wss: PresenceWsServerLike): () => void {
-  if (wss === null || typeof wss !== "object" || typeof wss.on !== "function") {
-    throw new TypeError("attachPresenceToWs: wss must be a ws WebSocketServer");
-  }
+  if (typeof wss?.on !== "function") badOption("attachPresenceToWs", "wss", "a ws WebSocketServer", wss);
   const releases = new Set<() => void>();
   const onConnection = (ws: PresenceWsSocketLike, request?: unknown) => {
     const release = presenceWsConnection(hub, ws, undefined, request);
@@ -237,14 +236,10 @@ export function attachPresenceToSocketIo(
   io: PresenceSocketIoServerLike,
   event = "message",
 ): () => void {
-  if (io === null || typeof io !== "object" || typeof io.on !== "function") {
-    throw new TypeError("attachPresenceToSocketIo: io must be a Socket.IO Server or Namespace");
-  }
-  if (typeof event !== "string" || event.length === 0) {
-    throw new RangeError(
-      `attachPresenceToSocketIo: event must be a non-empty event name; got ${String(event)}`,
-    );
-  }
+  const where = "attachPresenceToSocketIo";
+  if (typeof io?.on !== "function") badOption(where, "io", "a Socket.IO Server or Namespace", io);
+  if (typeof event !== "string" || event.length === 0)
+    badOption(where, "event", "a non-empty event name", event, true);
   const releases = new Set<() => void>();
   const onConnection = (socket: PresenceSocketIoSocketLike) => {
     const release = presenceSocketIoConnection(hub, socket, event);

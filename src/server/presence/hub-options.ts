@@ -1,5 +1,6 @@
 /** Options of {@link PresenceHub}, their defaults, and the one place they are checked. */
 import { type Clock, type Random, systemClock, systemRandom } from "../../env.js";
+import { badOption, functionOption, numberOption, objectOption, rejectUnknown } from "../../options-check.js";
 import { HUB_LIMITS, type PresenceLimits, resolveLimits } from "../../protocol/presence/messages.js";
 import { type AnySlice, SliceRegistry } from "../../protocol/presence/slices.js";
 import { InMemoryRosterStore, type RosterStore } from "./store.js";
@@ -175,20 +176,33 @@ export interface ResolvedHubOptions {
   readonly clock: Clock;
 }
 
+const WHERE = "PresenceHub";
+const HUB_KEYS = [
+  "store",
+  "slices",
+  "graceMs",
+  "batchMs",
+  "maxSpacesPerConnection",
+  "highWaterBytes",
+  "maxBehindMs",
+  "maxMessagesPerSecond",
+  "messageBurst",
+  "cutAfterExcess",
+  "maxSeats",
+  "maxSpaces",
+  "maxSeatsPerIdentity",
+  "limits",
+  "authorize",
+  "clock",
+  "random",
+];
+
 function nonNegative(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new RangeError(`PresenceHub: ${name} must be a finite number >= 0; got ${String(value)}`);
-  }
-  return value;
+  return numberOption(WHERE, name, value, fallback);
 }
 
 function atLeastOne(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new RangeError(`PresenceHub: ${name} must be an integer >= 1; got ${String(value)}`);
-  }
-  return value;
+  return numberOption(WHERE, name, value, fallback, { min: 1, integer: true });
 }
 
 /**
@@ -199,29 +213,25 @@ function atLeastOne(name: string, value: unknown, fallback: number): number {
  * `random` has the wrong type.
  */
 export function resolveHubOptions(options: PresenceHubOptions = {}): ResolvedHubOptions {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`PresenceHub: options must be an object; got ${String(options)}`);
-  }
+  rejectUnknown(WHERE, objectOption(WHERE, "options", options), HUB_KEYS);
   const clock = options.clock ?? systemClock;
-  if (typeof clock?.setTimeout !== "function" || typeof clock.clearTimeout !== "function") {
-    throw new TypeError("PresenceHub: clock must have now(), setTimeout() and clearTimeout()");
-  }
-  const random = options.random ?? systemRandom;
-  if (typeof random !== "function") throw new TypeError("PresenceHub: random must be a function");
+  if (typeof clock?.setTimeout !== "function" || typeof clock.clearTimeout !== "function")
+    badOption(WHERE, "clock", "an object with now(), setTimeout() and clearTimeout()", clock);
+  const random = functionOption(WHERE, "random", options.random, systemRandom);
   const store = options.store ?? new InMemoryRosterStore({ random });
-  if (store === null || typeof store !== "object" || typeof store.apply !== "function") {
-    throw new TypeError("PresenceHub: store must implement RosterStore");
-  }
-  if (options.authorize !== undefined && typeof options.authorize !== "function") {
-    throw new TypeError(`PresenceHub: authorize must be a function; got ${typeof options.authorize}`);
-  }
+  if (typeof (store as RosterStore | null)?.apply !== "function")
+    badOption(WHERE, "store", "a RosterStore", store);
+  functionOption(WHERE, "authorize", options.authorize, undefined);
   const d = HUB_DEFAULTS;
-  const rate = options.maxMessagesPerSecond ?? d.maxMessagesPerSecond;
-  if (typeof rate !== "number" || !Number.isFinite(rate) || rate <= 0) {
-    throw new RangeError(
-      `PresenceHub: maxMessagesPerSecond must be a finite number > 0; got ${String(rate)}`,
-    );
-  }
+  const rate = numberOption(
+    WHERE,
+    "maxMessagesPerSecond",
+    options.maxMessagesPerSecond,
+    d.maxMessagesPerSecond,
+    {
+      exclusiveMin: true,
+    },
+  );
   return {
     store,
     registry: new SliceRegistry(options.slices ?? []),
@@ -244,7 +254,7 @@ export function resolveHubOptions(options: PresenceHubOptions = {}): ResolvedHub
       options.maxSeatsPerIdentity,
       d.maxSeatsPerIdentity,
     ),
-    limits: resolveLimits(HUB_LIMITS, options.limits),
+    limits: resolveLimits(HUB_LIMITS, options.limits, WHERE),
     authorize: options.authorize,
     clock,
   };

@@ -8,6 +8,7 @@
  * emptied) gets a new epoch, so a client's old revision can never be mistaken for a revision of the new one.
  */
 import { type Random, systemRandom } from "../../env.js";
+import { functionOption, numberOption, objectOption, rejectUnknown } from "../../options-check.js";
 import type { PresenceChange, StateRecord } from "../../protocol/presence/messages.js";
 
 /** A roster's position: its epoch and the revision within it. */
@@ -68,16 +69,12 @@ export class InMemoryRosterStore implements RosterStore {
   private epochs = 0;
 
   constructor(options: InMemoryRosterStoreOptions = {}) {
-    const maxLog = options.maxLogEntries ?? DEFAULT_MAX_LOG_ENTRIES;
-    if (!Number.isInteger(maxLog) || maxLog < 0) {
-      throw new RangeError(
-        `InMemoryRosterStore: maxLogEntries must be an integer >= 0; got ${String(maxLog)}`,
-      );
-    }
-    const random = options.random ?? systemRandom;
-    if (typeof random !== "function") throw new TypeError("InMemoryRosterStore: random must be a function");
-    this.maxLog = maxLog;
-    this.random = random;
+    const where = "InMemoryRosterStore";
+    rejectUnknown(where, objectOption(where, "options", options), ["maxLogEntries", "random"]);
+    this.maxLog = numberOption(where, "maxLogEntries", options.maxLogEntries, DEFAULT_MAX_LOG_ENTRIES, {
+      integer: true,
+    });
+    this.random = functionOption(where, "random", options.random, systemRandom);
   }
 
   head(space: string): RosterHead {
