@@ -176,7 +176,7 @@ describe("reconnectBudget (server)", () => {
     expect(() => reconnectBudget({ population: -1, ratePerSecond: 1 })).toThrow(/population/);
     expect(() => reconnectBudget({ population: 1, ratePerSecond: 1, headroom: 0.5 })).toThrow(/headroom/);
     expect(() => reconnectBudget({ population: 1, ratePerSecond: 1, clock: {} as never })).toThrow(
-      /reconnectBudget: clock must be an object with now\(\); got \{\}/,
+      /reconnectBudget: clock must be an object with now\(\); got an object/,
     );
   });
 });
