@@ -1,7 +1,8 @@
 /**
  * The Lua script is a port of AdmissionController.decide: fed the same arrivals at the same times (the
  * script's `decideAt` replaces Redis's TIME), it must give the same answers, keyed and keyless, through
- * bursts, refusals, the horizon and key pacing — against a real redis-server.
+ * bursts, refusals, the horizon and key pacing — against a real redis-server, with each arrival sent to one
+ * of three clients (nodes) at random: one schedule, a key's slots global, whichever node is asked.
  */
 import fc from "fast-check";
 import { Redis } from "ioredis";
@@ -11,25 +12,27 @@ import { redisAdmission } from "../../src/server/redis/index.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 
 let server: RedisServer;
-let redis: Redis;
+/** Three clients, as three nodes would hold. */
+let nodes: Redis[];
 beforeAll(async () => {
   server = await startRedis();
-  redis = new Redis(server.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+  nodes = [0, 1, 2].map(() => new Redis(server.port, "127.0.0.1", { maxRetriesPerRequest: 1 }));
 });
 afterAll(async () => {
-  redis.disconnect();
+  for (const redis of nodes) redis.disconnect();
   await server.stop();
 });
 
 const arrival = fc.record({
   gapMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 5_000 })),
   key: fc.constantFrom(undefined, "alice", "bob"),
+  node: fc.constantFrom(0, 1, 2),
 });
 
 let run = 0;
 
 describe("the shared schedule's script", () => {
-  it("answers every arrival exactly as AdmissionController does at the same times", async () => {
+  it("answers arrivals spread over three nodes exactly as one AdmissionController does at the same times", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -46,23 +49,20 @@ describe("the shared schedule's script", () => {
           ) as unknown as AdmissionOptions;
           let now = 1_765_000_000_000 + run * 10_000_000;
           const memory = new AdmissionController(options, now);
-          const shared = redisAdmission({
-            ...options,
-            redis,
-            prefix: `eq${run++}:`,
-            nodes: 1,
-            decideAt: () => now,
-          });
-          for (const { gapMs, key } of arrivals) {
+          const prefix = `eq${run++}:`;
+          const shared = nodes.map((redis) =>
+            redisAdmission({ ...options, redis, prefix, nodes: 3, decideAt: () => now }),
+          );
+          for (const { gapMs, key, node } of arrivals) {
             now += gapMs;
             const expected = memory.decide(now, key);
-            const { slotAtMs: _slot, ...actual } = await shared.decide(key);
+            const { slotAtMs: _slot, ...actual } = await (shared[node] as (typeof shared)[0]).decide(key);
             expect(actual).toEqual(expected);
           }
-          expect(shared.stats.local).toBe(0);
+          expect(shared.map((schedule) => schedule.stats.local)).toEqual([0, 0, 0]);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   });
 });
