@@ -19,3 +19,9 @@ export {
   MAX_REDIS_PREFIX_LENGTH,
   type RedisClient,
 } from "./client.js";
+export {
+  dedupeDigest,
+  type RedisDedupeStore,
+  type RedisDedupeStoreOptions,
+  redisDedupeStore,
+} from "./dedupe-store.js";
