@@ -38,11 +38,26 @@ export interface DedupeStore {
 /** The answer of {@link DedupeStore.claim}. */
 export type DedupeClaim =
   /** The caller holds the session: run the effect, then `commit` (or `release` if it failed). */
-  | { readonly status: "claimed"; readonly token: string }
+  | {
+      /** The caller holds the session. */
+      readonly status: "claimed";
+      /** The claim's token, for `commit` and `release`. */
+      readonly token: string;
+    }
   /** `seq` is at or below `last`, the highest processed: do not run the effect again. */
-  | { readonly status: "duplicate"; readonly last: number }
+  | {
+      /** Processed before. */
+      readonly status: "duplicate";
+      /** The highest sequence number processed (what the acknowledgement carries). */
+      readonly last: number;
+    }
   /** Another holder is processing a message of this session: ask again after `retryInMs`. */
-  | { readonly status: "busy"; readonly retryInMs: number };
+  | {
+      /** Another holder is processing the session. */
+      readonly status: "busy";
+      /** How long the holder's claim still holds (ms): ask again before then, it may commit sooner. */
+      readonly retryInMs: number;
+    };
 
 /** Options of {@link memoryDedupeStore} beyond the total. */
 export interface MemoryDedupeStoreOptions {

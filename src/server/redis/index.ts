@@ -10,6 +10,7 @@ export {
   type RedisAdmission,
   type RedisAdmissionDecision,
   type RedisAdmissionOptions,
+  type RedisAdmissionStats,
   redisAdmission,
 } from "./admission.js";
 export {
