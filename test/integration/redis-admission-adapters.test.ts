@@ -113,7 +113,7 @@ function attempt(url: string): Promise<Outcome> {
 
 describe("wsAdmission on the shared schedule", () => {
   it("admits the burst once across two nodes and tells every refused client its slot", async () => {
-    const options = { ratePerSecond: 1, burst: 2, prefix: `ws${run++}:`, nodes: 2 };
+    const options = { ratePerSecond: 1, burst: 2, prefix: `ws${run++}:`, nodes: 2, commandTimeoutMs: 5_000 };
     const [a, b] = await Promise.all([wsNode(options), wsNode(options)]);
     const outcomes = await Promise.all(
       Array.from({ length: 8 }, (_, i) => attempt(`${(i % 2 ? a : b).url}?id=${i}`)),
@@ -194,7 +194,7 @@ describe("wsAdmission on the shared schedule", () => {
 
 describe("socketIoAdmission on the shared schedule", () => {
   it("admits the burst once across two Socket.IO nodes and refuses the rest with their hint", async () => {
-    const options = { ratePerSecond: 1, burst: 2, prefix: `io${run++}:`, nodes: 2 };
+    const options = { ratePerSecond: 1, burst: 2, prefix: `io${run++}:`, nodes: 2, commandTimeoutMs: 5_000 };
     const urls: string[] = [];
     for (let n = 0; n < 2; n++) {
       const http = createServer();
