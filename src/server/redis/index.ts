@@ -4,6 +4,15 @@
  * peer dependency: `npm install ioredis`); the in-memory stores of `resilient-reconnect/server` stay the
  * zero-set-up default for one process.
  */
+
+export {
+  admissionKeyDigest,
+  type RedisAdmission,
+  type RedisAdmissionDecision,
+  type RedisAdmissionOptions,
+  type RedisAdmissionStats,
+  redisAdmission,
+} from "./admission.js";
 export {
   checkRedisClient,
   checkRedisPrefix,
@@ -11,3 +20,9 @@ export {
   MAX_REDIS_PREFIX_LENGTH,
   type RedisClient,
 } from "./client.js";
+export {
+  dedupeDigest,
+  type RedisDedupeStore,
+  type RedisDedupeStoreOptions,
+  redisDedupeStore,
+} from "./dedupe-store.js";
