@@ -25,6 +25,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: "browser",
+          // One file at a time: the files share the servers of the global setup and count attempts on them.
+          maxWorkers: 1,
           include: ["test/browser/**/*.browser.test.ts"],
           globalSetup: ["test/browser/global-setup.ts"],
           browser: {
