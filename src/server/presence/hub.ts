@@ -46,7 +46,13 @@ import { authorizeSync } from "./identity.js";
 import { deliver, isSlow } from "./outbox.js";
 import { abandonedSpace, SeatLedger, seatKey } from "./seats.js";
 import { SpaceQueues, type Step, wait } from "./steps.js";
-import { isSharedRosterStore, type RosterHead, RosterRefusal, type SharedRosterStore } from "./store.js";
+import {
+  type ApplyOptions,
+  isSharedRosterStore,
+  type RosterHead,
+  RosterRefusal,
+  type SharedRosterStore,
+} from "./store.js";
 
 export type { PresenceHubStats } from "./hub-state.js";
 
@@ -218,7 +224,6 @@ export class PresenceHub {
 
   private *sync(connection: PresenceConnection, conn: Conn, message: SyncMessage): Step {
     const { space: name, member } = message;
-    const { store } = this.options;
     const already = conn.bindings.get(name);
     const decision = authorizeSync(this.options.authorize, connection, message, conn.key);
     if (typeof decision === "string") {
@@ -235,8 +240,7 @@ export class PresenceHub {
     if (space !== undefined && already?.member === member && already.answered === space.batch) {
       space.merged.delete(member);
       this.markBehind(name, space, connection, already);
-      const before = yield* wait(store.member(name, member));
-      if (before !== undefined) yield* this.patch(name, member, before, message.state, true);
+      yield* this.syncState(name, member, message.state, false);
       return;
     }
     if (space === undefined && this.spaces.size >= this.options.maxSpaces && !this.freeAbandonedSpace()) {
@@ -283,13 +287,7 @@ export class PresenceHub {
     conn.bindings.set(name, binding);
     space.merged.delete(member);
     try {
-      const before = yield* wait(store.member(name, member));
-      const claim = this.shared !== undefined;
-      if (before === undefined)
-        yield* this.change(name, { op: "join", id: member, state: message.state }, claim);
-      else if (!(yield* this.patch(name, member, before, message.state, true)) && this.shared !== undefined) {
-        yield* wait(this.shared.claim(name, member));
-      }
+      yield* this.syncState(name, member, message.state, true);
     } catch (error) {
       this.count.storeErrors++;
       if (error instanceof RosterRefusal) {
@@ -391,11 +389,29 @@ export class PresenceHub {
     before: StateRecord,
     next: StateRecord,
     whole: boolean,
-  ): Step<boolean> {
+  ): Step {
     const patch = statePatch(before, next, whole);
-    if (patch === undefined) return false;
-    yield* this.change(space, { op: "update", id: member, state: patch }, whole && this.shared !== undefined);
-    return true;
+    if (patch === undefined) return;
+    // A shared store keeps the whole state (it never merges JSON itself).
+    const state =
+      this.shared === undefined
+        ? undefined
+        : withMerged([[member, before]], new Map([[member, patch]])).get(member);
+    yield* this.change(space, { op: "update", id: member, state: patch }, { state });
+  }
+
+  /**
+   * A sync's whole state: a join or the slices that changed (`join`: also when the member is new). On a
+   * shared store one call that also claims the member, with no revision at all when nothing changed.
+   */
+  private *syncState(name: string, member: string, state: StateRecord, join: boolean): Step {
+    if (this.shared !== undefined) {
+      yield* this.change(name, { op: "join", id: member, state }, { claim: true, state });
+      return;
+    }
+    const before = yield* wait(this.options.store.member(name, member));
+    if (before !== undefined) yield* this.patch(name, member, before, state, true);
+    else if (join) yield* this.change(name, { op: "join", id: member, state });
   }
 
   /** The member leaves the space now (grace period over, eviction, or an explicit `leave`). */
@@ -466,11 +482,11 @@ export class PresenceHub {
     this.spaces.delete(name);
   }
 
-  private *change(name: string, change: PresenceChange, claim = false): Step {
+  private *change(name: string, change: PresenceChange, options: ApplyOptions = {}): Step {
     const { store } = this.options;
     if (this.shared !== undefined) {
       // The change comes back through watch(), in order with every other node's, and is broadcast then.
-      const rev = yield* wait(store.apply(name, change, { claim }));
+      const rev = yield* wait(store.apply(name, change, options));
       if (rev === undefined && change.op !== "leave") this.moved(name, change.id);
       return;
     }

@@ -26,6 +26,11 @@ export interface ApplyOptions {
    * owner). Without it a change to a member another node owns is not applied (`apply` gives `undefined`).
    */
   readonly claim?: boolean;
+  /**
+   * The member's whole state after the change (join and update), which a shared store keeps as is; the
+   * hub always gives it to a shared store.
+   */
+  readonly state?: StateRecord;
 }
 
 /**
@@ -72,7 +77,7 @@ export type RosterEvent =
       readonly owner?: string;
     }
   | {
-      /** A member's sync on `owner` took it over without changing its state (no revision). */
+      /** A member's sync on `owner` took it over without changing its state (no new revision). */
       readonly type: "owner";
       readonly space: string;
       readonly member: string;
@@ -109,8 +114,6 @@ export interface WatchOptions {
 export interface SharedRosterStore extends RosterStore {
   /** This node's id (owner of the members whose connections are here). */
   readonly nodeId: string;
-  /** Takes `member` over for this node without changing its state (a sync that changed nothing). */
-  claim(space: string, member: string): Awaitable<void>;
   /** The node that owns `member` now, or `undefined`. */
   owner(space: string, member: string): Awaitable<string | undefined>;
   /**
@@ -122,12 +125,11 @@ export interface SharedRosterStore extends RosterStore {
   watch(listener: (event: RosterEvent) => void, options: WatchOptions): () => void;
 }
 
-/** True when `store` is shared by several hubs (it has `watch`, `claim` and a `nodeId`). */
+/** True when `store` is shared by several hubs (it has `watch`, `read`, `owner` and a `nodeId`). */
 export function isSharedRosterStore(store: RosterStore): store is SharedRosterStore {
   const shared = store as Partial<SharedRosterStore>;
   return (
     typeof shared.watch === "function" &&
-    typeof shared.claim === "function" &&
     typeof shared.read === "function" &&
     typeof shared.owner === "function" &&
     typeof shared.nodeId === "string"
