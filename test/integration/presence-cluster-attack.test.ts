@@ -98,7 +98,7 @@ describe("hostile input against hubs on Redis", () => {
     const watcher = await raw(c);
     watcher.ws.send(sync("watcher"));
     const floods = await Promise.all([raw(a), raw(b)]);
-    floods.forEach(({ ws }, i) => ws.send(sync(`flood${i}`)));
+    for (const [i, { ws }] of floods.entries()) ws.send(sync(`flood${i}`));
     await until("both flooders answered", () => floods.every(({ got }) => got.length > 0));
     const callsBefore = a.store.stats().calls + b.store.stats().calls;
     const started = Date.now();
