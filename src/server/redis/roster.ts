@@ -78,6 +78,8 @@ export class RedisRosterStore implements SharedRosterStore {
   /** A call failed since the last restore: Redis may lack what this node wrote meanwhile. */
   private dirty = false;
   private graceMs: number;
+  /** A heartbeat has registered this node (a later beat that finds it gone means Redis lost it). */
+  private registered = false;
   /** When the keys of this node's spaces were last given `keyTtlMs` again. */
   private refreshedAt = Number.NEGATIVE_INFINITY;
   private readonly counts = { calls: 0, failures: 0, events: 0, malformed: 0, reaped: 0, restores: 0 };
@@ -375,7 +377,10 @@ export class RedisRosterStore implements SharedRosterStore {
         this.scripts.BEAT(this.nodeId, o.ownershipTtlMs, o.keyTtlMs, ...refresh),
       );
       if (refresh.length > 0) this.refreshedAt = now;
-      if ((added === 1 && this.owned.size > 0) || this.dirty) await this.recover();
+      // Not registered although it beat before: Redis restarted empty, or this node was reaped meanwhile.
+      const lost = added === 1 && this.registered && this.owned.size > 0;
+      this.registered = true;
+      if (lost || this.dirty) await this.recover();
       for (let round = 0; round < 16 && !this.closed; round++) {
         const left = Number(
           await this.call(() => this.scripts.REAP(this.graceMs, o.keyTtlMs, o.maxLogEntries, o.reapBatch)),
