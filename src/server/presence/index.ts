@@ -24,9 +24,17 @@ export {
   type SyncRequest,
 } from "./hub-options.js";
 export {
+  type ApplyOptions,
+  type Awaitable,
   DEFAULT_MAX_LOG_ENTRIES,
   InMemoryRosterStore,
   type InMemoryRosterStoreOptions,
+  isSharedRosterStore,
+  type RosterEvent,
   type RosterHead,
+  type RosterRead,
+  RosterRefusal,
   type RosterStore,
+  type SharedRosterStore,
+  type WatchOptions,
 } from "./store.js";

@@ -26,3 +26,10 @@ export {
   type RedisDedupeStoreOptions,
   redisDedupeStore,
 } from "./dedupe-store.js";
+export {
+  REDIS_ROSTER_DEFAULTS,
+  type RedisRosterStats,
+  RedisRosterStore,
+  type RedisRosterStoreOptions,
+  redisRosterStore,
+} from "./roster.js";
