@@ -1,0 +1,92 @@
+/**
+ * One realtime node of the cluster bench, run as a child process (so SIGKILL is a real crash: every socket
+ * drops at once and nothing is cleaned up): a `ws` server on 127.0.0.1 with `wsAdmission` (close 1013 with
+ * the hint) and a PresenceHub on it.
+ *
+ *   --port 0 --capacity C --grace-ms G --batch-ms B --store memory|redis [--redis-url U] [--node-id ID]
+ *
+ * `--store memory`: today's in-memory roster and per-node admission (each node admits C/s on its own).
+ * `--store redis`: the shared stores (see ./stores.ts).
+ *
+ * IPC: sends { type: "ready", port }; answers { type: "rosters", spaces } with { type: "rosters", rosters }
+ * (member ids per space, as this node's hub sees them) and { type: "stats" } with { type: "stats", ... }
+ * (connections, the upgrade attempts it saw per 100 ms since `startedAt`, CPU, RSS).
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseArgs } from "node:util";
+import { WebSocketServer } from "ws";
+import { wsAdmission } from "../../src/server/index.js";
+import { attachPresenceToWs, PresenceHub } from "../../src/server/presence/index.js";
+import { clusterStores } from "./stores.js";
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string", default: "0" },
+    capacity: { type: "string", default: "100" },
+    "grace-ms": { type: "string", default: "3000" },
+    "batch-ms": { type: "string", default: "50" },
+    store: { type: "string", default: "memory" },
+    "redis-url": { type: "string" },
+    "node-id": { type: "string", default: "node" },
+  },
+});
+const store = values.store;
+if (store !== "memory" && store !== "redis")
+  throw new RangeError(`--store must be memory or redis; got ${store}`);
+
+const stores = await clusterStores(store, values["redis-url"], values["node-id"]);
+const hub = new PresenceHub({
+  graceMs: Number(values["grace-ms"]),
+  batchMs: Number(values["batch-ms"]),
+  ...stores.hub,
+});
+const http = createServer();
+const wss = new WebSocketServer({ noServer: true });
+attachPresenceToWs(hub, wss);
+wss.on("connection", (ws) => ws.on("error", () => {}));
+const admission = wsAdmission({
+  ratePerSecond: Number(values.capacity),
+  // Refusals cost what they cost on this machine; not also a modelled cost (as in bench/live).
+  refusalCost: 0,
+  wss,
+  // Every client is on 127.0.0.1: its own id (as a user id would be) keys its admission, not the address.
+  key: (request) => new URL(request.url ?? "/", "http://node").searchParams.get("client") ?? undefined,
+  ...stores.admission,
+});
+const startedAt = Date.now();
+const attemptsPer100ms: number[] = [];
+http.on("upgrade", (request, socket, head) => {
+  const bucket = Math.floor((Date.now() - startedAt) / 100);
+  attemptsPer100ms[bucket] = (attemptsPer100ms[bucket] ?? 0) + 1;
+  socket.on("error", () => socket.destroy());
+  admission(request, socket, head);
+});
+
+http.listen(Number(values.port), "127.0.0.1", () => {
+  const { port } = http.address() as AddressInfo;
+  process.send?.({ type: "ready", port });
+});
+
+process.on("message", async (message: { type?: string; spaces?: string[] }) => {
+  if (message?.type === "rosters") {
+    const rosters: Record<string, string[]> = {};
+    for (const space of message.spaces ?? []) {
+      // `roster()` may be a promise with a shared store.
+      const roster = await hub.roster(space);
+      rosters[space] = [...roster.keys()];
+    }
+    process.send?.({ type: "rosters", rosters });
+  } else if (message?.type === "stats") {
+    const cpu = process.cpuUsage();
+    process.send?.({
+      type: "stats",
+      connections: hub.stats().connections,
+      startedAt,
+      attemptsPer100ms: Array.from(attemptsPer100ms, (n) => n ?? 0),
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      rssBytes: process.memoryUsage().rss,
+    });
+  }
+});
+process.on("disconnect", () => process.exit(0));
