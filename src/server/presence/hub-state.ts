@@ -47,6 +47,13 @@ export interface Space {
   readonly awaiting: Map<PresenceConnection, Binding>;
   /** Connections too slow to be sent anything; each gets one snapshot once it drains. */
   readonly behind: Map<PresenceConnection, Binding>;
+  /**
+   * With a shared store: the epoch and revision up to which this hub has taken the store's changes into
+   * `pending` (`undefined` until it has read the roster, or after it lost track: it then answers afresh).
+   */
+  known: { epoch: string; rev: number } | undefined;
+  /** With a shared store: changes told before `known` was read, replayed once it is (bounded). */
+  early: { epoch: string; rev: number; change: PresenceChange }[];
 }
 
 /** Counters, for dashboards and tests. */
@@ -73,6 +80,8 @@ export interface PresenceHubStats {
   readonly evicted: number;
   /** Connections told another connection took their member's seat. */
   readonly displaced: number;
+  /** Store calls that failed (a store on the network unreachable); the work waits for it or is dropped. */
+  readonly storeErrors: number;
   /** Connections cut, by cause. */
   readonly cut: {
     /** Over the message rate `cutAfterExcess` times in a row (close 4008). */
@@ -96,6 +105,8 @@ export function newSpace(): Space {
     snapshotInBatch: false,
     awaiting: new Map(),
     behind: new Map(),
+    known: undefined,
+    early: [],
   };
 }
 

@@ -23,6 +23,7 @@ import {
   type UpdateMessage,
 } from "../../presence/protocol.js";
 import { count, decodeUp, newCounters } from "../../presence/validate.js";
+import { type FeedHost, follow, setKnown } from "./hub-feed.js";
 import {
   PRESENCE_CLOSE,
   type PresenceConnection,
@@ -44,6 +45,14 @@ import {
 import { authorizeSync } from "./identity.js";
 import { deliver, isSlow } from "./outbox.js";
 import { abandonedSpace, SeatLedger, seatKey } from "./seats.js";
+import { SpaceQueues, type Step, wait } from "./steps.js";
+import {
+  type ApplyOptions,
+  isSharedRosterStore,
+  type RosterHead,
+  RosterRefusal,
+  type SharedRosterStore,
+} from "./store.js";
 
 export type { PresenceHubStats } from "./hub-state.js";
 
@@ -57,17 +66,45 @@ export class PresenceHub {
   /** Connections cut by the hub: anything more they send is ignored until the adapter lets go of them. */
   private readonly cutOff = new WeakSet<PresenceConnection>();
   private readonly ledger: SeatLedger;
+  private readonly queues: SpaceQueues;
+  /** The store when it is shared by several nodes: the hub then broadcasts what it tells, not its own work. */
+  private readonly shared: SharedRosterStore | undefined;
+  private readonly unwatch: (() => void) | undefined;
+  private readonly feed: FeedHost;
   private readonly counters = newCounters();
   private readonly answers = { snapshot: 0, catchup: 0 };
   private readonly broadcasts = { batches: 0, messages: 0 };
   private readonly cuts = { flood: 0, slow: 0 };
-  private readonly count = { refused: 0, unbound: 0, limited: 0, coalesced: 0, evicted: 0, displaced: 0 };
+  private readonly count = {
+    refused: 0,
+    unbound: 0,
+    limited: 0,
+    coalesced: 0,
+    evicted: 0,
+    displaced: 0,
+    storeErrors: 0,
+  };
 
   /** @throws see {@link resolveHubOptions}. */
   constructor(options: PresenceHubOptions = {}) {
     this.options = resolveHubOptions(options);
     this.clock = this.options.clock;
     this.ledger = new SeatLedger(this.options.maxSeats, this.options.maxSeatsPerIdentity);
+    this.queues = new SpaceQueues(() => {
+      this.count.storeErrors++;
+    });
+    const store = this.options.store;
+    this.shared = isSharedRosterStore(store) ? store : undefined;
+    this.feed = {
+      spaces: this.spaces,
+      binding: (connection, name) => this.conns.get(connection)?.bindings.get(name),
+      schedule: (name) => this.schedule(name),
+      checkOwner: (name, member) => this.queues.run(name, () => this.checkOwner(name, member)),
+    };
+    const nodeId = this.shared?.nodeId ?? "";
+    this.unwatch = this.shared?.watch((event) => follow(this.feed, event, nodeId), {
+      graceMs: this.options.graceMs,
+    });
   }
 
   /**
@@ -92,13 +129,17 @@ export class PresenceHub {
     count(this.counters, decoded);
     if (!decoded.ok) return true;
     const message = decoded.message;
-    if (message.type === "sync") this.sync(connection, conn, message);
-    else {
-      const binding = conn.bindings.get(message.space);
-      if (binding === undefined) this.count.unbound++;
-      else if (message.type === "update") this.update(message, binding.member);
-      else this.remove(message.space, binding.member);
+    const name = message.space;
+    if (message.type === "sync") {
+      if (!this.queues.run(name, () => this.sync(connection, conn, message), true)) {
+        this.refuse(connection, name, "busy");
+      }
+      return true;
     }
+    const binding = conn.bindings.get(name);
+    if (binding === undefined) this.count.unbound++;
+    else if (message.type === "update") this.update(message, binding.member);
+    else this.queues.run(name, () => this.remove(name, binding.member));
     return true;
   }
 
@@ -115,19 +156,31 @@ export class PresenceHub {
       if (seat === undefined || seat.connection !== connection) continue;
       seat.connection = undefined;
       this.ledger.leave(seatKey(name, member), { space: name, member, identity: seat.identity });
-      if (this.options.graceMs === 0) this.remove(name, member);
-      else seat.grace = this.clock.setTimeout(() => this.remove(name, member), this.options.graceMs);
+      const leave = () => this.queues.run(name, () => this.remove(name, member));
+      if (this.options.graceMs === 0) leave();
+      else seat.grace = this.clock.setTimeout(leave, this.options.graceMs);
     }
   }
 
   /**
    * The roster of `space` (members and states, grace-period members included, updates of the current batch
    * applied), read-only.
+   * @throws TypeError when the store reads asynchronously (a shared store): use {@link readRoster} then.
    */
   roster(space: string): ReadonlyMap<string, StateRecord> {
     const current = this.spaces.get(space);
     if (current === undefined) return new Map();
-    return withMerged(this.options.store.members(space), current.merged);
+    const members = this.options.store.members(space);
+    if (!(Symbol.iterator in members)) {
+      throw new TypeError("PresenceHub.roster: the store reads asynchronously; use readRoster()");
+    }
+    return withMerged(members, current.merged);
+  }
+
+  /** The roster of `space` as {@link roster} gives it, for any store (a shared store: every node's members). */
+  async readRoster(space: string): Promise<ReadonlyMap<string, StateRecord>> {
+    const members = await this.options.store.members(space);
+    return withMerged(members, this.spaces.get(space)?.merged ?? new Map());
   }
 
   /** Counters, for dashboards and tests. */
@@ -145,8 +198,13 @@ export class PresenceHub {
     };
   }
 
-  /** Stops every timer (grace periods, pending batches, which are not sent). The rosters stay in the store. */
+  /**
+   * Stops every timer (grace periods, pending batches, which are not sent) and stops following a shared
+   * store. The rosters stay in the store (a shared store's members of this node leave when its ownership
+   * expires, unless the store is closed with a goodbye).
+   */
   close(): void {
+    this.unwatch?.();
     for (const space of this.spaces.values()) {
       if (space.flush !== undefined) this.clock.clearTimeout(space.flush);
       space.flush = undefined;
@@ -164,7 +222,7 @@ export class PresenceHub {
     return conn;
   }
 
-  private sync(connection: PresenceConnection, conn: Conn, message: SyncMessage): void {
+  private *sync(connection: PresenceConnection, conn: Conn, message: SyncMessage): Step {
     const { space: name, member } = message;
     const already = conn.bindings.get(name);
     const decision = authorizeSync(this.options.authorize, connection, message, conn.key);
@@ -180,10 +238,9 @@ export class PresenceHub {
     // A repeated sync in the batch it was answered in: its state is taken, its answer waits for the flush
     // (a snapshot, shared): a sync flood costs one answer per batch, not one per sync.
     if (space !== undefined && already?.member === member && already.answered === space.batch) {
-      const before = this.options.store.member(name, member);
       space.merged.delete(member);
-      if (before !== undefined) this.patch(name, member, before, message.state, true);
       this.markBehind(name, space, connection, already);
+      yield* this.syncState(name, member, message.state, false);
       return;
     }
     if (space === undefined && this.spaces.size >= this.options.maxSpaces && !this.freeAbandonedSpace()) {
@@ -191,7 +248,7 @@ export class PresenceHub {
       return;
     }
     // The same connection as another member of this space (a changed member id): the old one leaves now.
-    if (already !== undefined && already.member !== member) this.remove(name, already.member);
+    if (already !== undefined && already.member !== member) yield* this.remove(name, already.member);
     const identity = decision.identity;
     const key = seatKey(name, member);
     let seat = this.spaces.get(name)?.seats.get(member);
@@ -203,7 +260,8 @@ export class PresenceHub {
       }
       for (const away of room) {
         this.count.evicted++;
-        this.remove(away.space, away.member);
+        if (away.space === name) yield* this.remove(away.space, away.member);
+        else this.queues.run(away.space, () => this.remove(away.space, away.member));
       }
       seat = this.spaces.get(name)?.seats.get(member);
       if (seat !== undefined) this.ledger.release(seat.identity, key);
@@ -220,13 +278,7 @@ export class PresenceHub {
     // Another connection claims the same member (a new tab, an impostor, a reconnect the server has not
     // noticed yet): the one displaced is told, so it does not sit on a frozen roster believing it is synced.
     const previous = seat.connection;
-    if (previous !== undefined && previous !== connection) {
-      this.conns.get(previous)?.bindings.delete(name);
-      space.behind.delete(previous);
-      space.awaiting.delete(previous);
-      this.count.displaced++;
-      this.send(previous, { type: "displaced", space: name });
-    }
+    if (previous !== undefined && previous !== connection) this.displace(name, space, previous);
     seat.connection = connection;
     // A repeated sync keeps its binding: a connection behind stays behind (its clock keeps running).
     const binding: Binding =
@@ -234,10 +286,20 @@ export class PresenceHub {
     binding.answered = space.batch;
     conn.bindings.set(name, binding);
     space.merged.delete(member);
-    const before = this.options.store.member(name, member);
-    if (before === undefined) this.change(name, { op: "join", id: member, state: message.state });
-    else this.patch(name, member, before, message.state, true);
-    this.answer(connection, binding, message);
+    try {
+      yield* this.syncState(name, member, message.state, true);
+    } catch (error) {
+      this.count.storeErrors++;
+      if (error instanceof RosterRefusal) {
+        this.drop(name, member);
+        this.refuse(connection, name, error.code);
+        return;
+      }
+      // The store is unreachable: the seat is kept here and this connection answered when it is back.
+      this.markBehind(name, space, connection, binding);
+      return;
+    }
+    yield* this.answer(connection, binding, message);
   }
 
   /**
@@ -250,7 +312,7 @@ export class PresenceHub {
     if (name === undefined || space === undefined) return false;
     for (const member of [...space.seats.keys()]) {
       this.count.evicted++;
-      this.remove(name, member);
+      this.queues.run(name, () => this.remove(name, member));
     }
     return true;
   }
@@ -260,7 +322,7 @@ export class PresenceHub {
     this.send(connection, { type: "refused", space, reason });
   }
 
-  private answer(connection: PresenceConnection, binding: Binding, message: SyncMessage): void {
+  private *answer(connection: PresenceConnection, binding: Binding, message: SyncMessage): Step {
     const { store } = this.options;
     const name = message.space;
     const space = this.space(name);
@@ -268,35 +330,40 @@ export class PresenceHub {
       this.markBehind(name, space, connection, binding);
       return;
     }
-    const head = store.head(name);
-    const changes =
-      message.epoch === head.epoch && message.rev !== null
-        ? store.changesSince(name, message.rev)
-        : undefined;
+    const since =
+      message.epoch !== null && message.rev !== null ? { epoch: message.epoch, rev: message.rev } : undefined;
+    let changes: readonly PresenceChange[] | undefined;
+    let head: RosterHead;
+    let members: readonly (readonly [string, StateRecord])[] | undefined;
+    if (this.shared !== undefined) {
+      const read = yield* wait(this.shared.read(name, since, !space.snapshotInBatch));
+      ({ head, changes, members } = read);
+      setKnown(this.feed, name, space, head);
+    } else {
+      head = yield* wait(store.head(name));
+      if (since !== undefined && since.epoch === head.epoch) {
+        changes = yield* wait(store.changesSince(name, since.rev));
+        if (changes !== undefined && changes.length > (yield* wait(store.size(name)))) changes = undefined;
+      }
+    }
     binding.seen = head.rev;
-    if (changes !== undefined && message.rev !== null && changes.length <= store.size(name)) {
+    if (changes !== undefined && since !== undefined) {
       this.answers.catchup++;
       const { epoch, rev } = head;
-      this.send(connection, { type: "catchup", space: name, epoch, from: message.rev, rev, changes });
+      this.send(connection, { type: "catchup", space: name, epoch, from: since.rev, rev, changes });
       return;
     }
     // A snapshot costs O(members) to encode; in a restart storm every sync needs one, which is O(N²) over
     // the storm. So at most one is encoded per space per batch: later syncs of the batch share the next.
-    space.flush ??= this.clock.setTimeout(() => this.flush(name), this.options.batchMs);
+    this.schedule(name);
     if (space.snapshotInBatch) {
       space.awaiting.set(connection, binding);
       return;
     }
     space.snapshotInBatch = true;
     this.answers.snapshot++;
-    deliver(connection, this.snapshot(name));
-  }
-
-  private snapshot(name: string): string {
-    const { store } = this.options;
-    const { epoch, rev } = store.head(name);
-    const members = [...store.members(name)].map(([id, state]) => ({ id, state }));
-    return encodePresence({ type: "snapshot", space: name, epoch, rev, members });
+    members ??= [...(yield* wait(store.members(name)))];
+    deliver(connection, snapshotText(name, head, members));
   }
 
   /** One member's updates within a batch merge into one change (the latest value of each slice wins). */
@@ -309,17 +376,68 @@ export class PresenceHub {
       space.merged.set(member, merged);
     }
     for (const [slice, value] of Object.entries(message.state)) merged[slice] = value;
-    space.flush ??= this.clock.setTimeout(() => this.flush(message.space), this.options.batchMs);
+    this.schedule(message.space);
   }
 
-  /** Records the slices of `next` that differ from `before` (with `whole`, slices missing from it clear). */
-  private patch(space: string, member: string, before: StateRecord, next: StateRecord, whole: boolean): void {
+  /**
+   * Records the slices of `next` that differ from `before` (with `whole`, slices missing from it clear, and
+   * the change is a sync's: it claims the member on a shared store). False when nothing changed.
+   */
+  private *patch(
+    space: string,
+    member: string,
+    before: StateRecord,
+    next: StateRecord,
+    whole: boolean,
+  ): Step {
     const patch = statePatch(before, next, whole);
-    if (patch !== undefined) this.change(space, { op: "update", id: member, state: patch });
+    if (patch === undefined) return;
+    // A shared store keeps the whole state (it never merges JSON itself).
+    const state =
+      this.shared === undefined
+        ? undefined
+        : withMerged([[member, before]], new Map([[member, patch]])).get(member);
+    yield* this.change(space, { op: "update", id: member, state: patch }, { state });
+  }
+
+  /**
+   * A sync's whole state: a join or the slices that changed (`join`: also when the member is new). On a
+   * shared store one call that also claims the member, with no revision at all when nothing changed.
+   */
+  private *syncState(name: string, member: string, state: StateRecord, join: boolean): Step {
+    if (this.shared !== undefined) {
+      yield* this.change(name, { op: "join", id: member, state }, { claim: true, state });
+      return;
+    }
+    const before = yield* wait(this.options.store.member(name, member));
+    if (before !== undefined) yield* this.patch(name, member, before, state, true);
+    else if (join) yield* this.change(name, { op: "join", id: member, state });
   }
 
   /** The member leaves the space now (grace period over, eviction, or an explicit `leave`). */
-  private remove(name: string, member: string): void {
+  private *remove(name: string, member: string): Step {
+    const space = this.spaces.get(name);
+    if (space?.seats.get(member) === undefined) return;
+    this.drop(name, member);
+    try {
+      yield* this.change(name, { op: "leave", id: member });
+    } catch {
+      // The store is unreachable: a shared store makes its owned roster true again once it is back.
+      this.count.storeErrors++;
+    }
+    if (space.seats.size > 0 || this.spaces.get(name) !== space) return;
+    // Nobody left to tell: forget the space (a later sync starts a new epoch and gets a snapshot).
+    if (space.flush !== undefined) this.clock.clearTimeout(space.flush);
+    this.spaces.delete(name);
+    try {
+      yield* wait(this.options.store.drop(name));
+    } catch {
+      this.count.storeErrors++;
+    }
+  }
+
+  /** Lets the member's seat go here without telling anyone (it left, or moved to another node). */
+  private drop(name: string, member: string): void {
     const space = this.spaces.get(name);
     const seat = space?.seats.get(member);
     if (space === undefined || seat === undefined) return;
@@ -332,73 +450,141 @@ export class PresenceHub {
     }
     space.seats.delete(member);
     space.merged.delete(member);
-    this.change(name, { op: "leave", id: member });
-    if (space.seats.size > 0) return;
-    // Nobody left to tell: forget the space (a later sync starts a new epoch and gets a snapshot).
-    if (space.flush !== undefined) this.clock.clearTimeout(space.flush);
-    this.spaces.delete(name);
-    this.options.store.drop(name);
   }
 
-  private change(name: string, change: PresenceChange): void {
+  /** Tells `connection` another connection took its member's seat here, and stops serving it there. */
+  private displace(name: string, space: Space, connection: PresenceConnection): void {
+    this.conns.get(connection)?.bindings.delete(name);
+    space.behind.delete(connection);
+    space.awaiting.delete(connection);
+    this.count.displaced++;
+    this.send(connection, { type: "displaced", space: name });
+  }
+
+  /** A shared store said another node took `member`: if it still owns it, this node lets it go quietly. */
+  private *checkOwner(name: string, member: string): Step {
+    const shared = this.shared;
+    if (shared === undefined || this.spaces.get(name)?.seats.get(member) === undefined) return;
+    const owner = yield* wait(shared.owner(name, member));
+    if (owner !== shared.nodeId) this.moved(name, member);
+  }
+
+  /** The member is another node's now: its connection here (if any) is displaced, and nobody sees a leave. */
+  private moved(name: string, member: string): void {
+    const space = this.spaces.get(name);
+    const seat = space?.seats.get(member);
+    if (space === undefined || seat === undefined) return;
+    if (seat.connection !== undefined) this.displace(name, space, seat.connection);
+    seat.connection = undefined;
+    this.drop(name, member);
+    if (space.seats.size > 0) return;
+    if (space.flush !== undefined) this.clock.clearTimeout(space.flush);
+    this.spaces.delete(name);
+  }
+
+  private *change(name: string, change: PresenceChange, options: ApplyOptions = {}): Step {
+    const { store } = this.options;
+    if (this.shared !== undefined) {
+      // The change comes back through watch(), in order with every other node's, and is broadcast then.
+      const rev = yield* wait(store.apply(name, change, options));
+      if (rev === undefined && change.op !== "leave") this.moved(name, change.id);
+      return;
+    }
     const space = this.space(name);
-    const { store, batchMs } = this.options;
     if (space.pending.length === 0) {
-      const head = store.head(name);
+      const head = yield* wait(store.head(name));
       space.pendingFrom = head.rev;
       space.pendingEpoch = head.epoch;
     }
-    store.apply(name, change);
+    yield* wait(store.apply(name, change));
     space.pending.push(change);
-    space.flush ??= this.clock.setTimeout(() => this.flush(name), batchMs);
+    this.schedule(name);
+  }
+
+  private schedule(name: string): void {
+    const space = this.spaces.get(name);
+    if (space === undefined) return;
+    // The handle stays set until the flush has taken the batch's changes: none of them starts another timer.
+    space.flush ??= this.clock.setTimeout(
+      () => this.queues.run(name, () => this.flush(name)),
+      this.options.batchMs,
+    );
   }
 
   /**
    * Ends a batch: merged updates become changes, waiting and behind connections that can take it get one
    * snapshot, and every other connected member that lacks them gets the batch's one diff text.
    */
-  private flush(name: string): void {
+  private *flush(name: string): Step {
     const space = this.spaces.get(name);
     if (space === undefined) return;
-    for (const [member, state] of space.merged) {
-      const before = this.options.store.member(name, member);
-      if (before !== undefined) this.patch(name, member, before, state, false);
+    const { store } = this.options;
+    try {
+      for (const [member, state] of [...space.merged]) {
+        space.merged.delete(member);
+        const before = yield* wait(store.member(name, member));
+        if (before !== undefined) yield* this.patch(name, member, before, state, false);
+      }
+    } catch {
+      this.count.storeErrors++;
     }
     space.merged.clear();
     space.flush = undefined;
     space.snapshotInBatch = false;
     space.batch++;
-    const rev = this.options.store.head(name).rev;
     let snapshot: string | undefined;
-    const catchUp = (connection: PresenceConnection, binding: Binding) => {
+    let rev = 0;
+    const catchUp = function* (this: PresenceHub, connection: PresenceConnection, binding: Binding): Step {
+      if (snapshot === undefined) {
+        const read = yield* this.read(name, space);
+        rev = read.head.rev;
+        snapshot = snapshotText(name, read.head, read.members);
+      }
       binding.seen = rev;
       binding.behindSince = undefined;
       this.answers.snapshot++;
-      snapshot ??= this.snapshot(name);
       deliver(connection, snapshot);
     };
-    for (const [connection, binding] of space.awaiting) {
-      // Only if the connection is still that member here (not gone, not re-synced elsewhere).
-      if (this.conns.get(connection)?.bindings.get(name) !== binding) continue;
-      if (this.slow(connection)) this.markBehind(name, space, connection, binding);
-      else catchUp(connection, binding);
-    }
-    space.awaiting.clear();
-    const now = this.clock.now();
-    for (const [connection, binding] of space.behind) {
-      if (this.conns.get(connection)?.bindings.get(name) !== binding) space.behind.delete(connection);
-      else if (!this.slow(connection)) {
-        space.behind.delete(connection);
-        catchUp(connection, binding);
-      } else if (now - (binding.behindSince ?? now) >= this.options.maxBehindMs) {
-        this.cut(connection, PRESENCE_CLOSE.slow, "presence: not reading");
+    try {
+      for (const [connection, binding] of [...space.awaiting]) {
+        space.awaiting.delete(connection);
+        // Only if the connection is still that member here (not gone, not re-synced elsewhere).
+        if (this.conns.get(connection)?.bindings.get(name) !== binding) continue;
+        if (this.slow(connection)) this.markBehind(name, space, connection, binding);
+        else yield* catchUp.call(this, connection, binding);
       }
+      const now = this.clock.now();
+      for (const [connection, binding] of [...space.behind]) {
+        if (this.conns.get(connection)?.bindings.get(name) !== binding) space.behind.delete(connection);
+        else if (!this.slow(connection)) {
+          space.behind.delete(connection);
+          yield* catchUp.call(this, connection, binding);
+        } else if (now - (binding.behindSince ?? now) >= this.options.maxBehindMs) {
+          this.cut(connection, PRESENCE_CLOSE.slow, "presence: not reading");
+        }
+      }
+    } catch {
+      // The store is unreachable: who waits for a snapshot keeps waiting (a shared store's reset answers them).
+      this.count.storeErrors++;
     }
-    this.broadcast(name, space);
+    if (this.spaces.get(name) === space) this.broadcast(name, space);
     // A connection still behind is looked at again next batch, changes or not.
-    if (space.behind.size > 0) {
-      space.flush ??= this.clock.setTimeout(() => this.flush(name), this.options.batchMs);
+    if (space.behind.size > 0) this.schedule(name);
+  }
+
+  /** The roster for one snapshot: head and members in one read on a shared store. */
+  private *read(
+    name: string,
+    space: Space,
+  ): Step<{ head: RosterHead; members: readonly (readonly [string, StateRecord])[] }> {
+    const { store } = this.options;
+    if (this.shared !== undefined) {
+      const read = yield* wait(this.shared.read(name, undefined, true));
+      setKnown(this.feed, name, space, read.head);
+      return { head: read.head, members: read.members ?? [] };
     }
+    const head = yield* wait(store.head(name));
+    return { head, members: [...(yield* wait(store.members(name)))] };
   }
 
   private broadcast(name: string, space: Space): void {
@@ -430,7 +616,7 @@ export class PresenceHub {
     this.count.coalesced++;
     binding.behindSince ??= this.clock.now();
     space.behind.set(connection, binding);
-    space.flush ??= this.clock.setTimeout(() => this.flush(name), this.options.batchMs);
+    this.schedule(name);
   }
 
   private slow(connection: PresenceConnection): boolean {
@@ -468,4 +654,14 @@ export class PresenceHub {
   private send(connection: PresenceConnection, message: DownMessage): void {
     deliver(connection, encodePresence(message));
   }
+}
+
+/** The one snapshot text of a space for a batch. */
+function snapshotText(
+  name: string,
+  head: RosterHead,
+  members: Iterable<readonly [string, StateRecord]>,
+): string {
+  const list = [...members].map(([id, state]) => ({ id, state }));
+  return encodePresence({ type: "snapshot", space: name, epoch: head.epoch, rev: head.rev, members: list });
 }

@@ -29,9 +29,17 @@ export {
   type PresenceLivenessOptions,
 } from "./liveness.js";
 export {
+  type ApplyOptions,
+  type Awaitable,
   DEFAULT_MAX_LOG_ENTRIES,
   InMemoryRosterStore,
   type InMemoryRosterStoreOptions,
+  isSharedRosterStore,
+  type RosterEvent,
   type RosterHead,
+  type RosterRead,
+  RosterRefusal,
   type RosterStore,
+  type SharedRosterStore,
+  type WatchOptions,
 } from "./store.js";

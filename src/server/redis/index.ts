@@ -11,3 +11,10 @@ export {
   MAX_REDIS_PREFIX_LENGTH,
   type RedisClient,
 } from "./client.js";
+export {
+  REDIS_ROSTER_DEFAULTS,
+  type RedisRosterStats,
+  RedisRosterStore,
+  type RedisRosterStoreOptions,
+  redisRosterStore,
+} from "./roster.js";
