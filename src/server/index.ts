@@ -14,6 +14,11 @@ export {
 } from "./admission.js";
 export { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 export {
+  type AdmissionSchedule,
+  DEFAULT_MAX_PENDING_DECISIONS,
+  PENDING_FULL_HINT,
+} from "./admission-schedule.js";
+export {
   type AttemptKind,
   attemptCost,
   DEFAULT_RESUME_COST,
@@ -50,6 +55,8 @@ export {
   type SocketIoAdmission,
   type SocketIoAdmissionOptions,
   type SocketIoHandshakeLike,
+  type SocketIoScheduledAdmission,
+  type SocketIoScheduledAdmissionOptions,
   socketIoAdmission,
 } from "./socket-io.js";
 export {
@@ -61,5 +68,7 @@ export {
   type WsAdmission,
   type WsAdmissionOptions,
   type WsRefusal,
+  type WsScheduledAdmission,
+  type WsScheduledAdmissionOptions,
   wsAdmission,
 } from "./ws.js";

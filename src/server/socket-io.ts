@@ -9,8 +9,14 @@
  */
 import { type Clock, systemClock } from "../env.js";
 import type { HintPayload } from "../policy/hints.js";
-import { AdmissionController, type AdmissionOptions } from "./admission.js";
+import { AdmissionController, type AdmissionDecision, type AdmissionOptions } from "./admission.js";
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
+import {
+  type AdmissionSchedule,
+  checkMaxPending,
+  checkSchedule,
+  PENDING_FULL_HINT,
+} from "./admission-schedule.js";
 
 /** How long a refused connection may linger before the server closes it (ms). */
 const REFUSED_GRACE_MS = 1_000;
@@ -42,6 +48,21 @@ export interface SocketIoAdmissionOptions extends AdmissionOptions {
    * throws, or is not a non-empty string of at most 256 characters, falls back to the address.
    */
   key?: (handshake: SocketIoHandshakeLike) => string | undefined;
+}
+
+/**
+ * The options of {@link socketIoAdmission} with a shared `schedule` (e.g. `redisAdmission(...)` from
+ * `resilient-reconnect/server/redis`): the rate and the other admission options belong to the schedule.
+ */
+export interface SocketIoScheduledAdmissionOptions
+  extends Omit<SocketIoAdmissionOptions, keyof AdmissionOptions> {
+  /** Where decisions are made; awaited for each new connection. */
+  schedule: AdmissionSchedule;
+  /**
+   * Most connections awaiting the schedule at once (an integer ≥ 1). Default 1,000. One more is refused at
+   * once (come back in 1–3 s) without asking the schedule.
+   */
+  maxPending?: number;
 }
 
 /**
@@ -94,6 +115,17 @@ export interface SocketIoAdmission {
   readonly controller: AdmissionController;
 }
 
+/** The middleware of {@link socketIoAdmission} with a `schedule`. */
+export interface SocketIoScheduledAdmission {
+  (socket: unknown, next: (err?: OverloadedError | DuplicateConnectError) => void): void;
+  /** The schedule deciding. */
+  readonly schedule: AdmissionSchedule;
+  /** Connections awaiting the schedule now (at most `maxPending`). */
+  readonly pending: number;
+  /** Connections refused at once because `maxPending` were already awaiting the schedule. */
+  readonly refusedPending: number;
+}
+
 /** What the middleware reads of a Socket.IO server-side socket. */
 interface SocketIoSocketView {
   readonly conn?: { close?: () => void };
@@ -105,7 +137,9 @@ interface SocketIoSocketView {
 
 /** The decision made for one engine.io connection. */
 interface Decided {
-  readonly refusal: HintPayload | undefined;
+  refusal: HintPayload | undefined;
+  /** While a schedule decides: CONNECTs that came meanwhile, answered once it has. */
+  waiting?: Array<() => void>;
   /** Namespaces this admitted connection has a socket on (or is joining). */
   readonly namespaces: Set<string>;
   /** A duplicate CONNECT came: the connection is being closed. */
@@ -157,7 +191,20 @@ function keyFunction(
  * range; TypeError when `options` or `clock` has the wrong type.
  * @see https://aws.amazon.com/builders-library/using-load-shedding-to-avoid-overload/
  */
-export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAdmission {
+export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAdmission;
+/**
+ * Creates the admission middleware on a shared schedule: each new connection awaits
+ * `schedule.decide(key)`, at most `maxPending` at once; the rules for one connection are the same.
+ *
+ * @example
+ * io.use(socketIoAdmission({ schedule: redisAdmission({ redis, ratePerSecond: 500, nodes: 3 }) }));
+ * @throws TypeError when `schedule` has no `decide`, or admission options (`ratePerSecond`…) are passed
+ * beside it; RangeError for `maxPending`.
+ */
+export function socketIoAdmission(options: SocketIoScheduledAdmissionOptions): SocketIoScheduledAdmission;
+export function socketIoAdmission(
+  options: SocketIoAdmissionOptions | SocketIoScheduledAdmissionOptions,
+): SocketIoAdmission | SocketIoScheduledAdmission {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`socketIoAdmission: options must be an object; got ${String(options)}`);
   }
@@ -176,7 +223,20 @@ export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAd
     );
   }
   const keyOf = keyFunction(options.key);
-  const controller = new AdmissionController(options, clock.now());
+  const scheduled = options as Partial<SocketIoScheduledAdmissionOptions>;
+  const schedule = checkSchedule("socketIoAdmission", scheduled.schedule, scheduled.maxPending);
+  if (schedule !== undefined && (options as Partial<AdmissionOptions>).ratePerSecond !== undefined) {
+    throw new TypeError(
+      "socketIoAdmission: ratePerSecond belongs to the schedule (e.g. redisAdmission({ ratePerSecond })), not beside it",
+    );
+  }
+  const maxPending = schedule === undefined ? 0 : checkMaxPending("socketIoAdmission", scheduled.maxPending);
+  const controller =
+    schedule === undefined
+      ? new AdmissionController(options as SocketIoAdmissionOptions, clock.now())
+      : undefined;
+  let pending = 0;
+  let refusedPending = 0;
   // One decision per engine.io connection. Socket.IO runs middleware for every CONNECT packet, and a TCP
   // write full of CONNECTs is parsed before the first of them completes, so without this one client would
   // take a token (or book an appointment) per packet. A refused connection gets its first answer again and
@@ -195,6 +255,11 @@ export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAd
     const conn = view.conn ?? view.client;
     const namespace = typeof view.nsp?.name === "string" ? view.nsp.name : "/";
     const earlier = conn === undefined ? undefined : decided.get(conn);
+    if (earlier?.waiting !== undefined) {
+      // A CONNECT for another namespace while the schedule decides this connection: answered as it is.
+      earlier.waiting.push(() => middleware(socket, next));
+      return;
+    }
     if (earlier?.refusal !== undefined) {
       next(new OverloadedError(earlier.refusal));
       return;
@@ -215,21 +280,60 @@ export function socketIoAdmission(options: SocketIoAdmissionOptions): SocketIoAd
       next();
       return;
     }
-    const decision = controller.decide(clock.now(), keyOf(view.handshake));
-    if (decision.admit) {
-      if (conn !== undefined) {
-        const admitted: Decided = { refusal: undefined, namespaces: new Set() };
-        decided.set(conn, admitted);
-        holdNamespace(admitted, namespace, view);
-      }
-      next();
+    if (controller !== undefined) {
+      answer(controller.decide(clock.now(), keyOf(view.handshake)), undefined);
       return;
     }
-    if (conn !== undefined) decided.set(conn, { refusal: decision.hint, namespaces: new Set() });
-    next(new OverloadedError(decision.hint));
-    // A well-behaved client disconnects on its own at once; one that lingers is closed after a grace
-    // period (closing at once could overtake the CONNECT_ERROR that carries the appointment).
-    if (conn !== undefined) clock.setTimeout(() => conn.close?.(), REFUSED_GRACE_MS);
+    if (pending >= maxPending) {
+      refusedPending++;
+      // Nothing remembered: the refusal cost no round trip and holds no slot.
+      next(new OverloadedError(PENDING_FULL_HINT));
+      if (conn !== undefined) clock.setTimeout(() => conn.close?.(), REFUSED_GRACE_MS);
+      return;
+    }
+    pending++;
+    const entry: Decided = { refusal: undefined, namespaces: new Set(), waiting: [] };
+    if (conn !== undefined) decided.set(conn, entry);
+    const settle = (decision: AdmissionDecision) => {
+      pending--;
+      answer(decision, entry);
+    };
+    try {
+      Promise.resolve((schedule as AdmissionSchedule).decide(keyOf(view.handshake))).then(settle, () =>
+        settle({ admit: false, hint: PENDING_FULL_HINT }),
+      );
+    } catch {
+      settle({ admit: false, hint: PENDING_FULL_HINT });
+    }
+
+    function answer(decision: AdmissionDecision, entry: Decided | undefined): void {
+      const waiting = entry?.waiting ?? [];
+      if (entry !== undefined) entry.waiting = undefined;
+      if (decision.admit) {
+        if (conn !== undefined) {
+          const admitted: Decided = entry ?? { refusal: undefined, namespaces: new Set() };
+          decided.set(conn, admitted);
+          holdNamespace(admitted, namespace, view);
+        }
+        next();
+      } else {
+        if (conn !== undefined) {
+          const refused: Decided = entry ?? { refusal: undefined, namespaces: new Set() };
+          refused.refusal = decision.hint;
+          decided.set(conn, refused);
+        }
+        next(new OverloadedError(decision.hint));
+        // A well-behaved client disconnects on its own at once; one that lingers is closed after a grace
+        // period (closing at once could overtake the CONNECT_ERROR that carries the appointment).
+        if (conn !== undefined) clock.setTimeout(() => conn.close?.(), REFUSED_GRACE_MS);
+      }
+      for (const again of waiting) again();
+    }
   };
-  return Object.assign(middleware, { controller });
+  if (controller !== undefined) return Object.assign(middleware, { controller });
+  return Object.defineProperties(middleware, {
+    schedule: { value: schedule, enumerable: true },
+    pending: { get: () => pending, enumerable: true },
+    refusedPending: { get: () => refusedPending, enumerable: true },
+  }) as SocketIoScheduledAdmission;
 }

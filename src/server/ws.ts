@@ -15,8 +15,14 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type Clock, systemClock } from "../env.js";
 import { CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../policy/hints.js";
-import { AdmissionController, type AdmissionOptions } from "./admission.js";
+import { AdmissionController, type AdmissionDecision, type AdmissionOptions } from "./admission.js";
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
+import {
+  type AdmissionSchedule,
+  checkMaxPending,
+  checkSchedule,
+  PENDING_FULL_HINT,
+} from "./admission-schedule.js";
 
 /** How a refused upgrade is answered. */
 export type WsRefusal = "close-1013" | "http-503";
@@ -72,6 +78,32 @@ export interface WsAdmissionOptions extends AdmissionOptions {
    * the remote address.
    */
   key?: (request: IncomingMessage) => string | undefined;
+}
+
+/**
+ * The options of {@link wsAdmission} with a shared `schedule` (e.g. `redisAdmission(...)` from
+ * `resilient-reconnect/server/redis`): the rate and the other admission options belong to the schedule.
+ */
+export interface WsScheduledAdmissionOptions extends Omit<WsAdmissionOptions, keyof AdmissionOptions> {
+  /** Where decisions are made; awaited for each upgrade. */
+  schedule: AdmissionSchedule;
+  /**
+   * Most upgrades awaiting the schedule at once (an integer ≥ 1). Default 1,000. One more is answered at
+   * once with a 503 and `Retry-After` (come back in 1–3 s), without asking the schedule: a storm while the
+   * schedule is slow must not pile up sockets and buffers in this process.
+   */
+  maxPending?: number;
+}
+
+/** The upgrade handler of {@link wsAdmission} with a `schedule`: it resolves once the request is answered. */
+export interface WsScheduledAdmission {
+  (request: IncomingMessage, socket: Duplex, head: Buffer, accept?: () => void): Promise<boolean>;
+  /** The schedule deciding. */
+  readonly schedule: AdmissionSchedule;
+  /** Upgrades awaiting the schedule now (at most `maxPending`). */
+  readonly pending: number;
+  /** Upgrades refused at once because `maxPending` were already awaiting the schedule. */
+  readonly refusedPending: number;
 }
 
 /**
@@ -168,7 +200,21 @@ function keyFunction(
  * when out of range; TypeError when `options`, `wss` or `clock` has the wrong type, or `wss` is missing for
  * `refuseWith: "close-1013"`.
  */
-export function wsAdmission(options: WsAdmissionOptions): WsAdmission {
+export function wsAdmission(options: WsAdmissionOptions): WsAdmission;
+/**
+ * Creates the upgrade-path admission control on a shared schedule: each upgrade awaits
+ * `schedule.decide(key)`, at most `maxPending` at once.
+ *
+ * @example
+ * const admission = wsAdmission({ wss, schedule: redisAdmission({ redis, ratePerSecond: 500, nodes: 3 }) });
+ * server.on("upgrade", (request, socket, head) => void admission(request, socket, head));
+ * @throws TypeError when `schedule` has no `decide`, or admission options (`ratePerSecond`…) are passed
+ * beside it; RangeError for `maxPending`; the other checks as without a schedule.
+ */
+export function wsAdmission(options: WsScheduledAdmissionOptions): WsScheduledAdmission;
+export function wsAdmission(
+  options: WsAdmissionOptions | WsScheduledAdmissionOptions,
+): WsAdmission | WsScheduledAdmission {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`wsAdmission: options must be an object; got ${String(options)}`);
   }
@@ -201,17 +247,18 @@ export function wsAdmission(options: WsAdmissionOptions): WsAdmission {
     );
   }
   const keyOf = keyFunction(options.key);
-  const controller = new AdmissionController(options, clock.now());
-  const admission = (
+  const schedule = checkSchedule(
+    "wsAdmission",
+    (options as Partial<WsScheduledAdmissionOptions>).schedule,
+    (options as Partial<WsScheduledAdmissionOptions>).maxPending,
+  );
+  const answer = (
+    decision: AdmissionDecision,
     request: IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    accept?: () => void,
+    accept: (() => void) | undefined,
   ): boolean => {
-    if (accept === undefined && wss === undefined) {
-      throw new TypeError("wsAdmission: pass accept, or create the admission with the wss option");
-    }
-    const decision = controller.decide(clock.now(), keyOf(request));
     if (decision.admit) {
       if (accept !== undefined) accept();
       else wss?.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
@@ -224,5 +271,84 @@ export function wsAdmission(options: WsAdmissionOptions): WsAdmission {
     } else refuseWith1013(wss, request, socket, head, decision.hint, clock);
     return false;
   };
+  const needAccept = (accept: (() => void) | undefined): void => {
+    if (accept === undefined && wss === undefined) {
+      throw new TypeError("wsAdmission: pass accept, or create the admission with the wss option");
+    }
+  };
+  if (schedule !== undefined) {
+    if ((options as Partial<AdmissionOptions>).ratePerSecond !== undefined) {
+      throw new TypeError(
+        "wsAdmission: ratePerSecond belongs to the schedule (e.g. redisAdmission({ ratePerSecond })), not beside it",
+      );
+    }
+    const maxPending = checkMaxPending("wsAdmission", (options as WsScheduledAdmissionOptions).maxPending);
+    return scheduledWsAdmission(schedule, maxPending, keyOf, answer, needAccept);
+  }
+  const controller = new AdmissionController(options as WsAdmissionOptions, clock.now());
+  const admission = (
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    accept?: () => void,
+  ): boolean => {
+    needAccept(accept);
+    return answer(controller.decide(clock.now(), keyOf(request)), request, socket, head, accept);
+  };
   return Object.assign(admission, { controller });
+}
+
+/** A schedule that throws (not one that refuses) refuses the upgrade as the pending bound does. */
+const SCHEDULE_FAILED: AdmissionDecision = { admit: false, hint: PENDING_FULL_HINT, cheap: true };
+
+function scheduledWsAdmission(
+  schedule: AdmissionSchedule,
+  maxPending: number,
+  keyOf: (request: IncomingMessage) => string,
+  answer: (
+    decision: AdmissionDecision,
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    accept: (() => void) | undefined,
+  ) => boolean,
+  needAccept: (accept: (() => void) | undefined) => void,
+): WsScheduledAdmission {
+  let pending = 0;
+  let refusedPending = 0;
+  const admission = async (
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    accept?: () => void,
+  ): Promise<boolean> => {
+    needAccept(accept);
+    if (pending >= maxPending) {
+      refusedPending++;
+      refuseWith503(socket, PENDING_FULL_HINT);
+      return false;
+    }
+    pending++;
+    // Node's HTTP server leaves an upgraded socket without an error listener: a client resetting while its
+    // decision is awaited must not crash the process.
+    const onError = () => socket.destroy();
+    socket.on("error", onError);
+    let decision: AdmissionDecision;
+    try {
+      decision = await schedule.decide(keyOf(request));
+    } catch {
+      decision = SCHEDULE_FAILED;
+    } finally {
+      pending--;
+      socket.off("error", onError);
+    }
+    // The client may have given up while it waited: nothing to answer, no upgrade to hand on.
+    if (socket.destroyed) return false;
+    return answer(decision, request, socket, head, accept);
+  };
+  return Object.defineProperties(admission, {
+    schedule: { value: schedule, enumerable: true },
+    pending: { get: () => pending, enumerable: true },
+    refusedPending: { get: () => refusedPending, enumerable: true },
+  }) as WsScheduledAdmission;
 }

@@ -4,6 +4,14 @@
  * peer dependency: `npm install ioredis`); the in-memory stores of `resilient-reconnect/server` stay the
  * zero-set-up default for one process.
  */
+
+export {
+  admissionKeyDigest,
+  type RedisAdmission,
+  type RedisAdmissionDecision,
+  type RedisAdmissionOptions,
+  redisAdmission,
+} from "./admission.js";
 export {
   checkRedisClient,
   checkRedisPrefix,

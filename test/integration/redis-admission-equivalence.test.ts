@@ -1,0 +1,68 @@
+/**
+ * The Lua script is a port of AdmissionController.decide: fed the same arrivals at the same times (the
+ * script's `decideAt` replaces Redis's TIME), it must give the same answers, keyed and keyless, through
+ * bursts, refusals, the horizon and key pacing — against a real redis-server, with each arrival sent to one
+ * of three clients (nodes) at random: one schedule, a key's slots global, whichever node is asked.
+ */
+import fc from "fast-check";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AdmissionController, type AdmissionOptions } from "../../src/server/index.js";
+import { redisAdmission } from "../../src/server/redis/index.js";
+import { type RedisServer, startRedis } from "../helpers/redis-server.js";
+
+let server: RedisServer;
+/** Three clients, as three nodes would hold. */
+let nodes: Redis[];
+beforeAll(async () => {
+  server = await startRedis();
+  nodes = [0, 1, 2].map(() => new Redis(server.port, "127.0.0.1", { maxRetriesPerRequest: 1 }));
+});
+afterAll(async () => {
+  for (const redis of nodes) redis.disconnect();
+  await server.stop();
+});
+
+const arrival = fc.record({
+  gapMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 5_000 })),
+  key: fc.constantFrom(undefined, "alice", "bob"),
+  node: fc.constantFrom(0, 1, 2),
+});
+
+let run = 0;
+
+describe("the shared schedule's script", () => {
+  it("answers arrivals spread over three nodes exactly as one AdmissionController does at the same times", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          ratePerSecond: fc.constantFrom(2, 10, 100),
+          burst: fc.constantFrom(undefined, 1, 3),
+          spreadMs: fc.constantFrom(undefined, 0, 700),
+          refusalCost: fc.constantFrom(undefined, 0, 1),
+          maxBookAheadMs: fc.constantFrom(undefined, 2_000),
+        }),
+        fc.array(arrival, { minLength: 1, maxLength: 60 }),
+        async (picked, arrivals) => {
+          const options = Object.fromEntries(
+            Object.entries(picked).filter(([, value]) => value !== undefined),
+          ) as unknown as AdmissionOptions;
+          let now = 1_765_000_000_000 + run * 10_000_000;
+          const memory = new AdmissionController(options, now);
+          const prefix = `eq${run++}:`;
+          const shared = nodes.map((redis) =>
+            redisAdmission({ ...options, redis, prefix, nodes: 3, decideAt: () => now }),
+          );
+          for (const { gapMs, key, node } of arrivals) {
+            now += gapMs;
+            const expected = memory.decide(now, key);
+            const { slotAtMs: _slot, ...actual } = await (shared[node] as (typeof shared)[0]).decide(key);
+            expect(actual).toEqual(expected);
+          }
+          expect(shared.map((schedule) => schedule.stats.local)).toEqual([0, 0, 0]);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
