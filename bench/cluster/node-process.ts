@@ -4,6 +4,7 @@
  * the hint) and a PresenceHub on it.
  *
  *   --port 0 --capacity C --grace-ms G --batch-ms B --store memory|redis [--redis-url U] [--node-id ID]
+ *   [--nodes M] [--heartbeat-ms H]
  *
  * `--store memory`: today's in-memory roster and per-node admission (each node admits C/s on its own).
  * `--store redis`: the shared stores (see ./stores.ts).
@@ -16,7 +17,6 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { WebSocketServer } from "ws";
-import { wsAdmission } from "../../src/server/index.js";
 import { attachPresenceToWs, PresenceHub } from "../../src/server/presence/index.js";
 import { clusterStores } from "./stores.js";
 
@@ -29,38 +29,40 @@ const { values } = parseArgs({
     store: { type: "string", default: "memory" },
     "redis-url": { type: "string" },
     "node-id": { type: "string", default: "node" },
+    nodes: { type: "string", default: "3" },
+    "heartbeat-ms": { type: "string", default: "2000" },
   },
 });
 const store = values.store;
 if (store !== "memory" && store !== "redis")
   throw new RangeError(`--store must be memory or redis; got ${store}`);
 
-const stores = await clusterStores(store, values["redis-url"], values["node-id"]);
-const hub = new PresenceHub({
-  graceMs: Number(values["grace-ms"]),
-  batchMs: Number(values["batch-ms"]),
-  ...stores.hub,
-});
 const http = createServer();
 const wss = new WebSocketServer({ noServer: true });
-attachPresenceToWs(hub, wss);
-wss.on("connection", (ws) => ws.on("error", () => {}));
-const admission = wsAdmission({
-  ratePerSecond: Number(values.capacity),
-  // Refusals cost what they cost on this machine; not also a modelled cost (as in bench/live).
-  refusalCost: 0,
+const stores = clusterStores(store, {
+  capacity: Number(values.capacity),
+  nodes: Number(values.nodes),
+  nodeId: values["node-id"],
+  heartbeatMs: Number(values["heartbeat-ms"]),
+  redisUrl: values["redis-url"],
   wss,
   // Every client is on 127.0.0.1: its own id (as a user id would be) keys its admission, not the address.
   key: (request) => new URL(request.url ?? "/", "http://node").searchParams.get("client") ?? undefined,
-  ...stores.admission,
 });
+const hub = new PresenceHub({
+  graceMs: Number(values["grace-ms"]),
+  batchMs: Number(values["batch-ms"]),
+  ...(stores.store === undefined ? {} : { store: stores.store }),
+});
+attachPresenceToWs(hub, wss);
+wss.on("connection", (ws) => ws.on("error", () => {}));
 const startedAt = Date.now();
 const attemptsPer100ms: number[] = [];
 http.on("upgrade", (request, socket, head) => {
   const bucket = Math.floor((Date.now() - startedAt) / 100);
   attemptsPer100ms[bucket] = (attemptsPer100ms[bucket] ?? 0) + 1;
   socket.on("error", () => socket.destroy());
-  admission(request, socket, head);
+  void stores.admission(request, socket, head);
 });
 
 http.listen(Number(values.port), "127.0.0.1", () => {
@@ -72,8 +74,7 @@ process.on("message", async (message: { type?: string; spaces?: string[] }) => {
   if (message?.type === "rosters") {
     const rosters: Record<string, string[]> = {};
     for (const space of message.spaces ?? []) {
-      // `roster()` may be a promise with a shared store.
-      const roster = await hub.roster(space);
+      const roster = await hub.readRoster(space);
       rosters[space] = [...roster.keys()];
     }
     process.send?.({ type: "rosters", rosters });

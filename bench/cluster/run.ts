@@ -44,9 +44,10 @@ const { values } = parseArgs({
     "batch-ms": { type: "string", default: "50" },
     "space-size": { type: "string", default: "50" },
     probes: { type: "string", default: "200" },
-    stores: { type: "string", default: "memory" },
+    stores: { type: "string", default: "memory,redis" },
     "horizon-s": { type: "string", default: "120" },
     "health-check-ms": { type: "string", default: "2000" },
+    "heartbeat-ms": { type: "string", default: "2000" },
     out: { type: "string", default: "bench/results/cluster" },
   },
 });
@@ -66,6 +67,7 @@ const spaceSize = intFlag("space-size", 1);
 const probeCount = intFlag("probes", 0);
 const horizonMs = intFlag("horizon-s", 1) * 1000;
 const healthCheckMs = intFlag("health-check-ms", 0);
+const heartbeatMs = intFlag("heartbeat-ms", 1);
 type StoreKind = "memory" | "redis";
 const kinds = values.stores.split(",") as StoreKind[];
 for (const kind of kinds)
@@ -106,6 +108,10 @@ async function runKind(kind: StoreKind) {
         meter.server.url,
         "--node-id",
         `node-${i}`,
+        "--nodes",
+        String(nodeCount),
+        "--heartbeat-ms",
+        String(heartbeatMs),
       ]);
       const { port } = await ask<{ port: number }>(child, "ready", undefined, 20_000);
       nodes.push({ child, port, alive: true });
@@ -166,7 +172,8 @@ async function runKind(kind: StoreKind) {
     const victim = nodes[0] as (typeof nodes)[number];
     const nDead = perNode[victim.port] ?? 0;
     const survivors = nodes.length - 1;
-    const cTotal = capacity * survivors;
+    // Per-node admission: the survivors admit their own rates; the shared schedule: the cluster's rate.
+    const cTotal = kind === "memory" ? capacity * survivors : capacity * nodeCount;
     const opsBefore = await meter.commands();
     say(`  ${kind}: killing node ${victim.port} (SIGKILL) with ${nDead} clients on it`);
     const killedAt = Date.now();
@@ -207,7 +214,8 @@ async function runKind(kind: StoreKind) {
     );
 
     // After the grace period (plus a margin for batches and heartbeats) presence must have converged.
-    const settleDeadline = killedAt + graceMs + Math.max(2_000, batchMs * 20);
+    // A dead node's members leave once its ownership (3 heartbeats) and then the grace period ran out.
+    const settleDeadline = killedAt + 3 * heartbeatMs + graceMs + Math.max(2_000, batchMs * 20);
     let afterGrace = convergence(await members(), await rosters());
     let convergedMs: number | null = null;
     while (true) {
@@ -307,13 +315,13 @@ const yes = (b: boolean) => (b ? "yes" : "no");
 let md = `# Cluster on loopback: ${nodeCount} nodes (${capacity} admits/s each), ${clients} clients, one node killed (SIGKILL)\n\n`;
 md += `Command: \`npm run bench:cluster -- --clients ${clients} --nodes ${nodeCount} --capacity ${capacity} --grace-ms ${graceMs} --health-check-ms ${healthCheckMs} --stores ${kinds.join(",")}\`\n\n`;
 md +=
-  "| stores | N_dead | all back after | × N_dead/C_total | phantom / missing after grace | rosters equal | every node sees everyone | update p50 / p99 same node | update p50 / p99 across nodes (seen) | Redis ops / reconnect | Redis bytes / member |\n|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
+  "| stores | N_dead | C_total | all back after | × N_dead/C_total | phantom / missing after grace | rosters equal | every node sees everyone | update p50 / p99 same node | update p50 / p99 across nodes (seen) | Redis ops / reconnect | Redis bytes / member |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
 for (const r of results) {
   const u = r.updateLatency;
   const cross = `${f(u.crossNode.p50Ms)} / ${f(u.crossNode.p99Ms)} ms (${u.crossNode.seen}/${u.crossNode.expected})`;
-  md += `| ${r.name} | ${r.killed.clients} | ${r.allBackMs === null ? "not within horizon" : `${f(r.allBackMs / 1000)} s`} | ${f(r.ratioToIdeal, 2)} | ${r.presenceAfterGrace.phantom} / ${r.presenceAfterGrace.missing} | ${yes(r.presenceAfterGrace.rostersEqual)} | ${(100 * r.presenceAfterGrace.seenShare).toFixed(1)} % | ${f(u.sameNode.p50Ms)} / ${f(u.sameNode.p99Ms)} ms | ${cross} | ${r.store === "memory" ? "— | —" : `${f(r.redis.opsPerReconnect, 2)} | ${f(r.redis.bytesPerMember, 0)}`} |\n`;
+  md += `| ${r.name} | ${r.killed.clients} | ${r.cTotalPerSecond}/s | ${r.allBackMs === null ? "not within horizon" : `${f(r.allBackMs / 1000)} s`} | ${f(r.ratioToIdeal, 2)} | ${r.presenceAfterGrace.phantom} / ${r.presenceAfterGrace.missing} | ${yes(r.presenceAfterGrace.rostersEqual)} | ${(100 * r.presenceAfterGrace.seenShare).toFixed(1)} % | ${f(u.sameNode.p50Ms)} / ${f(u.sameNode.p99Ms)} ms | ${cross} | ${r.store === "memory" ? "— | —" : `${f(r.redis.opsPerReconnect, 2)} | ${f(r.redis.bytesPerMember, 0)}`} |\n`;
 }
-md += `\nN_dead: clients on the killed node; C_total: what the ${nodeCount - 1} surviving nodes admit together (${capacity * (nodeCount - 1)}/s). Phantom: in a surviving node's roster, connected nowhere; missing: connected, absent from a surviving node's roster (summed over nodes). Redis ops per reconnect: commands during the recovery, Redis's idle rate subtracted, ÷ N_dead.\n`;
+md += `\nN_dead: clients on the killed node; C_total: what the ${nodeCount - 1} surviving nodes admit together per second (in memory: their own ${capacity}/s each; on Redis: the shared schedule's ${capacity * nodeCount}/s for the cluster). Phantom: in a surviving node's roster, connected nowhere; missing: connected, absent from a surviving node's roster (summed over nodes). Redis ops per reconnect: commands during the recovery, Redis's idle rate subtracted, ÷ N_dead.\n`;
 
 const out = {
   clients,
@@ -329,7 +337,7 @@ const nDead = Math.max(1, ...results.map((r) => r.killed.clients));
 const chart = liveChart({
   title: `${nodeCount} nodes, ${clients} clients: one node killed, its clients back on the others`,
   clients: nDead,
-  capacity: capacity * (nodeCount - 1),
+  capacity: Math.min(...results.map((r) => r.cTotalPerSecond)),
   timeAxis: "seconds since the node was killed (SIGKILL)",
   series: results.map((r) => ({
     name: r.name,
