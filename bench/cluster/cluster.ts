@@ -113,6 +113,27 @@ export class RedisMeter {
     return Number((await this.info("memory")).get("used_memory") ?? 0);
   }
 
+  /**
+   * Bytes of the keys under `prefix` (MEMORY USAGE, every element counted), grouped: `roster` (`rr:p:…`,
+   * the presence rosters), `admission` (`rr:adm…`, the shared schedule), `other`.
+   */
+  async keyBytes(prefix = "rr:"): Promise<Record<"roster" | "admission" | "other", number>> {
+    const bytes = { roster: 0, admission: 0, other: 0 };
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      for (const key of keys) {
+        const used = Number((await this.client.call("MEMORY", "USAGE", key, "SAMPLES", "0")) ?? 0);
+        const rest = key.slice(prefix.length);
+        if (rest.startsWith("p:")) bytes.roster += used;
+        else if (rest.startsWith("adm")) bytes.admission += used;
+        else bytes.other += used;
+      }
+    } while (cursor !== "0");
+    return bytes;
+  }
+
   async stop(): Promise<void> {
     this.client.disconnect();
     await this.server.stop();

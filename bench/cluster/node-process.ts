@@ -83,6 +83,7 @@ process.on("message", async (message: { type?: string; spaces?: string[] }) => {
     process.send?.({
       type: "stats",
       connections: hub.stats().connections,
+      redisCalls: stores.redisCalls(),
       startedAt,
       attemptsPer100ms: Array.from(attemptsPer100ms, (n) => n ?? 0),
       cpuMs: (cpu.user + cpu.system) / 1000,

@@ -82,6 +82,7 @@ const LABEL: Record<StoreKind, string> = {
 
 interface NodeStats {
   connections: number;
+  redisCalls: number;
   startedAt: number;
   attemptsPer100ms: number[];
   cpuMs: number;
@@ -132,6 +133,7 @@ async function runKind(kind: StoreKind) {
     await wait(Math.max(500, batchMs * 10));
 
     const memoryAfter = await meter.usedMemory();
+    const keyBytes = await meter.keyBytes();
     const rosters = async () =>
       Promise.all(
         nodes
@@ -160,12 +162,23 @@ async function runKind(kind: StoreKind) {
       crossNodeMs: number[];
     }>(pop, "probe", { type: "probe", count: probeCount }, 120_000);
 
-    // Redis's idle rate (heartbeats and the like), to take out of the per-reconnect count.
+    // The idle rates (heartbeats and the like), to take out of the per-reconnect counts: commands Redis
+    // ran, and round trips the nodes that will survive made.
+    const survivorCalls = async () => {
+      const all = await Promise.all(
+        nodes.slice(1).map((n) => ask<NodeStats>(n.child, "stats", { type: "stats" })),
+      );
+      return all.reduce((sum, st) => sum + st.redisCalls, 0);
+    };
     const idleFrom = await meter.commands();
+    const idleCallsFrom = await survivorCalls();
     const idleStart = Date.now();
-    await wait(2_000);
+    await wait(3_000);
     const idleOps = (await meter.commands()).total - idleFrom.total;
-    const idleOpsPerSecond = idleOps / ((Date.now() - idleStart) / 1000);
+    const idleCalls = (await survivorCalls()) - idleCallsFrom;
+    const idleS = (Date.now() - idleStart) / 1000;
+    const idleOpsPerSecond = idleOps / idleS;
+    const idleCallsPerSecond = idleCalls / idleS;
 
     const lastProgress = await watch(pop, () => true, 5_000);
     const perNode = lastProgress.samples.at(-1)?.[1].perNode ?? {};
@@ -175,6 +188,7 @@ async function runKind(kind: StoreKind) {
     // Per-node admission: the survivors admit their own rates; the shared schedule: the cluster's rate.
     const cTotal = kind === "memory" ? capacity * survivors : capacity * nodeCount;
     const opsBefore = await meter.commands();
+    const callsBefore = await survivorCalls();
     say(`  ${kind}: killing node ${victim.port} (SIGKILL) with ${nDead} clients on it`);
     const killedAt = Date.now();
     victim.alive = false;
@@ -202,6 +216,7 @@ async function runKind(kind: StoreKind) {
     clearTimeout(healthCheck);
     const backMs = recovery.reached ? recovery.elapsedMs : null;
     const opsAfter = await meter.commands();
+    const callsAfter = await survivorCalls();
     const recoveryS = (Date.now() - killedAt) / 1000;
     const opsDelta = opsAfter.total - opsBefore.total;
     const byCommand = Object.fromEntries(
@@ -283,8 +298,14 @@ async function runKind(kind: StoreKind) {
         byCommand,
         idleOpsPerSecond,
         opsPerReconnect: nDead === 0 ? null : Math.max(0, opsDelta - idleOpsPerSecond * recoveryS) / nDead,
+        roundTripsDuringRecovery: callsAfter - callsBefore,
+        idleRoundTripsPerSecond: idleCallsPerSecond,
+        roundTripsPerReconnect:
+          nDead === 0 ? null : Math.max(0, callsAfter - callsBefore - idleCallsPerSecond * recoveryS) / nDead,
         usedMemoryDeltaBytes: memoryAfter - memoryBefore,
-        bytesPerMember: (memoryAfter - memoryBefore) / clients,
+        usedMemoryDeltaPerMember: (memoryAfter - memoryBefore) / clients,
+        keyBytes,
+        rosterBytesPerMember: keyBytes.roster / clients,
       },
       survivorsCpuMs: Math.round(stats.reduce((a, s) => a + s.cpuMs, 0)),
       samples: recovery.samples.map(([t, p]) => [t, back(p)] as [number, number]),
@@ -314,14 +335,32 @@ const f = (x: number | null | undefined, digits = 1) =>
 const yes = (b: boolean) => (b ? "yes" : "no");
 let md = `# Cluster on loopback: ${nodeCount} nodes (${capacity} admits/s each), ${clients} clients, one node killed (SIGKILL)\n\n`;
 md += `Command: \`npm run bench:cluster -- --clients ${clients} --nodes ${nodeCount} --capacity ${capacity} --grace-ms ${graceMs} --health-check-ms ${healthCheckMs} --stores ${kinds.join(",")}\`\n\n`;
-md +=
-  "| stores | N_dead | C_total | all back after | × N_dead/C_total | phantom / missing after grace | rosters equal | every node sees everyone | update p50 / p99 same node | update p50 / p99 across nodes (seen) | Redis ops / reconnect | Redis bytes / member |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
-for (const r of results) {
-  const u = r.updateLatency;
-  const cross = `${f(u.crossNode.p50Ms)} / ${f(u.crossNode.p99Ms)} ms (${u.crossNode.seen}/${u.crossNode.expected})`;
-  md += `| ${r.name} | ${r.killed.clients} | ${r.cTotalPerSecond}/s | ${r.allBackMs === null ? "not within horizon" : `${f(r.allBackMs / 1000)} s`} | ${f(r.ratioToIdeal, 2)} | ${r.presenceAfterGrace.phantom} / ${r.presenceAfterGrace.missing} | ${yes(r.presenceAfterGrace.rostersEqual)} | ${(100 * r.presenceAfterGrace.seenShare).toFixed(1)} % | ${f(u.sameNode.p50Ms)} / ${f(u.sameNode.p99Ms)} ms | ${cross} | ${r.store === "memory" ? "— | —" : `${f(r.redis.opsPerReconnect, 2)} | ${f(r.redis.bytesPerMember, 0)}`} |\n`;
-}
-md += `\nN_dead: clients on the killed node; C_total: what the ${nodeCount - 1} surviving nodes admit together per second (in memory: their own ${capacity}/s each; on Redis: the shared schedule's ${capacity * nodeCount}/s for the cluster). Phantom: in a surviving node's roster, connected nowhere; missing: connected, absent from a surviving node's roster (summed over nodes). Redis ops per reconnect: commands during the recovery, Redis's idle rate subtracted, ÷ N_dead.\n`;
+const rows = (header: string, line: (r: (typeof results)[number]) => string) =>
+  `${header}\n${results.map((r) => `| ${r.name} | ${line(r)} |`).join("\n")}\n\n`;
+md += rows(
+  "| stores | N_dead | C_total | all back after | × N_dead/C_total | attempts at the survivors per reconnect |\n|---|---:|---:|---:|---:|---:|",
+  (r) =>
+    `${r.killed.clients} | ${r.cTotalPerSecond}/s | ${r.allBackMs === null ? "not within horizon" : `${f(r.allBackMs / 1000)} s`} | ${f(r.ratioToIdeal, 2)} | ${f(r.attemptsAtSurvivors / Math.max(1, r.killed.clients), 2)}`,
+);
+md += rows(
+  "| stores | before the kill: nodes see | after grace: phantom / missing | rosters equal | converged after the kill | update p50 / p99, same node | update p50 / p99 across nodes (seen / expected) |\n|---|---:|---:|---|---:|---:|---:|",
+  (r) => {
+    const u = r.updateLatency;
+    const a = r.presenceAfterGrace;
+    return `${(100 * r.presenceBeforeKill.seenShare).toFixed(1)} % | ${a.phantom} / ${a.missing} | ${yes(a.rostersEqual)} | ${r.convergedMsAfterKill === null ? "no" : `${f(r.convergedMsAfterKill / 1000)} s`} | ${f(u.sameNode.p50Ms)} / ${f(u.sameNode.p99Ms)} ms | ${f(u.crossNode.p50Ms)} / ${f(u.crossNode.p99Ms)} ms (${u.crossNode.seen} / ${u.crossNode.expected}) |`.slice(
+      0,
+      -2,
+    );
+  },
+);
+md += rows(
+  "| stores | Redis round trips per reconnect | commands Redis ran per reconnect | idle commands/s | roster bytes per member | used_memory delta per member |\n|---|---:|---:|---:|---:|---:|",
+  (r) =>
+    r.store === "memory"
+      ? "— | — | — | — | —"
+      : `${f(r.redis.roundTripsPerReconnect, 2)} | ${f(r.redis.opsPerReconnect, 2)} | ${f(r.redis.idleOpsPerSecond)} | ${f(r.redis.rosterBytesPerMember, 0)} B | ${f(r.redis.usedMemoryDeltaPerMember, 0)} B`,
+);
+md += `N_dead: clients on the killed node; C_total: what the ${nodeCount - 1} surviving nodes admit together per second (in memory: their own ${capacity}/s each; on Redis: the shared schedule's ${capacity * nodeCount}/s for the cluster). "Nodes see": share of (node, connected member) pairs where the node's roster holds the member. Phantom: in a surviving node's roster, connected nowhere; missing: connected, absent from a surviving node's roster (summed over nodes). Update latency: a member sets its emoji, until each other member of its space sees it (${probeCount} probes; includes the hub's ${batchMs} ms batch). Round trips: scripts and commands the surviving nodes sent during the recovery, their idle rate subtracted, ÷ N_dead; commands Redis ran: INFO commandstats (commands inside scripts counted one by one), idle rate subtracted, ÷ N_dead. Roster bytes: MEMORY USAGE of the roster keys ÷ members; used_memory delta: everything Redis holds (admission records, connection buffers) ÷ members.\n`;
 
 const out = {
   clients,

@@ -27,6 +27,8 @@ export interface ClusterStores {
   readonly store: RosterStore | undefined;
   /** The upgrade handler. */
   readonly admission: (request: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
+  /** Round trips this node has made to Redis so far (scripts and commands, one each). */
+  redisCalls(): number;
 }
 
 export function clusterStores(kind: "memory" | "redis", setup: NodeSetup): ClusterStores {
@@ -34,7 +36,7 @@ export function clusterStores(kind: "memory" | "redis", setup: NodeSetup): Clust
   if (kind === "memory") {
     // Refusals cost what they cost on this machine; not also a modelled cost (as in bench/live).
     const admission = wsAdmission({ ratePerSecond: setup.capacity, refusalCost: 0, wss, key });
-    return { store: undefined, admission };
+    return { store: undefined, admission, redisCalls: () => 0 };
   }
   if (setup.redisUrl === undefined) throw new TypeError("--redis-url is required with --store redis");
   const redis = new Redis(setup.redisUrl);
@@ -46,5 +48,9 @@ export function clusterStores(kind: "memory" | "redis", setup: NodeSetup): Clust
     refusalCost: 0,
   });
   const store = redisRosterStore({ redis, nodeId: setup.nodeId, heartbeatMs: setup.heartbeatMs });
-  return { store, admission: wsAdmission({ wss, schedule, key }) };
+  return {
+    store,
+    admission: wsAdmission({ wss, schedule, key }),
+    redisCalls: () => store.stats().calls + schedule.stats.shared,
+  };
 }
