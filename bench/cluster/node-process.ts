@@ -91,4 +91,8 @@ process.on("message", async (message: { type?: string; spaces?: string[] }) => {
     });
   }
 });
+// A rejection nobody handled is a bug the node-kill test must see, not a line lost in a child's stderr.
+process.on("unhandledRejection", (reason) => {
+  process.send?.({ type: "unhandled", reason: String(reason) });
+});
 process.on("disconnect", () => process.exit(0));
