@@ -392,12 +392,7 @@ export class PresenceHub {
   ): Step {
     const patch = statePatch(before, next, whole);
     if (patch === undefined) return;
-    // A shared store keeps the whole state (it never merges JSON itself).
-    const state =
-      this.shared === undefined
-        ? undefined
-        : withMerged([[member, before]], new Map([[member, patch]])).get(member);
-    yield* this.change(space, { op: "update", id: member, state: patch }, { state });
+    yield* this.change(space, { op: "update", id: member, state: patch });
   }
 
   /**
@@ -519,14 +514,18 @@ export class PresenceHub {
     const space = this.spaces.get(name);
     if (space === undefined) return;
     const { store } = this.options;
-    try {
-      for (const [member, state] of [...space.merged]) {
-        space.merged.delete(member);
-        const before = yield* wait(store.member(name, member));
-        if (before !== undefined) yield* this.patch(name, member, before, state, false);
+    for (const [member, state] of [...space.merged]) {
+      space.merged.delete(member);
+      try {
+        // A shared store merges the update into the state it keeps of its own members: one call.
+        if (this.shared !== undefined) yield* this.change(name, { op: "update", id: member, state });
+        else {
+          const before = yield* wait(store.member(name, member));
+          if (before !== undefined) yield* this.patch(name, member, before, state, false);
+        }
+      } catch {
+        this.count.storeErrors++;
       }
-    } catch {
-      this.count.storeErrors++;
     }
     space.merged.clear();
     space.flush = undefined;

@@ -15,6 +15,7 @@
  * sends its connections one fresh snapshot. See docs/cluster.md.
  */
 import type { PresenceChange, StateRecord } from "../../presence/protocol.js";
+import { statePatch, withMerged } from "../presence/hub-state.js";
 import {
   type ApplyOptions,
   type RosterEvent,
@@ -67,8 +68,8 @@ export class RedisRosterStore implements SharedRosterStore {
   private readonly redis: RedisClient;
   private readonly scripts: Record<ScriptName, Script>;
   private readonly listeners = new Set<(event: RosterEvent) => void>();
-  /** What this node owns: space → member → state JSON, written again to a Redis that lost it. */
-  private readonly owned = new Map<string, Map<string, string>>();
+  /** What this node owns: space → member → state, written again to a Redis that lost it. */
+  private readonly owned = new Map<string, Map<string, StateRecord>>();
   private subscriber: RedisClient | undefined;
   private timer: unknown;
   private closed = false;
@@ -122,7 +123,20 @@ export class RedisRosterStore implements SharedRosterStore {
     change: PresenceChange,
     options: ApplyOptions = {},
   ): Promise<number | undefined> {
-    const state = change.op === "leave" ? "" : JSON.stringify(options.state ?? change.state);
+    const id = change.id;
+    let next: StateRecord | undefined;
+    let logged = change;
+    if (change.op === "join") next = options.state ?? change.state;
+    else if (change.op === "update") {
+      // The hub sends an update's slices as the client did; the owner knows the member's state and merges.
+      const before = this.owned.get(space)?.get(id) ?? (await this.member(space, id));
+      if (before === undefined) return undefined;
+      const patch = statePatch(before, change.state, false);
+      if (patch === undefined) return 0;
+      next = withMerged([[id, before]], new Map([[id, patch]])).get(id);
+      logged = { op: "update", id, state: patch };
+    }
+    const state = next === undefined ? "" : JSON.stringify(next);
     if (state.length > this.options.maxStateBytes) {
       throw new RosterRefusal(
         "state-too-large",
@@ -130,15 +144,15 @@ export class RedisRosterStore implements SharedRosterStore {
       );
     }
     // Recorded before Redis is asked: if Redis is unreachable, the node still knows what to write again.
-    this.remember(space, change.id, change.op === "leave" ? undefined : state, options.claim === true);
+    this.remember(space, id, next, options.claim === true);
     const o = this.options;
     const result = await this.call(() =>
       this.scripts.APPLY(
         space,
         change.op,
-        change.id,
+        id,
         state,
-        JSON.stringify(change),
+        JSON.stringify(logged),
         this.nodeId,
         options.claim === true ? "1" : "0",
         this.epochSeed(),
@@ -148,14 +162,14 @@ export class RedisRosterStore implements SharedRosterStore {
       ),
     ).catch((error: unknown) => {
       if (error instanceof Error && error.message.includes("space-full")) {
-        this.remember(space, change.id, undefined, false);
+        this.remember(space, id, undefined, false);
         throw new RosterRefusal("space-full", `redisRosterStore: ${space} has maxMembersPerSpace members`);
       }
       throw error;
     });
     const rev = Array.isArray(result) ? Number(result[0]) : Number.NaN;
     if (rev >= 0) return rev;
-    this.remember(space, change.id, undefined, false);
+    this.remember(space, id, undefined, false);
     return undefined;
   }
 
@@ -236,7 +250,7 @@ export class RedisRosterStore implements SharedRosterStore {
   }
 
   /** Keeps the local record of what this node owns in step with a change it makes. */
-  private remember(space: string, member: string, state: string | undefined, claim: boolean): void {
+  private remember(space: string, member: string, state: StateRecord | undefined, claim: boolean): void {
     let members = this.owned.get(space);
     if (state === undefined) {
       members?.delete(member);
@@ -378,7 +392,7 @@ export class RedisRosterStore implements SharedRosterStore {
     this.dirty = false;
     const args: string[] = [];
     for (const [space, members] of this.owned) {
-      for (const [member, state] of members) args.push(space, member, state);
+      for (const [member, state] of members) args.push(space, member, JSON.stringify(state));
     }
     const o = this.options;
     try {
