@@ -6,6 +6,7 @@
  * `schedule` option they decide synchronously on their own controller, exactly as before; with one they
  * await it, holding at most `maxPending` upgrades or handshakes while it answers.
  */
+import type { HintPayload } from "../policy/hints.js";
 import type { AdmissionDecision } from "./admission.js";
 
 /** An admission schedule the adapters can await (see the module comment). */
@@ -25,7 +26,10 @@ export const DEFAULT_MAX_PENDING_DECISIONS = 1_000;
  * What a request is told when `maxPending` decisions are already awaited: come back in 1–3 s. Refusing it
  * costs nothing shared (no round trip, no slot), so it must not be told a precise slot it does not have.
  */
-export const PENDING_FULL_HINT = { retryAfterMs: 1_000, spreadMs: 2_000 } as const;
+export const PENDING_FULL_HINT: Readonly<HintPayload> = Object.freeze({
+  retryAfterMs: 1_000,
+  spreadMs: 2_000,
+});
 
 /** Checks the adapters' `schedule` and `maxPending` options; returns the bound. */
 export function checkSchedule(

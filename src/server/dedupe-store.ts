@@ -21,7 +21,43 @@ export interface DedupeStore {
   get(sessionId: string, owner?: string): number | undefined | Promise<number | undefined>;
   /** Records `seq` as the last processed sequence number of `sessionId` (of `owner`). */
   set(sessionId: string, seq: number, owner?: string): void | Promise<void>;
+  /**
+   * For a store shared by several Deduplicators (several nodes): atomically, either `seq` was processed
+   * already (`duplicate`), or another holder is processing a message of the session now (`busy`, ask again
+   * in `retryInMs`), or the caller now holds the session until it commits or releases (`claimed`), or until
+   * the store's lease runs out. With `claim`, `commit` and `release` the Deduplicator never runs the effect
+   * of one (session, seq) on two nodes at once; without them it reads, runs and writes (one holder per store).
+   */
+  claim?(sessionId: string, seq: number, owner?: string): DedupeClaim | Promise<DedupeClaim>;
+  /** Records `seq` as processed (never lowering what is recorded) and ends the claim `token`. */
+  commit?(sessionId: string, seq: number, token: string, owner?: string): void | Promise<void>;
+  /** Ends the claim `token` without recording anything (the effect failed). */
+  release?(sessionId: string, token: string, owner?: string): void | Promise<void>;
 }
+
+/** The answer of {@link DedupeStore.claim}. */
+export type DedupeClaim =
+  /** The caller holds the session: run the effect, then `commit` (or `release` if it failed). */
+  | {
+      /** The caller holds the session. */
+      readonly status: "claimed";
+      /** The claim's token, for `commit` and `release`. */
+      readonly token: string;
+    }
+  /** `seq` is at or below `last`, the highest processed: do not run the effect again. */
+  | {
+      /** Processed before. */
+      readonly status: "duplicate";
+      /** The highest sequence number processed (what the acknowledgement carries). */
+      readonly last: number;
+    }
+  /** Another holder is processing a message of this session: ask again after `retryInMs`. */
+  | {
+      /** Another holder is processing the session. */
+      readonly status: "busy";
+      /** How long the holder's claim still holds (ms): ask again before then, it may commit sooner. */
+      readonly retryInMs: number;
+    };
 
 /** Options of {@link memoryDedupeStore} beyond the total. */
 export interface MemoryDedupeStoreOptions {

@@ -11,15 +11,18 @@
  * accepted instead of blocking the session for ever.
  *
  * Exactly-once holds as far as the store is durable and atomic with the effect, and only with one
- * Deduplicator per store (README, "At-least-once delivery"). Messages of one session are processed in order,
- * one at a time.
+ * Deduplicator per store — or, across nodes, with a store that claims sessions atomically
+ * ({@link DedupeStore.claim}: `redisDedupeStore` of `resilient-reconnect/server/redis`) (README, "At-least-once
+ * delivery"). Messages of one session are processed in order, one at a time.
  * @see https://www.rfc-editor.org/rfc/rfc9000#section-13.2 (cumulative acknowledgement)
  */
 import { DELIVERY_TAG, type DeliveryAck } from "../client/delivery.js";
 import { describe } from "../describe.js";
+import { systemClock } from "../env.js";
 import { type DedupeStore, memoryDedupeStore } from "./dedupe-store.js";
 
 export {
+  type DedupeClaim,
   type DedupeStore,
   type MemoryDedupeStore,
   type MemoryDedupeStoreOptions,
@@ -174,6 +177,12 @@ export class Deduplicator {
     this.store =
       options.store ??
       memoryDedupeStore(options.maxSessions, { maxSessionsPerOwner: options.maxSessionsPerOwner });
+    const { claim, commit, release } = this.store;
+    if (claim !== undefined && (typeof commit !== "function" || typeof release !== "function")) {
+      throw new TypeError(
+        "Deduplicator: a store with claim() needs commit() and release() too (option store)",
+      );
+    }
     this.maxPending = positiveInteger("maxPending", options.maxPending, 1000);
     this.maxBytes = positiveInteger("maxBytes", options.maxBytes, MiB);
     this.maxPendingPerConnection = positiveInteger(
@@ -264,6 +273,7 @@ export class Deduplicator {
     effect: Effect,
     owner: string | undefined,
   ): Promise<DedupeResult> {
+    if (this.store.claim !== undefined) return this.processClaimed(key, { sid, seq, data }, effect, owner);
     try {
       const last = (await this.store.get(key, owner)) ?? 0;
       // A gap (seq > last + 1) is accepted: the client reported the messages in it as dropped.
@@ -272,6 +282,47 @@ export class Deduplicator {
       await this.store.set(key, seq, owner);
       return { status: "processed", data, ack: deliveryAck(sid, seq) };
     } catch (error) {
+      return { status: "failed", error };
+    }
+  }
+
+  /**
+   * The shared-store path: claim, run, commit. While another node holds the session (the same message
+   * raced into two nodes, or a reconnect landed elsewhere while the old node still works) this waits for
+   * it, asking again after the store's `retryInMs` (at most 250 ms apart), so the loser answers `duplicate`
+   * once the winner committed — or claims after the winner's lease ran out (a node that died mid-effect).
+   */
+  private async processClaimed(
+    key: string,
+    { sid, seq, data }: Pick<Envelope, "sid" | "seq" | "data">,
+    effect: Effect,
+    owner: string | undefined,
+  ): Promise<DedupeResult> {
+    const store = this.store as Required<DedupeStore>;
+    let token: string | undefined;
+    try {
+      for (let tries = 0; ; tries++) {
+        const claim = await store.claim(key, seq, owner);
+        if (claim.status === "duplicate") return { status: "duplicate", ack: deliveryAck(sid, claim.last) };
+        if (claim.status === "claimed") {
+          token = claim.token;
+          break;
+        }
+        // From 10 ms, doubling to 250 ms: a raced message is usually committed within one effect's time.
+        const waitMs = Math.min(250, 10 * 2 ** Math.min(tries, 5), Math.max(1, claim.retryInMs));
+        await new Promise<void>((resolve) => systemClock.setTimeout(resolve, waitMs));
+      }
+      await effect(data, { sid, seq });
+      await store.commit(key, seq, token, owner);
+      return { status: "processed", data, ack: deliveryAck(sid, seq) };
+    } catch (error) {
+      if (token !== undefined) {
+        const claimed = token;
+        // The release is best effort: if it fails too, the claim ends with its lease.
+        await Promise.resolve()
+          .then(() => store.release(key, claimed, owner))
+          .catch(() => {});
+      }
       return { status: "failed", error };
     }
   }

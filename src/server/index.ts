@@ -27,6 +27,7 @@ export {
   reconnectBudget,
 } from "./budget.js";
 export {
+  type DedupeClaim,
   type DedupeReceiver,
   type DedupeResult,
   type DedupeStore,

@@ -103,6 +103,9 @@ describe("the shared admission schedule across three nodes", () => {
         return n;
       })
       .reduce((a, b) => a + b, 0);
+    console.log(
+      `3 nodes deciding alone at C each: admitted ${aloneAdmitted} (${(aloneAdmitted / total).toFixed(2)} x the shared)`,
+    );
     expect(aloneAdmitted).toBeGreaterThan(total * 2.5);
   });
 

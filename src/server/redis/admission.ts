@@ -70,16 +70,23 @@ export interface RedisAdmission extends AdmissionSchedule {
   /** `"shared"` while Redis answers, `"local"` after it failed (until a probe succeeds). */
   readonly mode: "shared" | "local";
   /** Decisions made on Redis, and locally because Redis did not answer. */
-  readonly stats: {
-    readonly admitted: number;
-    readonly refused: number;
-    readonly shared: number;
-    readonly local: number;
-  };
+  readonly stats: RedisAdmissionStats;
   /** The resolved admission options (the cluster's totals). */
   readonly options: ResolvedAdmissionOptions;
   /** The controller deciding while Redis is unreachable (its rate is the node's share). */
   readonly fallback: AdmissionController;
+}
+
+/** What one node's {@link RedisAdmission} decided since it was created. */
+export interface RedisAdmissionStats {
+  /** Arrivals admitted (on Redis or locally). */
+  readonly admitted: number;
+  /** Arrivals refused (on Redis or locally). */
+  readonly refused: number;
+  /** Decisions Redis made (one round trip each). */
+  readonly shared: number;
+  /** Decisions made on the node's share of the rate because Redis did not answer. */
+  readonly local: number;
 }
 
 const COMMAND = "rrAdmissionDecide";

@@ -10,6 +10,7 @@ export {
   type RedisAdmission,
   type RedisAdmissionDecision,
   type RedisAdmissionOptions,
+  type RedisAdmissionStats,
   redisAdmission,
 } from "./admission.js";
 export {
@@ -19,6 +20,12 @@ export {
   MAX_REDIS_PREFIX_LENGTH,
   type RedisClient,
 } from "./client.js";
+export {
+  dedupeDigest,
+  type RedisDedupeStore,
+  type RedisDedupeStoreOptions,
+  redisDedupeStore,
+} from "./dedupe-store.js";
 export {
   REDIS_ROSTER_DEFAULTS,
   type RedisRosterStats,
