@@ -158,8 +158,8 @@ export function convergence(
 ): Convergence {
   const bySpace = new Map<string, Set<string>>();
   for (const { member, space } of truth) {
-    let set = bySpace.get(space);
-    if (set === undefined) bySpace.set(space, (set = new Set()));
+    const set = bySpace.get(space) ?? new Set<string>();
+    bySpace.set(space, set);
     set.add(member);
   }
   let phantom = 0;
