@@ -114,8 +114,8 @@ export class RedisMeter {
   }
 
   /**
-   * Bytes of the keys under `prefix` (MEMORY USAGE, every element counted), grouped: `roster` (`rr:p:…`,
-   * the presence rosters), `admission` (`rr:adm…`, the shared schedule), `other`.
+   * Bytes of the keys under `prefix` (MEMORY USAGE, every element counted), grouped: `roster` (`rr:p:…` and
+   * `rr:pn…`, the presence rosters and their ownership), `admission` (`rr:adm…`, the shared schedule), `other`.
    */
   async keyBytes(prefix = "rr:"): Promise<Record<"roster" | "admission" | "other", number>> {
     const bytes = { roster: 0, admission: 0, other: 0 };
@@ -126,7 +126,8 @@ export class RedisMeter {
       for (const key of keys) {
         const used = Number((await this.client.call("MEMORY", "USAGE", key, "SAMPLES", "0")) ?? 0);
         const rest = key.slice(prefix.length);
-        if (rest.startsWith("p:")) bytes.roster += used;
+        // `p:<space>:…` per space, `pn` / `pn:<node>` the nodes' ownership indexes: all of it is presence.
+        if (rest.startsWith("p:") || rest.startsWith("pn")) bytes.roster += used;
         else if (rest.startsWith("adm")) bytes.admission += used;
         else bytes.other += used;
       }
