@@ -259,6 +259,8 @@ async function runKind(kind: StoreKind) {
     const horizonS = Math.ceil((backMs ?? recoveryS * 1000) / 1000) + 1;
     const perSecond = Array.from({ length: horizonS }, (_, i) => attemptsPerSecond[i] ?? 0);
     const back = (p: Progress) => Math.max(0, p.synced - (clients - nDead));
+    /** Time since the kill until `share` of the dead node's clients were back (null: never). */
+    const backBy = (share: number) => recovery.samples.find(([, p]) => back(p) >= share * nDead)?.[0] ?? null;
     const p50 = (v: number[]) => percentile(v, 50);
     const p99 = (v: number[]) => percentile(v, 99);
     return {
@@ -272,6 +274,8 @@ async function runKind(kind: StoreKind) {
       cTotalPerSecond: cTotal,
       idealS: nDead / cTotal,
       allBackMs: backMs,
+      t90Ms: backBy(0.9),
+      t99Ms: backBy(0.99),
       ratioToIdeal: backMs === null ? null : backMs / ((nDead / cTotal) * 1000),
       attemptsAtSurvivors: perSecond.reduce((a, b) => a + b, 0),
       attemptsPerSecond: perSecond,
@@ -333,14 +337,15 @@ for (const kind of kinds) {
 const f = (x: number | null | undefined, digits = 1) =>
   x === null || x === undefined ? "—" : x.toFixed(digits);
 const yes = (b: boolean) => (b ? "yes" : "no");
+const seconds = (ms: number | null) => (ms === null ? "—" : `${(ms / 1000).toFixed(1)} s`);
 let md = `# Cluster on loopback: ${nodeCount} nodes (${capacity} admits/s each), ${clients} clients, one node killed (SIGKILL)\n\n`;
 md += `Command: \`npm run bench:cluster -- --clients ${clients} --nodes ${nodeCount} --capacity ${capacity} --grace-ms ${graceMs} --health-check-ms ${healthCheckMs} --stores ${kinds.join(",")}\`\n\n`;
 const rows = (header: string, line: (r: (typeof results)[number]) => string) =>
   `${header}\n${results.map((r) => `| ${r.name} | ${line(r)} |`).join("\n")}\n\n`;
 md += rows(
-  "| stores | N_dead | C_total | all back after | × N_dead/C_total | attempts at the survivors per reconnect |\n|---|---:|---:|---:|---:|---:|",
+  "| stores | N_dead | C_total | N_dead/C_total | 90 % back | 99 % back | all back | all back × N_dead/C_total | attempts at the survivors per reconnect |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   (r) =>
-    `${r.killed.clients} | ${r.cTotalPerSecond}/s | ${r.allBackMs === null ? "not within horizon" : `${f(r.allBackMs / 1000)} s`} | ${f(r.ratioToIdeal, 2)} | ${f(r.attemptsAtSurvivors / Math.max(1, r.killed.clients), 2)}`,
+    `${r.killed.clients} | ${r.cTotalPerSecond}/s | ${f(r.idealS)} s | ${seconds(r.t90Ms)} | ${seconds(r.t99Ms)} | ${r.allBackMs === null ? "not within horizon" : seconds(r.allBackMs)} | ${f(r.ratioToIdeal, 2)} | ${f(r.attemptsAtSurvivors / Math.max(1, r.killed.clients), 2)}`,
 );
 md += rows(
   "| stores | before the kill: nodes see | after grace: phantom / missing | rosters equal | converged after the kill | update p50 / p99, same node | update p50 / p99 across nodes (seen / expected) |\n|---|---:|---:|---|---:|---:|---:|",
