@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ResilientSocket } from "../../src/index.js";
 import type { AnySlice, Presence } from "../../src/presence/index.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
-import { type ClusterNode, converge, startCluster } from "./cluster-harness.js";
+import { type ClusterNode, converge, eventually, startCluster } from "./cluster-harness.js";
 import { next, quietFor, until } from "./presence-harness.js";
 
 type Client = { socket: ResilientSocket; presence: Presence<readonly AnySlice[]> };
@@ -53,12 +53,16 @@ const rosterOf = async (node: ClusterNode) => [...(await node.hub.readRoster("of
 describe("presence across nodes when Redis fails", () => {
   it("converges on every node after Redis restarts empty mid-run: 0 phantom, 0 missing", async () => {
     const { nodes, all, names } = await populated();
+    const restores = nodes.map((node) => node.store.stats().restores);
     await redis.restart();
     // Each node writes back what it owns; every roster holds exactly the connected members again.
-    await until("Redis to hold every member again", () =>
-      nodes.every((node) => node.store.stats().restores > 0),
+    await until("every node to write its members again", () =>
+      nodes.every((node, i) => node.store.stats().restores > (restores[i] ?? 0)),
     );
     const want = [...names].sort();
+    await eventually("every node's roster to hold exactly the connected members", async () =>
+      (await Promise.all(nodes.map(rosterOf))).every((r) => r.join() === want.join()),
+    );
     for (const node of nodes) expect(await rosterOf(node)).toEqual(want);
     await converge(all, names);
     // And changes flow again across nodes.
@@ -84,12 +88,16 @@ describe("presence across nodes when Redis fails", () => {
     await quietFor(300);
     expect(all.every(({ socket }) => socket.state === "open")).toBe(true);
     expect(a.hub.stats().storeErrors).toBeGreaterThan(0);
+    const restores = nodes.map((node) => node.store.stats().restores);
     await redis.start();
-    await until("Redis to hold every member again", () =>
-      nodes.every((node) => node.store.stats().restores > 0),
+    await until("every node to write its members again", () =>
+      nodes.every((node, i) => node.store.stats().restores > (restores[i] ?? 0)),
     );
     await converge(all, names);
     const want = [...names].sort();
+    await eventually("every node's roster to hold exactly the connected members", async () =>
+      (await Promise.all(nodes.map(rosterOf))).every((r) => r.join() === want.join()),
+    );
     for (const node of nodes) expect(await rosterOf(node)).toEqual(want);
     // The change made while Redis was down reached everyone once it was back.
     const member = all[0]?.presence.member ?? "";

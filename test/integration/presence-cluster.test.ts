@@ -164,4 +164,18 @@ describe("presence across nodes on Redis", () => {
     const roster = await c.hub.readRoster("office");
     expect([...roster.keys()].filter((id) => id === "twin")).toHaveLength(1);
   });
+
+  it("does the same over Socket.IO: a member on one Socket.IO node seen joining, updating and leaving on another", async () => {
+    nodes = await startCluster(redis.port, 2, "socket.io", { prefix: "io:" });
+    const [a, b] = nodes;
+    if (a === undefined || b === undefined) throw new Error("two nodes");
+    const ann = join(a, "ann");
+    const bob = join(b, "bob");
+    await converge([ann, bob], ["ann", "bob"]);
+    ann.presence.set("room", "lobby");
+    await until("bob to see ann in the lobby", () => bob.presence.roster.get("ann")?.state.room === "lobby");
+    ann.presence.detach();
+    await ann.socket.close();
+    await converge([bob], ["bob"]);
+  });
 });

@@ -17,13 +17,14 @@ import {
   type DownMessage,
   encodePresence,
   isPresenceMessage,
-  type PresenceChange,
   type StateRecord,
   type SyncMessage,
   type UpdateMessage,
 } from "../../presence/protocol.js";
 import { count, decodeUp, newCounters } from "../../presence/validate.js";
-import { type FeedHost, follow, setKnown } from "./hub-feed.js";
+import { answer } from "./hub-answer.js";
+import { type BatchHost, flush } from "./hub-batch.js";
+import { type FeedHost, follow } from "./hub-feed.js";
 import {
   PRESENCE_CLOSE,
   type PresenceConnection,
@@ -38,21 +39,15 @@ import {
   type PresenceHubStats,
   type Seat,
   type Space,
-  statePatch,
   takeToken,
   withMerged,
 } from "./hub-state.js";
+import { change, mergedUpdate, syncState, type WriteHost } from "./hub-writes.js";
 import { authorizeSync } from "./identity.js";
-import { deliver, isSlow } from "./outbox.js";
+import { deliver } from "./outbox.js";
 import { abandonedSpace, SeatLedger, seatKey } from "./seats.js";
 import { SpaceQueues, type Step, wait } from "./steps.js";
-import {
-  type ApplyOptions,
-  isSharedRosterStore,
-  type RosterHead,
-  RosterRefusal,
-  type SharedRosterStore,
-} from "./store.js";
+import { isSharedRosterStore, RosterRefusal, type SharedRosterStore } from "./store.js";
 
 export type { PresenceHubStats } from "./hub-state.js";
 
@@ -71,6 +66,8 @@ export class PresenceHub {
   private readonly shared: SharedRosterStore | undefined;
   private readonly unwatch: (() => void) | undefined;
   private readonly feed: FeedHost;
+  private readonly batch: BatchHost;
+  private readonly writes: WriteHost;
   private readonly counters = newCounters();
   private readonly answers = { snapshot: 0, catchup: 0 };
   private readonly broadcasts = { batches: 0, messages: 0 };
@@ -100,6 +97,27 @@ export class PresenceHub {
       binding: (connection, name) => this.conns.get(connection)?.bindings.get(name),
       schedule: (name) => this.schedule(name),
       checkOwner: (name, member) => this.queues.run(name, () => this.checkOwner(name, member)),
+    };
+    this.writes = {
+      options: this.options,
+      shared: this.shared,
+      space: (name) => this.space(name),
+      schedule: (name) => this.schedule(name),
+      moved: (name, member) => this.moved(name, member),
+    };
+    this.batch = {
+      options: this.options,
+      spaces: this.spaces,
+      shared: this.shared,
+      feed: this.feed,
+      answers: this.answers,
+      broadcasts: this.broadcasts,
+      count: this.count,
+      binding: this.feed.binding,
+      update: (name, member, patch) => mergedUpdate(this.writes, name, member, patch),
+      markBehind: (name, space, connection, binding) => this.markBehind(name, space, connection, binding),
+      cut: (connection, code, reason) => this.cut(connection, code, reason),
+      schedule: (name) => this.schedule(name),
     };
     const nodeId = this.shared?.nodeId ?? "";
     this.unwatch = this.shared?.watch((event) => follow(this.feed, event, nodeId), {
@@ -240,7 +258,7 @@ export class PresenceHub {
     if (space !== undefined && already?.member === member && already.answered === space.batch) {
       space.merged.delete(member);
       this.markBehind(name, space, connection, already);
-      yield* this.syncState(name, member, message.state, false);
+      yield* syncState(this.writes, name, member, message.state, false);
       return;
     }
     if (space === undefined && this.spaces.size >= this.options.maxSpaces && !this.freeAbandonedSpace()) {
@@ -287,7 +305,7 @@ export class PresenceHub {
     conn.bindings.set(name, binding);
     space.merged.delete(member);
     try {
-      yield* this.syncState(name, member, message.state, true);
+      yield* syncState(this.writes, name, member, message.state, true);
     } catch (error) {
       this.count.storeErrors++;
       if (error instanceof RosterRefusal) {
@@ -299,7 +317,7 @@ export class PresenceHub {
       this.markBehind(name, space, connection, binding);
       return;
     }
-    yield* this.answer(connection, binding, message);
+    yield* answer(this.batch, space, connection, binding, message);
   }
 
   /**
@@ -322,50 +340,6 @@ export class PresenceHub {
     this.send(connection, { type: "refused", space, reason });
   }
 
-  private *answer(connection: PresenceConnection, binding: Binding, message: SyncMessage): Step {
-    const { store } = this.options;
-    const name = message.space;
-    const space = this.space(name);
-    if (binding.behindSince !== undefined || this.slow(connection)) {
-      this.markBehind(name, space, connection, binding);
-      return;
-    }
-    const since =
-      message.epoch !== null && message.rev !== null ? { epoch: message.epoch, rev: message.rev } : undefined;
-    let changes: readonly PresenceChange[] | undefined;
-    let head: RosterHead;
-    let members: readonly (readonly [string, StateRecord])[] | undefined;
-    if (this.shared !== undefined) {
-      const read = yield* wait(this.shared.read(name, since, !space.snapshotInBatch));
-      ({ head, changes, members } = read);
-      setKnown(this.feed, name, space, head);
-    } else {
-      head = yield* wait(store.head(name));
-      if (since !== undefined && since.epoch === head.epoch) {
-        changes = yield* wait(store.changesSince(name, since.rev));
-        if (changes !== undefined && changes.length > (yield* wait(store.size(name)))) changes = undefined;
-      }
-    }
-    binding.seen = head.rev;
-    if (changes !== undefined && since !== undefined) {
-      this.answers.catchup++;
-      const { epoch, rev } = head;
-      this.send(connection, { type: "catchup", space: name, epoch, from: since.rev, rev, changes });
-      return;
-    }
-    // A snapshot costs O(members) to encode; in a restart storm every sync needs one, which is O(N²) over
-    // the storm. So at most one is encoded per space per batch: later syncs of the batch share the next.
-    this.schedule(name);
-    if (space.snapshotInBatch) {
-      space.awaiting.set(connection, binding);
-      return;
-    }
-    space.snapshotInBatch = true;
-    this.answers.snapshot++;
-    members ??= [...(yield* wait(store.members(name)))];
-    deliver(connection, snapshotText(name, head, members));
-  }
-
   /** One member's updates within a batch merge into one change (the latest value of each slice wins). */
   private update(message: UpdateMessage, member: string): void {
     const space = this.spaces.get(message.space);
@@ -379,43 +353,13 @@ export class PresenceHub {
     this.schedule(message.space);
   }
 
-  /**
-   * Records the slices of `next` that differ from `before` (with `whole`, slices missing from it clear, and
-   * the change is a sync's: it claims the member on a shared store). False when nothing changed.
-   */
-  private *patch(
-    space: string,
-    member: string,
-    before: StateRecord,
-    next: StateRecord,
-    whole: boolean,
-  ): Step {
-    const patch = statePatch(before, next, whole);
-    if (patch === undefined) return;
-    yield* this.change(space, { op: "update", id: member, state: patch });
-  }
-
-  /**
-   * A sync's whole state: a join or the slices that changed (`join`: also when the member is new). On a
-   * shared store one call that also claims the member, with no revision at all when nothing changed.
-   */
-  private *syncState(name: string, member: string, state: StateRecord, join: boolean): Step {
-    if (this.shared !== undefined) {
-      yield* this.change(name, { op: "join", id: member, state }, { claim: true, state });
-      return;
-    }
-    const before = yield* wait(this.options.store.member(name, member));
-    if (before !== undefined) yield* this.patch(name, member, before, state, true);
-    else if (join) yield* this.change(name, { op: "join", id: member, state });
-  }
-
   /** The member leaves the space now (grace period over, eviction, or an explicit `leave`). */
   private *remove(name: string, member: string): Step {
     const space = this.spaces.get(name);
     if (space?.seats.get(member) === undefined) return;
     this.drop(name, member);
     try {
-      yield* this.change(name, { op: "leave", id: member });
+      yield* change(this.writes, name, { op: "leave", id: member });
     } catch {
       // The store is unreachable: a shared store makes its owned roster true again once it is back.
       this.count.storeErrors++;
@@ -477,137 +421,14 @@ export class PresenceHub {
     this.spaces.delete(name);
   }
 
-  private *change(name: string, change: PresenceChange, options: ApplyOptions = {}): Step {
-    const { store } = this.options;
-    if (this.shared !== undefined) {
-      // The change comes back through watch(), in order with every other node's, and is broadcast then.
-      const rev = yield* wait(store.apply(name, change, options));
-      if (rev === undefined && change.op !== "leave") this.moved(name, change.id);
-      return;
-    }
-    const space = this.space(name);
-    if (space.pending.length === 0) {
-      const head = yield* wait(store.head(name));
-      space.pendingFrom = head.rev;
-      space.pendingEpoch = head.epoch;
-    }
-    yield* wait(store.apply(name, change));
-    space.pending.push(change);
-    this.schedule(name);
-  }
-
   private schedule(name: string): void {
     const space = this.spaces.get(name);
     if (space === undefined) return;
     // The handle stays set until the flush has taken the batch's changes: none of them starts another timer.
     space.flush ??= this.clock.setTimeout(
-      () => this.queues.run(name, () => this.flush(name)),
+      () => this.queues.run(name, () => flush(this.batch, name)),
       this.options.batchMs,
     );
-  }
-
-  /**
-   * Ends a batch: merged updates become changes, waiting and behind connections that can take it get one
-   * snapshot, and every other connected member that lacks them gets the batch's one diff text.
-   */
-  private *flush(name: string): Step {
-    const space = this.spaces.get(name);
-    if (space === undefined) return;
-    const { store } = this.options;
-    for (const [member, state] of [...space.merged]) {
-      space.merged.delete(member);
-      try {
-        // A shared store merges the update into the state it keeps of its own members: one call.
-        if (this.shared !== undefined) yield* this.change(name, { op: "update", id: member, state });
-        else {
-          const before = yield* wait(store.member(name, member));
-          if (before !== undefined) yield* this.patch(name, member, before, state, false);
-        }
-      } catch {
-        this.count.storeErrors++;
-      }
-    }
-    space.merged.clear();
-    space.flush = undefined;
-    space.snapshotInBatch = false;
-    space.batch++;
-    let snapshot: string | undefined;
-    let rev = 0;
-    const catchUp = function* (this: PresenceHub, connection: PresenceConnection, binding: Binding): Step {
-      if (snapshot === undefined) {
-        const read = yield* this.read(name, space);
-        rev = read.head.rev;
-        snapshot = snapshotText(name, read.head, read.members);
-      }
-      binding.seen = rev;
-      binding.behindSince = undefined;
-      this.answers.snapshot++;
-      deliver(connection, snapshot);
-    };
-    try {
-      for (const [connection, binding] of [...space.awaiting]) {
-        space.awaiting.delete(connection);
-        // Only if the connection is still that member here (not gone, not re-synced elsewhere).
-        if (this.conns.get(connection)?.bindings.get(name) !== binding) continue;
-        if (this.slow(connection)) this.markBehind(name, space, connection, binding);
-        else yield* catchUp.call(this, connection, binding);
-      }
-      const now = this.clock.now();
-      for (const [connection, binding] of [...space.behind]) {
-        if (this.conns.get(connection)?.bindings.get(name) !== binding) space.behind.delete(connection);
-        else if (!this.slow(connection)) {
-          space.behind.delete(connection);
-          yield* catchUp.call(this, connection, binding);
-        } else if (now - (binding.behindSince ?? now) >= this.options.maxBehindMs) {
-          this.cut(connection, PRESENCE_CLOSE.slow, "presence: not reading");
-        }
-      }
-    } catch {
-      // The store is unreachable: who waits for a snapshot keeps waiting (a shared store's reset answers them).
-      this.count.storeErrors++;
-    }
-    if (this.spaces.get(name) === space) this.broadcast(name, space);
-    // A connection still behind is looked at again next batch, changes or not.
-    if (space.behind.size > 0) this.schedule(name);
-  }
-
-  /** The roster for one snapshot: head and members in one read on a shared store. */
-  private *read(
-    name: string,
-    space: Space,
-  ): Step<{ head: RosterHead; members: readonly (readonly [string, StateRecord])[] }> {
-    const { store } = this.options;
-    if (this.shared !== undefined) {
-      const read = yield* wait(this.shared.read(name, undefined, true));
-      setKnown(this.feed, name, space, read.head);
-      return { head: read.head, members: read.members ?? [] };
-    }
-    const head = yield* wait(store.head(name));
-    return { head, members: [...(yield* wait(store.members(name)))] };
-  }
-
-  private broadcast(name: string, space: Space): void {
-    const changes = space.pending;
-    space.pending = [];
-    if (changes.length === 0) return;
-    const from = space.pendingFrom;
-    const rev = from + changes.length;
-    const text = encodePresence({ type: "diff", space: name, epoch: space.pendingEpoch, from, rev, changes });
-    this.broadcasts.batches++;
-    for (const seat of space.seats.values()) {
-      const connection = seat.connection;
-      const binding = connection === undefined ? undefined : this.conns.get(connection)?.bindings.get(name);
-      // A member whose sync answer already covered this batch is not sent it again.
-      if (connection === undefined || binding === undefined || binding.seen >= rev) continue;
-      if (binding.behindSince !== undefined) continue;
-      if (this.slow(connection)) {
-        this.markBehind(name, space, connection, binding);
-        continue;
-      }
-      binding.seen = rev;
-      this.broadcasts.messages++;
-      deliver(connection, text);
-    }
   }
 
   /** Nothing more goes to this connection here until it drains; then one snapshot replaces what it missed. */
@@ -616,10 +437,6 @@ export class PresenceHub {
     binding.behindSince ??= this.clock.now();
     space.behind.set(connection, binding);
     this.schedule(name);
-  }
-
-  private slow(connection: PresenceConnection): boolean {
-    return isSlow(connection, this.options.highWaterBytes);
   }
 
   /** Ends a connection the hub will not serve any more; its members get their grace period. */
@@ -653,14 +470,4 @@ export class PresenceHub {
   private send(connection: PresenceConnection, message: DownMessage): void {
     deliver(connection, encodePresence(message));
   }
-}
-
-/** The one snapshot text of a space for a batch. */
-function snapshotText(
-  name: string,
-  head: RosterHead,
-  members: Iterable<readonly [string, StateRecord]>,
-): string {
-  const list = [...members].map(([id, state]) => ({ id, state }));
-  return encodePresence({ type: "snapshot", space: name, epoch: head.epoch, rev: head.rev, members: list });
 }

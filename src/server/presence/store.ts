@@ -69,9 +69,13 @@ export type RosterEvent =
   | {
       /** A change applied by any node (this one included), in revision order within its space. */
       readonly type: "change";
+      /** The space changed. */
       readonly space: string;
+      /** The roster's life the revision belongs to. */
       readonly epoch: string;
+      /** The revision this change made. */
       readonly rev: number;
+      /** The change itself. */
       readonly change: PresenceChange;
       /** Set when the change moved the member to a node (a sync there): its node id. */
       readonly owner?: string;
@@ -79,8 +83,11 @@ export type RosterEvent =
   | {
       /** A member's sync on `owner` took it over without changing its state (no new revision). */
       readonly type: "owner";
+      /** The member's space. */
       readonly space: string;
+      /** The member taken over. */
       readonly member: string;
+      /** The node that owns it now. */
       readonly owner: string;
     }
   | {
@@ -93,6 +100,7 @@ export type RosterEvent =
 
 /** What {@link SharedRosterStore.read} found. */
 export interface RosterRead {
+  /** The roster's epoch and revision at the read. */
   readonly head: RosterHead;
   /** The changes after `since`, oldest first, when the log had them. */
   readonly changes?: readonly PresenceChange[];
@@ -141,6 +149,7 @@ export function isSharedRosterStore(store: RosterStore): store is SharedRosterSt
  * with `code` as the reason instead of `store-unavailable`.
  */
 export class RosterRefusal extends Error {
+  /** `"RosterRefusal"`. */
   override readonly name = "RosterRefusal";
   /** The reason sent to the client in its `refused` message. */
   readonly code: string;

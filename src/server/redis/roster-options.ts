@@ -51,13 +51,21 @@ export interface RedisRosterStoreOptions {
 
 /** Defaults of {@link RedisRosterStoreOptions}. */
 export const REDIS_ROSTER_DEFAULTS = {
+  /** Ownership renewal and reap, per node (ms). */
   heartbeatMs: 2_000,
+  /** A dead node's members' grace period when the hub passes none (ms). */
   graceMs: 30_000,
+  /** Changes kept per space. */
   maxLogEntries: 256,
+  /** Members per space (the hub's `maxSeats`). */
   maxMembersPerSpace: 20_000,
+  /** Bytes of one member's state JSON (the hub's message limit). */
   maxStateBytes: HUB_LIMITS.maxMessageBytes,
+  /** Lifetime of a space's keys after the last write or refresh (ms): a day. */
   keyTtlMs: 86_400_000,
+  /** Members one reap call removes at most. */
   reapBatch: 512,
+  /** A Redis call not answered within this long fails (ms). */
   commandTimeoutMs: 2_000,
 } as const;
 

@@ -39,13 +39,15 @@ export { REDIS_ROSTER_DEFAULTS, type RedisRosterStoreOptions } from "./roster-op
 
 /** Counters of a {@link RedisRosterStore}, for dashboards, tests and the cluster bench. */
 export interface RedisRosterStats {
+  /** This node's id. */
   readonly nodeId: string;
   /** Redis calls made (each script or command is one). */
   readonly calls: number;
   /** Redis calls that failed or timed out. */
   readonly failures: number;
-  /** Events read from the channel, and channel messages that were not events (ignored). */
+  /** Events read from the channel. */
   readonly events: number;
+  /** Channel messages that were not events (ignored). */
   readonly malformed: number;
   /** Members of dead nodes this node's reaps removed. */
   readonly reaped: number;
