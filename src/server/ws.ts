@@ -316,7 +316,8 @@ function scheduledWsAdmission(
 ): WsScheduledAdmission {
   let pending = 0;
   let refusedPending = 0;
-  const admission = async (
+  // A misuse (no accept and no wss) throws at the call, as without a schedule, not as a rejection.
+  const admission = (
     request: IncomingMessage,
     socket: Duplex,
     head: Buffer,
@@ -326,8 +327,16 @@ function scheduledWsAdmission(
     if (pending >= maxPending) {
       refusedPending++;
       refuseWith503(socket, PENDING_FULL_HINT);
-      return false;
+      return Promise.resolve(false);
     }
+    return awaitDecision(request, socket, head, accept);
+  };
+  const awaitDecision = async (
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    accept: (() => void) | undefined,
+  ): Promise<boolean> => {
     pending++;
     // Node's HTTP server leaves an upgraded socket without an error listener: a client resetting while its
     // decision is awaited must not crash the process.

@@ -5,7 +5,7 @@
  * upgrades wait for it — the rest are answered at once with a 503.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import type { Duplex } from "node:stream";
 import { Redis } from "ioredis";
 import { Server as IoServer } from "socket.io";
@@ -55,7 +55,7 @@ async function listen(http: Server): Promise<number> {
 async function wsNode(
   schedule: Omit<RedisAdmissionOptions, "redis">,
   maxPending?: number,
-): Promise<{ url: string; admission: WsScheduledAdmission }> {
+): Promise<{ url: string; admission: WsScheduledAdmission; connections: () => number }> {
   const wss = new WebSocketServer({ noServer: true });
   const admission = wsAdmission({
     wss,
@@ -64,7 +64,11 @@ async function wsNode(
     schedule: redisAdmission({ ...schedule, redis: await redisClient() }),
     ...(maxPending === undefined ? {} : { maxPending }),
   });
-  wss.on("connection", (ws: WebSocket) => ws.on("error", () => {}));
+  let connections = 0;
+  wss.on("connection", (ws: WebSocket) => {
+    connections++;
+    ws.on("error", () => {});
+  });
   const http = createServer((_q, response) => response.writeHead(426).end());
   http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     void admission(request, socket, head);
@@ -72,7 +76,7 @@ async function wsNode(
   cleanups.push(() => {
     for (const ws of wss.clients) ws.terminate();
   });
-  return { url: `ws://127.0.0.1:${await listen(http)}/`, admission };
+  return { url: `ws://127.0.0.1:${await listen(http)}/`, admission, connections: () => connections };
 }
 
 type Outcome =
@@ -109,7 +113,7 @@ function attempt(url: string): Promise<Outcome> {
 
 describe("wsAdmission on the shared schedule", () => {
   it("admits the burst once across two nodes and tells every refused client its slot", async () => {
-    const options = { ratePerSecond: 1, burst: 2, prefix: `ws${run++}:`, nodes: 2 };
+    const options = { ratePerSecond: 1, burst: 2, prefix: `ws${run++}:`, nodes: 2, commandTimeoutMs: 5_000 };
     const [a, b] = await Promise.all([wsNode(options), wsNode(options)]);
     const outcomes = await Promise.all(
       Array.from({ length: 8 }, (_, i) => attempt(`${(i % 2 ? a : b).url}?id=${i}`)),
@@ -150,6 +154,33 @@ describe("wsAdmission on the shared schedule", () => {
     expect(node.admission.pending).toBe(0);
   });
 
+  it("survives clients that reset while their decision is awaited, and hands none of them on", async () => {
+    const node = await wsNode(
+      { ratePerSecond: 10, burst: 10, prefix: `reset${run++}:`, nodes: 2, commandTimeoutMs: 1_500 },
+      10,
+    );
+    server.pause();
+    const { port } = new URL(node.url);
+    for (let i = 0; i < 5; i++) {
+      const tcp = connect(Number(port), "127.0.0.1");
+      tcp.on("error", () => {});
+      await new Promise<void>((resolve) => tcp.once("connect", () => resolve()));
+      tcp.write(
+        `GET /?id=r${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      );
+      for (let t = 0; t < 100 && node.admission.pending <= i; t++) await new Promise((r) => setTimeout(r, 5));
+      tcp.resetAndDestroy();
+    }
+    expect(node.admission.pending).toBe(5);
+    server.resume();
+    for (let t = 0; t < 300 && node.admission.pending > 0; t++) await new Promise((r) => setTimeout(r, 10));
+    expect(node.admission.pending).toBe(0);
+    expect(node.connections()).toBe(0);
+    // The node still serves.
+    expect(await attempt(`${node.url}?id=after`)).toEqual({ kind: "open" });
+  });
+
   it("refuses a schedule option beside a rate, and a schedule without decide, naming the option", () => {
     const wss = new WebSocketServer({ noServer: true });
     const schedule = { decide: () => ({ admit: true }) as const };
@@ -163,7 +194,7 @@ describe("wsAdmission on the shared schedule", () => {
 
 describe("socketIoAdmission on the shared schedule", () => {
   it("admits the burst once across two Socket.IO nodes and refuses the rest with their hint", async () => {
-    const options = { ratePerSecond: 1, burst: 2, prefix: `io${run++}:`, nodes: 2 };
+    const options = { ratePerSecond: 1, burst: 2, prefix: `io${run++}:`, nodes: 2, commandTimeoutMs: 5_000 };
     const urls: string[] = [];
     for (let n = 0; n < 2; n++) {
       const http = createServer();
@@ -202,5 +233,62 @@ describe("socketIoAdmission on the shared schedule", () => {
     const waits = results.filter((r) => !r.connected).map((r) => r.retryAfterMs as number);
     expect(waits.length).toBe(4);
     expect(new Set(waits.map((w) => Math.round(w / 1000))).size).toBe(4);
+  });
+
+  it("holds at most maxPending connections while Redis hangs and refuses the rest at once with a hint", async () => {
+    const http = createServer();
+    const io = new IoServer(http);
+    const admission = socketIoAdmission({
+      schedule: redisAdmission({
+        ratePerSecond: 10,
+        burst: 10,
+        prefix: `iopending${run++}:`,
+        nodes: 2,
+        commandTimeoutMs: 1_500,
+        redis: await redisClient(),
+      }),
+      key: (handshake) => String(handshake.auth?.id),
+      maxPending: 2,
+    });
+    io.use(admission);
+    cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
+    const url = `http://127.0.0.1:${await listen(http)}`;
+    server.pause();
+    const started = Date.now();
+    const results: Array<Promise<{ connected: boolean; retryAfterMs?: number; atMs: number }>> = [];
+    for (let i = 0; i < 5; i++) {
+      results.push(
+        new Promise((resolve) => {
+          const socket = ioClient(url, {
+            reconnection: false,
+            transports: ["websocket"],
+            forceNew: true,
+            auth: { id: String(i) },
+          });
+          cleanups.push(() => {
+            socket.close();
+          });
+          socket.on("connect", () => resolve({ connected: true, atMs: Date.now() - started }));
+          socket.on("connect_error", (error: Error & { data?: { retryAfterMs: number } }) =>
+            resolve({ connected: false, retryAfterMs: error.data?.retryAfterMs, atMs: Date.now() - started }),
+          );
+        }),
+      );
+      // In order: the first two are the ones waiting.
+      for (let t = 0; t < 100 && admission.pending + admission.refusedPending <= i; t++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    const refused = await Promise.all(results.slice(2));
+    for (const result of refused) {
+      expect(result.connected).toBe(false);
+      expect(result.retryAfterMs).toBe(1_000);
+      expect(result.atMs).toBeLessThan(1_000);
+    }
+    expect(admission.pending).toBe(2);
+    expect(admission.refusedPending).toBe(3);
+    server.resume();
+    expect((await Promise.all(results.slice(0, 2))).map((r) => r.connected)).toEqual([true, true]);
+    expect(admission.pending).toBe(0);
   });
 });

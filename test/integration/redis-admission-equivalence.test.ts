@@ -51,7 +51,16 @@ describe("the shared schedule's script", () => {
           const memory = new AdmissionController(options, now);
           const prefix = `eq${run++}:`;
           const shared = nodes.map((redis) =>
-            redisAdmission({ ...options, redis, prefix, nodes: 3, decideAt: () => now }),
+            // A generous timeout: a decision made locally (Redis slow under a loaded machine) is not the
+            // script's, and would fail the comparison for the wrong reason.
+            redisAdmission({
+              ...options,
+              redis,
+              prefix,
+              nodes: 3,
+              decideAt: () => now,
+              commandTimeoutMs: 10_000,
+            }),
           );
           for (const { gapMs, key, node } of arrivals) {
             now += gapMs;

@@ -68,7 +68,15 @@ describe("the shared admission schedule across three nodes", () => {
     const nodes = [client(), client(), client()];
     await Promise.all(nodes.map(ready));
     const rate = 40;
-    const options = { ratePerSecond: rate, burst: 4, refusalCost: 0, prefix: `rate${run++}:`, nodes: 3 };
+    // A generous command timeout: on a loaded machine a slow answer must not turn into a local decision.
+    const options = {
+      ratePerSecond: rate,
+      burst: 4,
+      refusalCost: 0,
+      prefix: `rate${run++}:`,
+      nodes: 3,
+      commandTimeoutMs: 5_000,
+    };
     const schedules = nodes.map((redis) => redisAdmission({ ...options, redis }));
     const evalBefore = await commandCalls(nodes[0] as Redis, "evalsha");
     const startMs = await redisNowMs(nodes[0] as Redis);
@@ -116,7 +124,7 @@ describe("the shared admission schedule across three nodes", () => {
     const rate = 5;
     const prefix = `order${run++}:`;
     const schedules = nodes.map((redis) =>
-      redisAdmission({ redis, ratePerSecond: rate, burst: 1, prefix, nodes: 3 }),
+      redisAdmission({ redis, ratePerSecond: rate, burst: 1, prefix, nodes: 3, commandTimeoutMs: 5_000 }),
     );
     const startedMs = Date.now();
     const decisions = await Promise.all(
@@ -146,7 +154,7 @@ describe("the shared admission schedule across three nodes", () => {
     const [a, b] = [client(), client()];
     await Promise.all([ready(a), ready(b)]);
     const prefix = `key${run++}:`;
-    const options = { ratePerSecond: 10, burst: 1, prefix, nodes: 2 };
+    const options = { ratePerSecond: 10, burst: 1, prefix, nodes: 2, commandTimeoutMs: 5_000 };
     const [onA, onB] = [redisAdmission({ ...options, redis: a }), redisAdmission({ ...options, redis: b })];
     expect((await onA.decide("alice")).admit).toBe(true);
     const first = await onA.decide("alice");

@@ -12,7 +12,8 @@
  *   record holds nothing any more); its size is the K of the per-key spacing K / rate, capped at `maxKeys`;
  * - KEYS[3] `<prefix>adm:k:<sha1 of key>` — the key's record; KEYS[4] `<prefix>adm:o` — the overflow record
  *   shared by new keys while `maxKeys` are remembered.
- * Numbers are written with 17 significant digits, so a state read back is the state written.
+ * Numbers are written with 17 significant digits, so a state read back is the state written. ARGV[13] is
+ * the prefix of key records (`<prefix>adm:k:`), for the few records idle at exactly this instant.
  */
 export const ADMISSION_SCRIPT = `
 local rate = tonumber(ARGV[1])
@@ -122,7 +123,22 @@ local d
 if not keyed then
   d = shared()
 else
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now))
+  -- Records idle before now go; one whose idle time is exactly now goes only if it is idle by the
+  -- controller's own test (a slot is over when now is past its window, a pace when now reaches it).
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. num(now))
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], num(now), num(now))) do
+    local ek = ARGV[13] .. m
+    local ev = redis.call('HMGET', ek, 'slots', 'first', 'last', 'win', 'pace')
+    local e = {
+      slots = tonumber(ev[1]) or 0, first = tonumber(ev[2]) or now, last = tonumber(ev[3]) or now,
+      win = tonumber(ev[4]) or 0, pace = tonumber(ev[5]) or now,
+    }
+    while e.slots > 0 and now > e.first + e.win do claimFirst(e) end
+    if e.slots == 0 and e.pace <= now then
+      redis.call('ZREM', KEYS[2], m)
+      redis.call('DEL', ek)
+    end
+  end
   local count = redis.call('ZCARD', KEYS[2])
   local known = redis.call('ZSCORE', KEYS[2], member)
   local rkey = KEYS[3]

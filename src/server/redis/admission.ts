@@ -132,7 +132,13 @@ export function redisAdmission(options: RedisAdmissionOptions): RedisAdmission {
   const commandTimeoutMs = integerAtLeast("commandTimeoutMs", options.commandTimeoutMs, 1, 200);
   const retryMs = integerAtLeast("retryMs", options.retryMs, 0, 1_000);
   const clock = options.clock ?? systemClock;
-  if (clock === null || typeof clock !== "object" || typeof clock.now !== "function") {
+  if (
+    clock === null ||
+    typeof clock !== "object" ||
+    typeof clock.now !== "function" ||
+    typeof clock.setTimeout !== "function" ||
+    typeof clock.clearTimeout !== "function"
+  ) {
     throw new TypeError(`redisAdmission: clock must have now(), setTimeout() and clearTimeout()`);
   }
   const { decideAt } = options;
@@ -181,7 +187,18 @@ export function redisAdmission(options: RedisAdmissionOptions): RedisAdmission {
           new Error(`redisAdmission: Redis did not answer in ${commandTimeoutMs} ms (commandTimeoutMs)`),
         );
       }, commandTimeoutMs);
-      script(keys.shared, keys.set, record, keys.overflow, ...args, cost, keyed, member, at).then(
+      script(
+        keys.shared,
+        keys.set,
+        record,
+        keys.overflow,
+        ...args,
+        cost,
+        keyed,
+        member,
+        at,
+        `${keys.set}:`,
+      ).then(
         (reply) => {
           if (timer !== undefined) clock.clearTimeout(timer);
           resolve(reply);
