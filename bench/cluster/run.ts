@@ -260,7 +260,12 @@ async function runKind(kind: StoreKind) {
     const perSecond = Array.from({ length: horizonS }, (_, i) => attemptsPerSecond[i] ?? 0);
     const back = (p: Progress) => Math.max(0, p.synced - (clients - nDead));
     /** Time since the kill until `share` of the dead node's clients were back (null: never). */
-    const backBy = (share: number) => recovery.samples.find(([, p]) => back(p) >= share * nDead)?.[0] ?? null;
+    const backBy = (share: number) => {
+      // The first reports after the kill may predate the clients noticing it: count from the drop on.
+      const dropped = recovery.samples.findIndex(([, p]) => back(p) < share * nDead);
+      if (dropped < 0) return null;
+      return recovery.samples.slice(dropped).find(([, p]) => back(p) >= share * nDead)?.[0] ?? null;
+    };
     const p50 = (v: number[]) => percentile(v, 50);
     const p99 = (v: number[]) => percentile(v, 99);
     return {
