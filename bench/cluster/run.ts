@@ -344,7 +344,7 @@ const f = (x: number | null | undefined, digits = 1) =>
 const yes = (b: boolean) => (b ? "yes" : "no");
 const seconds = (ms: number | null) => (ms === null ? "—" : `${(ms / 1000).toFixed(1)} s`);
 let md = `# Cluster on loopback: ${nodeCount} nodes (${capacity} admits/s each), ${clients} clients, one node killed (SIGKILL)\n\n`;
-md += `Command: \`npm run bench:cluster -- --clients ${clients} --nodes ${nodeCount} --capacity ${capacity} --grace-ms ${graceMs} --health-check-ms ${healthCheckMs} --stores ${kinds.join(",")}\`\n\n`;
+md += `Command: \`npm run bench:cluster -- --clients ${clients} --nodes ${nodeCount} --capacity ${capacity} --grace-ms ${graceMs} --batch-ms ${batchMs} --heartbeat-ms ${heartbeatMs} --space-size ${spaceSize} --health-check-ms ${healthCheckMs} --stores ${kinds.join(",")}\`\n\n`;
 const rows = (header: string, line: (r: (typeof results)[number]) => string) =>
   `${header}\n${results.map((r) => `| ${r.name} | ${line(r)} |`).join("\n")}\n\n`;
 md += rows(
@@ -398,7 +398,7 @@ const chart = liveChart({
   })),
   caption: [
     `Top: the killed node's clients synced again on the surviving nodes. Bottom: connection attempts the survivors saw per second;`,
-    `the dashed line is what they admit together (C_total). N_dead/C_total is the fastest any scheduler could bring them back.`,
+    `the dashed lines: C_total = ${Math.min(...results.map((r) => r.cTotalPerSecond))}/s and N_dead/C_total, the fastest any scheduler could bring them back${results.some((r) => r.cTotalPerSecond !== results[0]?.cTotalPerSecond) ? ` (the shared schedule admits ${capacity * nodeCount}/s)` : ""}.`,
   ],
 });
 mkdirSync(values.out, { recursive: true });
