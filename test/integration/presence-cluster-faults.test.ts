@@ -15,6 +15,7 @@ type Client = { socket: ResilientSocket; presence: Presence<readonly AnySlice[]>
 
 let redis: RedisServer;
 let nodes: ClusterNode[] = [];
+let runs = 0;
 const clients: Client[] = [];
 const rejections: unknown[] = [];
 const onRejection = (reason: unknown) => rejections.push(reason);
@@ -34,7 +35,8 @@ afterEach(async () => {
 });
 
 async function populated(): Promise<{ nodes: ClusterNode[]; all: Client[]; names: string[] }> {
-  nodes = await startCluster(redis.port, 3);
+  // A fresh prefix per test: what one test left in Redis is not the next one's roster.
+  nodes = await startCluster(redis.port, 3, "ws", { prefix: `f${++runs}:` });
   const names: string[] = [];
   nodes.forEach((node, i) => {
     for (const n of [1, 2]) {
@@ -85,7 +87,12 @@ describe("presence across nodes when Redis fails", () => {
     if (a === undefined) throw new Error("nodes");
     // Changes made while Redis is down fail in the store, not in the hub.
     all[0]?.presence.set("room", "offline-room");
+    // A member that arrives while Redis is down is answered once it is back.
+    const late = a.client("late");
+    all.push(late);
+    names.push("late");
     await quietFor(300);
+    expect(late.presence.phase).toBe("syncing");
     expect(all.every(({ socket }) => socket.state === "open")).toBe(true);
     expect(a.hub.stats().storeErrors).toBeGreaterThan(0);
     const restores = nodes.map((node) => node.store.stats().restores);

@@ -87,25 +87,30 @@ export function* flush(host: BatchHost, name: string): Step {
   }
   try {
     for (const [connection, binding] of [...space.awaiting]) {
-      space.awaiting.delete(connection);
       // Only if the connection is still that member here (not gone, not re-synced elsewhere).
-      if (host.binding(connection, name) !== binding) continue;
-      if (slow(connection)) host.markBehind(name, space, connection, binding);
-      else yield* catchUp(connection, binding);
+      if (host.binding(connection, name) !== binding) space.awaiting.delete(connection);
+      else if (slow(connection)) {
+        space.awaiting.delete(connection);
+        host.markBehind(name, space, connection, binding);
+      } else {
+        yield* catchUp(connection, binding);
+        space.awaiting.delete(connection);
+      }
     }
     const now = host.options.clock.now();
     for (const [connection, binding] of [...space.behind]) {
       if (host.binding(connection, name) !== binding) space.behind.delete(connection);
       else if (!slow(connection)) {
-        space.behind.delete(connection);
         yield* catchUp(connection, binding);
+        space.behind.delete(connection);
       } else if (now - (binding.behindSince ?? now) >= host.options.maxBehindMs) {
         host.cut(connection, PRESENCE_CLOSE.slow, "presence: not reading");
       }
     }
   } catch {
-    // The store is unreachable: who waits for a snapshot keeps waiting (a shared store's reset answers them).
+    // The store is unreachable: who waits for a snapshot still waits, and the next batch tries again.
     host.count.storeErrors++;
+    host.schedule(name);
   }
   if (host.spaces.get(name) === space) broadcast(host, name, space, slow);
   // A connection still behind is looked at again next batch, changes or not.
