@@ -145,3 +145,34 @@ describe("dedupe sessions from clients", () => {
     expect(bytes).toBeLessThan(names.length * 400);
   });
 });
+
+describe("misconfiguration", () => {
+  it("throws an error naming the option for each bad option of the Redis stores", () => {
+    const ok = { redis, ratePerSecond: 10, nodes: 2 };
+    expect(() => redisAdmission({ ...ok, redis: {} as Redis })).toThrow(
+      /redisAdmission: redis must be an ioredis client/,
+    );
+    expect(() => redisAdmission({ ...ok, nodes: 0 })).toThrow(/nodes must be an integer >= 1/);
+    expect(() => redisAdmission({ ...ok, nodes: undefined as unknown as number })).toThrow(RangeError);
+    expect(() => redisAdmission({ ...ok, ratePerSecond: -1 })).toThrow(/ratePerSecond/);
+    expect(() => redisAdmission({ ...ok, commandTimeoutMs: 0 })).toThrow(/commandTimeoutMs/);
+    expect(() => redisAdmission({ ...ok, prefix: "has space" })).toThrow(/prefix/);
+    expect(() => redisDedupeStore({ redis, ttlMs: 0 })).toThrow(/ttlMs must be an integer >= 1/);
+    expect(() => redisDedupeStore({ redis, ttlMs: 1_000, leaseMs: 1.5 })).toThrow(/leaseMs/);
+    expect(() => redisDedupeStore({ redis, ttlMs: 1_000, maxSessionsPerOwner: 0 })).toThrow(
+      /maxSessionsPerOwner/,
+    );
+  });
+
+  it("refuses a cost over the burst before asking Redis", async () => {
+    const schedule = redisAdmission({
+      redis,
+      ratePerSecond: 10,
+      burst: 2,
+      nodes: 1,
+      prefix: `cost${run++}:`,
+    });
+    await expect(schedule.decide("k", 3)).rejects.toThrow(/cost must be a number > 0 and <= burst \(2\)/);
+    expect(schedule.stats.shared + schedule.stats.local).toBe(0);
+  });
+});
