@@ -157,7 +157,8 @@ export class PresenceHub {
     const binding = conn.bindings.get(name);
     if (binding === undefined) this.count.unbound++;
     else if (message.type === "update") this.update(message, binding.member);
-    else this.queues.run(name, () => this.remove(name, binding.member));
+    // Optional work: past the queue's bound (a store that hangs) a leave is dropped; the close still comes.
+    else this.queues.run(name, () => this.remove(name, binding.member), true);
     return true;
   }
 
