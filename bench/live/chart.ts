@@ -21,6 +21,10 @@ export interface LiveChartInput {
   readonly clients: number;
   readonly capacity: number;
   readonly series: readonly LiveSeries[];
+  /** Caption lines under the chart. Default: the restart storm's (bench:live). */
+  readonly caption?: readonly string[];
+  /** Label of the time axis. Default: "seconds since the server restarted". */
+  readonly timeAxis?: string;
 }
 
 const COLORS = ["#d62728", "#2ca02c", "#1f77b4"];
@@ -35,7 +39,14 @@ function niceStep(span: number, maxTicks: number): number {
 
 const xml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-export function liveChart({ title, clients, capacity, series }: LiveChartInput): string {
+export function liveChart({
+  title,
+  clients,
+  capacity,
+  series,
+  caption: captionLines,
+  timeAxis = "seconds since the server restarted",
+}: LiveChartInput): string {
   const W = 960;
   const L = 80;
   const R = 20;
@@ -105,7 +116,7 @@ export function liveChart({ title, clients, capacity, series }: LiveChartInput):
       `<line x1="${L}" y1="${b}" x2="${W - R}" y2="${b}" stroke="#333"/>`,
       `<line x1="${L}" y1="${a}" x2="${L}" y2="${b}" stroke="#333"/>`,
       `<text x="18" y="${(a + b) / 2}" transform="rotate(-90 18 ${(a + b) / 2})" text-anchor="middle">${label}</text>`,
-      `<text x="${(L + W - R) / 2}" y="${b + 32}" text-anchor="middle">seconds since the server restarted</text>`,
+      `<text x="${(L + W - R) / 2}" y="${b + 32}" text-anchor="middle">${xml(timeAxis)}</text>`,
     );
   }
   // N/C on the time axis, C on the rate axis.
@@ -126,7 +137,7 @@ export function liveChart({ title, clients, capacity, series }: LiveChartInput):
       `<polyline fill="none" stroke="${color}" stroke-width="1.5" stroke-opacity="0.85" points="${rate}"/>`,
     );
   });
-  const caption = [
+  const caption = captionLines ?? [
     `N = ${clients.toLocaleString("en")} real clients lose their server at once (SIGKILL); it restarts and admits C = ${capacity.toLocaleString("en")} new connections a second.`,
     `N/C = ${ncS.toFixed(ncS < 10 ? 1 : 0)} s is the physical limit: the fastest any scheduler could bring everyone back. Attempts above the capacity line are refused work.`,
   ];

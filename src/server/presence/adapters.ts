@@ -8,6 +8,7 @@ import { systemClock } from "../../env.js";
 import { badOption } from "../../options-check.js";
 import type { PresenceHub } from "./hub.js";
 import type { PresenceConnection } from "./hub-options.js";
+import { type PresenceLivenessOptions, resolveLiveness, watchLiveness } from "./liveness.js";
 
 /** How long a cut `ws` connection gets to take its close frame before it is terminated. */
 const CLOSE_GRACE_MS = 1_000;
@@ -26,14 +27,16 @@ export interface PresenceWsSocketLike {
   pause?(): void;
   /** Destroys the socket at once, for a cut peer that does not take its close frame. */
   terminate?(): void;
+  /** Sends a ping frame, for the liveness check (see {@link PresenceLivenessOptions}); without it, none. */
+  ping?(): void;
   /** Subscribes to inbound messages (`ws` passes a Buffer, or an array of them, and whether it was binary). */
   on(event: "message", listener: (data: unknown, isBinary: boolean) => void): unknown;
-  /** Subscribes to the socket closing (the member's grace period starts). */
-  on(event: "close", listener: () => void): unknown;
+  /** Subscribes to the socket closing (the member's grace period starts), or to a pong/ping (it is alive). */
+  on(event: "close" | "pong" | "ping", listener: () => void): unknown;
   /** Unsubscribes a `message` listener (on detach). */
   off(event: "message", listener: (data: unknown, isBinary: boolean) => void): unknown;
-  /** Unsubscribes a `close` listener (on detach). */
-  off(event: "close", listener: () => void): unknown;
+  /** Unsubscribes a `close`, `pong` or `ping` listener (on detach). */
+  off(event: "close" | "pong" | "ping", listener: () => void): unknown;
 }
 
 /** The members of a `ws` WebSocketServer the adapter uses. */
@@ -94,15 +97,19 @@ let wsIds = 0;
 
 /**
  * Wires one `ws` socket to the hub (for apps that handle `connection` themselves). `request` is the HTTP
- * upgrade request (the second argument of `connection`), handed to `authorize`. Returns the function that
- * unwires it (and starts the member's grace period, as a close does).
+ * upgrade request (the second argument of `connection`), handed to `authorize`. `liveness`: when a silent
+ * connection is pinged and ended (default on: see {@link PresenceLivenessOptions}). Returns the function
+ * that unwires it (and starts the member's grace period, as a close does).
+ * @throws RangeError naming `pingIntervalMs` or `pingTimeoutMs` when `liveness` is out of range.
  */
 export function presenceWsConnection(
   hub: PresenceHub,
   ws: PresenceWsSocketLike,
   id = `ws-${++wsIds}`,
   request?: unknown,
+  liveness?: PresenceLivenessOptions,
 ): () => void {
+  const watch = watchLiveness(ws, resolveLiveness(liveness));
   const connection: PresenceConnection = {
     id,
     request,
@@ -125,6 +132,7 @@ export function presenceWsConnection(
     if (text !== undefined) hub.receive(connection, text);
   };
   const onClose = () => {
+    watch.stop();
     ws.off("message", onMessage);
     ws.off("close", onClose);
     hub.disconnect(connection);
@@ -135,17 +143,24 @@ export function presenceWsConnection(
 }
 
 /**
- * Runs presence on every connection of a `ws` WebSocketServer.
+ * Runs presence on every connection of a `ws` WebSocketServer, and pings connections that fall silent
+ * (`options`: {@link PresenceLivenessOptions}; docs/presence.md "Liveness").
  * @example
  * const hub = new PresenceHub();
- * attachPresenceToWs(hub, new WebSocketServer({ server }));
+ * attachPresenceToWs(hub, new WebSocketServer({ server }), { pingIntervalMs: 25_000 });
  * @returns the function that detaches (existing connections are released as if closed).
+ * @throws RangeError naming `pingIntervalMs` or `pingTimeoutMs`.
  */
-export function attachPresenceToWs(hub: PresenceHub, wss: PresenceWsServerLike): () => void {
+export function attachPresenceToWs(
+  hub: PresenceHub,
+  wss: PresenceWsServerLike,
+  options?: PresenceLivenessOptions,
+): () => void {
   if (typeof wss?.on !== "function") badOption("attachPresenceToWs", "wss", "a ws WebSocketServer", wss);
+  const liveness = resolveLiveness(options);
   const releases = new Set<() => void>();
   const onConnection = (ws: PresenceWsSocketLike, request?: unknown) => {
-    const release = presenceWsConnection(hub, ws, undefined, request);
+    const release = presenceWsConnection(hub, ws, undefined, request, liveness);
     const once = () => {
       releases.delete(once);
       release();

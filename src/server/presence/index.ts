@@ -24,6 +24,11 @@ export {
   type SyncRequest,
 } from "./hub-options.js";
 export {
+  LIVENESS_DEFAULTS,
+  PRESENCE_CLOSE_SILENT,
+  type PresenceLivenessOptions,
+} from "./liveness.js";
+export {
   type ApplyOptions,
   type Awaitable,
   DEFAULT_MAX_LOG_ENTRIES,
