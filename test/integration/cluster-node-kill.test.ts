@@ -92,6 +92,7 @@ function addClient(index: number): Client {
   client.presence.on("sync", () => {
     client.node = client.picked;
   });
+  client.socket.on("error", () => {}); // refusals by the killed node are the point
   client.socket.on("close", () => {
     client.node = undefined;
   });

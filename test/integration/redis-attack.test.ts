@@ -162,6 +162,13 @@ describe("misconfiguration", () => {
     expect(() => redisDedupeStore({ redis, ttlMs: 1_000, maxSessionsPerOwner: 0 })).toThrow(
       /maxSessionsPerOwner/,
     );
+    // Unknown keys, in the one wording of every other option check.
+    expect(() => redisAdmission({ ...ok, ratePerSecnd: 5 } as never)).toThrow(
+      'redisAdmission: unknown option "ratePerSecnd" (did you mean "ratePerSecond"?)',
+    );
+    expect(() => redisDedupeStore({ redis, ttlMs: 1_000, ttl: 5 } as never)).toThrow(
+      /^redisDedupeStore: unknown option "ttl"/,
+    );
   });
 
   it("refuses a cost over the burst before asking Redis", async () => {

@@ -18,8 +18,10 @@
  * all nodes are in fallback they admit about `ratePerSecond` together.
  * @see https://redis.io/docs/latest/develop/interact/programmability/eval-intro/
  */
+
 import { createHash } from "node:crypto";
 import { type Clock, systemClock, type TimerHandle } from "../../env.js";
+import { rejectUnknown } from "../../options-check.js";
 import {
   AdmissionController,
   type AdmissionDecision,
@@ -91,6 +93,26 @@ export interface RedisAdmissionStats {
 
 const COMMAND = "rrAdmissionDecide";
 
+/** The option names of {@link redisAdmission}: the admission options and its own. */
+const ADMISSION_KEYS = [
+  "ratePerSecond",
+  "burst",
+  "spreadMs",
+  "refusalCost",
+  "maxHintMs",
+  "maxBookAheadMs",
+  "keyBurst",
+  "maxKeys",
+  "budgetWindowMs",
+  "redis",
+  "prefix",
+  "nodes",
+  "commandTimeoutMs",
+  "retryMs",
+  "clock",
+  "decideAt",
+];
+
 type ScriptReply = [number, string, string, number, string, string, number];
 type Scripted = (...args: Array<string | number>) => Promise<ScriptReply>;
 
@@ -125,6 +147,7 @@ export function redisAdmission(options: RedisAdmissionOptions): RedisAdmission {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`redisAdmission: options must be an object; got ${String(options)}`);
   }
+  rejectUnknown("redisAdmission", options, ADMISSION_KEYS);
   const redis = checkRedisClient("redisAdmission: redis", options.redis);
   const prefix = checkRedisPrefix("redisAdmission: prefix", options.prefix);
   const resolved = resolveAdmissionOptions(options);

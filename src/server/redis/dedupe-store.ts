@@ -14,8 +14,10 @@
  * Deduplicator's session key (`<owner length>:<owner>:<sid>`), so a client-chosen sid of any characters is
  * 43 characters in Redis and cannot name another owner's session.
  */
+
 import { createHash, randomUUID } from "node:crypto";
 import { describe } from "../../describe.js";
+import { rejectUnknown } from "../../options-check.js";
 import type { DedupeClaim, DedupeStore } from "../dedupe-store.js";
 import { checkRedisClient, checkRedisPrefix, type RedisClient } from "./client.js";
 import { DEDUPE_CLAIM_SCRIPT, DEDUPE_COMMIT_SCRIPT, DEDUPE_RELEASE_SCRIPT } from "./dedupe-script.js";
@@ -80,6 +82,15 @@ export function redisDedupeStore(options: RedisDedupeStoreOptions): RedisDedupeS
   if (options === null || typeof options !== "object") {
     throw new TypeError(`redisDedupeStore: options must be an object; got ${describe(options)}`);
   }
+  rejectUnknown("redisDedupeStore", options, [
+    "redis",
+    "prefix",
+    "ttlMs",
+    "maxSessionsPerOwner",
+    "maxUnownedSessions",
+    "leaseMs",
+    "decideAt",
+  ]);
   const redis = checkRedisClient("redisDedupeStore: redis", options.redis);
   const prefix = checkRedisPrefix("redisDedupeStore: prefix", options.prefix);
   const ttlMs = integer("ttlMs", options.ttlMs);

@@ -1,6 +1,8 @@
 /** Options of {@link redisRosterStore}, their defaults, and the one place they are checked. */
+
 import { describe } from "../../describe.js";
 import { type Clock, type Random, systemClock, systemRandom } from "../../env.js";
+import { rejectUnknown } from "../../options-check.js";
 import { HUB_LIMITS } from "../../protocol/presence/messages.js";
 import { checkRedisClient, checkRedisPrefix, type RedisClient } from "./client.js";
 
@@ -86,7 +88,7 @@ export interface ResolvedRosterOptions {
   readonly random: Random;
 }
 
-const KNOWN = new Set([
+const KNOWN = [
   "redis",
   "prefix",
   "nodeId",
@@ -101,7 +103,7 @@ const KNOWN = new Set([
   "commandTimeoutMs",
   "clock",
   "random",
-]);
+];
 
 function integer(name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -122,9 +124,7 @@ export function resolveRosterOptions(options: RedisRosterStoreOptions): Resolved
   if (options === null || typeof options !== "object") {
     throw new TypeError(`redisRosterStore: options must be an object; got ${describe(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new TypeError(`redisRosterStore: unknown option ${describe(key)}`);
-  }
+  rejectUnknown("redisRosterStore", options, KNOWN);
   const redis = checkRedisClient("redisRosterStore: redis", options.redis);
   const prefix = checkRedisPrefix("redisRosterStore: prefix", options.prefix);
   const clock = options.clock ?? systemClock;
