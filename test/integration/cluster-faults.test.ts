@@ -278,6 +278,9 @@ describe("Redis restarted mid-storm", () => {
     clients.forEach(({ socket }) => {
       for (let n = 0; n < 3; n++) socket.send(n);
     });
+    await until("the first messages to be acknowledged", () =>
+      clients.every(({ socket }) => socket.stats().unacked === 0),
+    );
     const refusedBefore = nodes.reduce((sum, node) => sum + node.schedule.stats.refused, 0);
 
     // The storm: every node drops every connection at once; the herd comes back through admission.
