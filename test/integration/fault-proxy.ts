@@ -49,6 +49,22 @@ export class FaultProxy {
     this.blackholed = false;
   }
 
+  /**
+   * Ends a black-hole in place, as a network partition that heals: connections that lived through it forward
+   * again (what was written meanwhile is delivered late, in order); ones accepted during it are reset.
+   */
+  heal(): void {
+    this.blackholed = false;
+    for (const { client, upstream } of [...this.pairs]) {
+      if (upstream === undefined) {
+        client.destroy();
+        continue;
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+    }
+  }
+
   async stop(): Promise<void> {
     for (const { client, upstream } of this.pairs) {
       client.destroy();

@@ -181,7 +181,9 @@ export class PresenceHub {
       if (seat === undefined || seat.connection !== connection) continue;
       seat.connection = undefined;
       this.ledger.leave(seatKey(name, member), { space: name, member, identity: seat.identity });
-      const leave = () => this.queues.run(name, () => this.remove(name, member));
+      // Only if still away when its turn comes: behind a slow shared store, a sync that brought the member
+      // back here may have been queued before this leave and run first.
+      const leave = () => this.queues.run(name, () => this.remove(name, member, seat));
       if (this.options.graceMs === 0) leave();
       else seat.grace = this.clock.setTimeout(leave, this.options.graceMs);
     }
@@ -360,10 +362,15 @@ export class PresenceHub {
     this.schedule(message.space);
   }
 
-  /** The member leaves the space now (grace period over, eviction, or an explicit `leave`). */
-  private *remove(name: string, member: string): Step {
+  /**
+   * The member leaves the space now (grace period over, eviction, or an explicit `leave`). With `away` (a
+   * grace period's end) only if that seat is still away.
+   */
+  private *remove(name: string, member: string, away?: Seat): Step {
     const space = this.spaces.get(name);
-    if (space?.seats.get(member) === undefined) return;
+    const seat = space?.seats.get(member);
+    if (space === undefined || seat === undefined) return;
+    if (away !== undefined && (seat !== away || seat.connection !== undefined)) return;
     this.drop(name, member);
     try {
       yield* change(this.writes, name, { op: "leave", id: member });

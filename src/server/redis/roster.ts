@@ -72,6 +72,8 @@ export class RedisRosterStore implements SharedRosterStore {
   private readonly listeners = new Set<(event: RosterEvent) => void>();
   /** What this node owns: space → member → state, written again to a Redis that lost it. */
   private readonly owned = new Map<string, Map<string, StateRecord>>();
+  /** Claims sent and not yet answered (`space\nmember` → count): each will win over any earlier owner. */
+  private readonly claiming = new Map<string, number>();
   private subscriber: RedisClient | undefined;
   private timer: unknown;
   private closed = false;
@@ -150,6 +152,8 @@ export class RedisRosterStore implements SharedRosterStore {
     // Recorded before Redis is asked: if Redis is unreachable, the node still knows what to write again.
     this.remember(space, id, next, options.claim === true);
     const o = this.options;
+    const entry = `${space}\n${id}`;
+    if (options.claim === true) this.claiming.set(entry, (this.claiming.get(entry) ?? 0) + 1);
     const result = await this.call(() =>
       this.scripts.APPLY(
         space,
@@ -164,13 +168,20 @@ export class RedisRosterStore implements SharedRosterStore {
         o.maxLogEntries,
         o.maxMembersPerSpace,
       ),
-    ).catch((error: unknown) => {
-      if (error instanceof Error && error.message.includes("space-full")) {
-        this.remember(space, id, undefined, false);
-        throw new RosterRefusal("space-full", `redisRosterStore: ${space} has maxMembersPerSpace members`);
-      }
-      throw error;
-    });
+    )
+      .catch((error: unknown) => {
+        if (error instanceof Error && error.message.includes("space-full")) {
+          this.remember(space, id, undefined, false);
+          throw new RosterRefusal("space-full", `redisRosterStore: ${space} has maxMembersPerSpace members`);
+        }
+        throw error;
+      })
+      .finally(() => {
+        if (options.claim !== true) return;
+        const left = (this.claiming.get(entry) ?? 1) - 1;
+        if (left > 0) this.claiming.set(entry, left);
+        else this.claiming.delete(entry);
+      });
     const rev = Array.isArray(result) ? Number(result[0]) : Number.NaN;
     if (rev >= 0) return rev;
     this.remember(space, id, undefined, false);
@@ -344,6 +355,8 @@ export class RedisRosterStore implements SharedRosterStore {
     if (event.type === "reset") return;
     const owner = event.type === "owner" ? event.owner : event.owner;
     const member = event.type === "owner" ? event.member : event.change.id;
+    // A claim of ours still on its way runs after this event on Redis, and wins: the member stays ours.
+    if (this.claiming.has(`${event.space}\n${member}`)) return;
     if (owner !== undefined && owner !== this.nodeId) this.remember(event.space, member, undefined, false);
   }
 
@@ -398,8 +411,12 @@ export class RedisRosterStore implements SharedRosterStore {
     if (this.closed) return;
     this.dirty = false;
     const args: string[] = [];
+    const sent = new Map<string, StateRecord>();
     for (const [space, members] of this.owned) {
-      for (const [member, state] of members) args.push(space, member, JSON.stringify(state));
+      for (const [member, state] of members) {
+        args.push(space, member, JSON.stringify(state));
+        sent.set(`${space}\n${member}`, state);
+      }
     }
     const o = this.options;
     try {
@@ -416,7 +433,10 @@ export class RedisRosterStore implements SharedRosterStore {
       this.counts.restores++;
       for (const entry of Array.isArray(lost) ? lost.map(String) : []) {
         const cut = entry.indexOf("\n");
-        this.remember(entry.slice(0, cut), entry.slice(cut + 1), undefined, false);
+        const [space, member] = [entry.slice(0, cut), entry.slice(cut + 1)];
+        // Claimed again here while the restore ran (a sync since, or one on its way): that claim is newer.
+        if (this.claiming.has(entry) || this.owned.get(space)?.get(member) !== sent.get(entry)) continue;
+        this.remember(space, member, undefined, false);
       }
     } catch {
       this.dirty = true;
