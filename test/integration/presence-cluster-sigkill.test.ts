@@ -35,6 +35,7 @@ function clientOf(url: string, member: string): Client {
     backoff: decorrelatedJitter({ baseMs: 50, capMs: 200 }),
     circuitBreaker: false,
   });
+  socket.on("error", () => {}); // its node is killed: the refused attempts are the point
   const client = { socket, presence: new Presence(socket, { space: "office", member }) };
   clients.push(client);
   return client;
