@@ -126,7 +126,7 @@ export function resolvePresenceOptions(
   return {
     space: options.space,
     member,
-    registry: new SliceRegistry(options.slices ?? []),
+    registry: new SliceRegistry(options.slices ?? [], undefined, WHERE),
     intervalMs: 1_000 / rate,
     maxHeldDiffs: positiveInteger("maxHeldDiffs", options.maxHeldDiffs, 256),
     maxStateBytes: positiveInteger("maxStateBytes", options.maxStateBytes, 32 * 1_024),

@@ -7,9 +7,11 @@
  * stale base.
  * @see https://github.com/phoenixframework/phoenix/issues/2255 (diffs applied before the snapshot)
  */
+
 import { Emitter, type Listener, listen } from "../client/emitter.js";
 import type { MessageSocket, MessageSocketEvents } from "../client/message-socket.js";
 import type { Clock, TimerHandle } from "../env.js";
+import { badOption } from "../options-check.js";
 import { utf8Length } from "../protocol/json-guard.js";
 import {
   type ChangesMessage,
@@ -355,12 +357,10 @@ export class Presence<D extends readonly AnySlice[] = readonly []> extends Prese
    * `SharedSocket` takes `SharedPresence`) or `initial` has an invalid slice.
    */
   constructor(socket: MessageSocket<unknown, string>, options: PresenceOptions<D>) {
-    if (socket === null || typeof socket !== "object" || typeof socket.on !== "function") {
-      throw new TypeError("Presence: socket must be a ResilientSocket");
-    }
-    if (socket.shared) {
-      throw new TypeError("Presence: for a SharedSocket, use SharedPresence");
-    }
+    if (socket === null || typeof socket !== "object" || typeof socket.on !== "function")
+      badOption("Presence", "socket", "a MessageSocket (a ResilientSocket, or a socket of your own)", socket);
+    if (socket.shared)
+      badOption("Presence", "socket", "an unshared socket (for a SharedSocket, use SharedPresence)", socket);
     super(options);
     this.socket = socket;
     this.offs = [

@@ -10,9 +10,11 @@
  * the member's whole state without asking anyone. The leader sends what changed as coalesced updates.
  * @see https://crdt.tech/ (a last-writer-wins register per slice)
  */
+
 import { listen } from "../client/emitter.js";
 import type { SharedMessageSocket, SharedMessageSocketEvents } from "../client/message-socket.js";
 import { newId, type TimerHandle } from "../env.js";
+import { badOption } from "../options-check.js";
 import { utf8Length } from "../protocol/json-guard.js";
 import { encodePresence, type UpMessage } from "../protocol/presence/messages.js";
 import type { AnySlice, PresenceState } from "../protocol/presence/slices.js";
@@ -97,9 +99,8 @@ export class SharedPresence<D extends readonly AnySlice[] = readonly []> extends
    * invalid slice.
    */
   constructor(shared: SharedMessageSocket<unknown, string>, options: PresenceOptions<D>) {
-    if (shared === null || typeof shared !== "object" || shared.shared !== true) {
-      throw new TypeError("SharedPresence: socket must be a SharedSocket");
-    }
+    if (shared === null || typeof shared !== "object" || shared.shared !== true)
+      badOption("SharedPresence", "socket", "a SharedSocket", shared);
     // One tab going away is not the member leaving: the other tabs are still there.
     super(
       options !== null && typeof options === "object"

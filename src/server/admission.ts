@@ -8,7 +8,7 @@
  * @see https://en.wikipedia.org/wiki/Token_bucket
  * @see https://aws.amazon.com/builders-library/using-load-shedding-to-avoid-overload/
  */
-import { badOption, numberOption, objectOption } from "../options-check.js";
+import { badOption, numberOption, objectOption, rejectUnknown } from "../options-check.js";
 import type { HintPayload } from "../protocol/hints.js";
 import { book, claimFirst, type KeyRecord, KeyTable } from "./admission-keys.js";
 
@@ -125,12 +125,36 @@ const POSITIVE = { exclusiveMin: true };
 /** A bucket that cannot hold one whole token never admits anyone: `burst` must be at least 1. */
 const AT_LEAST_ONE = { min: 1 };
 
-/** Validates and fills in defaults; `where` names the caller in messages. */
+/** The option names of an {@link AdmissionController}. */
+export const ADMISSION_KEYS: readonly string[] = [
+  "ratePerSecond",
+  "burst",
+  "spreadMs",
+  "refusalCost",
+  "maxHintMs",
+  "maxBookAheadMs",
+  "keyBurst",
+  "maxKeys",
+  "budgetWindowMs",
+];
+
+/** Only the admission options of an adapter's options object (the adapter checked its own keys). */
+export function admissionPart(options: object): AdmissionOptions {
+  const part: Record<string, unknown> = {};
+  for (const key of ADMISSION_KEYS) if (key in options) part[key] = (options as Record<string, unknown>)[key];
+  return part as unknown as AdmissionOptions;
+}
+
+/**
+ * Validates and fills in defaults; `where` names the caller in messages, `ownKeys` are the caller's own
+ * option names beside the admission options (any other key is refused as unknown).
+ */
 export function resolveAdmissionOptions(
   options: AdmissionOptions,
   where = "AdmissionController",
+  ownKeys: readonly string[] = [],
 ): ResolvedAdmissionOptions {
-  objectOption(where, "options", options);
+  rejectUnknown(where, objectOption(where, "options", options), [...ADMISSION_KEYS, ...ownKeys]);
   const ratePerSecond = numberOption(where, "ratePerSecond", options.ratePerSecond, Number.NaN, POSITIVE);
   if (Number.isNaN(ratePerSecond)) badOption(where, "ratePerSecond", "given (a number > 0)", undefined);
   const burst = numberOption(where, "burst", options.burst, Math.max(1, ratePerSecond / 2), AT_LEAST_ONE);

@@ -8,14 +8,19 @@
  * @see https://socket.io/docs/v4/middlewares/#sending-an-error
  */
 import { type Clock, systemClock } from "../env.js";
-import { badOption, functionOption, objectOption } from "../options-check.js";
+import { badOption, functionOption, objectOption, rejectUnknown } from "../options-check.js";
 import type { HintPayload } from "../protocol/hints.js";
 import {
   AdmissionController,
   type AdmissionDecision,
   type AdmissionOptions,
+  admissionPart,
   resolveAdmissionOptions,
 } from "./admission.js";
+
+/** socketIoAdmission's own option names, beside the admission options. */
+const SIO_KEYS = ["clock", "key"];
+
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 import {
   type AdmissionSchedule,
@@ -221,8 +226,10 @@ export function socketIoAdmission(
   const keyOf = keyFunction(functionOption(where, "key", options.key, undefined));
   const scheduled = options as Partial<SocketIoScheduledAdmissionOptions>;
   const schedule = checkSchedule(where, scheduled.schedule, scheduled.maxPending);
-  // Checked under the adapter's name first (the controller would name itself).
-  if (schedule === undefined) resolveAdmissionOptions(options as SocketIoAdmissionOptions, where);
+  // Checked under the adapter's name first (the controller would name itself), with its own keys.
+  if (schedule === undefined) resolveAdmissionOptions(options as SocketIoAdmissionOptions, where, SIO_KEYS);
+  else if ((options as Partial<AdmissionOptions>).ratePerSecond === undefined)
+    rejectUnknown(where, options, [...SIO_KEYS, "schedule", "maxPending"]);
   if (schedule !== undefined && (options as Partial<AdmissionOptions>).ratePerSecond !== undefined) {
     throw new TypeError(
       "socketIoAdmission: ratePerSecond belongs to the schedule (e.g. redisAdmission({ ratePerSecond })), not beside it",
@@ -230,9 +237,7 @@ export function socketIoAdmission(
   }
   const maxPending = schedule === undefined ? 0 : checkMaxPending("socketIoAdmission", scheduled.maxPending);
   const controller =
-    schedule === undefined
-      ? new AdmissionController(options as SocketIoAdmissionOptions, clock.now())
-      : undefined;
+    schedule === undefined ? new AdmissionController(admissionPart(options), clock.now()) : undefined;
   let pending = 0;
   let refusedPending = 0;
   // One decision per engine.io connection. Socket.IO runs middleware for every CONNECT packet, and a TCP

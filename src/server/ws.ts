@@ -14,14 +14,19 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type Clock, systemClock } from "../env.js";
-import { badOption, functionOption, objectOption } from "../options-check.js";
+import { badOption, functionOption, objectOption, rejectUnknown } from "../options-check.js";
 import { CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../protocol/hints.js";
 import {
   AdmissionController,
   type AdmissionDecision,
   type AdmissionOptions,
+  admissionPart,
   resolveAdmissionOptions,
 } from "./admission.js";
+
+/** wsAdmission's own option names, beside the admission options. */
+const WS_KEYS = ["refuseWith", "wss", "clock", "key"];
+
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
 import {
   type AdmissionSchedule,
@@ -250,8 +255,10 @@ export function wsAdmission(
     (options as Partial<WsScheduledAdmissionOptions>).schedule,
     (options as Partial<WsScheduledAdmissionOptions>).maxPending,
   );
-  // Checked under the adapter's name first (the controller would name itself).
-  if (schedule === undefined) resolveAdmissionOptions(options as WsAdmissionOptions, where);
+  // Checked under the adapter's name first (the controller would name itself), with its own keys.
+  if (schedule === undefined) resolveAdmissionOptions(options as WsAdmissionOptions, where, WS_KEYS);
+  else if ((options as Partial<AdmissionOptions>).ratePerSecond === undefined)
+    rejectUnknown(where, options, [...WS_KEYS, "schedule", "maxPending"]);
   const answer = (
     decision: AdmissionDecision,
     request: IncomingMessage,
@@ -285,7 +292,7 @@ export function wsAdmission(
     const maxPending = checkMaxPending("wsAdmission", (options as WsScheduledAdmissionOptions).maxPending);
     return scheduledWsAdmission(schedule, maxPending, keyOf, answer, needAccept);
   }
-  const controller = new AdmissionController(options as WsAdmissionOptions, clock.now());
+  const controller = new AdmissionController(admissionPart(options), clock.now());
   const admission = (
     request: IncomingMessage,
     socket: Duplex,

@@ -145,14 +145,16 @@ describe("presence over the interface", () => {
   it("refuses a socket that says it is shared by tabs, naming SharedPresence", () => {
     const socket = Object.assign(new HandMadeSocket(), { shared: true });
     expect(() => new Presence(socket, { space: "office", member: "me" })).toThrow(
-      new TypeError("Presence: for a SharedSocket, use SharedPresence"),
+      new TypeError(
+        "Presence: socket must be an unshared socket (for a SharedSocket, use SharedPresence); got an object",
+      ),
     );
   });
 
   it("refuses a socket that is not shared for SharedPresence", () => {
     const socket = new HandMadeSocket() as unknown as SharedMessageSocket<unknown, string>;
     expect(() => new SharedPresence(socket, { space: "office", member: "me" })).toThrow(
-      new TypeError("SharedPresence: socket must be a SharedSocket"),
+      new TypeError("SharedPresence: socket must be a SharedSocket; got an object"),
     );
   });
 

@@ -337,6 +337,21 @@ const unknown: [string, () => unknown, string][] = [
     'Presence: unknown option "membr" (did you mean "member"?)',
   ],
   [
+    "AdmissionController",
+    () => new AdmissionController({ ratePerSecond: 10, bursts: 5 } as never, 0),
+    'AdmissionController: unknown option "bursts" (did you mean "burst"?)',
+  ],
+  [
+    "wsAdmission",
+    () => wsAdmission({ ratePerSecond: 10, refuseWith: "http-503", ratePerSec: 5 } as never),
+    'wsAdmission: unknown option "ratePerSec" (did you mean "ratePerSecond"?)',
+  ],
+  [
+    "socketIoAdmission",
+    () => socketIoAdmission({ ratePerSecond: 10, keys: () => "k" } as never),
+    'socketIoAdmission: unknown option "keys" (did you mean "key"?)',
+  ],
+  [
     "PresenceHub",
     () => new PresenceHub({ graceMS: 1 } as never),
     'PresenceHub: unknown option "graceMS" (did you mean "graceMs"?)',

@@ -149,15 +149,19 @@ export class SliceRegistry {
     custom: readonly AnySlice[] = [],
     /** Deepest nesting of objects and arrays a slice value may have. */
     readonly maxDepth = 16,
+    /** Who is checking, for messages (`Presence`, `PresenceHub`). */
+    where = "SliceRegistry",
   ) {
-    if (!Array.isArray(custom)) throw new TypeError("slices must be an array of defineSlice(...) results");
+    if (!Array.isArray(custom)) badOption(where, "slices", "an array of defineSlice(...) results", custom);
     for (const slice of [...BUILT_IN_SLICES, ...custom]) {
-      if (slice === null || typeof slice !== "object" || typeof slice.validate !== "function") {
-        throw new TypeError("slices: every entry must come from defineSlice(...)");
-      }
+      if (slice === null || typeof slice !== "object" || typeof slice.validate !== "function")
+        badOption(where, "slices", "made of defineSlice(...) results (an entry is not)", slice);
       if (this.byName.has(slice.name)) {
-        throw new TypeError(
-          `slices: the slice name "${slice.name}" is used twice (built-ins: room, emoji, layout)`,
+        badOption(
+          where,
+          "slices",
+          "made of distinct names (built-ins: room, emoji, layout)",
+          `"${slice.name}" used twice`,
         );
       }
       this.byName.set(slice.name, slice);

@@ -234,7 +234,7 @@ export function resolveHubOptions(options: PresenceHubOptions = {}): ResolvedHub
   );
   return {
     store,
-    registry: new SliceRegistry(options.slices ?? []),
+    registry: new SliceRegistry(options.slices ?? [], undefined, WHERE),
     graceMs: nonNegative("graceMs", options.graceMs, d.graceMs),
     batchMs: nonNegative("batchMs", options.batchMs, d.batchMs),
     maxSpacesPerConnection: atLeastOne(

@@ -150,7 +150,7 @@ export function redisAdmission(options: RedisAdmissionOptions): RedisAdmission {
   rejectUnknown("redisAdmission", options, ADMISSION_KEYS);
   const redis = checkRedisClient("redisAdmission: redis", options.redis);
   const prefix = checkRedisPrefix("redisAdmission: prefix", options.prefix);
-  const resolved = resolveAdmissionOptions(options);
+  const resolved = resolveAdmissionOptions(options, "redisAdmission", ADMISSION_KEYS);
   const nodes = integerAtLeast("nodes", options.nodes, 1);
   const commandTimeoutMs = integerAtLeast("commandTimeoutMs", options.commandTimeoutMs, 1, 200);
   const retryMs = integerAtLeast("retryMs", options.retryMs, 0, 1_000);
