@@ -21,7 +21,7 @@
 
 import { createHash } from "node:crypto";
 import { type Clock, systemClock, type TimerHandle } from "../../env.js";
-import { rejectUnknown } from "../../options-check.js";
+import { badOption, numberOption, rejectUnknown } from "../../options-check.js";
 import {
   AdmissionController,
   type AdmissionDecision,
@@ -116,12 +116,11 @@ const ADMISSION_KEYS = [
 type ScriptReply = [number, string, string, number, string, string, number];
 type Scripted = (...args: Array<string | number>) => Promise<ScriptReply>;
 
+/** An integer option through the one option check; a missing required one (no fallback) is out of range. */
 function integerAtLeast(name: string, value: unknown, min: number, fallback?: number): number {
-  if (value === undefined && fallback !== undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < min) {
-    throw new RangeError(`redisAdmission: ${name} must be an integer >= ${min}; got ${String(value)}`);
-  }
-  return value as number;
+  if (value === undefined && fallback === undefined)
+    badOption("redisAdmission", name, `given (an integer >= ${min})`, value, true);
+  return numberOption("redisAdmission", name, value, fallback ?? 0, { min, integer: true });
 }
 
 /**

@@ -17,7 +17,7 @@
 
 import { createHash, randomUUID } from "node:crypto";
 import { describe } from "../../describe.js";
-import { rejectUnknown } from "../../options-check.js";
+import { badOption, numberOption, rejectUnknown } from "../../options-check.js";
 import type { DedupeClaim, DedupeStore } from "../dedupe-store.js";
 import { checkRedisClient, checkRedisPrefix, type RedisClient } from "./client.js";
 import { DEDUPE_CLAIM_SCRIPT, DEDUPE_COMMIT_SCRIPT, DEDUPE_RELEASE_SCRIPT } from "./dedupe-script.js";
@@ -59,12 +59,11 @@ const CLAIM = "rrDedupeClaim";
 const COMMIT = "rrDedupeCommit";
 const RELEASE = "rrDedupeRelease";
 
+/** An integer option >= 1 through the one option check; a missing required one (no fallback) is out of range. */
 function integer(name: string, value: unknown, fallback?: number): number {
-  if (value === undefined && fallback !== undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < 1) {
-    throw new RangeError(`redisDedupeStore: ${name} must be an integer >= 1; got ${describe(value)}`);
-  }
-  return value as number;
+  if (value === undefined && fallback === undefined)
+    badOption("redisDedupeStore", name, "given (an integer >= 1)", value, true);
+  return numberOption("redisDedupeStore", name, value, fallback ?? 1, { min: 1, integer: true });
 }
 
 /** A fixed-length Redis name for a string of any length and characters: its SHA-256, base64url. */

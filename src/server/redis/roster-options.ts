@@ -2,7 +2,7 @@
 
 import { describe } from "../../describe.js";
 import { type Clock, type Random, systemClock, systemRandom } from "../../env.js";
-import { rejectUnknown } from "../../options-check.js";
+import { numberOption, rejectUnknown } from "../../options-check.js";
 import { HUB_LIMITS } from "../../protocol/presence/messages.js";
 import { checkRedisClient, checkRedisPrefix, type RedisClient } from "./client.js";
 
@@ -105,14 +105,9 @@ const KNOWN = [
   "random",
 ];
 
+/** An integer option from `min` to 2^31, through the one option check. */
 function integer(name: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > 2 ** 31) {
-    throw new RangeError(
-      `redisRosterStore: ${name} must be an integer from ${min} to 2^31; got ${describe(value)}`,
-    );
-  }
-  return value;
+  return numberOption("redisRosterStore", name, value, fallback, { min, max: 2 ** 31, integer: true });
 }
 
 /**
