@@ -110,7 +110,7 @@ export interface WaveJitterOptions extends BackoffOptions {
    * A compact wave whose nominal delay (base × 2^(attempt−1)) is below this ends at most here (ms): default
    * 5,000, socket.io-client's `reconnectionDelayMax`, so the waves in which socket.io-client is still growing
    * (1, 2, 4 s) are its own ranges with its clamp turned into a bound: [0.5, 1.5], [1, 3], [2, 5] s. Later
-   * waves spread (socket.io-client parks there). `Infinity`: no bound (the third wave [2, 6] s).
+   * waves spread (socket.io-client parks there). 0: no wave is bounded (the third wave [2, 6] s).
    */
   compactMaxMs?: number;
 }
@@ -150,11 +150,7 @@ export function waveJitter(options?: WaveJitterOptions): BackoffStrategy {
     max: 30,
     integer: true,
   });
-  const compactMaxMs = numberOption(where, "compactMaxMs", options?.compactMaxMs, WAVE_MAX_MS, {
-    min: 0,
-    exclusiveMin: true,
-    allowInfinity: true,
-  });
+  const compactMaxMs = numberOption(where, "compactMaxMs", options?.compactMaxMs, WAVE_MAX_MS);
   return {
     name: "wave-jitter",
     minMs: Math.min(baseMs / 2, capMs / 2),
@@ -164,8 +160,8 @@ export function waveJitter(options?: WaveJitterOptions): BackoffStrategy {
       if (!(attempt > compact)) {
         const e = exponential(baseMs, capMs, attempt);
         const low = Math.min(e / 2, capMs / 2);
-        // e < compactMaxMs, so the bound never falls below the wave's floor e / 2.
-        const high = Math.min(capMs, 1.5 * e, e < compactMaxMs ? compactMaxMs : Number.POSITIVE_INFINITY);
+        // Bounded only while e < compactMaxMs, so never below the wave's floor e / 2.
+        const high = Math.min(capMs, 1.5 * e, e < compactMaxMs ? compactMaxMs : capMs);
         return low + u * (high - low);
       }
       const previous =

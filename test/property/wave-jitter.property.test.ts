@@ -16,7 +16,7 @@ describe("wave jitter properties", () => {
       fc.property(
         fc.double({ min: 1, max: 60_000, noNaN: true }),
         fc.double({ min: 1, max: 10, noNaN: true }),
-        fc.oneof(fc.double({ min: 0.001, max: 1e7, noNaN: true }), fc.constant(Number.POSITIVE_INFINITY)),
+        fc.oneof(fc.double({ min: 0, max: 1e7, noNaN: true }), fc.constant(0)),
         fc.integer({ min: 1, max: 30 }),
         fc.oneof(fc.integer({ min: -5, max: 2000 }), fc.constant(Number.NaN)),
         fc.oneof(fc.double(), fc.constant(Number.POSITIVE_INFINITY)),
@@ -66,7 +66,7 @@ describe("wave jitter properties", () => {
     // The bound is reached, not only respected: the third wave's top draws are near 5 s.
     expect(backoff.next({ attempt: 3, previousDelayMs: 0, random: 0.9999 })).toBeGreaterThan(4_999);
     expect(
-      waveJitter({ compactMaxMs: Number.POSITIVE_INFINITY }).next({
+      waveJitter({ compactMaxMs: 0 }).next({
         attempt: 3,
         previousDelayMs: 0,
         random: 0.9999,

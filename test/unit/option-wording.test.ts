@@ -145,8 +145,8 @@ const cases: [string, () => unknown, string, typeof TypeError | typeof RangeErro
   ],
   [
     "waveJitter",
-    () => waveJitter({ compactMaxMs: 0 }),
-    "waveJitter: compactMaxMs must be a number > 0; got 0",
+    () => waveJitter({ compactMaxMs: -1 }),
+    "waveJitter: compactMaxMs must be a finite number >= 0; got -1",
     RangeError,
   ],
   [
