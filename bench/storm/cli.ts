@@ -54,6 +54,7 @@ const FLAGS = {
   "down-failure": { type: "string" },
   "rtt-ms": { type: "string" },
   "drain-window-s": { type: "string" },
+  "outage-s": { type: "string" },
   strategies: { type: "string" },
   sweep: { type: "boolean" },
   "sweep-clients": { type: "string" },
@@ -67,7 +68,7 @@ const FLAGS = {
 export const USAGE = `usage: npx tsx bench/storm/cli.ts --scenario <${SCENARIO_NAMES.join("|")}> --out <dir>
   [--clients N] [--capacity C] [--seed S] [--refusal-cost r] [--fanout F] [--horizon-s H]
   [--crash-factor k] [--crash-after-s s] [--restart-s R] [--down-failure refused|timeout]
-  [--rtt-ms ms] [--drain-window-s W] [--strategies id,id,...]
+  [--rtt-ms ms] [--drain-window-s W] [--outage-s L] [--strategies id,id,...]
    or: npx tsx bench/storm/cli.ts --sweep [--out <dir>] [--sweep-clients N,N,...] [--sweep-capacity C,C,...]
   [--sweep-refusal-cost r,r,...] [--sweep-seeds S,S,...] [--sweep-scenarios name,name,...]
    or: npx tsx bench/storm/cli.ts --cluster [--out <dir>] [--clients N] [--nodes M] ... (bench/storm/cluster/cli.ts)`;
@@ -117,6 +118,8 @@ export function parseStormArgs(argv: readonly string[]): StormArgs {
     downFailure: downFailure as "refused" | "timeout" | undefined,
     rttMs: numberFlag("rtt-ms", str("rtt-ms"), { integer: true, min: 0 }),
     drainWindowMs: seconds(numberFlag("drain-window-s", str("drain-window-s"), { min: 0 })),
+    // long-outage and quick-restart: how long the server is gone (their T99 depends on where it falls).
+    outageMs: seconds(numberFlag("outage-s", str("outage-s"), { min: 0, max: 86_400 })),
   });
   return { config, strategies, out };
 }

@@ -106,13 +106,24 @@ export function decorrelatedJitter(options?: BackoffOptions): BackoffStrategy {
 export interface WaveJitterOptions extends BackoffOptions {
   /** Attempts drawn as compact waves (×2 each, ±50 %) before the spreading phase. Default 4. */
   compactAttempts?: number;
+  /**
+   * A compact wave whose nominal delay (base × 2^(attempt−1)) is below this ends at most here (ms): default
+   * 5,000, socket.io-client's `reconnectionDelayMax`, so the waves in which socket.io-client is still growing
+   * (1, 2, 4 s) are its own ranges with its clamp turned into a bound: [0.5, 1.5], [1, 3], [2, 5] s. Later
+   * waves spread (socket.io-client parks there). 0: no wave is bounded (the third wave [2, 6] s).
+   */
+  compactMaxMs?: number;
 }
 
 /**
  * Wave jitter (the default): compact waves first, then a floor that grows with the attempt.
  * - Attempts 1 … `compactAttempts`: base × 2^(attempt−1) × a uniform factor in [0.5, 1.5] — socket.io-client's
  *   own shape, so a storm a server copes with comes back as fast as socket.io-client's (median first retry
- *   = base = 1 s: a lone client is back within about a second).
+ *   = base = 1 s: a lone client is back within about a second). A wave whose nominal delay is below
+ *   `compactMaxMs` (5 s) ends there, as socket.io-client's does: the third wave is [2, 5] s, not [2, 6] s. A
+ *   server back after a few seconds of refusals meets the crowd that was refused just before its return in
+ *   the next wave, so its T99 is that wave's upper end (sweep, quick-restart at N / C = 2 s: 1.13 × →
+ *   0.94 × socket.io-client's T99).
  * - Then uniform in [previous, 3 × previous]: the floor grows with every attempt and the spread widens ×3, so
  *   a big herd thins out below what a refusing server can absorb instead of parking on a short cap (the
  *   incident's failure: socket.io-client's 5 s cap never recovers a 100k mass drop).
@@ -125,7 +136,11 @@ export interface WaveJitterOptions extends BackoffOptions {
 export function waveJitter(options?: WaveJitterOptions): BackoffStrategy {
   const where = "waveJitter";
   if (options !== undefined)
-    rejectUnknown(where, objectOption(where, "options", options), [...KEYS, "compactAttempts"]);
+    rejectUnknown(where, objectOption(where, "options", options), [
+      ...KEYS,
+      "compactAttempts",
+      "compactMaxMs",
+    ]);
   const { baseMs, capMs } = resolve(
     { baseMs: options?.baseMs ?? WAVE_BASE_MS, capMs: options?.capMs ?? DEFAULT_CAP_MS },
     where,
@@ -135,6 +150,7 @@ export function waveJitter(options?: WaveJitterOptions): BackoffStrategy {
     max: 30,
     integer: true,
   });
+  const compactMaxMs = numberOption(where, "compactMaxMs", options?.compactMaxMs, WAVE_MAX_MS);
   return {
     name: "wave-jitter",
     minMs: Math.min(baseMs / 2, capMs / 2),
@@ -144,7 +160,9 @@ export function waveJitter(options?: WaveJitterOptions): BackoffStrategy {
       if (!(attempt > compact)) {
         const e = exponential(baseMs, capMs, attempt);
         const low = Math.min(e / 2, capMs / 2);
-        return low + u * (Math.min(capMs, 1.5 * e) - low);
+        // Bounded only while e < compactMaxMs, so never below the wave's floor e / 2.
+        const high = Math.min(capMs, 1.5 * e, e < compactMaxMs ? compactMaxMs : capMs);
+        return low + u * (high - low);
       }
       const previous =
         Number.isFinite(previousDelayMs) && previousDelayMs > baseMs ? previousDelayMs : baseMs;
@@ -157,6 +175,8 @@ export function waveJitter(options?: WaveJitterOptions): BackoffStrategy {
 
 /** Base of {@link waveJitter}: socket.io-client's `reconnectionDelay`. */
 export const WAVE_BASE_MS = 1000;
+/** Default `compactMaxMs` of {@link waveJitter}: socket.io-client's `reconnectionDelayMax`. */
+export const WAVE_MAX_MS = 5000;
 
 /**
  * Full jitter: uniform in [0, min(cap, base × 2^(attempt−1))]. Lowest total work in Brooker's simulation,

@@ -141,6 +141,7 @@ describe("storm CLI", () => {
     [["--scenario", "mass-drop", "--out", "x", "--refusal-cost", "-1"], "--refusal-cost"],
     [["--scenario", "mass-drop", "--out", "x", "--horizon-s", "NaN"], "--horizon-s"],
     [["--scenario", "mass-drop", "--out", "x", "--down-failure", "slow"], "--down-failure"],
+    [["--scenario", "quick-restart", "--out", "x", "--outage-s", "-3"], "--outage-s"],
     [["--scenario", "mass-drop", "--out", "x", "--strategies", "socketio,nope"], "--strategies"],
     [["--scenario", "mass-drop", "--out", "x", "--bogus", "1"], "--bogus"],
   ])("rejects %j with a message naming %s", (argv, flag) => {

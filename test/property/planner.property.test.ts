@@ -6,6 +6,7 @@ import {
   fullJitter,
   readHintPayload,
   seededRandom,
+  waveJitter,
 } from "../../src/index.js";
 import { defaultCircuitBreakerOptions as breaker, ReconnectPlanner } from "../../src/internals.js";
 
@@ -14,6 +15,8 @@ const strategies = [
   fullJitter(),
   equalJitter(),
   decorrelatedJitter({ baseMs: 1, capMs: 1 }),
+  waveJitter(),
+  waveJitter({ baseMs: 1, capMs: 1, compactMaxMs: 1 }),
 ];
 
 const event = fc.oneof(

@@ -144,6 +144,12 @@ const cases: [string, () => unknown, string, typeof TypeError | typeof RangeErro
     RangeError,
   ],
   [
+    "waveJitter",
+    () => waveJitter({ compactMaxMs: -1 }),
+    "waveJitter: compactMaxMs must be a finite number >= 0; got -1",
+    RangeError,
+  ],
+  [
     "customBackoff",
     () => customBackoff("fn" as never),
     'customBackoff: fn must be a function; got "fn"',
