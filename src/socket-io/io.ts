@@ -9,12 +9,11 @@ import type { DefaultEventsMap, EventsMap } from "@socket.io/component-emitter";
 import { io as lookup, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import type { ResilientSocketOptions } from "../client/options.js";
 import { KNOWN, resolveOptions, resolveQueue } from "../client/options.js";
-import { systemClock } from "../env.js";
+import { type Clock, systemClock } from "../env.js";
 import { rejectUnknown } from "../options-check.js";
 import { socketIoUrlProblem } from "../transports/url.js";
-import { linkOf, proto } from "./attempt.js";
+import { linkOf, openAttempt, proto } from "./attempt.js";
 import { Governor, type SocketResilience } from "./resilience.js";
-import { BoundedSendBuffer } from "./send-buffer.js";
 
 /** Our policy options, accepted by `io()` beside socket.io-client's own. */
 export type ResilienceOptions = Omit<
@@ -74,20 +73,22 @@ export function io<
     policy.maxAttempts = all.reconnectionAttempts;
   if (policy.connectTimeoutMs === undefined && typeof all.timeout === "number")
     policy.connectTimeoutMs = all.timeout;
-  const reconnection = all.reconnection !== false;
-  // A misconfigured policy option throws here, naming it, before anything connects or is cached.
-  resolveOptions(
-    {
-      ...policy,
-      autoConnect,
-      queue: false,
-      transport: { name: "socket.io", connect: proto },
-    } as never,
-    "io",
-  );
+  // Our policy's options, as the Governor takes them: a misconfigured one throws here, naming it, before
+  // anything connects or is cached.
+  let socket: ResilientIoSocket<ListenEvents, EmitEvents> | undefined;
+  const governed = {
+    ...policy,
+    autoConnect: false,
+    queue: false,
+    transport: {
+      name: "socket.io",
+      connect: (handlers, context) => openAttempt(socket as Socket, handlers, context),
+    },
+  } satisfies ResilientSocketOptions;
+  resolveOptions(governed, "io");
   // socket.io-client's own lookup: its URL rules, its Manager cache (namespaces of one server share a
   // Manager unless forceNew / multiplex: false), its query handling. Our own timer bounds each attempt.
-  const socket = lookup(uri, {
+  socket = lookup(uri, {
     ...all,
     reconnection: false,
     autoConnect: false,
@@ -96,26 +97,25 @@ export function io<
   // A Manager that plain socket.io-client made first for the same URL: one policy only, ours.
   socket.io.reconnection(false);
   linkOf(socket);
-  let resilience: Governor | undefined;
-  const buffer = new BoundedSendBuffer(
+  const resilience = new Governor(
     socket,
+    governed,
     queue,
-    (policy.clock as ResilientSocketOptions["clock"]) ?? systemClock,
-    (event) => resilience?.dropped(event),
+    (policy.clock as Clock | undefined) ?? systemClock,
+    all.reconnection !== false,
   );
-  resilience = new Governor(socket, policy, buffer, reconnection);
-  govern(socket, resilience, buffer);
+  govern(socket, resilience);
   if (autoConnect) resilience.connect();
   return socket;
 }
 
 /** Routes the app's connect/disconnect through the policy and bounds every emit that gets buffered. */
-function govern(socket: Socket, resilience: Governor, buffer: BoundedSendBuffer): void {
+function govern(socket: Socket, resilience: Governor): void {
   const base = proto(socket);
   const target = socket as unknown as Record<string, unknown>;
   // Expired emits go before socket.io flushes the buffer on connect.
   target.emitBuffered = function (this: Socket) {
-    buffer.expire();
+    resilience.expire();
     base.emitBuffered.call(this);
   };
   Object.defineProperty(target, "resilience", { value: resilience, enumerable: false });
@@ -133,7 +133,7 @@ function govern(socket: Socket, resilience: Governor, buffer: BoundedSendBuffer)
     const before = inner.sendBuffer.length;
     base.emit.call(this, event, ...args);
     const added = inner.sendBuffer.length - before;
-    if (added > 0) buffer.admit(added);
+    if (added > 0) resilience.admit(added);
     return this;
   };
 }

@@ -10,10 +10,11 @@ import type { Socket } from "socket.io-client";
 import type { Emitter } from "../client/emitter.js";
 import type { ResilientSocketEvents, SocketState, SocketStats } from "../client/events.js";
 import type { ResilientSocketOptions } from "../client/options.js";
-import { ResilientSocket } from "../client/resilient-socket.js";
+import type { QueueOptions } from "../client/queue.js";
 import { warnUnheard } from "../client/unheard.js";
-import { openAttempt, proto } from "./attempt.js";
-import type { BoundedSendBuffer, EmitDropped } from "./send-buffer.js";
+import type { Clock } from "../env.js";
+import { proto } from "./attempt.js";
+import { BufferedSocket, type EmitDropped } from "./send-buffer.js";
 
 /** Events of {@link SocketResilience}: those of `ResilientSocket` but `message` (the Socket has its own
  * events), and `drop` carries the discarded emit as `[event, ...args]`. */
@@ -50,39 +51,28 @@ export interface SocketResilience
 /**
  * The policy core of one governed Socket. One object for the Socket's life (listeners on it survive
  * `disconnect()` / `connect()`), so its counters do too; what differs from `ResilientSocket` is the send buffer
- * (socket.io's own, bounded) and socket.io's Manager events, emitted at the policy's moments.
+ * (socket.io's own, bounded: `send-buffer.ts`) and socket.io's Manager events, emitted at the policy's moments.
  * @internal Made by `io()`; typed for apps as {@link SocketResilience}.
  */
-export class Governor extends ResilientSocket {
+export class Governor extends BufferedSocket {
   /** Consecutive retries since the last open: the `attempt` socket.io's Manager events carry. */
   private retrying = 0;
 
   constructor(
-    private readonly socket: Socket,
-    policy: Omit<ResilientSocketOptions, "transport">,
-    private readonly buffer: BoundedSendBuffer,
+    socket: Socket,
+    options: ResilientSocketOptions,
+    queue: QueueOptions | undefined,
+    clock: Clock,
     /** socket.io's `reconnection: false`: one connection, no automatic reconnection. */
     private readonly reconnection: boolean,
   ) {
-    super({
-      ...policy,
-      autoConnect: false,
-      queue: false,
-      transport: {
-        name: "socket.io",
-        connect: (handlers, context) => openAttempt(socket, handlers, context),
-      },
-    });
-  }
-
-  override stats(): SocketStats {
-    return { ...super.stats(), queue: this.buffer.size(), dropped: this.buffer.dropped };
+    super(socket, options, queue, clock);
   }
 
   override close(): Promise<void> {
     if (this.state !== "closed") {
       // Reported while the app's listeners are still there.
-      this.buffer.clear("closed");
+      this.clear();
       if (this.socket.active) proto(this.socket).disconnect.call(this.socket);
     }
     return super.close();
@@ -91,11 +81,6 @@ export class Governor extends ResilientSocket {
   /** `socket.disconnect()`: stops the policy; socket.io then disconnects as it always does. */
   override stop(): void {
     if (this.state !== "closed") super.stop();
-  }
-
-  /** Reports a discarded emit. */
-  dropped(event: EmitDropped): void {
-    this.emit("drop", event);
   }
 
   /**
