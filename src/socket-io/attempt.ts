@@ -16,7 +16,7 @@ import {
   readRefusalHint,
 } from "../policy/hints.js";
 import { BUDGET_EVENT } from "../protocol/budget.js";
-import type { CloseInfo, Connection, ConnectionHandlers, TransportContext } from "../transports/types.js";
+import type { CloseInfo, Connection, ConnectionHandlers } from "../transports/types.js";
 
 /** The members of socket.io-client's Socket (4.7+) this module reaches; all are internal there. */
 export interface SocketInternals {
@@ -40,14 +40,15 @@ export interface BufferedPacket {
 /** What a governed Socket's attempts share. */
 export interface SocketLink {
   /** An attempt wants the Socket to send its CONNECT when the Manager opens. */
-  wanted: boolean;
-  /** Receives the payload of a drain notice (hidden from the app's listeners). */
-  drain: ((payload: unknown) => void) | undefined;
-  /** Receives the payload of the server's reconnect budget (hidden from the app's listeners). */
-  budget: ((payload: unknown) => void) | undefined;
+  wanted?: boolean;
+  /** Receives a drain notice or the server's reconnect budget, by event name (both hidden from the app). */
+  notice?: ((name: string, payload: unknown) => void) | undefined;
 }
 
 const links = new WeakMap<Socket, SocketLink>();
+
+/** A Socket listener, whatever its arguments. */
+type Listener = (...args: never[]) => void;
 
 /** Longest part of a refusal's message kept as the close reason. */
 const MAX_REASON = 256;
@@ -74,29 +75,26 @@ export function proto(socket: Socket): SocketMethods {
  */
 export function linkOf(socket: Socket): SocketLink {
   let link = links.get(socket);
-  if (link !== undefined) return link;
-  const made: SocketLink = { wanted: false, drain: undefined, budget: undefined };
-  link = made;
-  links.set(socket, made);
-  const inner = socket as unknown as SocketInternals;
-  const base = proto(socket);
-  // Instance properties win over the prototype; socket.io binds `onopen` when it subscribes to the Manager,
-  // which it does only in connect(), after this.
-  inner.onopen = function (this: SocketInternals) {
-    if (made.wanted) base.onopen.call(this);
-  };
-  inner.emitEvent = function (this: SocketInternals, args: unknown[]) {
-    if (args[0] !== DRAIN_EVENT && args[0] !== BUDGET_EVENT) {
-      base.emitEvent.call(this, args);
-      return;
-    }
-    // With connection-state recovery the server appends its offset: keep it, or the notice is replayed.
-    const last = args[args.length - 1];
-    if (this._pid !== undefined && args.length > 2 && typeof last === "string") this._lastOffset = last;
-    if (args[0] === DRAIN_EVENT) made.drain?.(args[1]);
-    else made.budget?.(args[1]);
-  };
-  return made;
+  if (link === undefined) {
+    const made: SocketLink = {};
+    links.set(socket, (link = made));
+    const inner = socket as unknown as SocketInternals;
+    const base = proto(socket);
+    // Instance properties win over the prototype; socket.io binds `onopen` when it subscribes to the Manager,
+    // which it does only in connect(), after this.
+    inner.onopen = function (this: SocketInternals) {
+      if (made.wanted) base.onopen.call(this);
+    };
+    inner.emitEvent = function (this: SocketInternals, args: unknown[]) {
+      const name = args[0];
+      if (name !== DRAIN_EVENT && name !== BUDGET_EVENT) return base.emitEvent.call(this, args);
+      // With connection-state recovery the server appends its offset: keep it, or the notice is replayed.
+      const last = args[args.length - 1];
+      if (this._pid !== undefined && args.length > 2 && typeof last === "string") this._lastOffset = last;
+      made.notice?.(name, args[1]);
+    };
+  }
+  return link;
 }
 
 /** Reads how a `disconnect` ended a connection. */
@@ -130,15 +128,10 @@ function connectErrorInfo(socket: Socket, error: Error & { data?: unknown }): Cl
 
 /**
  * Starts one attempt on `socket` and reports it to `handlers` until it ends. `close()` abandons it (or
- * ends the live connection) without reporting. With `event` the connection is a message pipe: inbound
- * `event`s are its messages and `send` emits `event` (the transport); without, `send` is never called.
+ * ends the live connection) without reporting. No `send`: io()'s app emits on the Socket itself, and the
+ * message pipe (`socketIoTransport`) adds its own.
  */
-export function openAttempt(
-  socket: Socket,
-  handlers: ConnectionHandlers,
-  _context: TransportContext,
-  event = "",
-): Connection {
+export function openAttempt(socket: Socket, handlers: ConnectionHandlers): Omit<Connection, "send"> {
   const link = linkOf(socket);
   let done = false;
   let drain: HintReading | undefined;
@@ -146,34 +139,30 @@ export function openAttempt(
     link.wanted = false;
     handlers.open();
   };
-  const onMessage = (data: unknown) => handlers.message(data);
-  const onConnectError = (error: Error & { data?: unknown }) => finish(connectErrorInfo(socket, error));
-  const onDisconnect = (reason: string, description?: unknown) =>
-    finish(disconnectInfo(reason, description, drain));
+  const listeners: Record<string, Listener> = {
+    connect: onConnect,
+    connect_error: (error: Error & { data?: unknown }) => finish(connectErrorInfo(socket, error)),
+    disconnect: (reason: string, description?: unknown) => finish(disconnectInfo(reason, description, drain)),
+  };
+  // The listeners by name (socket.io's typings take reserved event names one by one).
+  const events = socket as unknown as Record<"on" | "off", (name: string, listener: Listener) => void>;
   /** Detaches this attempt's listeners; true the first time only. */
   const release = (): boolean => {
     if (done) return false;
     done = true;
     link.wanted = false;
-    link.drain = undefined;
-    link.budget = undefined;
-    socket.off("connect", onConnect);
-    socket.off("connect_error", onConnectError);
-    socket.off("disconnect", onDisconnect);
-    if (event) socket.off(event, onMessage);
+    link.notice = undefined;
+    for (const name in listeners) events.off(name, listeners[name] as Listener);
     return true;
   };
   const finish = (info: CloseInfo) => {
     if (release()) handlers.close(info);
   };
-  link.drain = (payload) => {
-    drain = readDrainHint(payload, NO_CEILING);
+  link.notice = (name, payload) => {
+    if (name === DRAIN_EVENT) drain = readDrainHint(payload, NO_CEILING);
+    else handlers.budget?.(payload);
   };
-  link.budget = (payload) => handlers.budget?.(payload);
-  socket.on("connect", onConnect);
-  socket.on("connect_error", onConnectError);
-  socket.on("disconnect", onDisconnect);
-  if (event) socket.on(event, onMessage);
+  for (const name in listeners) events.on(name, listeners[name] as Listener);
   link.wanted = true;
   // Connected already (a namespace's CONNECT that an earlier attempt sent and then abandoned came back).
   if (socket.connected) onConnect();
@@ -183,10 +172,6 @@ export function openAttempt(
     get url() {
       const { io, nsp } = socket as unknown as { io: { uri?: string }; nsp: string };
       return `${io.uri}${nsp === "/" ? "" : nsp}`;
-    },
-    send(data: unknown) {
-      if (!socket.connected) throw new Error("Socket.IO socket is not connected");
-      socket.emit(event, data);
     },
     close() {
       // Abandoning an attempt keeps the Socket (its recovery id, its send buffer) for the next one.

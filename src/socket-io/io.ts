@@ -11,6 +11,7 @@ import type { ResilientSocketOptions } from "../client/options.js";
 import { KNOWN, resolveOptions, resolveQueue } from "../client/options.js";
 import { type Clock, systemClock } from "../env.js";
 import { rejectUnknown } from "../options-check.js";
+import type { Connection } from "../transports/types.js";
 import { socketIoUrlProblem } from "../transports/url.js";
 import { linkOf, openAttempt, proto } from "./attempt.js";
 import { Governor, type SocketResilience } from "./resilience.js";
@@ -82,7 +83,7 @@ export function io<
     queue: false,
     transport: {
       name: "socket.io",
-      connect: (handlers, context) => openAttempt(socket as Socket, handlers, context),
+      connect: (handlers) => openAttempt(socket as Socket, handlers) as Connection,
     },
   } satisfies ResilientSocketOptions;
   resolveOptions(governed, "io");

@@ -11,7 +11,7 @@ import { badOption, objectOption, rejectUnknown } from "../options-check.js";
 import { DRAIN_EVENT } from "../policy/hints.js";
 import { BUDGET_EVENT } from "../protocol/budget.js";
 import { openAttempt } from "../socket-io/attempt.js";
-import type { Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
+import type { Connection, ConnectionHandlers, Transport } from "./types.js";
 import { socketIoUrlProblem } from "./url.js";
 
 /** socket.io-client's own options (Manager and Socket), as `io(url, options)` takes them. */
@@ -48,9 +48,12 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
     badOption(where, "event", "a non-empty event name (not a reserved one)", event, true);
   let socket: Socket | undefined;
   let socketUrl: string | undefined;
+  /** The latest attempt's handlers: the Socket's `event`s are its messages (an ended attempt's Socket is
+   * disconnected, so none reach an older one). */
+  let current: ConnectionHandlers | undefined;
   return {
     name: "socket.io",
-    connect(handlers: ConnectionHandlers, context: TransportContext): Connection {
+    connect(handlers: ConnectionHandlers): Connection {
       const target = typeof url === "function" ? url() : url;
       if (typeof url === "function") {
         const problem =
@@ -70,8 +73,16 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
           timeout: false as unknown as number,
         });
         socketUrl = target;
+        socket.on(event, (data: unknown) => current?.message(data));
       }
-      return openAttempt(socket, handlers, context, event);
+      current = handlers;
+      const live = socket;
+      const connection = openAttempt(live, handlers) as Connection;
+      connection.send = (data: unknown) => {
+        if (!live.connected) throw new Error("Socket.IO socket is not connected");
+        live.emit(event, data);
+      };
+      return connection;
     },
   };
 }

@@ -48,11 +48,9 @@ export function webSocketUrlProblem(owner: string, url: string | URL, what = "ur
 /** Why `url` cannot be a Socket.IO server address, or undefined when it can (see the module comment). */
 export function socketIoUrlProblem(owner: string, url: string, what = "url"): string | undefined {
   const page = pageAddress();
-  let parsed: URL | undefined;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) parsed = parse(url);
-  else if (url.startsWith("/")) parsed = page === undefined ? undefined : parse(url, page);
-  // socket.io-client puts the page's scheme (else https:) in front of a scheme-less `host:port/path`.
-  else parsed = parse(`https://${url}`);
+  // A path resolves against the page (none: no URL); socket.io-client puts the page's scheme (else https:) in
+  // front of a scheme-less `host:port/path`.
+  const parsed = parse(/^([a-z][a-z0-9+.-]*:\/)?\//i.test(url) ? url : `https://${url}`, page);
   if (parsed !== undefined && PROTOCOLS.has(parsed.protocol) && parsed.host !== "") return undefined;
   const relative = page === undefined ? ", or host:port/path" : ", host:port/path, or a path on this page";
   return `${owner}: ${what} must be ${WANTED}${relative}; got ${quote(url)}`;
