@@ -77,7 +77,8 @@ export function linkOf(socket: Socket): SocketLink {
   let link = links.get(socket);
   if (link === undefined) {
     const made: SocketLink = {};
-    links.set(socket, (link = made));
+    link = made;
+    links.set(socket, made);
     const inner = socket as unknown as SocketInternals;
     const base = proto(socket);
     // Instance properties win over the prototype; socket.io binds `onopen` when it subscribes to the Manager,
