@@ -23,6 +23,7 @@ export interface SocketInternals {
   onopen(): void;
   emitEvent(args: unknown[]): void;
   emitBuffered(): void;
+  emit(event: string, ...args: unknown[]): Socket;
   sendBuffer: BufferedPacket[];
   acks: Record<string, ((...args: unknown[]) => void) | undefined>;
   _pid?: string;

@@ -13,7 +13,7 @@ import { type Clock, systemClock } from "../env.js";
 import { rejectUnknown } from "../options-check.js";
 import type { Connection } from "../transports/types.js";
 import { socketIoUrlProblem } from "../transports/url.js";
-import { linkOf, openAttempt, proto } from "./attempt.js";
+import { linkOf, openAttempt } from "./attempt.js";
 import { Governor, type SocketResilience } from "./resilience.js";
 
 /** Our policy options, accepted by `io()` beside socket.io-client's own. */
@@ -105,36 +105,6 @@ export function io<
     (policy.clock as Clock | undefined) ?? systemClock,
     all.reconnection !== false,
   );
-  govern(socket, resilience);
   if (autoConnect) resilience.connect();
   return socket;
-}
-
-/** Routes the app's connect/disconnect through the policy and bounds every emit that gets buffered. */
-function govern(socket: Socket, resilience: Governor): void {
-  const base = proto(socket);
-  const target = socket as unknown as Record<string, unknown>;
-  // Expired emits go before socket.io flushes the buffer on connect.
-  target.emitBuffered = function (this: Socket) {
-    resilience.expire();
-    base.emitBuffered.call(this);
-  };
-  Object.defineProperty(target, "resilience", { value: resilience, enumerable: false });
-  target.connect = target.open = () => {
-    resilience.connect();
-    return socket;
-  };
-  target.disconnect = target.close = () => {
-    resilience.stop();
-    if (socket.active) base.disconnect.call(socket);
-    return socket;
-  };
-  target.emit = function (this: Socket, event: string, ...args: unknown[]) {
-    const inner = socket as unknown as { sendBuffer: unknown[] };
-    const before = inner.sendBuffer.length;
-    base.emit.call(this, event, ...args);
-    const added = inner.sendBuffer.length - before;
-    if (added > 0) resilience.admit(added);
-    return this;
-  };
 }

@@ -67,6 +67,19 @@ export class Governor extends BufferedSocket {
     private readonly reconnection: boolean,
   ) {
     super(socket, options, queue, clock);
+    const target = socket as unknown as Record<string, unknown>;
+    // The app's connect and disconnect (and their aliases) go through the policy.
+    target.connect = target.open = () => {
+      this.connect();
+      return socket;
+    };
+    target.disconnect = target.close = () => {
+      this.stop();
+      if (socket.active) proto(socket).disconnect.call(socket);
+      return socket;
+    };
+    // Not enumerable, not writable: the Socket's own shape is socket.io's.
+    Object.defineProperty(socket, "resilience", { value: this });
   }
 
   override close(): Promise<void> {
@@ -76,11 +89,6 @@ export class Governor extends BufferedSocket {
       if (this.socket.active) proto(this.socket).disconnect.call(this.socket);
     }
     return super.close();
-  }
-
-  /** `socket.disconnect()`: stops the policy; socket.io then disconnects as it always does. */
-  override stop(): void {
-    if (this.state !== "closed") super.stop();
   }
 
   /**

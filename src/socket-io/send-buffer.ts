@@ -18,7 +18,7 @@ import {
 } from "../client/queue.js";
 import { ResilientSocket } from "../client/resilient-socket.js";
 import type { Clock } from "../env.js";
-import type { BufferedPacket, SocketInternals } from "./attempt.js";
+import { type BufferedPacket, proto, type SocketInternals } from "./attempt.js";
 
 /** A discarded emit: `data` is `[event, ...args]`. */
 export interface EmitDropped {
@@ -63,6 +63,20 @@ export class BufferedSocket extends ResilientSocket {
   ) {
     super(options);
     this.queue = queue && new OutboundQueue(queue);
+    const inner = socket as unknown as SocketInternals;
+    const base = proto(socket);
+    // Expired emits go before socket.io flushes the buffer on connect.
+    inner.emitBuffered = () => {
+      this.expire();
+      base.emitBuffered.call(socket);
+    };
+    // What an emit added to socket.io's buffer is bounded at once.
+    inner.emit = (event, ...args) => {
+      const before = this.packets.length;
+      base.emit.call(socket, event, ...args);
+      this.admit(before);
+      return socket;
+    };
   }
 
   private get packets(): BufferedPacket[] {
@@ -97,11 +111,11 @@ export class BufferedSocket extends ResilientSocket {
     };
   }
 
-  /** Applies the bounds after an emit appended `added` packets to the buffer. O(1) per emit but for drops. */
-  admit(added: number): void {
+  /** Applies the bounds to what an emit appended to the buffer (`before` packets before). O(1) but for drops. */
+  private admit(before: number): void {
     const packets = this.packets;
-    const queue = this.sync(packets.length - added);
-    for (const packet of packets.slice(-added)) {
+    const queue = this.sync(before);
+    for (const packet of packets.slice(before)) {
       let bytes = 0;
       for (const part of packet.data) bytes += messageBytes(part);
       this.discard(
@@ -113,7 +127,7 @@ export class BufferedSocket extends ResilientSocket {
   }
 
   /** Discards every packet older than `ttlMs` (no timer: when emitting, flushing and reading stats). */
-  expire(): void {
+  private expire(): void {
     this.discard(this.sync()?.expire(this.time.now()));
   }
 
