@@ -8,7 +8,6 @@
  */
 import type { Socket } from "socket.io-client";
 import {
-  carriesHint,
   DRAIN_EVENT,
   type HintReading,
   NO_CEILING,
@@ -99,33 +98,36 @@ export function linkOf(socket: Socket): SocketLink {
   return link;
 }
 
-/** Reads how a `disconnect` ended a connection. */
+/** Reads how a `disconnect` ended a connection (fields the reading lacks are left undefined). */
 function disconnectInfo(reason: string, description: unknown, drain: HintReading | undefined): CloseInfo {
-  const kind = reason === "io server disconnect" ? "deliberate" : "closed";
-  // A packet the client could not decode (socket.io "parse error", engine.io "transport error"): a protocol
-  // violation by the server, reported rather than passed off as an ordinary drop.
-  const broken = reason === "parse error" || reason === "transport error";
-  const plain: CloseInfo = broken ? { kind, reason, error: description ?? reason } : { kind, reason };
   // Over WebSocket engine.io passes the close event along: its code tells e.g. 1009 (a packet over the
   // server's maxHttpBufferSize) from a plain "transport close".
   const code = (description as { context?: { code?: unknown } } | undefined)?.context?.code;
-  const info = Number.isInteger(code) ? { ...plain, code: code as number } : plain;
-  return drain === undefined ? info : { ...info, hint: drain };
+  return {
+    kind: reason === "io server disconnect" ? "deliberate" : "closed",
+    reason,
+    // A packet the client could not decode (socket.io "parse error", engine.io "transport error"): a protocol
+    // violation by the server, reported rather than passed off as an ordinary drop.
+    error: reason === "parse error" || reason === "transport error" ? (description ?? reason) : undefined,
+    code: Number.isInteger(code) ? (code as number) : undefined,
+    hint: drain,
+  };
 }
 
 /** Reads a `connect_error`: a middleware refusal (with or without `err.data`) or a transport failure. */
 function connectErrorInfo(socket: Socket, error: Error & { data?: unknown }): CloseInfo {
-  // Any data at all is an attempted hint (usable or BAD_HINT, never final); only a refusal without data is
-  // an auth refusal. close-outcome.ts decides what each reading means.
-  // Read without a ceiling: the planner applies maxDelayMs, once.
-  const hint = readRefusalHint(error?.data, NO_CEILING);
-  // socket.io-client marks a socket inactive when the server's middleware refused it (a CONNECT_ERROR
-  // packet); transport failures leave it active.
-  const refused = !socket.active;
-  // A hostile server may send a megabyte of message; the reason (quoted in errors) keeps a bounded part.
-  const reason = String(error?.message ?? "").slice(0, MAX_REASON);
-  const info: CloseInfo = { kind: refused ? "refused" : "error", reason, error };
-  return carriesHint(hint) ? { ...info, hint } : info;
+  return {
+    // socket.io-client marks a socket inactive when the server's middleware refused it (a CONNECT_ERROR
+    // packet); transport failures leave it active.
+    kind: socket.active ? "error" : "refused",
+    // A hostile server may send a megabyte of message; the reason (quoted in errors) keeps a bounded part.
+    reason: String(error?.message ?? "").slice(0, MAX_REASON),
+    error,
+    // Any data at all is an attempted hint (usable or BAD_HINT, never final); only a refusal without data is
+    // an auth refusal: close-outcome.ts decides what each reading means (one without a hint or a problem is
+    // none). Read without a ceiling: the planner applies maxDelayMs, once.
+    hint: readRefusalHint(error?.data, NO_CEILING),
+  };
 }
 
 /**
