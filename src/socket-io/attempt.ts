@@ -171,12 +171,10 @@ export function openAttempt(socket: Socket, handlers: ConnectionHandlers): Omit<
   // Connected already (a namespace's CONNECT that an earlier attempt sent and then abandoned came back).
   if (socket.connected) onConnect();
   else proto(socket).connect.call(socket);
+  // The Manager's URI and the namespace (both private in socket.io-client's types), read by `debug` only.
+  const { io, nsp } = socket as unknown as { io: { uri?: string }; nsp: string };
   return {
-    /** The Manager's URI and the namespace (both private in socket.io-client's types); read by `debug` only. */
-    get url() {
-      const { io, nsp } = socket as unknown as { io: { uri?: string }; nsp: string };
-      return `${io.uri}${nsp === "/" ? "" : nsp}`;
-    },
+    url: `${io.uri}${nsp === "/" ? "" : nsp}`,
     close() {
       // Abandoning an attempt keeps the Socket (its recovery id, its send buffer) for the next one.
       if (release() && socket.active) proto(socket).disconnect.call(socket);

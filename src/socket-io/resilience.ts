@@ -108,21 +108,18 @@ export class Governor extends BufferedSocket {
     ...args: Parameters<ResilientSocketEvents[E]>
   ): void {
     const manager = this.socket.io as unknown as { emitReserved(event: string, ...args: unknown[]): void };
+    const retrying = this.retrying;
     const arg: unknown = args[0];
-    if (event === "state" && arg === "connecting" && this.retrying > 0)
-      manager.emitReserved("reconnect_attempt", this.retrying);
-    else if (event === "retry") {
+    if (event === "retry") {
       // A retry after a retry: the reconnection attempt between them failed.
       if (++this.retrying > 1)
         manager.emitReserved("reconnect_error", new Error("reconnection attempt failed"));
-      if (!this.reconnection) {
-        this.stop();
-        return;
-      }
+      if (!this.reconnection) return this.stop();
     } else if (event === "open") {
-      if (this.retrying > 0) manager.emitReserved("reconnect", this.retrying);
       this.retrying = 0;
-    } else if (event === "error" && (arg as { code?: string }).code === "MAX_ATTEMPTS")
+      if (retrying) manager.emitReserved("reconnect", retrying);
+    } else if (retrying && event === "state" && arg === "connecting") manager.emitReserved("reconnect_attempt", retrying);
+    else if (event === "error" && (arg as { code?: string }).code === "MAX_ATTEMPTS")
       manager.emitReserved("reconnect_failed");
     super.emit(event, ...args);
   }
