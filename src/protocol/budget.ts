@@ -55,7 +55,9 @@ export interface BudgetReading {
 
 const NONE: BudgetReading = {};
 
-const finiteNonNegative = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
+/** A finite number >= 0 (the hint readers check delays with it too). */
+export const finiteNonNegative = (v: unknown): v is number =>
+  typeof v === "number" && Number.isFinite(v) && v >= 0;
 
 /** Reads a budget out of an unknown value (the Socket.IO event's payload, a parsed frame's member). Only own
  * properties of a plain object are read. */

@@ -118,7 +118,8 @@ export class Governor extends BufferedSocket {
     } else if (event === "open") {
       this.retrying = 0;
       if (retrying) manager.emitReserved("reconnect", retrying);
-    } else if (retrying && event === "state" && arg === "connecting") manager.emitReserved("reconnect_attempt", retrying);
+    } else if (retrying && event === "state" && arg === "connecting")
+      manager.emitReserved("reconnect_attempt", retrying);
     else if (event === "error" && (arg as { code?: string }).code === "MAX_ATTEMPTS")
       manager.emitReserved("reconnect_failed");
     super.emit(event, ...args);
