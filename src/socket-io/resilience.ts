@@ -114,7 +114,10 @@ export class Governor extends BufferedSocket {
       // A retry after a retry: the reconnection attempt between them failed.
       if (++this.retrying > 1)
         manager.emitReserved("reconnect_error", new Error("reconnection attempt failed"));
-      if (!this.reconnection) return this.stop();
+      if (!this.reconnection) {
+        this.stop();
+        return;
+      }
     } else if (event === "open") {
       this.retrying = 0;
       if (retrying) manager.emitReserved("reconnect", retrying);
