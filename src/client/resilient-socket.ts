@@ -55,7 +55,8 @@ export class ResilientSocket<In = unknown, Out = In>
   implements MessageSocket<In, Out>
 {
   private readonly options: ResolvedOptions;
-  private readonly clock: Clock;
+  /** Time and timers (the `clock` option). */
+  protected readonly clock: Clock;
   private readonly random: Random;
   private readonly planner: ReconnectPlanner;
   private readonly outbox: Outbox;

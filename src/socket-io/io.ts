@@ -9,7 +9,6 @@ import type { DefaultEventsMap, EventsMap } from "@socket.io/component-emitter";
 import { io as lookup, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import type { ResilientSocketOptions } from "../client/options.js";
 import { KNOWN, resolveOptions, resolveQueue } from "../client/options.js";
-import { type Clock, systemClock } from "../env.js";
 import { rejectUnknown } from "../options-check.js";
 import type { Connection } from "../transports/types.js";
 import { socketIoUrlProblem } from "../transports/url.js";
@@ -98,13 +97,7 @@ export function io<
   // A Manager that plain socket.io-client made first for the same URL: one policy only, ours.
   socket.io.reconnection(false);
   linkOf(socket);
-  const resilience = new Governor(
-    socket,
-    governed,
-    queue,
-    (policy.clock as Clock | undefined) ?? systemClock,
-    all.reconnection !== false,
-  );
+  const resilience = new Governor(socket, governed, queue, all.reconnection !== false);
   if (autoConnect) resilience.connect();
   return socket;
 }

@@ -12,7 +12,6 @@ import type { ResilientSocketEvents, SocketState, SocketStats } from "../client/
 import type { ResilientSocketOptions } from "../client/options.js";
 import type { QueueOptions } from "../client/queue.js";
 import { warnUnheard } from "../client/unheard.js";
-import type { Clock } from "../env.js";
 import { proto } from "./attempt.js";
 import { BufferedSocket, type EmitDropped } from "./send-buffer.js";
 
@@ -62,11 +61,10 @@ export class Governor extends BufferedSocket {
     socket: Socket,
     options: ResilientSocketOptions,
     queue: QueueOptions | undefined,
-    clock: Clock,
     /** socket.io's `reconnection: false`: one connection, no automatic reconnection. */
     private readonly reconnection: boolean,
   ) {
-    super(socket, options, queue, clock);
+    super(socket, options, queue);
     const target = socket as unknown as Record<string, unknown>;
     // The app's connect and disconnect (and their aliases) go through the policy.
     target.connect = target.open = () => {

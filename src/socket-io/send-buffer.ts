@@ -17,7 +17,6 @@ import {
   type QueueOptions,
 } from "../client/queue.js";
 import { ResilientSocket } from "../client/resilient-socket.js";
-import type { Clock } from "../env.js";
 import { type BufferedPacket, proto, type SocketInternals } from "./attempt.js";
 
 /** A discarded emit: `data` is `[event, ...args]`. */
@@ -59,7 +58,6 @@ export class BufferedSocket extends ResilientSocket {
     protected readonly socket: Socket,
     options: ResilientSocketOptions,
     queue: QueueOptions | undefined,
-    private readonly time: Clock,
   ) {
     super(options);
     this.queue = queue && new OutboundQueue(queue);
@@ -121,14 +119,14 @@ export class BufferedSocket extends ResilientSocket {
       this.discard(
         queue === undefined
           ? [{ data: packet, reason: "disconnected" }]
-          : queue.push(packet, packet.data, this.time.now(), undefined, bytes).dropped,
+          : queue.push(packet, packet.data, this.clock.now(), undefined, bytes).dropped,
       );
     }
   }
 
   /** Discards every packet older than `ttlMs` (no timer: when emitting, flushing and reading stats). */
   private expire(): void {
-    this.discard(this.sync()?.expire(this.time.now()));
+    this.discard(this.sync()?.expire(this.clock.now()));
   }
 
   /** Discards everything (the socket is closed for good). */
