@@ -50,9 +50,6 @@ const links = new WeakMap<Socket, SocketLink>();
 /** A Socket listener, whatever its arguments. */
 type Listener = (...args: never[]) => void;
 
-/** Longest part of a refusal's message kept as the close reason. */
-const MAX_REASON = 256;
-
 /** socket.io-client's own methods that this module replaces per instance (call them with `.call`). */
 export interface SocketMethods {
   onopen(this: unknown): void;
@@ -120,8 +117,8 @@ function connectErrorInfo(socket: Socket, error: Error & { data?: unknown }): Cl
     // socket.io-client marks a socket inactive when the server's middleware refused it (a CONNECT_ERROR
     // packet); transport failures leave it active.
     kind: socket.active ? "error" : "refused",
-    // A hostile server may send a megabyte of message; the reason (quoted in errors) keeps a bounded part.
-    reason: String(error?.message ?? "").slice(0, MAX_REASON),
+    // A hostile server may send a megabyte of message: close-outcome.ts quotes a bounded part of it.
+    reason: error?.message,
     error,
     // Any data at all is an attempted hint (usable or BAD_HINT, never final); only a refusal without data is
     // an auth refusal: close-outcome.ts decides what each reading means (one without a hint or a problem is

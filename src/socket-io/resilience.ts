@@ -6,11 +6,8 @@
  * socket.io-client semantics kept: `socket.disconnect()` stops (state `stopped`, the send buffer kept) and
  * `socket.connect()` starts again with a fresh history; `resilience.close()` is final and total.
  */
-import type { Socket } from "socket.io-client";
 import type { Emitter } from "../client/emitter.js";
 import type { ResilientSocketEvents, SocketState, SocketStats } from "../client/events.js";
-import type { ResilientSocketOptions } from "../client/options.js";
-import type { QueueOptions } from "../client/queue.js";
 import { warnUnheard } from "../client/unheard.js";
 import { proto } from "./attempt.js";
 import { BufferedSocket, type EmitDropped } from "./send-buffer.js";
@@ -50,35 +47,13 @@ export interface SocketResilience
 /**
  * The policy core of one governed Socket. One object for the Socket's life (listeners on it survive
  * `disconnect()` / `connect()`), so its counters do too; what differs from `ResilientSocket` is the send buffer
- * (socket.io's own, bounded: `send-buffer.ts`) and socket.io's Manager events, emitted at the policy's moments.
+ * (socket.io's own, bounded, and the Socket's wiring: `send-buffer.ts`) and socket.io's Manager events, emitted
+ * at the policy's moments.
  * @internal Made by `io()`; typed for apps as {@link SocketResilience}.
  */
 export class Governor extends BufferedSocket {
   /** Consecutive retries since the last open: the `attempt` socket.io's Manager events carry. */
   private retrying = 0;
-
-  constructor(
-    socket: Socket,
-    options: ResilientSocketOptions,
-    queue: QueueOptions | undefined,
-    /** socket.io's `reconnection: false`: one connection, no automatic reconnection. */
-    private readonly reconnection: boolean,
-  ) {
-    super(socket, options, queue);
-    const target = socket as unknown as Record<string, unknown>;
-    // The app's connect and disconnect (and their aliases) go through the policy.
-    target.connect = target.open = () => {
-      this.connect();
-      return socket;
-    };
-    target.disconnect = target.close = () => {
-      this.stop();
-      if (socket.active) proto(socket).disconnect.call(socket);
-      return socket;
-    };
-    // Not enumerable, not writable: the Socket's own shape is socket.io's.
-    Object.defineProperty(socket, "resilience", { value: this });
-  }
 
   override close(): Promise<void> {
     if (this.state !== "closed") {

@@ -40,10 +40,11 @@ export class EmitDiscardedError extends Error {
 }
 
 /**
- * A governed Socket's policy with socket.io's send buffer bounded. The bounds are the core's
- * {@link OutboundQueue}, kept as a mirror of socket.io's buffer (its entries' `data` are socket.io's
- * packets): the queue decides what goes; this class takes those packets out of socket.io's buffer, reports
- * them (`drop`) and errors their acks.
+ * A governed Socket's policy, wired to the Socket: the app's `connect()` / `disconnect()` (and their aliases)
+ * go through the policy, `socket.resilience` is this object, and socket.io's send buffer is bounded. The
+ * bounds are the core's {@link OutboundQueue}, kept as a mirror of socket.io's buffer (its entries' `data` are
+ * socket.io's packets): the queue decides what goes; this class takes those packets out of socket.io's
+ * buffer, reports them (`drop`) and errors their acks.
  * @internal The base of io()'s `Governor`.
  */
 export class BufferedSocket extends ResilientSocket {
@@ -58,10 +59,12 @@ export class BufferedSocket extends ResilientSocket {
     protected readonly socket: Socket,
     options: ResilientSocketOptions,
     queue: QueueOptions | undefined,
+    /** socket.io's `reconnection` option (false: one connection, no automatic reconnection). */
+    protected readonly reconnection: boolean,
   ) {
     super(options);
     this.queue = queue && new OutboundQueue(queue);
-    const inner = socket as unknown as SocketInternals;
+    const inner = socket as unknown as SocketInternals & Record<string, unknown>;
     const base = proto(socket);
     // Expired emits go before socket.io flushes the buffer on connect.
     inner.emitBuffered = () => {
@@ -75,6 +78,17 @@ export class BufferedSocket extends ResilientSocket {
       this.admit(before);
       return socket;
     };
+    inner.connect = inner.open = () => {
+      this.connect();
+      return socket;
+    };
+    inner.disconnect = inner.close = () => {
+      this.stop();
+      if (socket.active) base.disconnect.call(socket);
+      return socket;
+    };
+    // Not enumerable, not writable: the Socket's own shape is socket.io's.
+    Object.defineProperty(socket, "resilience", { value: this });
   }
 
   private get packets(): BufferedPacket[] {
