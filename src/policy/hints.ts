@@ -11,7 +11,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1 (close codes), IANA registry for 1012/1013
  */
 import { describe } from "../describe.js";
-import { finiteNonNegative } from "../protocol/budget.js";
+import { finiteNonNegative, ownValue } from "../protocol/budget.js";
 import { CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../protocol/hints.js";
 import { parseRetryAfter } from "./retry-after.js";
 
@@ -101,9 +101,7 @@ export function readHintPayload(
 ): HintReading {
   if (data === null || typeof data !== "object" || Array.isArray(data)) return NONE;
   if (!Object.hasOwn(data, "retryAfterMs")) return NONE;
-  const record = data as Record<string, unknown>;
-  const spread = Object.hasOwn(data, "spreadMs") ? record.spreadMs : undefined;
-  return boundHint(source, record.retryAfterMs, spread, maxHintMs, code);
+  return boundHint(source, ownValue(data, "retryAfterMs"), ownValue(data, "spreadMs"), maxHintMs, code);
 }
 
 /**

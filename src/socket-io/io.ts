@@ -11,7 +11,7 @@ import type { ResilientSocketOptions } from "../client/options.js";
 import { KNOWN, resolveOptions, resolveQueue } from "../client/options.js";
 import { rejectUnknown } from "../options-check.js";
 import type { Connection } from "../transports/types.js";
-import { socketIoUrlProblem } from "../transports/url.js";
+import { checkSocketIoUrl } from "../transports/url.js";
 import { linkOf, openAttempt } from "./attempt.js";
 import { Governor, type SocketResilience } from "./resilience.js";
 
@@ -53,8 +53,7 @@ export function io<
 >(uri?: string | IoOptions, options?: IoOptions): ResilientIoSocket<ListenEvents, EmitEvents> {
   if (typeof uri === "object" && uri !== null) return io(undefined, uri);
   // socket.io-client would take "not a url" as the host "not a url" and fail on every attempt, for ever.
-  const problem = typeof uri === "string" ? socketIoUrlProblem("io", uri) : undefined;
-  if (problem !== undefined) throw new TypeError(problem);
+  if (typeof uri === "string") checkSocketIoUrl("io", uri);
   const all: Record<string, unknown> = { ...options };
   // Our option names out of socket.io-client's: one table, ResilientSocket's.
   const policy: Record<string, unknown> = {};

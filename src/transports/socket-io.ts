@@ -12,7 +12,7 @@ import { DRAIN_EVENT } from "../policy/hints.js";
 import { BUDGET_EVENT } from "../protocol/budget.js";
 import { openAttempt } from "../socket-io/attempt.js";
 import type { Connection, ConnectionHandlers, Transport } from "./types.js";
-import { socketIoUrlProblem } from "./url.js";
+import { checkSocketIoUrl } from "./url.js";
 
 /** socket.io-client's own options (Manager and Socket), as `io(url, options)` takes them. */
 export type SocketIoClientOptions = Partial<ManagerOptions & SocketOptions>;
@@ -41,8 +41,7 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
   const io = options.io ?? defaultIo;
   if (typeof url !== "string" && typeof url !== "function")
     badOption(where, "url", "a string or function", url);
-  const problem = typeof url === "string" ? socketIoUrlProblem("socketIoTransport", url) : undefined;
-  if (problem !== undefined) throw new TypeError(problem);
+  if (typeof url === "string") checkSocketIoUrl(where, url);
   if (typeof io !== "function") badOption(where, "io", "a function", io);
   if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT || event === BUDGET_EVENT)
     badOption(where, "event", "a non-empty event name (not a reserved one)", event, true);
@@ -56,11 +55,9 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
     connect(handlers: ConnectionHandlers): Connection {
       const target = typeof url === "function" ? url() : url;
       if (typeof url === "function") {
-        const problem =
-          typeof target === "string"
-            ? socketIoUrlProblem("socketIoTransport", target, "url()'s result")
-            : `socketIoTransport: url() must return a string; got ${typeof target}`;
-        if (problem !== undefined) throw new TypeError(problem);
+        if (typeof target !== "string")
+          throw new TypeError(`${where}: url() must return a string; got ${typeof target}`);
+        checkSocketIoUrl(where, target, "url()'s result");
       }
       if (socket === undefined || target !== socketUrl) {
         socket?.disconnect();

@@ -41,13 +41,13 @@ export function webSocketUrlProblem(owner: string, url: string | URL, what = "ur
   return `${owner}: ${what} must be ${WANTED}${relative}; got ${describe(text, MAX_QUOTED)}`;
 }
 
-/** Why `url` cannot be a Socket.IO server address, or undefined when it can (see the module comment). */
-export function socketIoUrlProblem(owner: string, url: string, what = "url"): string | undefined {
+/** Throws a TypeError saying why, when `url` cannot be a Socket.IO server address (see the module comment). */
+export function checkSocketIoUrl(owner: string, url: string, what = "url"): void {
   const page = pageAddress();
   // A path resolves against the page (none: no URL); socket.io-client puts the page's scheme (else https:) in
   // front of a scheme-less `host:port/path`.
   const parsed = parse(/^([a-z][a-z0-9+.-]*:\/)?\//i.test(url) ? url : `https://${url}`, page);
-  if (parsed !== undefined && PROTOCOLS.has(parsed.protocol) && parsed.host !== "") return undefined;
+  if (parsed !== undefined && PROTOCOLS.has(parsed.protocol) && parsed.host !== "") return;
   const relative = page === undefined ? ", or host:port/path" : ", host:port/path, or a path on this page";
-  return `${owner}: ${what} must be ${WANTED}${relative}; got ${describe(url, MAX_QUOTED)}`;
+  throw new TypeError(`${owner}: ${what} must be ${WANTED}${relative}; got ${describe(url, MAX_QUOTED)}`);
 }
