@@ -48,8 +48,6 @@ export class EmitDiscardedError extends Error {
  * @internal The base of io()'s `Governor`.
  */
 export class BufferedSocket extends ResilientSocket {
-  /** Emits discarded so far. */
-  private discarded = 0;
   /** `undefined`: nothing is buffered (`queue: false`). */
   private readonly queue: OutboundQueue | undefined;
   /** socket.io's buffer as the queue last mirrored it. */
@@ -113,13 +111,12 @@ export class BufferedSocket extends ResilientSocket {
     return queue;
   }
 
-  /** `queue` is the bounded send buffer (expired emits first removed), `dropped` counts discarded emits. */
+  /** `queue` is the bounded send buffer (expired emits first removed); `dropped` counts its `drop` events. */
   override stats(): SocketStats {
     this.expire();
     return {
       ...super.stats(),
       queue: { messages: this.packets.length, bytes: this.queue?.bytes ?? 0 },
-      dropped: this.discarded,
     };
   }
 
@@ -156,7 +153,6 @@ export class BufferedSocket extends ResilientSocket {
       const index = inner.sendBuffer.indexOf(packet);
       if (index < 0) continue;
       inner.sendBuffer.splice(index, 1);
-      this.discarded++;
       this.emit("drop", { data: packet.data, reason });
       const id = packet.id;
       if (id === undefined) continue;
