@@ -154,8 +154,8 @@ export class BufferedSocket extends ResilientSocket {
       if (index < 0) continue;
       inner.sendBuffer.splice(index, 1);
       this.emit("drop", { data: packet.data, reason });
-      const id = packet.id;
-      if (id === undefined) continue;
+      // An emit without an ack has no id: there is nothing under "undefined" to find or delete.
+      const id = packet.id as number;
       const ack = inner.acks[id];
       delete inner.acks[id];
       // With a timeout the ack is socket.io's wrapper, which also clears its timer. An ack that throws must not
