@@ -89,11 +89,11 @@ export function io<
   // Manager unless forceNew / multiplex: false), its query handling. Our own timer bounds each attempt.
   socket = lookup(uri, {
     ...all,
-    reconnection: false,
     autoConnect: false,
     timeout: false as unknown as number,
   }) as unknown as ResilientIoSocket<ListenEvents, EmitEvents>;
-  // A Manager that plain socket.io-client made first for the same URL: one policy only, ours.
+  // Its Manager's own reconnection off, also on one that plain socket.io-client made first for the same URL:
+  // one policy only, ours.
   socket.io.reconnection(false);
   linkOf(socket);
   const resilience = new Governor(socket, governed, queue, all.reconnection !== false);
