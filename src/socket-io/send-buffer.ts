@@ -1,9 +1,10 @@
 /**
  * Bounds socket.io-client's send buffer (unbounded there: every emit made while disconnected waits for the
- * next connection) with the queue options of `ResilientSocket`: count, bytes, age, overflow policy. Each
- * discarded emit is reported (the `drop` event) and its ack callback, if any, is called with an error, as
- * socket.io does when an ack times out. Expiry is checked when something is emitted, right before the
- * buffer is flushed on connect, and when stats are read: no timer.
+ * next connection) with the queue options of `ResilientSocket`, by `ResilientSocket`'s own queue: count, bytes,
+ * age, overflow policy. Each discarded emit is reported (the `drop` event) and its ack callback, if any, is
+ * called with an error, as socket.io does when an ack times out. Expiry is checked when something is emitted,
+ * right before the buffer is flushed on connect, and when stats are read: no timer. The same class wires the
+ * Socket's `emit`, `connect` and `disconnect` to the policy (one constructor for a governed Socket's wiring).
  */
 import type { Socket } from "socket.io-client";
 import type { SocketStats } from "../client/events.js";

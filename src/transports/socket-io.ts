@@ -50,6 +50,7 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
   /** The latest attempt's handlers: the Socket's `event`s are its messages (an ended attempt's Socket is
    * disconnected, so none reach an older one). */
   let current: ConnectionHandlers | undefined;
+  const relay = (data: unknown) => current?.message(data);
   return {
     name: "socket.io",
     connect(handlers: ConnectionHandlers): Connection {
@@ -60,7 +61,8 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
         checkSocketIoUrl(where, target, "url()'s result");
       }
       if (socket === undefined || target !== socketUrl) {
-        socket?.disconnect();
+        // One relay per Socket, also when a custom `io` hands the same Socket back for a new URL.
+        socket?.off(event, relay).disconnect();
         // Our own timer bounds the attempt (connectTimeoutMs): the Manager's would be a second one.
         socket = io(target, {
           ...options.options,
@@ -70,7 +72,7 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
           timeout: false as unknown as number,
         });
         socketUrl = target;
-        socket.on(event, (data: unknown) => current?.message(data));
+        socket.on(event, relay);
       }
       current = handlers;
       const live = socket;
