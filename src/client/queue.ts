@@ -101,11 +101,16 @@ export class OutboundQueue {
     return this.totalBytes;
   }
 
-  /** Adds a message (and its wire form, which is what is counted). Returns whether it was queued and whatever
-   * was discarded to make (or refuse) room. */
-  push(data: unknown, wire: unknown, nowMs: number, id?: number): { queued: boolean; dropped: Dropped[] } {
+  /** Adds a message (and its wire form, which is what is counted, unless `bytes` says what it weighs). Returns
+   * whether it was queued and whatever was discarded to make (or refuse) room. */
+  push(
+    data: unknown,
+    wire: unknown,
+    nowMs: number,
+    id?: number,
+    bytes = messageBytes(wire),
+  ): { queued: boolean; dropped: Dropped[] } {
     const dropped = this.expire(nowMs);
-    const bytes = messageBytes(wire);
     const { maxBytes, maxMessages, overflow } = this.options;
     if (bytes > maxBytes || maxMessages === 0) {
       dropped.push({ data, reason: bytes > maxBytes ? "too-large" : "overflow" });

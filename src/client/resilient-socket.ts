@@ -55,7 +55,8 @@ export class ResilientSocket<In = unknown, Out = In>
   implements MessageSocket<In, Out>
 {
   private readonly options: ResolvedOptions;
-  private readonly clock: Clock;
+  /** Time and timers (the `clock` option). */
+  protected readonly clock: Clock;
   private readonly random: Random;
   private readonly planner: ReconnectPlanner;
   private readonly outbox: Outbox;
@@ -89,12 +90,13 @@ export class ResilientSocket<In = unknown, Out = In>
   /** An error was reported with no `error` listener (reported once per socket, see `unheard.ts`). */
   private warned = false;
 
-  /** Every event goes out here; an `error` nothing listens for is reported once per socket. */
+  /** Every event goes out here: each `drop` is counted, an `error` nothing listens for is reported once per socket. */
   protected override emit<E extends keyof ResilientSocketEvents>(
     event: E,
     ...args: Parameters<ResilientSocketEvents[E]>
   ): void {
-    if (event === "error" && !this.warned && this.listenerCount("error") === 0) {
+    if (event === "drop") this.droppedCount++;
+    else if (event === "error" && !this.warned && this.listenerCount("error") === 0) {
       this.warned = true;
       this.unheard(args[0]);
     }
@@ -175,7 +177,6 @@ export class ResilientSocket<In = unknown, Out = In>
         return this.socket.closed;
       }
       drop(dropped: Dropped): void {
-        this.socket.droppedCount++;
         this.socket.emit("drop", dropped);
       }
       error(error: TransportError): void {

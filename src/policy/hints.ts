@@ -11,6 +11,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1 (close codes), IANA registry for 1012/1013
  */
 import { describe } from "../describe.js";
+import { finiteNonNegative, ownValue } from "../protocol/budget.js";
 import { CLOSE_SERVICE_RESTART, CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../protocol/hints.js";
 import { parseRetryAfter } from "./retry-after.js";
 
@@ -69,7 +70,7 @@ export function boundHint(
   maxHintMs: number,
   code?: number,
 ): HintReading {
-  if (typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0) {
+  if (!finiteNonNegative(delayMs)) {
     return {
       problem: `${source} hint ignored: delay must be a finite number >= 0; got ${describe(delayMs)}`,
     };
@@ -81,18 +82,11 @@ export function boundHint(
     delay = maxHintMs;
   }
   let spread: number | undefined;
-  if (spreadMs !== undefined) {
-    if (typeof spreadMs === "number" && Number.isFinite(spreadMs) && spreadMs >= 0) {
-      spread = Math.min(spreadMs, maxHintMs - delay);
-    } else {
-      problem ??= `${source} hint spread ignored: expected a finite number >= 0; got ${describe(spreadMs)}`;
-    }
-  }
-  const hint: RetryHint =
-    code === undefined
-      ? { source, delayMs: delay, spreadMs: spread }
-      : { source, delayMs: delay, spreadMs: spread, code };
-  return problem === undefined ? { hint } : { hint, problem };
+  if (finiteNonNegative(spreadMs)) spread = Math.min(spreadMs, maxHintMs - delay);
+  else if (spreadMs !== undefined)
+    problem ??= `${source} hint spread ignored: expected a finite number >= 0; got ${describe(spreadMs)}`;
+  // `code` and `problem` are undefined where there is none (as `spreadMs`).
+  return { hint: { source, delayMs: delay, spreadMs: spread, code }, problem };
 }
 
 /**
@@ -107,9 +101,7 @@ export function readHintPayload(
 ): HintReading {
   if (data === null || typeof data !== "object" || Array.isArray(data)) return NONE;
   if (!Object.hasOwn(data, "retryAfterMs")) return NONE;
-  const record = data as Record<string, unknown>;
-  const spread = Object.hasOwn(data, "spreadMs") ? record.spreadMs : undefined;
-  return boundHint(source, record.retryAfterMs, spread, maxHintMs, code);
+  return boundHint(source, ownValue(data, "retryAfterMs"), ownValue(data, "spreadMs"), maxHintMs, code);
 }
 
 /**
@@ -119,23 +111,24 @@ export function readHintPayload(
  * (`BAD_HINT`, normal backoff). One buggy deploy must not stop every client until reload.
  */
 export function readRefusalHint(data: unknown, maxHintMs = DEFAULT_MAX_HINT_MS): HintReading {
-  if (data === undefined || data === null) return NONE;
-  return attempted(readHintPayload(data, "connect-error", maxHintMs), "connect-error", data);
+  return data === undefined || data === null ? NONE : readDrainHint(data, maxHintMs, "connect-error");
 }
 
 /**
  * Reads a drain notice ({@link DRAIN_EVENT}). Its arrival alone says the server is draining, so whatever its
  * payload it gives the hint or a problem, never nothing: the disconnect that follows is retried (per the hint,
- * or on normal backoff with `BAD_HINT`), never taken as a deliberate close.
+ * or on normal backoff with `BAD_HINT`), never taken as a deliberate close. `source` `connect-error`: the
+ * same reading of a refusal's data ({@link readRefusalHint}).
  */
-export function readDrainHint(payload: unknown, maxHintMs = DEFAULT_MAX_HINT_MS): HintReading {
-  return attempted(readHintPayload(payload, "drain", maxHintMs), "drain", payload);
-}
-
-function attempted(reading: HintReading, source: HintSource, data: unknown): HintReading {
+export function readDrainHint(
+  payload: unknown,
+  maxHintMs = DEFAULT_MAX_HINT_MS,
+  source: HintSource = "drain",
+): HintReading {
+  const reading = readHintPayload(payload, source, maxHintMs);
   return reading === NONE
     ? {
-        problem: `${source} hint ignored: expected an object with an own retryAfterMs; got ${describe(data)}`,
+        problem: `${source} hint ignored: expected an object with an own retryAfterMs; got ${describe(payload)}`,
       }
     : reading;
 }

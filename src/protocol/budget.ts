@@ -55,7 +55,13 @@ export interface BudgetReading {
 
 const NONE: BudgetReading = {};
 
-const finiteNonNegative = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
+/** A finite number >= 0 (the hint readers check delays with it too). */
+export const finiteNonNegative = (v: unknown): v is number =>
+  typeof v === "number" && Number.isFinite(v) && v >= 0;
+
+/** `data[key]` when it is an own property of `data`, else undefined (`__proto__` tricks read nothing). */
+export const ownValue = (data: object, key: string): unknown =>
+  Object.hasOwn(data, key) ? (data as Record<string, unknown>)[key] : undefined;
 
 /** Reads a budget out of an unknown value (the Socket.IO event's payload, a parsed frame's member). Only own
  * properties of a plain object are read. */
@@ -63,9 +69,8 @@ export function readBudget(data: unknown): BudgetReading {
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     return { problem: `budget ignored: expected an object; got ${describe(data)}` };
   }
-  const record = data as Record<string, unknown>;
-  const windowMs = Object.hasOwn(data, "windowMs") ? record.windowMs : undefined;
-  const validForMs = Object.hasOwn(data, "validForMs") ? record.validForMs : undefined;
+  const windowMs = ownValue(data, "windowMs");
+  const validForMs = ownValue(data, "validForMs");
   if (!finiteNonNegative(windowMs) || !finiteNonNegative(validForMs) || validForMs === 0) {
     return {
       problem: `budget ignored: windowMs and validForMs must be finite numbers (>= 0, > 0); got ${describe(windowMs)} and ${describe(validForMs)}`,

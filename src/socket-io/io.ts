@@ -9,12 +9,11 @@ import type { DefaultEventsMap, EventsMap } from "@socket.io/component-emitter";
 import { io as lookup, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import type { ResilientSocketOptions } from "../client/options.js";
 import { KNOWN, resolveOptions, resolveQueue } from "../client/options.js";
-import { systemClock } from "../env.js";
 import { rejectUnknown } from "../options-check.js";
-import { socketIoUrlProblem } from "../transports/url.js";
-import { linkOf, proto } from "./attempt.js";
+import type { Connection } from "../transports/types.js";
+import { checkSocketIoUrl } from "../transports/url.js";
+import { linkOf, openAttempt } from "./attempt.js";
 import { Governor, type SocketResilience } from "./resilience.js";
-import { BoundedSendBuffer } from "./send-buffer.js";
 
 /** Our policy options, accepted by `io()` beside socket.io-client's own. */
 export type ResilienceOptions = Omit<
@@ -54,8 +53,7 @@ export function io<
 >(uri?: string | IoOptions, options?: IoOptions): ResilientIoSocket<ListenEvents, EmitEvents> {
   if (typeof uri === "object" && uri !== null) return io(undefined, uri);
   // socket.io-client would take "not a url" as the host "not a url" and fail on every attempt, for ever.
-  const problem = typeof uri === "string" ? socketIoUrlProblem("io", uri) : undefined;
-  if (problem !== undefined) throw new TypeError(problem);
+  if (typeof uri === "string") checkSocketIoUrl("io", uri);
   const all: Record<string, unknown> = { ...options };
   // Our option names out of socket.io-client's: one table, ResilientSocket's.
   const policy: Record<string, unknown> = {};
@@ -74,66 +72,31 @@ export function io<
     policy.maxAttempts = all.reconnectionAttempts;
   if (policy.connectTimeoutMs === undefined && typeof all.timeout === "number")
     policy.connectTimeoutMs = all.timeout;
-  const reconnection = all.reconnection !== false;
-  // A misconfigured policy option throws here, naming it, before anything connects or is cached.
-  resolveOptions(
-    {
-      ...policy,
-      autoConnect,
-      queue: false,
-      transport: { name: "socket.io", connect: proto },
-    } as never,
-    "io",
-  );
+  // Our policy's options, as the Governor takes them: a misconfigured one throws here, naming it, before
+  // anything connects or is cached.
+  let socket: ResilientIoSocket<ListenEvents, EmitEvents> | undefined;
+  const governed = {
+    ...policy,
+    autoConnect: false,
+    queue: false,
+    transport: {
+      name: "socket.io",
+      connect: (handlers) => openAttempt(socket as Socket, handlers) as Connection,
+    },
+  } satisfies ResilientSocketOptions;
+  resolveOptions(governed, "io");
   // socket.io-client's own lookup: its URL rules, its Manager cache (namespaces of one server share a
   // Manager unless forceNew / multiplex: false), its query handling. Our own timer bounds each attempt.
-  const socket = lookup(uri, {
+  socket = lookup(uri, {
     ...all,
-    reconnection: false,
     autoConnect: false,
     timeout: false as unknown as number,
   }) as unknown as ResilientIoSocket<ListenEvents, EmitEvents>;
-  // A Manager that plain socket.io-client made first for the same URL: one policy only, ours.
+  // Its Manager's own reconnection off, also on one that plain socket.io-client made first for the same URL:
+  // one policy only, ours.
   socket.io.reconnection(false);
   linkOf(socket);
-  let resilience: Governor | undefined;
-  const buffer = new BoundedSendBuffer(
-    socket,
-    queue,
-    (policy.clock as ResilientSocketOptions["clock"]) ?? systemClock,
-    (event) => resilience?.dropped(event),
-  );
-  resilience = new Governor(socket, policy, buffer, reconnection);
-  govern(socket, resilience, buffer);
+  const resilience = new Governor(socket, governed, queue, all.reconnection !== false);
   if (autoConnect) resilience.connect();
   return socket;
-}
-
-/** Routes the app's connect/disconnect through the policy and bounds every emit that gets buffered. */
-function govern(socket: Socket, resilience: Governor, buffer: BoundedSendBuffer): void {
-  const base = proto(socket);
-  const target = socket as unknown as Record<string, unknown>;
-  // Expired emits go before socket.io flushes the buffer on connect.
-  target.emitBuffered = function (this: Socket) {
-    buffer.expire();
-    base.emitBuffered.call(this);
-  };
-  Object.defineProperty(target, "resilience", { value: resilience, enumerable: false });
-  target.connect = target.open = () => {
-    resilience.connect();
-    return socket;
-  };
-  target.disconnect = target.close = () => {
-    resilience.stop();
-    if (socket.active) base.disconnect.call(socket);
-    return socket;
-  };
-  target.emit = function (this: Socket, event: string, ...args: unknown[]) {
-    const inner = socket as unknown as { sendBuffer: unknown[] };
-    const before = inner.sendBuffer.length;
-    base.emit.call(this, event, ...args);
-    const added = inner.sendBuffer.length - before;
-    if (added > 0) buffer.admit(added);
-    return this;
-  };
 }

@@ -6,14 +6,11 @@
  * socket.io-client semantics kept: `socket.disconnect()` stops (state `stopped`, the send buffer kept) and
  * `socket.connect()` starts again with a fresh history; `resilience.close()` is final and total.
  */
-import type { Socket } from "socket.io-client";
 import type { Emitter } from "../client/emitter.js";
 import type { ResilientSocketEvents, SocketState, SocketStats } from "../client/events.js";
-import type { ResilientSocketOptions } from "../client/options.js";
-import { ResilientSocket } from "../client/resilient-socket.js";
 import { warnUnheard } from "../client/unheard.js";
-import { openAttempt, proto } from "./attempt.js";
-import type { BoundedSendBuffer, EmitDropped } from "./send-buffer.js";
+import { proto } from "./attempt.js";
+import { BufferedSocket, type EmitDropped } from "./send-buffer.js";
 
 /** Events of {@link SocketResilience}: those of `ResilientSocket` but `message` (the Socket has its own
  * events), and `drop` carries the discarded emit as `[event, ...args]`. */
@@ -50,52 +47,21 @@ export interface SocketResilience
 /**
  * The policy core of one governed Socket. One object for the Socket's life (listeners on it survive
  * `disconnect()` / `connect()`), so its counters do too; what differs from `ResilientSocket` is the send buffer
- * (socket.io's own, bounded) and socket.io's Manager events, emitted at the policy's moments.
+ * (socket.io's own, bounded, and the Socket's wiring: `send-buffer.ts`) and socket.io's Manager events, emitted
+ * at the policy's moments.
  * @internal Made by `io()`; typed for apps as {@link SocketResilience}.
  */
-export class Governor extends ResilientSocket {
+export class Governor extends BufferedSocket {
   /** Consecutive retries since the last open: the `attempt` socket.io's Manager events carry. */
   private retrying = 0;
-
-  constructor(
-    private readonly socket: Socket,
-    policy: Omit<ResilientSocketOptions, "transport">,
-    private readonly buffer: BoundedSendBuffer,
-    /** socket.io's `reconnection: false`: one connection, no automatic reconnection. */
-    private readonly reconnection: boolean,
-  ) {
-    super({
-      ...policy,
-      autoConnect: false,
-      queue: false,
-      transport: {
-        name: "socket.io",
-        connect: (handlers, context) => openAttempt(socket, handlers, context),
-      },
-    });
-  }
-
-  override stats(): SocketStats {
-    return { ...super.stats(), queue: this.buffer.size(), dropped: this.buffer.dropped };
-  }
 
   override close(): Promise<void> {
     if (this.state !== "closed") {
       // Reported while the app's listeners are still there.
-      this.buffer.clear("closed");
+      this.clear();
       if (this.socket.active) proto(this.socket).disconnect.call(this.socket);
     }
     return super.close();
-  }
-
-  /** `socket.disconnect()`: stops the policy; socket.io then disconnects as it always does. */
-  override stop(): void {
-    if (this.state !== "closed") super.stop();
-  }
-
-  /** Reports a discarded emit. */
-  dropped(event: EmitDropped): void {
-    this.emit("drop", event);
   }
 
   /**
@@ -115,10 +81,9 @@ export class Governor extends ResilientSocket {
     ...args: Parameters<ResilientSocketEvents[E]>
   ): void {
     const manager = this.socket.io as unknown as { emitReserved(event: string, ...args: unknown[]): void };
+    const retrying = this.retrying;
     const arg: unknown = args[0];
-    if (event === "state" && arg === "connecting" && this.retrying > 0)
-      manager.emitReserved("reconnect_attempt", this.retrying);
-    else if (event === "retry") {
+    if (event === "retry") {
       // A retry after a retry: the reconnection attempt between them failed.
       if (++this.retrying > 1)
         manager.emitReserved("reconnect_error", new Error("reconnection attempt failed"));
@@ -127,9 +92,11 @@ export class Governor extends ResilientSocket {
         return;
       }
     } else if (event === "open") {
-      if (this.retrying > 0) manager.emitReserved("reconnect", this.retrying);
       this.retrying = 0;
-    } else if (event === "error" && (arg as { code?: string }).code === "MAX_ATTEMPTS")
+      if (retrying) manager.emitReserved("reconnect", retrying);
+    } else if (retrying && event === "state" && arg === "connecting")
+      manager.emitReserved("reconnect_attempt", retrying);
+    else if (event === "error" && (arg as { code?: string }).code === "MAX_ATTEMPTS")
       manager.emitReserved("reconnect_failed");
     super.emit(event, ...args);
   }

@@ -1,14 +1,24 @@
 /**
  * Bounds socket.io-client's send buffer (unbounded there: every emit made while disconnected waits for the
- * next connection) with the queue options of `ResilientSocket`: count, bytes, age, overflow policy. Each
- * discarded emit is reported (the `drop` event) and its ack callback, if any, is called with an error, as
- * socket.io does when an ack times out. Expiry is checked when something is emitted, right before the
- * buffer is flushed on connect, and when stats are read: no timer.
+ * next connection) with the queue options of `ResilientSocket`, by `ResilientSocket`'s own queue: count, bytes,
+ * age, overflow policy. Each discarded emit is reported (the `drop` event) and its ack callback, if any, is
+ * called with an error, as socket.io does when an ack times out. Expiry is checked when something is emitted,
+ * right before the buffer is flushed on connect, and when stats are read: no timer. The same class wires the
+ * Socket's `emit`, `connect` and `disconnect` to the policy (one constructor for a governed Socket's wiring).
  */
 import type { Socket } from "socket.io-client";
-import { type DropReason, messageBytes, type QueueOptions } from "../client/queue.js";
-import type { Clock } from "../env.js";
-import type { BufferedPacket, SocketInternals } from "./attempt.js";
+import type { SocketStats } from "../client/events.js";
+import type { ResilientSocketOptions } from "../client/options.js";
+import {
+  type Dropped,
+  type DropReason,
+  messageBytes,
+  OutboundQueue,
+  type QueueEntry,
+  type QueueOptions,
+} from "../client/queue.js";
+import { ResilientSocket } from "../client/resilient-socket.js";
+import { type BufferedPacket, proto, type SocketInternals } from "./attempt.js";
 
 /** A discarded emit: `data` is `[event, ...args]`. */
 export interface EmitDropped {
@@ -30,141 +40,134 @@ export class EmitDiscardedError extends Error {
   }
 }
 
-function packetBytes(data: readonly unknown[]): number {
-  let bytes = 0;
-  for (const part of data) bytes += messageBytes(part);
-  return bytes;
-}
-
-/** When a buffered packet was emitted and what it weighs. */
-interface PacketMeta {
-  readonly at: number;
-  readonly bytes: number;
-}
-
-export class BoundedSendBuffer {
-  /** When each buffered packet was emitted and what it weighs; packets socket.io removed just drop out. */
-  private readonly meta = new WeakMap<object, PacketMeta>();
-  dropped = 0;
-  /**
-   * The buffer's bytes as a running total, valid while socket.io's buffer is still `list` with `length`
-   * packets (only emits and this class changed it); counted again, once, after socket.io changed it (an ack
-   * timeout took a packet out, a flush replaced it).
-   */
-  private list: BufferedPacket[] = [];
-  private length = 0;
-  private total = 0;
+/**
+ * A governed Socket's policy, wired to the Socket: the app's `connect()` / `disconnect()` (and their aliases)
+ * go through the policy, `socket.resilience` is this object, and socket.io's send buffer is bounded. The
+ * bounds are the core's {@link OutboundQueue}, kept as a mirror of socket.io's buffer (its entries' `data` are
+ * socket.io's packets): the queue decides what goes; this class takes those packets out of socket.io's
+ * buffer, reports them (`drop`) and errors their acks.
+ * @internal The base of io()'s `Governor`.
+ */
+export class BufferedSocket extends ResilientSocket {
+  /** `undefined`: nothing is buffered (`queue: false`). */
+  private readonly queue: OutboundQueue | undefined;
+  /** socket.io's buffer as the queue last mirrored it. */
+  private list: BufferedPacket[] | undefined;
 
   constructor(
-    private readonly socket: Socket,
-    /** `undefined`: nothing is buffered (`queue: false`). */
-    private readonly options: QueueOptions | undefined,
-    private readonly clock: Clock,
-    private readonly report: (dropped: EmitDropped) => void,
-  ) {}
+    protected readonly socket: Socket,
+    options: ResilientSocketOptions,
+    queue: QueueOptions | undefined,
+    /** socket.io's `reconnection` option (false: one connection, no automatic reconnection). */
+    protected readonly reconnection: boolean,
+  ) {
+    super(options);
+    this.queue = queue && new OutboundQueue(queue);
+    const inner = socket as unknown as SocketInternals & Record<string, unknown>;
+    const base = proto(socket);
+    // Expired emits go before socket.io flushes the buffer on connect.
+    inner.emitBuffered = () => {
+      this.expire();
+      base.emitBuffered.call(socket);
+    };
+    // What an emit added to socket.io's buffer is bounded at once.
+    inner.emit = (event, ...args) => {
+      const before = this.packets.length;
+      base.emit.call(socket, event, ...args);
+      this.admit(before);
+      return socket;
+    };
+    inner.connect = inner.open = () => {
+      this.connect();
+      return socket;
+    };
+    inner.disconnect = inner.close = () => {
+      this.stop();
+      if (socket.active) base.disconnect.call(socket);
+      return socket;
+    };
+    // Not enumerable, not writable: the Socket's own shape is socket.io's.
+    Object.defineProperty(socket, "resilience", { value: this });
+  }
 
   private get packets(): BufferedPacket[] {
     return (this.socket as unknown as SocketInternals).sendBuffer;
   }
 
-  private bytes(): number {
-    const list = this.packets;
-    if (this.list !== list || this.length !== list.length) {
-      this.list = list;
-      this.length = list.length;
-      this.total = 0;
-      for (const packet of list) this.total += this.weigh(packet).bytes;
+  /**
+   * The queue with socket.io's first `count` packets, in order. Only emits (and this class) add or take, in
+   * step with the queue; when socket.io took packets itself (an ack timed out, a flush replaced the buffer)
+   * the queue drops them too, once, keeping the others' age and weight.
+   */
+  private sync(count = this.packets.length): OutboundQueue | undefined {
+    const { queue, packets } = this;
+    if (queue !== undefined && (packets !== this.list || queue.size !== count)) {
+      this.list = packets;
+      const live = new Set(packets);
+      const kept: QueueEntry[] = [];
+      for (let entry = queue.shift(); entry !== undefined; entry = queue.shift())
+        if (live.has(entry.data as BufferedPacket)) kept.push(entry);
+      queue.prepend(kept);
     }
-    return this.total;
+    return queue;
   }
 
-  /** Keeps the running total when the buffer grew or shrank by one step of ours (`before` packets before). */
-  private moved(before: number, bytes: number): void {
-    const list = this.packets;
-    if (this.list !== list || this.length !== before) return;
-    this.length = list.length;
-    this.total += bytes;
-  }
-
-  /** Messages and bytes waiting now (expired ones first removed). */
-  size(): { messages: number; bytes: number } {
+  /** `queue` is the bounded send buffer (expired emits first removed); `dropped` counts its `drop` events. */
+  override stats(): SocketStats {
     this.expire();
-    return { messages: this.packets.length, bytes: this.bytes() };
+    return {
+      ...super.stats(),
+      queue: { messages: this.packets.length, bytes: this.queue?.bytes ?? 0 },
+    };
   }
 
-  /** Applies the bounds after an emit appended `added` packets to the buffer. O(1) per emit but for drops. */
-  admit(added: number): void {
+  /** Applies the bounds to what an emit appended to the buffer (`before` packets before). O(1) but for drops. */
+  private admit(before: number): void {
     const packets = this.packets;
-    const at = this.clock.now();
-    const fresh = packets.slice(packets.length - added);
-    let grown = 0;
-    for (const packet of fresh) {
-      const bytes = packetBytes(packet.data);
-      grown += bytes;
-      this.meta.set(packet, { at, bytes });
-    }
-    this.moved(packets.length - added, grown);
-    const options = this.options;
-    for (const packet of fresh) {
-      if (options === undefined) this.discard(packet, "disconnected");
-      else if (options.maxMessages === 0) this.discard(packet, "overflow");
-      else if (this.weigh(packet).bytes > options.maxBytes) this.discard(packet, "too-large");
-    }
-    if (options === undefined) return;
-    this.expire();
-    for (;;) {
-      const list = this.packets;
-      if (list.length <= options.maxMessages && this.bytes() <= options.maxBytes) return;
-      this.discard(options.overflow === "drop-newest" ? list[list.length - 1] : list[0], "overflow");
+    const queue = this.sync(before);
+    for (const packet of packets.slice(before)) {
+      let bytes = 0;
+      for (const part of packet.data) bytes += messageBytes(part);
+      this.discard(
+        queue === undefined
+          ? [{ data: packet, reason: "disconnected" }]
+          : queue.push(packet, packet.data, this.clock.now(), undefined, bytes).dropped,
+      );
     }
   }
 
-  /** Discards every packet older than `ttlMs`: from the front, the buffer being in emit order. */
-  expire(): void {
-    const ttl = this.options?.ttlMs ?? Number.POSITIVE_INFINITY;
-    const now = this.clock.now();
-    for (;;) {
-      const oldest = this.packets[0];
-      if (oldest === undefined || !(now - this.weigh(oldest).at > ttl)) return;
-      this.discard(oldest, "expired");
-    }
+  /** Discards every packet older than `ttlMs` (no timer: when emitting, flushing and reading stats). */
+  private expire(): void {
+    this.discard(this.sync()?.expire(this.clock.now()));
   }
 
-  /** Discards everything (the socket was closed for good). */
-  clear(reason: DropReason): void {
-    for (const packet of [...this.packets]) this.discard(packet, reason);
+  /** Discards everything (the socket is closed for good). */
+  protected clear(): void {
+    this.discard(this.sync()?.clear("closed"));
   }
 
-  private weigh(packet: BufferedPacket): PacketMeta {
-    let meta = this.meta.get(packet);
-    if (meta === undefined) {
-      // Not emitted through io()'s emit (socket.io's retries queue re-emits through it; be safe anyway).
-      meta = { at: this.clock.now(), bytes: packetBytes(packet.data) };
-      this.meta.set(packet, meta);
-    }
-    return meta;
-  }
-
-  private discard(packet: BufferedPacket | undefined, reason: DropReason): void {
+  /** Takes packets the queue let go out of socket.io's buffer, reports each and errors its ack. */
+  private discard(dropped: readonly Dropped[] = []): void {
     const inner = this.socket as unknown as SocketInternals;
-    const index = packet === undefined ? -1 : inner.sendBuffer.indexOf(packet);
-    if (index < 0) return;
-    const { data, id } = packet as BufferedPacket;
-    inner.sendBuffer.splice(index, 1);
-    this.moved(inner.sendBuffer.length + 1, -this.weigh(packet as BufferedPacket).bytes);
-    this.dropped++;
-    this.report({ data, reason });
-    if (id === undefined) return;
-    const ack = inner.acks[id];
-    delete inner.acks[id];
-    // With a timeout the ack is socket.io's wrapper, which also clears its timer. An ack that throws must not
-    // break the emit (or the flush) that discarded it: its error is rethrown on its own.
-    try {
-      ack?.call(this.socket, new EmitDiscardedError(reason));
-    } catch (error) {
-      queueMicrotask(() => {
-        throw error;
-      });
+    for (const { data, reason } of dropped) {
+      const packet = data as BufferedPacket;
+      const index = inner.sendBuffer.indexOf(packet);
+      if (index < 0) continue;
+      inner.sendBuffer.splice(index, 1);
+      this.emit("drop", { data: packet.data, reason });
+      // An emit without an ack has no id: there is nothing under "undefined" to find or delete.
+      const id = packet.id as number;
+      const ack = inner.acks[id];
+      delete inner.acks[id];
+      // With a timeout the ack is socket.io's wrapper, which also clears its timer. An ack that throws must not
+      // break the emit (or the flush) that discarded it: its error is rethrown on its own.
+      try {
+        ack?.call(this.socket, new EmitDiscardedError(reason));
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
     }
   }
 }

@@ -11,8 +11,8 @@ import { badOption, objectOption, rejectUnknown } from "../options-check.js";
 import { DRAIN_EVENT } from "../policy/hints.js";
 import { BUDGET_EVENT } from "../protocol/budget.js";
 import { openAttempt } from "../socket-io/attempt.js";
-import type { Connection, ConnectionHandlers, Transport, TransportContext } from "./types.js";
-import { socketIoUrlProblem } from "./url.js";
+import type { Connection, ConnectionHandlers, Transport } from "./types.js";
+import { checkSocketIoUrl } from "./url.js";
 
 /** socket.io-client's own options (Manager and Socket), as `io(url, options)` takes them. */
 export type SocketIoClientOptions = Partial<ManagerOptions & SocketOptions>;
@@ -41,26 +41,28 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
   const io = options.io ?? defaultIo;
   if (typeof url !== "string" && typeof url !== "function")
     badOption(where, "url", "a string or function", url);
-  const problem = typeof url === "string" ? socketIoUrlProblem("socketIoTransport", url) : undefined;
-  if (problem !== undefined) throw new TypeError(problem);
+  if (typeof url === "string") checkSocketIoUrl(where, url);
   if (typeof io !== "function") badOption(where, "io", "a function", io);
   if (typeof event !== "string" || event.length === 0 || event === DRAIN_EVENT || event === BUDGET_EVENT)
     badOption(where, "event", "a non-empty event name (not a reserved one)", event, true);
   let socket: Socket | undefined;
   let socketUrl: string | undefined;
+  /** The latest attempt's handlers: the Socket's `event`s are its messages (an ended attempt's Socket is
+   * disconnected, so none reach an older one). */
+  let current: ConnectionHandlers | undefined;
+  const relay = (data: unknown) => current?.message(data);
   return {
     name: "socket.io",
-    connect(handlers: ConnectionHandlers, context: TransportContext): Connection {
+    connect(handlers: ConnectionHandlers): Connection {
       const target = typeof url === "function" ? url() : url;
       if (typeof url === "function") {
-        const problem =
-          typeof target === "string"
-            ? socketIoUrlProblem("socketIoTransport", target, "url()'s result")
-            : `socketIoTransport: url() must return a string; got ${typeof target}`;
-        if (problem !== undefined) throw new TypeError(problem);
+        if (typeof target !== "string")
+          throw new TypeError(`${where}: url() must return a string; got ${typeof target}`);
+        checkSocketIoUrl(where, target, "url()'s result");
       }
       if (socket === undefined || target !== socketUrl) {
-        socket?.disconnect();
+        // One relay per Socket, also when a custom `io` hands the same Socket back for a new URL.
+        socket?.off(event, relay).disconnect();
         // Our own timer bounds the attempt (connectTimeoutMs): the Manager's would be a second one.
         socket = io(target, {
           ...options.options,
@@ -70,8 +72,16 @@ export function socketIoTransport(options: SocketIoTransportOptions): Transport 
           timeout: false as unknown as number,
         });
         socketUrl = target;
+        socket.on(event, relay);
       }
-      return openAttempt(socket, handlers, context, event);
+      current = handlers;
+      const live = socket;
+      const connection = openAttempt(live, handlers) as Connection;
+      connection.send = (data: unknown) => {
+        if (!live.connected) throw new Error("Socket.IO socket is not connected");
+        live.emit(event, data);
+      };
+      return connection;
     },
   };
 }

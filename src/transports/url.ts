@@ -8,16 +8,12 @@
  * host: absolute `http(s):`/`ws(s):`, a scheme-less `host:port/path` (socket.io-client adds the scheme), and,
  * with a `location`, `/path` and `//host/path`.
  */
+import { describe } from "../describe.js";
 
-/** Longest part of a bad value quoted in an error message. */
+/** Longest part of a bad URL quoted in an error message. */
 const MAX_QUOTED = 100;
 const PROTOCOLS = new Set(["ws:", "wss:", "http:", "https:"]);
 const WANTED = "an absolute ws:, wss:, http: or https: URL";
-
-/** `"value"`, cut to a bounded length. */
-export function quote(value: string): string {
-  return JSON.stringify(value.length > MAX_QUOTED ? `${value.slice(0, MAX_QUOTED)}…` : value);
-}
 
 function pageAddress(): string | undefined {
   const href = (globalThis as { location?: { href?: unknown } }).location?.href;
@@ -42,18 +38,16 @@ export function webSocketUrlProblem(owner: string, url: string | URL, what = "ur
   const parsed = parse(text) ?? (page === undefined ? undefined : parse(text, page));
   if (parsed !== undefined && PROTOCOLS.has(parsed.protocol)) return undefined;
   const relative = page === undefined ? " (a relative URL needs a page to resolve against)" : "";
-  return `${owner}: ${what} must be ${WANTED}${relative}; got ${quote(text)}`;
+  return `${owner}: ${what} must be ${WANTED}${relative}; got ${describe(text, MAX_QUOTED)}`;
 }
 
-/** Why `url` cannot be a Socket.IO server address, or undefined when it can (see the module comment). */
-export function socketIoUrlProblem(owner: string, url: string, what = "url"): string | undefined {
+/** Throws a TypeError saying why, when `url` cannot be a Socket.IO server address (see the module comment). */
+export function checkSocketIoUrl(owner: string, url: string, what = "url"): void {
   const page = pageAddress();
-  let parsed: URL | undefined;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) parsed = parse(url);
-  else if (url.startsWith("/")) parsed = page === undefined ? undefined : parse(url, page);
-  // socket.io-client puts the page's scheme (else https:) in front of a scheme-less `host:port/path`.
-  else parsed = parse(`https://${url}`);
-  if (parsed !== undefined && PROTOCOLS.has(parsed.protocol) && parsed.host !== "") return undefined;
+  // A path resolves against the page (none: no URL); socket.io-client puts the page's scheme (else https:) in
+  // front of a scheme-less `host:port/path`.
+  const parsed = parse(/^([a-z][a-z0-9+.-]*:\/)?\//i.test(url) ? url : `https://${url}`, page);
+  if (parsed !== undefined && PROTOCOLS.has(parsed.protocol) && parsed.host !== "") return;
   const relative = page === undefined ? ", or host:port/path" : ", host:port/path, or a path on this page";
-  return `${owner}: ${what} must be ${WANTED}${relative}; got ${quote(url)}`;
+  throw new TypeError(`${owner}: ${what} must be ${WANTED}${relative}; got ${describe(url, MAX_QUOTED)}`);
 }

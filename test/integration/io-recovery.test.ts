@@ -221,6 +221,23 @@ describe("the bounded offline buffer of io()", () => {
     expect(drops.slice(2).map((d) => d.reason)).toEqual(["expired", "expired"]);
   });
 
+  it("counts only what socket.io still buffers after an ack timeout took an emit out", async () => {
+    const socket = client("http://127.0.0.1:9", { autoConnect: false, queue: { maxMessages: 2 } });
+    const drops: EmitDropped[] = [];
+    socket.resilience.on("drop", (d) => drops.push(d));
+    socket.emit("a", 1);
+    const timedOut = new Promise<Error>((resolve) => socket.timeout(20).emit("gone", "x", resolve));
+    expect(socket.resilience.stats().queue.messages).toBe(2);
+    // socket.io takes the emit out of its buffer itself when its ack times out.
+    await expect(timedOut).resolves.toBeInstanceOf(Error);
+    socket.emit("b", 2);
+    expect(drops).toEqual([]);
+    expect(socket.resilience.stats().queue).toEqual({ messages: 2, bytes: 4 });
+    socket.emit("c", 3);
+    expect(drops).toEqual([{ data: ["a", 1], reason: "overflow" }]);
+    expect(socket.resilience.stats().queue).toEqual({ messages: 2, bytes: 4 });
+  });
+
   it("reports what is still buffered as dropped (closed) on close(), leaving nothing behind", async () => {
     const socket = client("http://127.0.0.1:9", { autoConnect: false });
     const drops: EmitDropped[] = [];
