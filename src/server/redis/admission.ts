@@ -104,6 +104,7 @@ const ADMISSION_KEYS = [
   "keyBurst",
   "maxKeys",
   "budgetWindowMs",
+  "budgetPopulation",
   "redis",
   "prefix",
   "nodes",
