@@ -7,9 +7,10 @@
  *   within {@link MIN_BUDGET_HORIZON_MS}; otherwise the refused herd cycles once per window;
  * - the spread ({@link budgetSpreadMs}): a refused client picks its moment in a window scaled to the slot
  *   spacing, not a fixed 2.5 s that is a large share of a short storm;
- * - the wave ({@link budgetWaveMs}): while the bucket is in debt, no slot is booked before one window from
- *   now — the herd the budget paces keeps arriving for a window, and its refusals keep the server in debt
- *   that long, so a slot inside it is refused again and rebooked at the end of the line.
+ * - the wave ({@link budgetWaveMs}): while the herd's refusals alone outrun the rate, no slot is booked
+ *   before one window and one second from now — the herd the budget paces keeps arriving for a window, and
+ *   its refusals keep the server in debt that long, so a slot inside it is refused again and rebooked at
+ *   the end of the line.
  *
  * Kept apart from `admission.ts` because none of it applies without a budget (and the Redis script, which
  * has no budget options, decides as the controller does without one).
@@ -74,14 +75,25 @@ export function budgetSpreadMs(spreadMs: number, ratePerSecond: number): number 
 }
 
 /**
- * How far past the token debt the first slot of a refusal lies (ms): one window while the bucket is in debt
- * (`tokens` < 0 after the refusal was charged) and a slot one window out still lies inside the booking
- * horizon (`roomMs`: the horizon less the debt), else 0. A herd paced by the budget arrives over one window;
- * while its refusals cost more than the server has, every slot inside that window is refused again and
- * rebooked at the end of the line. Past the horizon the refusal is not pushed out (it would book nothing,
- * and a shallow debt's client would wait a whole window instead of its slot). Storm lab sweep, brownout at
- * N / C = 2 s: T99 1.16 → 1.14 (r 0.25), 1.20 → 1.16 (r 0.5) × the ideal.
+ * The earliest a refusal's slot may lie (ms from now) under a budget, or 0: while the bucket is in debt
+ * (`tokens` < 0 after the refusal was charged) and the herd the budget paces refuses faster than the server
+ * admits (`refusalCost` × N / W ≥ the rate: its refusals alone keep the bucket in debt), the first wave is
+ * still arriving — for up to one window — and the debt will reach its floor, one second of tokens. A slot
+ * before the wave has passed and that debt is paid is refused again and rebooked at the end of the line, so
+ * none is booked there: at least one window and one second out. Not applied without the population (the
+ * herd's rate is unknown), nor when that lies past the booking horizon (it would book nothing, and cycle
+ * clients a server at full capacity could serve at their slot). Storm lab sweep, brownout at N / C = 2 s
+ * (a herd of 10,000 at 4,760/s against 500/s): T99 1.16 → 1.13 (r 0.25), 1.20 → 1.14 (r 0.5) × the ideal.
  */
-export function budgetWaveMs(windowMs: number, tokens: number, roomMs: number): number {
-  return tokens < 0 && windowMs < roomMs ? windowMs : 0;
+export function budgetWaveMs(
+  budget: BudgetBooking,
+  refusalCost: number,
+  tokens: number,
+  horizonMs: number,
+): number {
+  const { population, windowMs, ratePerSecond } = budget;
+  if (population === undefined || tokens >= 0) return 0;
+  if ((refusalCost * population * 1000) / windowMs < ratePerSecond) return 0;
+  const waveMs = windowMs + 1000 + 1000 / ratePerSecond;
+  return waveMs < horizonMs ? waveMs : 0;
 }

@@ -10,7 +10,13 @@
  */
 import { badOption, numberOption, objectOption, rejectUnknown } from "../options-check.js";
 import type { HintPayload } from "../protocol/hints.js";
-import { budgetHorizonMs, budgetSpreadMs, budgetWaveMs, MIN_BUDGET_HORIZON_MS } from "./admission-budget.js";
+import {
+  type BudgetBooking,
+  budgetHorizonMs,
+  budgetSpreadMs,
+  budgetWaveMs,
+  MIN_BUDGET_HORIZON_MS,
+} from "./admission-budget.js";
 import { book, claimFirst, type KeyRecord, KeyTable } from "./admission-keys.js";
 
 export { MIN_BUDGET_HORIZON_MS };
@@ -337,14 +343,14 @@ export class AdmissionController {
       return { admit: true };
     }
     this.refused++;
-    const { maxHintMs, refusalCost, ratePerSecond, budgetWindowMs } = this.options;
+    const { maxHintMs, refusalCost, ratePerSecond } = this.options;
     const { spreadMs } = this;
     const intervalMs = 1000 / ratePerSecond;
     this.tokens = Math.max(this.tokens - refusalCost, -ratePerSecond);
     const debtMs = (1 - this.tokens) * intervalMs;
     const horizon = this.horizonMs;
-    const wave = budgetWindowMs === undefined ? 0 : budgetWaveMs(budgetWindowMs, this.tokens, horizon - debtMs);
-    const slot = Math.max(this.nextSlotAtMs, nowMs + debtMs + wave);
+    const waveMs = this.budget === undefined ? 0 : budgetWaveMs(this.budget, refusalCost, this.tokens, horizon);
+    const slot = Math.max(this.nextSlotAtMs, nowMs + debtMs, nowMs + waveMs);
     if (slot - nowMs > horizon) return { admit: false, hint: this.pastHorizonHint() };
     this.nextSlotAtMs = slot + intervalMs;
     this.booked = true;
@@ -364,12 +370,16 @@ export class AdmissionController {
    * returns, at the rate the budget paces.
    */
   private get horizonMs(): number {
-    const { maxBookAheadMs, maxHintMs, budgetWindowMs, budgetPopulation, ratePerSecond } = this.options;
-    const ahead =
-      budgetWindowMs === undefined
-        ? maxBookAheadMs
-        : budgetHorizonMs({ windowMs: budgetWindowMs, population: budgetPopulation, ratePerSecond });
-    return Math.min(ahead, maxHintMs);
+    const { maxBookAheadMs, maxHintMs } = this.options;
+    return Math.min(this.budget === undefined ? maxBookAheadMs : budgetHorizonMs(this.budget), maxHintMs);
+  }
+
+  /** The budget this controller was told about, with its current rate; undefined without `budgetWindowMs`. */
+  private get budget(): BudgetBooking | undefined {
+    const { budgetWindowMs, budgetPopulation, ratePerSecond } = this.options;
+    return budgetWindowMs === undefined
+      ? undefined
+      : { windowMs: budgetWindowMs, population: budgetPopulation, ratePerSecond };
   }
 
   /** A refused client's window (ms): `spreadMs`, or under a budget one scaled to the slot spacing. */
