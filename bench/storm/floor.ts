@@ -38,14 +38,12 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
  * @param firstAttemptAt Per client, when its first attempt after the scenario's loss was made (ms), NaN when it
- *   made none (it is then available to the oracle from the start).
+ *   made none (the oracle may then bring it back from the first loss on, with no first attempt of its own).
  */
 export function runFloor(scenario: Scenario, firstAttemptAt: Float64Array): RunFloor {
   const { config, originMs, idealMs } = scenario;
   const n = config.clients;
-  const times = Float64Array.from(firstAttemptAt)
-    .map((t) => (Number.isNaN(t) ? 0 : Math.ceil(t)))
-    .sort();
+  const times = Float64Array.from(firstAttemptAt.filter((t) => !Number.isNaN(t)).map(Math.ceil)).sort();
   const ahead = oracle(scenario, times, reserveAhead(scenario, times));
   const waveFirst = oracle(scenario, times, undefined);
   const reached = [ahead.reachedAt, waveFirst.reachedAt].filter((t): t is number => t !== undefined);
@@ -86,8 +84,10 @@ function oracle(scenario: Scenario, times: Float64Array, reserve: Float32Array |
   let scenarioDown = false;
   let crashDownUntil = Number.NEGATIVE_INFINITY;
   let reachedAt: number | undefined;
+  const attempting = times.length;
   const dropAll = () => {
-    waiting += admitted;
+    // Clients the run never brought back (their strategy gave up) are the oracle's from the first loss on.
+    waiting += admitted + (initial > 0 ? n - attempting : 0);
     admitted = 0;
     initial = 0;
   };
@@ -116,7 +116,7 @@ function oracle(scenario: Scenario, times: Float64Array, reserve: Float32Array |
       crashDownUntil = now + config.restartMs;
       dropAll();
     }
-    for (; next < n && (times[next] as number) <= now; next++) {
+    for (; next < attempting && (times[next] as number) <= now; next++) {
       const answer = server.arrive(now);
       if (answer === REFUSE) refusedFirst++;
       if (answer === DOWN || answer === REFUSE) waiting++;
@@ -124,12 +124,16 @@ function oracle(scenario: Scenario, times: Float64Array, reserve: Float32Array |
     }
     const keep =
       reserve === undefined ? 1 : 1 + Math.min(reserve[now] ?? 0, Math.max(0, server.capacity / 2 - 1));
-    while (waiting > 0 && (reserve !== undefined || next === n) && server.workAvailable(now) >= keep) {
+    while (
+      waiting > 0 &&
+      (reserve !== undefined || next === attempting) &&
+      server.workAvailable(now) >= keep
+    ) {
       server.arrive(now);
       waiting--;
       admit(now);
     }
-    if (next === n && waiting === 0 && now >= lastAction) break;
+    if (next === attempting && waiting === 0 && now >= lastAction) break;
   }
   return { reachedAt, refusedFirst };
 }

@@ -12,8 +12,9 @@
  *   its refusals keep the server in debt that long, so a slot inside it is refused again and rebooked at
  *   the end of the line.
  *
- * Kept apart from `admission.ts` because none of it applies without a budget (and the Redis script, which
- * has no budget options, decides as the controller does without one).
+ * Kept apart from `admission.ts` because none of it applies without a budget. The Redis script
+ * (`./redis/admission-script.ts`) ports the same rules, checked equal by
+ * test/integration/redis-admission-equivalence.test.ts.
  */
 
 /**

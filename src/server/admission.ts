@@ -349,7 +349,8 @@ export class AdmissionController {
     this.tokens = Math.max(this.tokens - refusalCost, -ratePerSecond);
     const debtMs = (1 - this.tokens) * intervalMs;
     const horizon = this.horizonMs;
-    const waveMs = this.budget === undefined ? 0 : budgetWaveMs(this.budget, refusalCost, this.tokens, horizon);
+    const waveMs =
+      this.budget === undefined ? 0 : budgetWaveMs(this.budget, refusalCost, this.tokens, horizon);
     const slot = Math.max(this.nextSlotAtMs, nowMs + debtMs, nowMs + waveMs);
     if (slot - nowMs > horizon) return { admit: false, hint: this.pastHorizonHint() };
     this.nextSlotAtMs = slot + intervalMs;

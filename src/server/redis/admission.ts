@@ -221,6 +221,8 @@ export function redisAdmission(options: RedisAdmissionOptions): RedisAdmission {
         member,
         at,
         `${keys.set}:`,
+        resolved.budgetWindowMs ?? "",
+        resolved.budgetPopulation ?? "",
       ).then(
         (reply) => {
           if (timer !== undefined) clock.clearTimeout(timer);
