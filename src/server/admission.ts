@@ -84,8 +84,10 @@ export interface AdmissionOptions {
    * The population N the budget was announced for (`reconnectBudget`'s `population`; a number > 0), with
    * `budgetWindowMs`. The controller then books the whole refused herd when it fits at the current rate
    * within max(window, 20 s), and otherwise books only one window ahead, so the herd cycles once per window
-   * and is back within one window of capacity that returns. Storm lab sweep, brownout at N / C = 10 s: T99
-   * 1.40 → 1.16 × the ideal. Default: none (books max(window, 20 s) ahead whatever the population).
+   * and is back within one window of capacity that returns; while the herd's refusals outrun the rate, no
+   * slot is booked inside its first wave. Storm lab sweep, brownout: worst T99 1.41 → 1.19 × the ideal (the
+   * rest out of reach, docs/planner.md). Default: none (books max(window, 20 s) ahead whatever the
+   * population).
    * @throws RangeError at construction when given without `budgetWindowMs`.
    */
   budgetPopulation?: number;
