@@ -147,6 +147,8 @@ describe("storm CLI", () => {
     [["--scenario", "mass-drop", "--out", "x", "--down-failure", "slow"], "--down-failure"],
     [["--scenario", "mass-drop", "--out", "x", "--strategies", "socketio,nope"], "--strategies"],
     [["--scenario", "mass-drop", "--out", "x", "--bogus", "1"], "--bogus"],
+    [["--scenario", "brownout", "--out", "x", "--brownout-s", "0"], "--brownout-s"],
+    [["--scenario", "brownout", "--out", "x", "--brownout-share", "1.5"], "--brownout-share"],
   ])("rejects %j with a message naming %s", (argv, flag) => {
     expect(() => parseStormArgs(argv)).toThrow(UsageError);
     expect(() => parseStormArgs(argv)).toThrow(flag);
