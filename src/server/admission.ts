@@ -75,9 +75,8 @@ export interface AdmissionOptions {
    * arriving at about the budget's rate, so when capacity returns (a brownout ends) the clients refused
    * meanwhile are back within one window, not a horizon and a half later. Storm lab, brownout (10 % of C for
    * 30 s, N / C = 50 s): T99 1.49 × the ideal without it, see docs/planner.md for the figure with it.
-   * Default: none (the [horizon, 1.5 × horizon] spread). With a window, appointments are also spread over
-   * a window scaled to the slot spacing and, while the bucket is in debt, booked at least one window out
-   * (see `./admission-budget.ts`).
+   * Default: none (the [horizon, 1.5 × horizon] spread). With a window, a refused client also picks its
+   * moment in ten slot spacings (at least 250 ms, at most `spreadMs`); see `./admission-budget.ts`.
    */
   budgetWindowMs?: number;
   /**
