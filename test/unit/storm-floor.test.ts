@@ -1,9 +1,11 @@
 /**
- * The storm lab's floor (bench/storm/floor.ts) on first waves small enough to work out by hand: the best
- * any scheme could do whose first attempts are these and which then knows the scenario.
+ * The storm lab's yardsticks: the floor (bench/storm/floor.ts) on first waves small enough to work out by
+ * hand — the best any scheme could do whose first attempts are these and which then knows the scenario —
+ * and the constant polling servers (bench/storm/polling.ts) the sweep runs in the brownout.
  */
 import { describe, expect, it } from "vitest";
 import { runFloor } from "../../bench/storm/floor.js";
+import { POLLING_PERIODS_MS, pollingAdmission } from "../../bench/storm/polling.js";
 import { buildScenario, scenarioConfig } from "../../bench/storm/scenarios.js";
 
 const SMALL = { clients: 1_000, capacity: 100, horizonMs: 120_000 } as const;
@@ -43,5 +45,24 @@ describe("the floor of a storm run", () => {
     const floor = runFloor(massDrop, new Float64Array(1_000).fill(Number.NaN));
     expect(floor.liveAttemptsPerClient).toBe(1);
     expect(floor.t99OverIdeal).toBeLessThan(1);
+  });
+});
+
+describe("the constant polling yardstick", () => {
+  it("answers every refusal with [P / 2, 3P / 2] and books nothing, whatever budget it is told", () => {
+    expect(POLLING_PERIODS_MS.length).toBeGreaterThan(3);
+    const create = pollingAdmission(2_000).create;
+    if (create === undefined) throw new Error("no create");
+    const admission = create(
+      { ratePerSecond: 10, burst: 1, refusalCost: 0, budgetWindowMs: 30_000, budgetPopulation: 10 },
+      0,
+    );
+    expect(admission.decide(0)).toEqual({ admit: true });
+    for (let i = 1; i <= 50; i++) {
+      expect(admission.decide(i)).toEqual({ admit: false, hint: { retryAfterMs: 1_000, spreadMs: 2_000 } });
+    }
+    // No appointment handed out: the next slot is still now.
+    expect(admission.snapshot().nextSlotAtMs).toBe(0);
+    expect(admission.decide(200)).toEqual({ admit: true });
   });
 });
