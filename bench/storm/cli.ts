@@ -4,7 +4,7 @@
  *   npm run bench:storm -- --scenario <name> --out <dir> [--clients N] [--capacity C] [--seed S]
  *     [--refusal-cost r] [--fanout F] [--horizon-s H] [--crash-factor k] [--crash-after-s s]
  *     [--restart-s R] [--down-failure refused|timeout] [--rtt-ms ms] [--drain-window-s W]
- *     [--strategies socketio,incident,partysocket,aws,ours,ours-hints]
+ *     [--outage-s L] [--brownout-s B] [--brownout-share s] [--strategies socketio,incident,partysocket,aws,ours,ours-hints]
  *
  * `--sweep` runs the grid of sweep.ts; `--cluster` the cluster model (M nodes behind a balancer, per-node
  * admission against one shared schedule: bench/storm/cluster/cli.ts).
@@ -55,6 +55,8 @@ const FLAGS = {
   "rtt-ms": { type: "string" },
   "drain-window-s": { type: "string" },
   "outage-s": { type: "string" },
+  "brownout-s": { type: "string" },
+  "brownout-share": { type: "string" },
   strategies: { type: "string" },
   sweep: { type: "boolean" },
   "sweep-clients": { type: "string" },
@@ -68,7 +70,8 @@ const FLAGS = {
 export const USAGE = `usage: npx tsx bench/storm/cli.ts --scenario <${SCENARIO_NAMES.join("|")}> --out <dir>
   [--clients N] [--capacity C] [--seed S] [--refusal-cost r] [--fanout F] [--horizon-s H]
   [--crash-factor k] [--crash-after-s s] [--restart-s R] [--down-failure refused|timeout]
-  [--rtt-ms ms] [--drain-window-s W] [--outage-s L] [--strategies id,id,...]
+  [--rtt-ms ms] [--drain-window-s W] [--outage-s L] [--brownout-s B] [--brownout-share s]
+  [--strategies id,id,...]
    or: npx tsx bench/storm/cli.ts --sweep [--out <dir>] [--sweep-clients N,N,...] [--sweep-capacity C,C,...]
   [--sweep-refusal-cost r,r,...] [--sweep-seeds S,S,...] [--sweep-scenarios name,name,...]
    or: npx tsx bench/storm/cli.ts --cluster [--out <dir>] [--clients N] [--nodes M] ... (bench/storm/cluster/cli.ts)`;
@@ -120,6 +123,8 @@ export function parseStormArgs(argv: readonly string[]): StormArgs {
     drainWindowMs: seconds(numberFlag("drain-window-s", str("drain-window-s"), { min: 0 })),
     // long-outage and quick-restart: how long the server is gone (their T99 depends on where it falls).
     outageMs: seconds(numberFlag("outage-s", str("outage-s"), { min: 0, max: 86_400 })),
+    brownoutMs: seconds(numberFlag("brownout-s", str("brownout-s"), { min: 0, exclusive: true })),
+    brownoutShare: numberFlag("brownout-share", str("brownout-share"), { min: 0, exclusive: true, max: 1 }),
   });
   return { config, strategies, out };
 }

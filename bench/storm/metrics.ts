@@ -2,6 +2,7 @@
  * The figures of a storm run, from what the simulation tallied: recovery times as multiples of the physical
  * limit N / C, attempts per client, burstiness, downstream calls, crashes.
  */
+import type { RunFloor } from "./floor.js";
 import { BUCKET_MS } from "./server-model.js";
 
 /** The figures of one strategy in one scenario (see {@link summarise} for the definitions). */
@@ -18,6 +19,13 @@ export interface StrategyResult {
   readonly liveAttemptsPerClient: number;
   /** T99 over the scenario's ideal (what a perfect scheduler needs from the origin); null when never. */
   readonly t99OverIdeal: number | null;
+  /**
+   * The run's floor (`./floor.ts`): T99 over the ideal of the best scheme whose first wave is this run's and
+   * which then knows the scenario; null when even it never reaches 99 %.
+   */
+  readonly floorT99OverIdeal: number | null;
+  /** The same scheme's live attempts per client: what this run's first wave makes unavoidable. */
+  readonly floorLiveAttemptsPerClient: number;
   readonly peakAttemptsPer100ms: number;
   readonly peakToMean: number;
   readonly downstreamCalls: number;
@@ -64,6 +72,8 @@ export interface Tally {
   downstreamCalls: number;
   crashes: number;
   connected: number;
+  /** The floor computed from this run's first wave. */
+  floor: RunFloor;
 }
 
 /**
@@ -96,6 +106,8 @@ export function summarise(t: Tally): StrategyResult {
     attemptsPerClient: round(t.attempts / t.n),
     liveAttemptsPerClient: round(t.liveAttempts / t.n),
     t99OverIdeal: t99 === undefined ? null : round((t99 - t.originMs) / t.idealMs),
+    floorT99OverIdeal: t.floor.t99OverIdeal,
+    floorLiveAttemptsPerClient: t.floor.liveAttemptsPerClient,
     peakAttemptsPer100ms: peak,
     peakToMean: mean === 0 ? 0 : round(peak / mean),
     downstreamCalls: t.downstreamCalls,

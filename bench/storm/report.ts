@@ -32,7 +32,8 @@ export function toMarkdown(report: StormReport, command?: string): string {
       `handshake round trip ${p.rttMs} ms. Horizon ${p.horizonMs / 1000} s. ` +
       `T-ratios are (time to X % connected − ${report.originS} s) / (N/C); the ideal (a perfect scheduler ` +
       `under this capacity) is ${report.idealS.toFixed(1)} s = ${(report.idealS / report.physicalLimitS).toFixed(2)} × N/C. ` +
-      `Live attempts reached a running server (a dead port's refusals excluded).`,
+      `Live attempts reached a running server (a dead port's refusals excluded). Floor: the best any scheme ` +
+      `could do whose first wave is this strategy's and which then knows the scenario (bench/storm/floor.ts).`,
     "",
   );
   if (command !== undefined) lines.push(`\`${command}\``, "");
@@ -44,8 +45,10 @@ export function toMarkdown(report: StormReport, command?: string): string {
     "T99",
     "T100",
     "T99/ideal",
+    "floor T99/ideal",
     "attempts/client",
     "live attempts/client",
+    "floor live attempts/client",
     "peak attempts/100 ms",
     "peak/mean",
     "downstream calls",
@@ -62,8 +65,10 @@ export function toMarkdown(report: StormReport, command?: string): string {
       ratio(s.t99Ratio),
       ratio(s.t100Ratio),
       ratio(s.t99OverIdeal),
+      ratio(s.floorT99OverIdeal),
       s.attemptsPerClient.toFixed(2),
       s.liveAttemptsPerClient.toFixed(2),
+      s.floorLiveAttemptsPerClient.toFixed(2),
       count(s.peakAttemptsPer100ms),
       s.peakToMean.toFixed(1),
       count(s.downstreamCalls),

@@ -109,13 +109,24 @@ export class ServerModel {
     return Math.max(1, this.capacity / 2);
   }
 
-  arrive(nowMs: number): Answer {
-    if (!this.up) return DOWN;
+  private refill(nowMs: number): void {
     this.work = Math.min(
       this.workBurst,
       this.work + (Math.max(0, nowMs - this.workUpdatedAt) * this.capacity) / 1000,
     );
     this.workUpdatedAt = Math.max(this.workUpdatedAt, nowMs);
+  }
+
+  /** Units of work available now (an admit takes 1; negative: a debt); -Infinity while down. */
+  workAvailable(nowMs: number): number {
+    if (!this.up) return Number.NEGATIVE_INFINITY;
+    this.refill(nowMs);
+    return this.work;
+  }
+
+  arrive(nowMs: number): Answer {
+    if (!this.up) return DOWN;
+    this.refill(nowMs);
     const bucket = Math.floor(nowMs / BUCKET_MS);
     let hint: HintPayload | undefined;
     let admit = this.work >= 1;

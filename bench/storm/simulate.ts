@@ -16,6 +16,7 @@ import type { BudgetPayload } from "../../src/protocol/budget.js";
 import { drainSchedule } from "../../src/server/admission.js";
 import { reconnectBudget } from "../../src/server/budget.js";
 import { EventQueue } from "./engine.js";
+import { runFloor } from "./floor.js";
 import { perSecond, type StrategyResult, type StrategySeries, summarise } from "./metrics.js";
 import type { Scenario, ScenarioAction } from "./scenarios.js";
 import { ADMIT, type AdmissionSetup, BUCKET_MS, DOWN, REFUSE, ServerModel } from "./server-model.js";
@@ -69,11 +70,16 @@ export function simulate(
   const budget: BudgetPayload | undefined = strategy.serverHints
     ? reconnectBudget({ population: n, ratePerSecond: config.capacity }).payload()
     : undefined;
-  // It also tells admission its window, so clients past the horizon are sent back within one window.
+  // It also tells admission its window, so clients past the horizon are sent back within one window, and
+  // the population the window was announced for, so the herd is booked whole only when it fits soon.
   const bookAhead =
     budget === undefined
       ? {}
-      : { maxBookAheadMs: Math.max(60_000, budget.windowMs), budgetWindowMs: budget.windowMs };
+      : {
+          maxBookAheadMs: Math.max(60_000, budget.windowMs),
+          budgetWindowMs: budget.windowMs,
+          budgetPopulation: n,
+        };
   const server = new ServerModel(config, strategy.serverHints, horizon, {
     ...admission,
     options: { ...bookAhead, ...admission.options },
@@ -90,6 +96,8 @@ export function simulate(
   let attempts = 0;
   /** Attempts that reached a live server (admitted or refused by it), apart from a dead port's refusals. */
   let liveAttempts = 0;
+  /** Each client's first attempt after the loss (ms), for the run's floor. */
+  const firstAttemptAt = new Float64Array(n).fill(Number.NaN);
   const targets = [Math.ceil(0.5 * n), Math.ceil(0.95 * n), Math.ceil(0.99 * n), n];
   const reachedAt: (number | undefined)[] = [undefined, undefined, undefined, undefined];
   const lastActionAt = actions.reduce((latest, a) => Math.max(latest, a.atMs), 0);
@@ -169,6 +177,7 @@ export function simulate(
       return;
     }
     attempts++;
+    if (Number.isNaN(firstAttemptAt[client] as number)) firstAttemptAt[client] = now;
     const bucket = Math.floor(now / BUCKET_MS);
     attemptsPerBucket[bucket] = (attemptsPerBucket[bucket] as number) + 1;
     const answer = server.arrive(now);
@@ -267,6 +276,7 @@ export function simulate(
       downstreamCalls: server.admits * config.fanout,
       crashes: server.crashes,
       connected,
+      floor: runFloor(scenario, firstAttemptAt),
     }),
     series: {
       connected: connectedPerSecond,

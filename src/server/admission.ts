@@ -10,7 +10,16 @@
  */
 import { badOption, numberOption, objectOption, rejectUnknown } from "../options-check.js";
 import type { HintPayload } from "../protocol/hints.js";
+import {
+  type BudgetBooking,
+  budgetHorizonMs,
+  budgetSpreadMs,
+  budgetWaveMs,
+  MIN_BUDGET_HORIZON_MS,
+} from "./admission-budget.js";
 import { book, claimFirst, type KeyRecord, KeyTable } from "./admission-keys.js";
+
+export { MIN_BUDGET_HORIZON_MS };
 
 export interface AdmissionOptions {
   /** New connections admitted per second, sustained (C). Required, > 0. */
@@ -66,9 +75,21 @@ export interface AdmissionOptions {
    * arriving at about the budget's rate, so when capacity returns (a brownout ends) the clients refused
    * meanwhile are back within one window, not a horizon and a half later. Storm lab, brownout (10 % of C for
    * 30 s, N / C = 50 s): T99 1.49 × the ideal without it, see docs/planner.md for the figure with it.
-   * Default: none (the [horizon, 1.5 × horizon] spread).
+   * Default: none (the [horizon, 1.5 × horizon] spread). With a window, a refused client also picks its
+   * moment in ten slot spacings (at least 250 ms, at most `spreadMs`); see `./admission-budget.ts`.
    */
   budgetWindowMs?: number;
+  /**
+   * The population N the budget was announced for (`reconnectBudget`'s `population`; a number > 0), with
+   * `budgetWindowMs`. The controller then books the whole refused herd when it fits at the current rate
+   * within max(window, 20 s), and otherwise books only one window ahead, so the herd cycles once per window
+   * and is back within one window of capacity that returns; while the herd's refusals outrun the rate, no
+   * slot is booked inside its first wave. Storm lab sweep, brownout: worst T99 1.41 → 1.19 × the ideal (the
+   * rest out of reach, docs/planner.md). Default: none (books max(window, 20 s) ahead whatever the
+   * population).
+   * @throws RangeError at construction when given without `budgetWindowMs`.
+   */
+  budgetPopulation?: number;
 }
 
 export interface ResolvedAdmissionOptions {
@@ -90,6 +111,8 @@ export interface ResolvedAdmissionOptions {
   readonly maxKeys: number;
   /** The announced budget's window (ms), or undefined: where clients past the horizon are sent back. */
   readonly budgetWindowMs: number | undefined;
+  /** The population the budget was announced for, or undefined; see {@link AdmissionOptions.budgetPopulation}. */
+  readonly budgetPopulation: number | undefined;
 }
 
 /**
@@ -136,6 +159,7 @@ export const ADMISSION_KEYS: readonly string[] = [
   "keyBurst",
   "maxKeys",
   "budgetWindowMs",
+  "budgetPopulation",
 ];
 
 /** Only the admission options of an adapter's options object (the adapter checked its own keys). */
@@ -169,6 +193,13 @@ export function resolveAdmissionOptions(
     options.budgetWindowMs === undefined
       ? undefined
       : numberOption(where, "budgetWindowMs", options.budgetWindowMs, 0, POSITIVE);
+  const budgetPopulation =
+    options.budgetPopulation === undefined
+      ? undefined
+      : numberOption(where, "budgetPopulation", options.budgetPopulation, 0, POSITIVE);
+  // A population alone changes nothing: say so rather than ignore it.
+  if (budgetPopulation !== undefined && budgetWindowMs === undefined)
+    badOption(where, "budgetPopulation", "given with budgetWindowMs", budgetPopulation, true);
   return {
     ratePerSecond,
     burst,
@@ -179,17 +210,9 @@ export function resolveAdmissionOptions(
     keyBurst,
     maxKeys,
     budgetWindowMs,
+    budgetPopulation,
   };
 }
-
-/**
- * The least a server told the budget's window books ahead (ms). With a window of a few seconds the refused
- * herd would cycle once per window, and its refusals alone cost more than a browned-out server has (r × C / 1.05
- * against a tenth of C): it would admit no one for the whole brownout. Storm lab sweep, brownout, worst T99
- * over the ideal: 2.93 (N / C = 2 s) with the window alone; 1.92 with a 15 s floor; 1.41 (N / C = 10 s) with
- * 20 s; 1.68 with 30 s.
- */
-export const MIN_BUDGET_HORIZON_MS = 20_000;
 
 /**
  * An arrival this much before its appointment still counts as on time: timers may fire a millisecond early,
@@ -294,14 +317,15 @@ export class AdmissionController {
     const horizon = this.horizonMs;
     if (atMs - nowMs > horizon) return decision;
     const later = Math.min(Math.ceil(atMs - nowMs), this.options.maxHintMs);
-    const windowMs = Math.min(this.options.spreadMs, this.options.maxHintMs - later);
+    const windowMs = Math.min(this.spreadMs, this.options.maxHintMs - later);
     book(record, nowMs + later, windowMs);
     return { admit: false, hint: { retryAfterMs: later, spreadMs: windowMs } };
   }
 
   /** Refuses on the key's own schedule, booking `atMs` for it unless that lies past the horizon. */
   private bookOnKey(record: KeyRecord, nowMs: number, atMs: number): AdmissionDecision {
-    const { maxHintMs, spreadMs } = this.options;
+    const { maxHintMs } = this.options;
+    const { spreadMs } = this;
     this.refused++;
     this.refusedByKey++;
     if (atMs - nowMs > this.horizonMs) return { admit: false, hint: this.pastHorizonHint(), cheap: true };
@@ -320,11 +344,15 @@ export class AdmissionController {
       return { admit: true };
     }
     this.refused++;
-    const { maxHintMs, spreadMs, refusalCost, ratePerSecond } = this.options;
+    const { maxHintMs, refusalCost, ratePerSecond } = this.options;
+    const { spreadMs } = this;
     const intervalMs = 1000 / ratePerSecond;
     this.tokens = Math.max(this.tokens - refusalCost, -ratePerSecond);
-    const slot = Math.max(this.nextSlotAtMs, nowMs + (1 - this.tokens) * intervalMs);
+    const debtMs = (1 - this.tokens) * intervalMs;
     const horizon = this.horizonMs;
+    const waveMs =
+      this.budget === undefined ? 0 : budgetWaveMs(this.budget, refusalCost, this.tokens, horizon);
+    const slot = Math.max(this.nextSlotAtMs, nowMs + debtMs, nowMs + waveMs);
     if (slot - nowMs > horizon) return { admit: false, hint: this.pastHorizonHint() };
     this.nextSlotAtMs = slot + intervalMs;
     this.booked = true;
@@ -336,17 +364,30 @@ export class AdmissionController {
   }
 
   /**
-   * How far ahead appointments are booked (ms): one announced budget window when the server announces one
-   * (`budgetWindowMs`, at least {@link MIN_BUDGET_HORIZON_MS}), else `maxBookAheadMs`; never past
-   * `maxHintMs`. With a budget, an appointment booked while capacity is low (a brownout) then lies at most
-   * about one window out, so the clients refused meanwhile are all back within about one window of capacity
-   * returning, at the rate the budget paces.
+   * How far ahead appointments are booked (ms): with a budget (`budgetWindowMs`) the budget's rule
+   * (`budgetHorizonMs` in `./admission-budget.ts`: max(window, {@link MIN_BUDGET_HORIZON_MS}), or the window
+   * alone when `budgetPopulation` says the herd does not fit that span at the current rate), else
+   * `maxBookAheadMs`; never past `maxHintMs`. With a budget, an appointment booked while capacity is low (a
+   * brownout) lies at most that far out, so the clients refused meanwhile are back soon after capacity
+   * returns, at the rate the budget paces.
    */
   private get horizonMs(): number {
-    const { maxBookAheadMs, maxHintMs, budgetWindowMs } = this.options;
-    const ahead =
-      budgetWindowMs === undefined ? maxBookAheadMs : Math.max(budgetWindowMs, MIN_BUDGET_HORIZON_MS);
-    return Math.min(ahead, maxHintMs);
+    const { maxBookAheadMs, maxHintMs } = this.options;
+    return Math.min(this.budget === undefined ? maxBookAheadMs : budgetHorizonMs(this.budget), maxHintMs);
+  }
+
+  /** The budget this controller was told about, with its current rate; undefined without `budgetWindowMs`. */
+  private get budget(): BudgetBooking | undefined {
+    const { budgetWindowMs, budgetPopulation, ratePerSecond } = this.options;
+    return budgetWindowMs === undefined
+      ? undefined
+      : { windowMs: budgetWindowMs, population: budgetPopulation, ratePerSecond };
+  }
+
+  /** A refused client's window (ms): `spreadMs`, or under a budget one scaled to the slot spacing. */
+  private get spreadMs(): number {
+    const { spreadMs, budgetWindowMs, ratePerSecond } = this.options;
+    return budgetWindowMs === undefined ? spreadMs : budgetSpreadMs(spreadMs, ratePerSecond);
   }
 
   /**
@@ -359,7 +400,8 @@ export class AdmissionController {
    * slot when they return.
    */
   private pastHorizonHint(): HintPayload {
-    const { maxHintMs, budgetWindowMs, spreadMs } = this.options;
+    const { maxHintMs, budgetWindowMs } = this.options;
+    const { spreadMs } = this;
     if (budgetWindowMs !== undefined) {
       const retryAfterMs = Math.max(1, Math.min(Math.ceil(budgetWindowMs), maxHintMs));
       return { retryAfterMs, spreadMs: Math.min(spreadMs, maxHintMs - retryAfterMs) };

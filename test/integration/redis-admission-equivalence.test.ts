@@ -41,11 +41,17 @@ describe("the shared schedule's script", () => {
           spreadMs: fc.constantFrom(undefined, 0, 700),
           refusalCost: fc.constantFrom(undefined, 0, 1),
           maxBookAheadMs: fc.constantFrom(undefined, 2_000),
+          budgetWindowMs: fc.constantFrom(undefined, undefined, 1_000, 30_000),
+          budgetPopulation: fc.constantFrom(undefined, 10, 100_000),
         }),
         fc.array(arrival, { minLength: 1, maxLength: 60 }),
         async (picked, arrivals) => {
           const options = Object.fromEntries(
-            Object.entries(picked).filter(([, value]) => value !== undefined),
+            Object.entries(picked).filter(
+              // A population only goes with a window (alone it is refused).
+              ([name, value]) =>
+                value !== undefined && (name !== "budgetPopulation" || picked.budgetWindowMs !== undefined),
+            ),
           ) as unknown as AdmissionOptions;
           let now = 1_765_000_000_000 + run * 10_000_000;
           const memory = new AdmissionController(options, now);

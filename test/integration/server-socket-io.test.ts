@@ -149,6 +149,38 @@ describe("socketIoAdmission with real clients", () => {
   });
 });
 
+describe("socketIoAdmission told the budget it announces", () => {
+  it("books no one past one window when the herd does not fit soon, and spreads refusals over ten slot spacings", async () => {
+    // 1,000 clients at 5/s take 200 s: past max(window, 20 s), so the herd cycles once per 1 s window.
+    const admission = socketIoAdmission({
+      ratePerSecond: 5,
+      burst: 1,
+      budgetWindowMs: 1_000,
+      budgetPopulation: 1_000,
+    });
+    const server = await startServer(admission);
+    startClients(server, 8);
+
+    await waitFor("all 8 clients connected", () => connectedCount(server) === 8, 10_000);
+
+    const hints = [...server.attempts.values()].flatMap((list) => list.flatMap((a) => a.hint ?? []));
+    expect(hints.length).toBeGreaterThan(0);
+    for (const hint of hints) {
+      expect(hint.retryAfterMs).toBeLessThanOrEqual(1_000);
+      // Ten slot spacings of 200 ms, at most spreadMs' default 2,500.
+      expect(hint.spreadMs).toBe(2_000);
+    }
+    expect(hints.some((hint) => hint.retryAfterMs === 1_000)).toBe(true);
+    for (const list of server.attempts.values()) {
+      for (let i = 1; i < list.length; i++) {
+        const previous = list[i - 1] as Attempt;
+        const gap = (list[i] as Attempt).at - previous.at;
+        expect(gap).toBeGreaterThanOrEqual((previous.hint?.retryAfterMs ?? 0) - TIMER_SLACK_MS);
+      }
+    }
+  });
+});
+
 describe("socketIoAdmission plugged straight into io.use", () => {
   it("refuses past the burst with a connect_error the client reads as its appointment", async () => {
     const http = createServer();

@@ -173,6 +173,41 @@ describe("wsAdmission with real clients", () => {
   });
 });
 
+describe("wsAdmission told the budget it announces", () => {
+  it("books no one past one window when the herd does not fit soon, and spreads refusals over ten slot spacings", async () => {
+    let admission: WsAdmission | undefined;
+    const server = await startServer((wss) => {
+      // 1,000 clients at 5/s take 200 s: past max(window, 20 s), so the herd cycles once per 1 s window.
+      admission = wsAdmission({
+        ratePerSecond: 5,
+        burst: 1,
+        wss,
+        budgetWindowMs: 1_000,
+        budgetPopulation: 1_000,
+      });
+      return admission;
+    });
+    const clients = startClients(server, 8);
+
+    await waitFor(
+      "all 8 clients admitted and open",
+      () => server.connections.length === 8 && openCount(clients) === 8,
+      10_000,
+    );
+
+    expectAppointmentsKept(server, clients);
+    const hints = [...clients.values()].flatMap(({ log }) => log.values("retry").map((retry) => retry.hint));
+    expect(hints.length).toBeGreaterThan(0);
+    for (const hint of hints) {
+      expect(hint?.delayMs).toBeLessThanOrEqual(1_000);
+      // Ten slot spacings of 200 ms (at most spreadMs' 2,500), cut so delay + spread stays in the ceiling.
+      if (hint?.spreadMs !== undefined) expect(hint.spreadMs).toBe(2_000);
+    }
+    expect(hints.some((hint) => hint?.delayMs === 1_000)).toBe(true);
+    expect(admission?.controller.options.budgetPopulation).toBe(1_000);
+  });
+});
+
 describe("drainWs with real clients", () => {
   it("spreads the reconnects of 20 drained clients across a 1 s window, each no sooner than told", async () => {
     const server = await startServer();

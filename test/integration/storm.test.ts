@@ -54,6 +54,10 @@ describe("storm simulation", () => {
         expect(s.peakAttemptsPer100ms).toBeGreaterThan(0);
         expect(s.downstreamCalls).toBeGreaterThanOrEqual(2000 * 20);
         expect(Number.isInteger(s.crashes) && s.crashes >= 0).toBe(true);
+        // The floor is the best a scheme with this strategy's first wave could do: never worse than the run.
+        if (s.t99OverIdeal !== null) expect(s.floorT99OverIdeal).toBeLessThanOrEqual(s.t99OverIdeal);
+        expect(s.floorLiveAttemptsPerClient).toBeGreaterThanOrEqual(1);
+        expect(s.floorLiveAttemptsPerClient).toBeLessThanOrEqual(s.liveAttemptsPerClient + 0.001);
         const series = report.series[s.name];
         expect(series?.connected.length).toBeGreaterThan(0);
         expect(series?.attemptsPerSecond.length).toBeGreaterThan(0);
@@ -144,6 +148,8 @@ describe("storm CLI", () => {
     [["--scenario", "quick-restart", "--out", "x", "--outage-s", "-3"], "--outage-s"],
     [["--scenario", "mass-drop", "--out", "x", "--strategies", "socketio,nope"], "--strategies"],
     [["--scenario", "mass-drop", "--out", "x", "--bogus", "1"], "--bogus"],
+    [["--scenario", "brownout", "--out", "x", "--brownout-s", "0"], "--brownout-s"],
+    [["--scenario", "brownout", "--out", "x", "--brownout-share", "1.5"], "--brownout-share"],
   ])("rejects %j with a message naming %s", (argv, flag) => {
     expect(() => parseStormArgs(argv)).toThrow(UsageError);
     expect(() => parseStormArgs(argv)).toThrow(flag);

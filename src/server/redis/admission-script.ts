@@ -13,7 +13,8 @@
  * - KEYS[3] `<prefix>adm:k:<sha1 of key>` — the key's record; KEYS[4] `<prefix>adm:o` — the overflow record
  *   shared by new keys while `maxKeys` are remembered.
  * Numbers are written with 17 significant digits, so a state read back is the state written. ARGV[13] is
- * the prefix of key records (`<prefix>adm:k:`), for the few records idle at exactly this instant.
+ * the prefix of key records (`<prefix>adm:k:`), for the few records idle at exactly this instant; ARGV[14]
+ * and ARGV[15] the budget's window and population (`budgetWindowMs`, `budgetPopulation`; '' when not given).
  */
 export const ADMISSION_SCRIPT = `
 local rate = tonumber(ARGV[1])
@@ -35,7 +36,16 @@ else
   now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 end
 local EARLY = 10
-local horizon = math.min(maxBookAhead, maxHint)
+-- The budget the server announces (ARGV[14] window, ARGV[15] population; '' when none): admission-budget.ts.
+local budgetWindow = tonumber(ARGV[14])
+local budgetPopulation = tonumber(ARGV[15])
+local horizon = maxBookAhead
+if budgetWindow then
+  horizon = math.max(budgetWindow, 20000)
+  if budgetPopulation and budgetPopulation * 1000 / rate > horizon then horizon = budgetWindow end
+  spread = math.min(spread, math.max(250, 10 * 1000 / rate))
+end
+horizon = math.min(horizon, maxHint)
 local function num(x) return string.format('%.17g', x) end
 
 local sv = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'next')
@@ -43,6 +53,24 @@ local s = { tokens = tonumber(sv[1]) or burst, at = tonumber(sv[2]) or now, next
 
 local refusedByKey = 0
 local booked = false
+
+local function pastHorizon()
+  if budgetWindow then
+    local retry = math.max(1, math.min(math.ceil(budgetWindow), maxHint))
+    return retry, math.min(spread, maxHint - retry)
+  end
+  local start = math.floor(math.min(horizon, maxHint * 3 / 4) + 0.5)
+  local finish = math.min(horizon * 1.5, maxHint)
+  return start, math.floor(finish - start)
+end
+
+local function wave()
+  if not budgetPopulation or s.tokens >= 0 then return 0 end
+  if refusalCost * budgetPopulation * 1000 / budgetWindow < rate then return 0 end
+  local w = budgetWindow + 1000 + 1000 / rate
+  if w < horizon then return w end
+  return 0
+end
 
 local function shared()
   booked = false
@@ -55,11 +83,10 @@ local function shared()
   end
   local interval = 1000 / rate
   s.tokens = math.max(s.tokens - refusalCost, -rate)
-  local slot = math.max(s.next, now + (1 - s.tokens) * interval)
+  local slot = math.max(s.next, now + (1 - s.tokens) * interval, now + wave())
   if slot - now > horizon then
-    local start = math.floor(math.min(horizon, maxHint * 3 / 4) + 0.5)
-    local finish = math.min(horizon * 1.5, maxHint)
-    return { admit = false, retry = start, spread = math.floor(finish - start) }
+    local retry, win = pastHorizon()
+    return { admit = false, retry = retry, spread = win }
   end
   s.next = slot + interval
   booked = true
@@ -81,9 +108,8 @@ end
 local function onKey(r, at)
   refusedByKey = 1
   if at - now > horizon then
-    local start = math.floor(math.min(horizon, maxHint * 3 / 4) + 0.5)
-    local finish = math.min(horizon * 1.5, maxHint)
-    return { admit = false, retry = start, spread = math.floor(finish - start), cheap = true }
+    local retry, win = pastHorizon()
+    return { admit = false, retry = retry, spread = win, cheap = true }
   end
   local retry = math.min(math.max(1, math.ceil(at - now)), maxHint)
   local win = math.min(spread, maxHint - retry)

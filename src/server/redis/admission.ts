@@ -104,6 +104,7 @@ const ADMISSION_KEYS = [
   "keyBurst",
   "maxKeys",
   "budgetWindowMs",
+  "budgetPopulation",
   "redis",
   "prefix",
   "nodes",
@@ -220,6 +221,8 @@ export function redisAdmission(options: RedisAdmissionOptions): RedisAdmission {
         member,
         at,
         `${keys.set}:`,
+        resolved.budgetWindowMs ?? "",
+        resolved.budgetPopulation ?? "",
       ).then(
         (reply) => {
           if (timer !== undefined) clock.clearTimeout(timer);

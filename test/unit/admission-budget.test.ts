@@ -1,0 +1,173 @@
+/**
+ * Admission told the budget it announces (`budgetWindowMs`, `budgetPopulation`): the booking horizon that
+ * books a herd whole only when it fits soon, the spread scaled to the slot spacing, and no slot inside a
+ * first wave whose refusals outrun the rate (src/server/admission-budget.ts). Pure: the controller's time
+ * comes in as `nowMs`; fast-check for the bounds a hostile or careless configuration cannot break.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AdmissionController, type AdmissionOptions } from "../../src/server/admission.js";
+import {
+  BUDGET_SPREAD_SLOTS,
+  budgetHorizonMs,
+  budgetSpreadMs,
+  MIN_BUDGET_HORIZON_MS,
+  MIN_BUDGET_SPREAD_MS,
+} from "../../src/server/admission-budget.js";
+
+interface Refusal {
+  readonly atMs: number;
+  readonly retryAfterMs: number;
+  readonly spreadMs: number | undefined;
+  /** The bucket after the decision (negative: in debt). */
+  readonly tokens: number;
+}
+
+/** A herd of 10,000 arriving at 4,760/s (the storm lab's brownout at N / C = 2 s: W = 2.1 s, 500/s). */
+function firstWave(options: Omit<AdmissionOptions, "ratePerSecond">): Refusal[] {
+  const admission = new AdmissionController({ ratePerSecond: 500, budgetWindowMs: 2_100, ...options }, 0);
+  const refusals: Refusal[] = [];
+  for (let i = 0; i < 10_000; i++) {
+    const atMs = i * 0.21;
+    const decision = admission.decide(atMs);
+    if (!decision.admit) {
+      const { retryAfterMs, spreadMs } = decision.hint;
+      refusals.push({ atMs, retryAfterMs, spreadMs, tokens: admission.snapshot().tokens });
+    }
+  }
+  return refusals;
+}
+
+const pastHorizon = (r: Refusal) => r.retryAfterMs === 2_100;
+
+describe("the booking horizon told the population", () => {
+  it("books a herd that fits at the current rate within 20 s whole, up to 20 s out", () => {
+    const refusals = firstWave({ budgetPopulation: 10_000 }); // 10,000 / 500/s = 20 s: fits
+    const booked = refusals.filter((r) => !pastHorizon(r));
+    expect(booked.length).toBeGreaterThan(0.95 * refusals.length);
+    expect(Math.max(...booked.map((r) => r.retryAfterMs))).toBeLessThanOrEqual(MIN_BUDGET_HORIZON_MS);
+    expect(Math.max(...booked.map((r) => r.retryAfterMs))).toBeGreaterThan(MIN_BUDGET_HORIZON_MS - 500);
+  });
+
+  it("books only one window ahead when the herd does not fit, and sends the rest back one window later", () => {
+    const refusals = firstWave({ budgetPopulation: 100_000 }); // 200 s at 500/s
+    const booked = refusals.filter((r) => !pastHorizon(r));
+    expect(Math.max(...booked.map((r) => r.retryAfterMs))).toBeLessThan(2_100);
+    expect(refusals.filter(pastHorizon).length).toBeGreaterThan(0.8 * refusals.length);
+    for (const r of refusals.filter(pastHorizon)) expect(r.spreadMs).toBe(MIN_BUDGET_SPREAD_MS);
+  });
+
+  it("keeps max(window, 20 s) without the population", () => {
+    expect(budgetHorizonMs({ windowMs: 2_100, population: undefined, ratePerSecond: 500 })).toBe(20_000);
+    expect(budgetHorizonMs({ windowMs: 52_500, population: undefined, ratePerSecond: 100 })).toBe(52_500);
+    expect(budgetHorizonMs({ windowMs: 52_500, population: 50_000, ratePerSecond: 100 })).toBe(52_500);
+    expect(budgetHorizonMs({ windowMs: 10_500, population: 10_000, ratePerSecond: 100 })).toBe(10_500);
+    expect(budgetHorizonMs({ windowMs: 10_500, population: 10_000, ratePerSecond: 1_000 })).toBe(20_000);
+  });
+});
+
+describe("the first wave under a budget", () => {
+  it("books no slot inside the wave, nor its second of debt, while the herd's refusals outrun the rate", () => {
+    // 0.25 × 10,000 / 2.1 s = 1,190 refusal-tokens a second against 500 admissions a second.
+    const inDebt = firstWave({ budgetPopulation: 10_000 }).filter((r) => r.tokens < 0 && !pastHorizon(r));
+    expect(inDebt.length).toBeGreaterThan(9_000);
+    for (const r of inDebt) expect(r.retryAfterMs).toBeGreaterThanOrEqual(2_100 + 1_000);
+  });
+
+  it("books from the debt alone when the herd's refusals fit in the rate, or without the population", () => {
+    // 0.25 × 1,000 / 2.1 s = 119 a second: the wave passes without starving the server.
+    for (const options of [{ budgetPopulation: 1_000 }, {}, { budgetPopulation: 10_000, refusalCost: 0 }]) {
+      // Refusals after the first 100 ms of the wave, booked inside it.
+      const early = firstWave(options).filter((r) => r.atMs >= 100 && r.retryAfterMs < 2_100 + 1_000);
+      expect(early.length).toBeGreaterThan(100);
+    }
+  });
+});
+
+describe("a refused client's window under a budget", () => {
+  it("is ten slot spacings, at least 250 ms, at most spreadMs", () => {
+    expect(BUDGET_SPREAD_SLOTS).toBe(10);
+    expect(budgetSpreadMs(2_500, 500)).toBe(250);
+    expect(budgetSpreadMs(2_500, 10)).toBe(1_000);
+    expect(budgetSpreadMs(2_500, 1)).toBe(2_500);
+    expect(budgetSpreadMs(100, 1)).toBe(100);
+    const spreadOf = (options: Omit<AdmissionOptions, "ratePerSecond">) => {
+      const admission = new AdmissionController({ ratePerSecond: 10, burst: 1, ...options }, 0);
+      admission.decide(0);
+      const decision = admission.decide(0);
+      return decision.admit ? undefined : decision.hint.spreadMs;
+    };
+    expect(spreadOf({ budgetWindowMs: 60_000 })).toBe(1_000);
+    expect(spreadOf({})).toBe(2_500);
+    expect(spreadOf({ budgetWindowMs: 60_000, spreadMs: 0 })).toBe(0);
+  });
+});
+
+describe("budgetPopulation as an option", () => {
+  for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+    it(`rejects budgetPopulation ${String(bad)} with a RangeError naming the option`, () => {
+      const make = () =>
+        new AdmissionController({ ratePerSecond: 10, budgetWindowMs: 1_000, budgetPopulation: bad }, 0);
+      expect(make).toThrow(RangeError);
+      expect(make).toThrow(/budgetPopulation/);
+    });
+  }
+
+  it("rejects a budgetPopulation that is not a number with a TypeError naming the option", () => {
+    const make = () =>
+      new AdmissionController(
+        { ratePerSecond: 10, budgetWindowMs: 1_000, budgetPopulation: "10" as unknown as number },
+        0,
+      );
+    expect(make).toThrow(TypeError);
+    expect(make).toThrow(/budgetPopulation/);
+  });
+
+  it("rejects a budgetPopulation without budgetWindowMs, which it would change nothing without", () => {
+    expect(() => new AdmissionController({ ratePerSecond: 10, budgetPopulation: 100 }, 0)).toThrow(
+      /budgetPopulation.*budgetWindowMs/,
+    );
+  });
+
+  it("never books past the horizon nor hints past maxHintMs, whatever budget and arrivals (attack)", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          ratePerSecond: fc.double({ min: 0.01, max: 1e6, noNaN: true }),
+          budgetWindowMs: fc.double({ min: 1, max: 1e8, noNaN: true }),
+          budgetPopulation: fc.double({ min: 1e-9, max: 1e12, noNaN: true }),
+          refusalCost: fc.constantFrom(0, 0.25, 1),
+          maxHintMs: fc.constantFrom(1_000, 600_000),
+          spreadMs: fc.constantFrom(0, 2_500),
+        }),
+        fc.array(
+          fc.record({
+            gapMs: fc.double({ min: 0, max: 5_000, noNaN: true }),
+            key: fc.constantFrom(undefined, "a"),
+          }),
+          { minLength: 1, maxLength: 300 },
+        ),
+        (options, arrivals) => {
+          const admission = new AdmissionController(options, 0);
+          const horizon = Math.min(
+            options.maxHintMs,
+            Math.max(options.budgetWindowMs, MIN_BUDGET_HORIZON_MS, 60_000),
+          );
+          let now = 0;
+          for (const { gapMs, key } of arrivals) {
+            now += gapMs;
+            const decision = admission.decide(now, key);
+            if (decision.admit) continue;
+            const { retryAfterMs, spreadMs = 0 } = decision.hint;
+            expect(retryAfterMs).toBeGreaterThanOrEqual(1);
+            expect(spreadMs).toBeGreaterThanOrEqual(0);
+            expect(retryAfterMs + spreadMs).toBeLessThanOrEqual(options.maxHintMs);
+            expect(admission.backlogMs(now)).toBeLessThanOrEqual(horizon + 1000 / options.ratePerSecond + 1);
+          }
+          expect(admission.trackedKeys).toBeLessThanOrEqual(1);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
