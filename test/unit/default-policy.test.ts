@@ -15,18 +15,19 @@ const median = (xs: number[]) => {
     : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
 };
 
+/** The real ResilientSocket with its default policy, on a virtual clock over the in-process transport. */
+function defaultSocket(seed: number) {
+  const clock = new VirtualClock(0);
+  const transport = new FakeTransport(() => clock.now());
+  const socket = new ResilientSocket({ transport, clock, random: seededRandom(seed), autoConnect: false });
+  return { clock, transport, socket };
+}
+
 describe("the default policy", () => {
   it("brings a lone client back with a median first retry of at most 1 s after its connection drops", () => {
     const firsts: number[] = [];
     for (let seed = 1; seed <= 1_001; seed++) {
-      const clock = new VirtualClock(0);
-      const transport = new FakeTransport(() => clock.now());
-      const socket = new ResilientSocket({
-        transport,
-        clock,
-        random: seededRandom(seed),
-        autoConnect: false,
-      });
+      const { clock, transport, socket } = defaultSocket(seed);
       socket.connect();
       transport.last.open();
       clock.advance(10_000); // stable
@@ -41,14 +42,7 @@ describe("the default policy", () => {
   it("makes a median of at most 6 and at most 8 attempts in the first 15 s against a server that accepts and closes at once (12 clients)", () => {
     const counts: number[] = [];
     for (let seed = 1; seed <= 12; seed++) {
-      const clock = new VirtualClock(0);
-      const transport = new FakeTransport(() => clock.now());
-      const socket = new ResilientSocket({
-        transport,
-        clock,
-        random: seededRandom(seed),
-        autoConnect: false,
-      });
+      const { clock, transport, socket } = defaultSocket(seed);
       socket.connect();
       let handled = 0;
       for (let t = 0; t < 15_000; t += 5) {
@@ -75,14 +69,7 @@ describe("the default policy", () => {
     const outageMs = 3_000;
     const late: number[] = [];
     for (let seed = 1; seed <= 1_001; seed++) {
-      const clock = new VirtualClock(0);
-      const transport = new FakeTransport(() => clock.now());
-      const socket = new ResilientSocket({
-        transport,
-        clock,
-        random: seededRandom(seed),
-        autoConnect: false,
-      });
+      const { clock, transport, socket } = defaultSocket(seed);
       socket.connect();
       transport.last.open();
       clock.advance(10_000); // stable
