@@ -64,6 +64,7 @@ const FLAGS = {
   "sweep-refusal-cost": { type: "string" },
   "sweep-seeds": { type: "string" },
   "sweep-scenarios": { type: "string" },
+  "sweep-hints-only": { type: "boolean" },
   help: { type: "boolean" },
 } as const;
 
@@ -73,7 +74,7 @@ export const USAGE = `usage: npx tsx bench/storm/cli.ts --scenario <${SCENARIO_N
   [--rtt-ms ms] [--drain-window-s W] [--outage-s L] [--brownout-s B] [--brownout-share s]
   [--strategies id,id,...]
    or: npx tsx bench/storm/cli.ts --sweep [--out <dir>] [--sweep-clients N,N,...] [--sweep-capacity C,C,...]
-  [--sweep-refusal-cost r,r,...] [--sweep-seeds S,S,...] [--sweep-scenarios name,name,...]
+  [--sweep-refusal-cost r,r,...] [--sweep-seeds S,S,...] [--sweep-scenarios name,name,...] [--sweep-hints-only]
    or: npx tsx bench/storm/cli.ts --cluster [--out <dir>] [--clients N] [--nodes M] ... (bench/storm/cluster/cli.ts)`;
 
 const seconds = (x: number | undefined) => (x === undefined ? undefined : Math.round(x * 1000));
@@ -163,6 +164,7 @@ export function parseSweepArgs(argv: readonly string[]): { grid: SweepGrid; out:
     refusalCost: list("sweep-refusal-cost", DEFAULT_GRID.refusalCost, { min: 0, max: 1 }),
     seeds: list("sweep-seeds", DEFAULT_GRID.seeds, { integer: true, min: 0, max: 2 ** 32 - 1 }),
     scenarios: scenarios as ScenarioName[],
+    ...(values["sweep-hints-only"] === true ? { hintsOnly: true } : {}),
   };
   const out = (values.out as string | undefined) ?? "bench/results/storm-sweep";
   return { grid, out };

@@ -1,8 +1,8 @@
 /**
  * `npm run bench:storm -- --sweep`: every scenario over a grid of populations N, admission rates C, refusal
  * costs r and seeds, so a result must hold across the grid and not at the tuned points only. Per point it
- * runs ours with hints (and the connect-time budget); where N / C ≤ 60 s also ours without hints, and — in
- * small-storm and quick-restart, where socket.io-client copes — socket.io-client, side by side in one run; in
+ * runs ours with hints (and the connect-time budget), ours without hints, and — in small-storm and
+ * quick-restart at N / C ≤ 60 s, where socket.io-client copes — socket.io-client, side by side in one run; in
  * the brownout also the best of a family of constant polling periods (`./polling.ts`). Every result carries
  * its run's floor (`./floor.ts`). Writes sweep.json, sweep.md (the
  * worst case per scenario against the goals, then every point) and sweep.svg (T99 over ideal per point).
@@ -23,6 +23,11 @@ export interface SweepGrid {
   readonly refusalCost: readonly number[];
   readonly seeds: readonly number[];
   readonly scenarios: readonly ScenarioName[];
+  /**
+   * Ours with hints alone (no clients without hints, no socket.io-client, no polling yardstick): the goals with
+   * hints over large populations, where the others take minutes a point (`--sweep-hints-only`).
+   */
+  readonly hintsOnly?: boolean;
 }
 
 export const DEFAULT_GRID: SweepGrid = {
@@ -36,12 +41,12 @@ export const DEFAULT_GRID: SweepGrid = {
 /** Scenarios in which socket.io-client recovers at all, where ours without hints is held to it. */
 const SOCKET_IO_COPES: readonly ScenarioName[] = ["small-storm", "quick-restart"];
 /**
- * Clients without hints are run where N / C is at most this (s): past it, socket.io-client's 5 s cap keeps the
- * whole population retrying every few seconds for the whole horizon (hundreds of millions of simulated
- * attempts at N = 200k) and does not recover anyway, and ours without hints crashes the server over and over
- * for the long horizon such an N / C needs (two minutes of simulation per point at N = 200k, C = 300/s). The
- * goals without hints are about the regime where socket.io-client copes; the sweep holds the hint results
- * over the whole grid.
+ * socket.io-client is run where N / C is at most this (s): past it, its 5 s cap keeps the whole population
+ * retrying every few seconds for the whole horizon (hundreds of millions of simulated attempts at N = 200k)
+ * and it does not recover anyway. Ours without hints runs at every point, and at large N / C crashes the
+ * server over and over for the long horizon such an N / C needs (minutes of simulation per point at
+ * N = 200k): `--sweep-hints-only` leaves it (and socket.io-client, and the brownout's polling yardstick) out,
+ * for the hint results over large populations.
  */
 const SOCKET_IO_MAX_NC_S = 60;
 
@@ -98,7 +103,11 @@ export function runSweep(grid: SweepGrid = DEFAULT_GRID, progress?: (done: numbe
           for (const seed of grid.seeds) {
             const withSocketIo =
               SOCKET_IO_COPES.includes(scenario) && clients / capacity <= SOCKET_IO_MAX_NC_S;
-            const ids = withSocketIo ? ["socketio", "ours", "ours-hints"] : ["ours", "ours-hints"];
+            const ids = grid.hintsOnly
+              ? ["ours-hints"]
+              : withSocketIo
+                ? ["socketio", "ours", "ours-hints"]
+                : ["ours", "ours-hints"];
             const strategies = pickStrategies(ids);
             const base = scenarioConfig(scenario, { clients, capacity, refusalCost, seed });
             const idealMs = buildScenario(base).idealMs;
@@ -117,7 +126,7 @@ export function runSweep(grid: SweepGrid = DEFAULT_GRID, progress?: (done: numbe
               hints: by("ours-hints"),
               ...(ids.includes("ours") ? { plain: by("ours") } : {}),
               ...(ids.includes("socketio") ? { socketIo: by("socketio") } : {}),
-              ...(scenario === "brownout"
+              ...(scenario === "brownout" && !grid.hintsOnly
                 ? {
                     polling: bestPolling(
                       (setup) =>

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseStormArgs, runCli, UsageError } from "../../bench/storm/cli.js";
+import { parseStormArgs, parseSweepArgs, runCli, UsageError } from "../../bench/storm/cli.js";
 import { toJson } from "../../bench/storm/report.js";
 import { runStorm, type StormReport } from "../../bench/storm/run.js";
 import { SCENARIO_NAMES, type ScenarioName, scenarioConfig } from "../../bench/storm/scenarios.js";
@@ -153,6 +153,59 @@ describe("storm CLI", () => {
   ])("rejects %j with a message naming %s", (argv, flag) => {
     expect(() => parseStormArgs(argv)).toThrow(UsageError);
     expect(() => parseStormArgs(argv)).toThrow(flag);
+  });
+
+  it("runs a sweep over a small grid and writes every point, the worst cases and the chart", () => {
+    const out = mkdtempSync(join(tmpdir(), "sweep-"));
+    dirs.push(out);
+    const printed: string[] = [];
+    const argv = ["--sweep", "--sweep-clients", "400", "--sweep-capacity", "100", "--sweep-seeds", "1"];
+    const status = runCli(
+      [...argv, "--sweep-refusal-cost", "0.25", "--sweep-scenarios", "quick-restart,brownout", "--out", out],
+      { out: (t) => printed.push(t), err: () => {} },
+    );
+    expect(status).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, "sweep.json"), "utf8"));
+    expect(report.points.map((p: { scenario: string }) => p.scenario)).toEqual(["quick-restart", "brownout"]);
+    const [restart, brownout] = report.points;
+    // Side by side: ours with hints and without, socket.io-client where it copes, the brownout's yardstick.
+    expect(restart.hints.recovered && restart.plain.recovered && restart.socketIo.recovered).toBe(true);
+    expect(brownout.polling.periodMs).toBeGreaterThan(0);
+    expect(brownout.hints.floorLiveAttemptsPerClient).toBeLessThanOrEqual(
+      brownout.hints.liveAttemptsPerClient,
+    );
+    expect(readFileSync(join(out, "sweep.md"), "utf8")).toContain("## Worst case per scenario");
+    expect(readFileSync(join(out, "sweep.svg"), "utf8").startsWith("<svg")).toBe(true);
+    expect(printed.join("")).toContain("| brownout |");
+  });
+
+  it("runs ours with hints alone with --sweep-hints-only", () => {
+    const out = mkdtempSync(join(tmpdir(), "sweep-"));
+    dirs.push(out);
+    const status = runCli(
+      [
+        ...["--sweep", "--sweep-hints-only", "--sweep-clients", "400", "--sweep-capacity", "100"],
+        ...["--sweep-seeds", "1", "--sweep-refusal-cost", "0.5", "--sweep-scenarios", "small-storm,brownout"],
+        ...["--out", out],
+      ],
+      { out: () => {}, err: () => {} },
+    );
+    expect(status).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, "sweep.json"), "utf8"));
+    expect(report.grid.hintsOnly).toBe(true);
+    for (const point of report.points) {
+      expect(point.hints.id).toBe("ours-hints");
+      expect([point.plain, point.socketIo, point.polling]).toEqual([undefined, undefined, undefined]);
+    }
+  });
+
+  it.each([
+    [["--sweep", "--sweep-clients", "0"], "--sweep-clients"],
+    [["--sweep", "--sweep-scenarios", "storm"], "--sweep-scenarios"],
+    [["--sweep", "--sweep-hints-only=yes"], "sweep-hints-only"],
+  ])("rejects the sweep flags %j with a message naming %s", (argv, flag) => {
+    expect(() => parseSweepArgs(argv)).toThrow(UsageError);
+    expect(() => parseSweepArgs(argv)).toThrow(flag);
   });
 
   it("exits with status 2 and the usage on a bad flag", () => {
