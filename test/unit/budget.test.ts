@@ -23,7 +23,7 @@ import {
   readBudget,
   readBudgetFrame,
 } from "../../src/internals.js";
-import { MAX_BUDGET_ATTEMPTS, MIN_BUDGET_PACED_MS } from "../../src/policy/budget.js";
+import { holdBudget, MAX_BUDGET_ATTEMPTS, MIN_BUDGET_PACED_MS } from "../../src/policy/budget.js";
 import { AdmissionController, reconnectBudget } from "../../src/server/index.js";
 import { FakeTransport } from "../helpers/fake-transport.js";
 
@@ -177,6 +177,39 @@ describe("reconnectBudget (server)", () => {
     expect(() => reconnectBudget({ population: 1, ratePerSecond: 1, headroom: 0.5 })).toThrow(/headroom/);
     expect(() => reconnectBudget({ population: 1, ratePerSecond: 1, clock: {} as never })).toThrow(
       /reconnectBudget: clock must be an object with now\(\); got an object/,
+    );
+  });
+});
+
+describe("a budget window longer than the client's ceiling", () => {
+  it("scales the server's slots into the ceiling instead of folding them onto its start", () => {
+    // N / C past the 10-minute ceiling (200,000 clients at 300/s: W = 700 s): the window is cut to 600 s.
+    const windowMs = 700_000;
+    const maxDelayMs = 600_000;
+    const at = (slotMs: number) =>
+      holdBudget({ windowMs, validForMs: 1_800_000, slotMs }, 0, 0, maxDelayMs).firstSlotAt;
+    expect(at(650_000)).toBeCloseTo((650 / 700) * 600_000, 6);
+    // 1,000 slots spread evenly over W stay spread evenly over the ceiling: no stretch of it twice as dense.
+    const phases = Array.from({ length: 1_000 }, (_, k) => at((k * windowMs) / 1_000));
+    const perTenth = new Array(10).fill(0);
+    for (const phase of phases) perTenth[Math.floor((phase / maxDelayMs) * 10)]++;
+    expect(Math.max(...perTenth)).toBeLessThanOrEqual(101);
+    expect(Math.min(...perTenth)).toBeGreaterThanOrEqual(99);
+  });
+
+  it("keeps every phase inside the cut window, whatever the slot and the window", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 1, max: 3_600_000, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+        fc.double({ min: 1, max: 3_600_000, noNaN: true }),
+        (windowMs, share, maxDelayMs) => {
+          const held = holdBudget({ windowMs, validForMs: 1, slotMs: share * windowMs }, 0, 0, maxDelayMs);
+          expect(held.firstSlotAt).toBeGreaterThanOrEqual(0);
+          expect(held.firstSlotAt).toBeLessThan(held.windowMs);
+          expect(held.windowMs).toBe(Math.min(windowMs, maxDelayMs));
+        },
+      ),
     );
   });
 });
