@@ -42,7 +42,8 @@ export interface RedisAdmissionOptions extends AdmissionOptions {
   prefix?: string;
   /**
    * How many nodes share the rate (an integer ≥ 1). Required: a node cut from Redis admits
-   * `ratePerSecond / nodes` (and a burst of `burst / nodes`, at least 1, a budget population of `budgetPopulation / nodes`) on its own until Redis answers.
+   * `ratePerSecond / nodes` (and a burst of `burst / nodes`, at least 1, and a budget population of
+   * `budgetPopulation / nodes`) on its own until Redis answers.
    */
   nodes: number;
   /** How long one decision waits for Redis before deciding locally (ms). Default 200. */
