@@ -125,7 +125,9 @@ export class BufferedSocket extends ResilientSocket {
   private admit(before: number): void {
     const packets = this.packets;
     const queue = this.sync(before);
-    for (const packet of packets.slice(before)) {
+    // The queue mirrors the buffer's first packets: what a nested emit (socket.io's retries queue re-enters
+    // emit) already admitted is not admitted twice.
+    for (const packet of packets.slice(queue?.size ?? before)) {
       let bytes = 0;
       for (const part of packet.data) bytes += messageBytes(part);
       this.discard(

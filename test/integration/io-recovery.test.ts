@@ -3,7 +3,7 @@
  * servers: the governed Socket is never replaced, so socket.io's recovery id and offset survive our
  * reconnects; a restarted server cannot recover and says so; what waits offline is bounded and reported.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ResilientSocket } from "../../src/index.js";
 import { drainSocketIo, socketIoAdmission } from "../../src/server/index.js";
 import {
@@ -236,6 +236,29 @@ describe("the bounded offline buffer of io()", () => {
     socket.emit("c", 3);
     expect(drops).toEqual([{ data: ["a", 1], reason: "overflow" }]);
     expect(socket.resilience.stats().queue).toEqual({ messages: 2, bytes: 4 });
+  });
+
+  it("bounds an emit of socket.io's retries queue once when it is buffered while still connected (a wake from sleep)", async () => {
+    const s = await server(false);
+    const socket = client(s.url, { retries: 1, ackTimeout: 5_000, queue: { maxBytes: 1_000 } });
+    await next(socket, "connect");
+    const drops: EmitDropped[] = [];
+    socket.resilience.on("drop", (d) => drops.push(d));
+    const answers: unknown[][] = [];
+    // A laptop waking up: no timer has fired yet, but the clock says the server's ping is long overdue, so
+    // socket.io buffers the emit of its retries queue (re-entering emit) while the Socket is still connected.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 600_000 });
+    try {
+      socket.emit("echo", "x".repeat(600), (...args: unknown[]) => answers.push(args));
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(drops).toEqual([]);
+    expect(socket.resilience.stats().queue).toEqual({ messages: 1, bytes: 604 });
+    // socket.io closes the expired connection; our policy reconnects and the buffered emit goes out.
+    await until("the answer", () => answers.length > 0, 8_000);
+    expect(answers[0]).toEqual([null, "x".repeat(600)]);
+    expect(drops).toEqual([]);
   });
 
   it("reports what is still buffered as dropped (closed) on close(), leaving nothing behind", async () => {

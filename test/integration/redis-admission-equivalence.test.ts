@@ -41,8 +41,10 @@ describe("the shared schedule's script", () => {
           spreadMs: fc.constantFrom(undefined, 0, 700),
           refusalCost: fc.constantFrom(undefined, 0, 1),
           maxBookAheadMs: fc.constantFrom(undefined, 2_000),
-          budgetWindowMs: fc.constantFrom(undefined, undefined, 1_000, 30_000),
-          budgetPopulation: fc.constantFrom(undefined, 10, 100_000),
+          maxHintMs: fc.constantFrom(undefined, undefined, 700, 25_000.5),
+          budgetWindowMs: fc.constantFrom(undefined, undefined, 1_000, 30_000, 1_000.5),
+          // A fraction of a client, and one whose N × 1000 overflows to Infinity: still the same answers.
+          budgetPopulation: fc.constantFrom(undefined, 10, 100_000, 0.5, 1e306),
         }),
         fc.array(arrival, { minLength: 1, maxLength: 60 }),
         async (picked, arrivals) => {

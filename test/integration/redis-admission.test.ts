@@ -207,6 +207,37 @@ describe("when Redis is unreachable", () => {
     expect(Date.now() - backMs).toBeLessThan(1_500);
   });
 
+  it("books a budget's herd alone as the shared schedule would: the population is split across nodes as the rate is", async () => {
+    const redis = client();
+    await ready(redis);
+    const nowMs = 1_765_000_000_000;
+    const clock = { now: () => nowMs, setTimeout, clearTimeout } as never;
+    const budget = { budgetWindowMs: 10_000, burst: 1, refusalCost: 0 };
+    // 1,500 clients at 100/s: 15 s, within max(W, 20 s), so the whole herd is booked. A node alone sees
+    // half of them at half the rate: the same 15 s.
+    const schedule = redisAdmission({
+      ...budget,
+      redis,
+      ratePerSecond: 100,
+      budgetPopulation: 1_500,
+      prefix: `herd${run++}:`,
+      nodes: 2,
+      clock,
+      retryMs: 60_000,
+    });
+    await server.kill();
+    const alone = new AdmissionController({ ...budget, ratePerSecond: 50, budgetPopulation: 750 }, nowMs);
+    const hints: number[] = [];
+    for (let i = 0; i < 750; i++) {
+      const { local, ...decision } = await schedule.decide();
+      expect(local).toBe(true);
+      expect(decision).toEqual(alone.decide(nowMs));
+      if (!decision.admit) hints.push(decision.hint.retryAfterMs);
+    }
+    // Booked up to 15 s out, not sent back one window (10 s) as a herd twice its size would be.
+    expect(Math.max(...hints)).toBeGreaterThan(14_900);
+  });
+
   it("answers within its command timeout while Redis hangs, and shares again once Redis resumes", async () => {
     const redis = client();
     await ready(redis);

@@ -42,7 +42,8 @@ export interface RedisAdmissionOptions extends AdmissionOptions {
   prefix?: string;
   /**
    * How many nodes share the rate (an integer ≥ 1). Required: a node cut from Redis admits
-   * `ratePerSecond / nodes` (and a burst of `burst / nodes`, at least 1) on its own until Redis answers.
+   * `ratePerSecond / nodes` (and a burst of `burst / nodes`, at least 1, and a budget population of
+   * `budgetPopulation / nodes`) on its own until Redis answers.
    */
   nodes: number;
   /** How long one decision waits for Redis before deciding locally (ms). Default 200. */
@@ -174,6 +175,8 @@ export function redisAdmission(options: RedisAdmissionOptions): RedisAdmission {
       ratePerSecond: resolved.ratePerSecond / nodes,
       burst: Math.max(1, resolved.burst / nodes),
       keyBurst: Math.min(resolved.keyBurst, Math.max(1, resolved.burst / nodes)),
+      // A node alone sees its share of the budget's herd too: N / rate stays what the shared schedule books by.
+      budgetPopulation: resolved.budgetPopulation && resolved.budgetPopulation / nodes,
     },
     clock.now(),
   );
