@@ -218,7 +218,9 @@ else
   else
     redis.call('HSET', rkey, 'slots', r.slots, 'first', num(r.first), 'last', num(r.last), 'win', num(r.win),
       'pace', num(r.pace))
-    redis.call('PEXPIRE', rkey, math.ceil(idleAt - now) + 1)
+    -- At least 1 s: the logic never needs the TTL (an idle record goes with its member, above), and a TTL
+    -- of a few ms could expire between two decisions at one instant of a clock that is not Redis's.
+    redis.call('PEXPIRE', rkey, math.max(1000, math.ceil(idleAt - now) + 1))
     if not overflow then redis.call('ZADD', KEYS[2], num(idleAt), member) end
   end
   if count > 0 then redis.call('PEXPIRE', KEYS[2], math.ceil(horizon * 1.5 + maxHint) + 1000) end
