@@ -153,8 +153,24 @@ export function budgetWaveEndMs(
   waveStartMs: number | undefined,
   nowMs: number,
   horizonMs: number,
+  refusals: number,
 ): number {
   if (waveStartMs === undefined || !budgetHerdOverloads(budget, maxHintMs)) return -Infinity;
+  if (refusals < budgetHerdEvidence(budget)) return -Infinity;
   const endMs = budgetWaveEndsAtMs(budget, maxHintMs, waveStartMs);
   return endMs - nowMs <= horizonMs ? endMs : -Infinity;
+}
+
+/** Share of the population refused since a wave began before the refusals count as its herd's. */
+export const HERD_EVIDENCE_SHARE = 0.01;
+
+/**
+ * How many refusals since a wave began make it a herd's (at least `HERD_EVIDENCE_SHARE` of N): before that,
+ * a refusal is booked as without the rule. An ordinary burst (a meeting's 500 people joining at once on a
+ * server of 200,000 at 300/s) is not a herd, and sending its refused clients to the end of a ten-minute
+ * wave would be a surprise; a returning herd refuses that many within seconds, and its first refusals, booked
+ * inside the wave, are refused again and then booked past its end.
+ */
+export function budgetHerdEvidence(budget: BudgetBooking): number {
+  return Math.ceil((budget.population ?? 0) * HERD_EVIDENCE_SHARE);
 }

@@ -69,6 +69,8 @@ export interface AdmissionState {
    * `budgetPopulation`, a decision that found the server idle (bucket full, book empty) while no wave ran.
    */
   readonly waveStartMs?: number;
+  /** Refusals since that wave began (the herd's evidence; see `budgetWaveEndMs`). */
+  readonly waveRefusals?: number;
 }
 
 /**
@@ -84,6 +86,7 @@ export class AdmissionController {
   private updatedAtMs: number;
   private nextSlotAtMs: number;
   private waveStartMs: number | undefined;
+  private waveRefusals = 0;
   private readonly keys: KeyTable;
   /** Whether the last shared refusal booked a slot (one past the horizon does not). */
   private booked = false;
@@ -103,6 +106,7 @@ export class AdmissionController {
     this.updatedAtMs = state?.updatedAtMs ?? nowMs;
     this.nextSlotAtMs = state?.nextSlotAtMs ?? nowMs;
     this.waveStartMs = state?.waveStartMs;
+    this.waveRefusals = state?.waveRefusals ?? 0;
     this.keys = new KeyTable(this.options.maxKeys, nowMs);
   }
 
@@ -213,7 +217,9 @@ export class AdmissionController {
     const { budget } = this;
     const waveMs = budget === undefined ? 0 : budgetWaveMs(budget, refusalCost, this.tokens, horizon);
     const waveEndMs =
-      budget === undefined ? -Infinity : budgetWaveEndMs(budget, maxHintMs, this.waveStartMs, nowMs, horizon);
+      budget === undefined
+        ? -Infinity
+        : budgetWaveEndMs(budget, maxHintMs, this.waveStartMs, nowMs, horizon, ++this.waveRefusals);
     const slot = Math.max(this.nextSlotAtMs, nowMs + debtMs, nowMs + waveMs, waveEndMs);
     if (slot - nowMs > horizon) return { admit: false, hint: this.pastHorizonHint() };
     this.nextSlotAtMs = slot + intervalMs;
@@ -238,8 +244,13 @@ export class AdmissionController {
     const { budget, waveStartMs } = this;
     if (budget?.population === undefined) return;
     if (this.tokens < this.options.burst || this.nextSlotAtMs > nowMs) return;
-    if (waveStartMs === undefined || nowMs > budgetWaveEndsAtMs(budget, this.options.maxHintMs, waveStartMs))
+    if (
+      waveStartMs === undefined ||
+      nowMs > budgetWaveEndsAtMs(budget, this.options.maxHintMs, waveStartMs)
+    ) {
       this.waveStartMs = nowMs;
+      this.waveRefusals = 0;
+    }
   }
 
   /**
@@ -298,10 +309,10 @@ export class AdmissionController {
 
   /** The serialisable state (bucket and next appointment), for restoring a controller elsewhere. */
   snapshot(): AdmissionState {
-    const { tokens, updatedAtMs, nextSlotAtMs, waveStartMs } = this;
+    const { tokens, updatedAtMs, nextSlotAtMs, waveStartMs, waveRefusals } = this;
     return waveStartMs === undefined
       ? { tokens, updatedAtMs, nextSlotAtMs }
-      : { tokens, updatedAtMs, nextSlotAtMs, waveStartMs };
+      : { tokens, updatedAtMs, nextSlotAtMs, waveStartMs, waveRefusals };
   }
 
   private refill(nowMs: number): void {

@@ -92,14 +92,15 @@ describe("the shared schedule's script", () => {
   });
 
   it("keeps a wave that began before the server caught up until the herd has passed, as the controller does", async () => {
-    // N 100,000 over a window cut to 3 s outruns 10/s: the wave anchored at the first refusal (t 0) is idle
-    // again at 2.5 s (bucket full, book empty) but still runs, so the refusal there is booked at its end.
+    // N 100 over a window cut to 3 s outruns 10/s: the wave anchored at the first decision (t 0) is idle
+    // again at 2.5 s (bucket full, book empty) but still runs, so the refusal there — past the herd's evidence,
+    // 1 % of N refused since the wave began — is booked at its end.
     const options = {
       ratePerSecond: 10,
       burst: 1,
       refusalCost: 1,
       budgetWindowMs: 30_000,
-      budgetPopulation: 100_000,
+      budgetPopulation: 100,
       maxHintMs: 3_000,
     };
     await compare(options, [

@@ -129,14 +129,32 @@ function cutWindowStorm(options: Partial<AdmissionOptions> = {}): { t99S: number
 describe("the wave of a herd whose arrivals alone outrun the rate", () => {
   it("books no slot before the wave's end, anchored where it began, and admits 99 % within 1.15 × N / C", () => {
     const { t99S, refusals } = cutWindowStorm();
-    // The wave began at the first decision (t 0) and ends one cut window and a second later.
-    const afterFirstSecond = refusals.filter((r) => r.atMs >= 1_000);
-    expect(afterFirstSecond.length).toBeGreaterThan(1_000);
-    for (const r of afterFirstSecond) expect(r.atMs + r.retryAfterMs).toBeGreaterThanOrEqual(601_000);
+    // The wave began at the first decision (t 0) and ends one cut window and a second later; once 1 % of N
+    // (200) were refused since it began — the herd's evidence — and past its first second, every refusal is
+    // booked after that end.
+    const evidenced = refusals.slice(200).filter((r) => r.atMs >= 1_000);
+    expect(evidenced.length).toBeGreaterThan(1_000);
+    for (const r of evidenced) expect(r.atMs + r.retryAfterMs).toBeGreaterThanOrEqual(601_000);
     for (const r of refusals) expect(r.retryAfterMs + (r.spreadMs ?? 0)).toBeLessThanOrEqual(600_000);
     // N / C = 667 s; the whole refused share is booked once, after the wave, instead of cycling inside it.
     expect(t99S).toBeLessThanOrEqual(1.15 * (20_000 / 30));
     expect(refusals.length).toBeLessThan(0.25 * 20_000);
+  });
+
+  it("books an ordinary burst within seconds, not at the wave's end: it is no herd (under 1 % of N refused)", () => {
+    // N 200,000 at 300/s (the window cut to the 600 s ceiling): a meeting's 500 people joining at once.
+    const admission = new AdmissionController(
+      { ratePerSecond: 300, budgetWindowMs: 700_000, budgetPopulation: 200_000 },
+      0,
+    );
+    expect(admission.decide(0).admit).toBe(true); // the wave's anchor: a decision on an idle server
+    const waits: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      const decision = admission.decide(10_000);
+      if (!decision.admit) waits.push(decision.hint.retryAfterMs + (decision.hint.spreadMs ?? 0));
+    }
+    expect(waits.length).toBe(350);
+    expect(Math.max(...waits)).toBeLessThan(5_000);
   });
 
   it("keeps its anchor through a snapshot and a restore at another rate (a brownout's setCapacity)", () => {
