@@ -11,7 +11,8 @@
  * - the wave ({@link budgetWaveMs}): while the herd's refusals alone outrun the rate, no slot is booked
  *   before one window and one second from now — the herd the budget paces keeps arriving for a window, and
  *   its refusals keep the server in debt that long, so a slot inside it is refused again and rebooked at
- *   the end of the line.
+ *   the end of the line; and while the herd's arrivals alone outrun the rate, no slot before the wave's
+ *   end ({@link budgetWaveEndMs}), anchored where the wave began.
  *
  * Kept apart from `admission.ts` because none of it applies without a budget. The Redis script
  * (`./redis/admission-script.ts`) ports the same rules, checked equal by
@@ -101,4 +102,75 @@ export function budgetWaveMs(
   if ((refusalCost * population * 1000) / windowMs < ratePerSecond) return 0;
   const waveMs = windowMs + 1000 + 1000 / ratePerSecond;
   return waveMs < horizonMs ? waveMs : 0;
+}
+
+/**
+ * The window (ms) the herd really arrives over: the announced one cut to `maxHintMs`, since a client cuts a
+ * budget's window to its own ceiling (`maxDelayMs`, 600 s by default like `maxHintMs`) — the server's
+ * ceiling stands for its clients'.
+ */
+export function budgetEffectiveWindowMs(budget: BudgetBooking, maxHintMs: number): number {
+  return Math.min(budget.windowMs, maxHintMs);
+}
+
+/**
+ * Whether the herd's arrivals alone outrun the rate: N over the window it keeps (cut to the ceiling) above
+ * the current rate. True at full capacity only where the window was cut (N / C > 571 s at the defaults:
+ * N 200,000 at C 300/s arrives at 333/s), and while capacity is browned out.
+ */
+export function budgetHerdOverloads(budget: BudgetBooking, maxHintMs: number): boolean {
+  const { population, ratePerSecond } = budget;
+  if (population === undefined) return false;
+  return (population * 1000) / budgetEffectiveWindowMs(budget, maxHintMs) > ratePerSecond;
+}
+
+/**
+ * When a wave that began at `waveStartMs` ends (clock ms): the herd keeps arriving for the window it keeps,
+ * and one second more for the debt its refusals left. A wave runs at least until then, and past it until the
+ * server is idle again (bucket full, book empty); only then may a refusal in debt begin another — a server
+ * that merely keeps pace (a drain's clients arriving at C) is idle now and then, and a wave restarted at
+ * each such moment would push its refusals a whole window out, again and again (storm lab, deploy-drain at
+ * N 200,000, C 300/s: T99 1.70 × the ideal when the idle moment alone ended the wave).
+ */
+export function budgetWaveEndsAtMs(budget: BudgetBooking, maxHintMs: number, waveStartMs: number): number {
+  return waveStartMs + budgetEffectiveWindowMs(budget, maxHintMs) + 1000;
+}
+
+/**
+ * The earliest a refusal's slot may lie (clock ms) while the first wave runs, or -Infinity: the wave began
+ * at `waveStartMs` (the first refusal in debt while no wave ran) and the herd keeps arriving until
+ * {@link budgetWaveEndsAtMs}, so a slot before that is taken by the herd's own arrivals, refused again and
+ * rebooked, again and again (N 200,000, C 300/s: attempts at 634/s over the first 600 s, admissions at
+ * 188/s, T99 1.32–2.00 × the ideal). Anchored at the wave's start, not at each refusal: "now + window" from
+ * each refusal lies past the horizon and books nothing. Only while the herd's arrivals alone outrun the
+ * rate ({@link budgetHerdOverloads}), and not when the wave's end lies past the booking horizon (the first
+ * second of a wave whose window is the horizon): such a refusal is booked as without the rule rather than
+ * sent a whole window away.
+ */
+export function budgetWaveEndMs(
+  budget: BudgetBooking,
+  maxHintMs: number,
+  waveStartMs: number | undefined,
+  nowMs: number,
+  horizonMs: number,
+  refusals: number,
+): number {
+  if (waveStartMs === undefined || !budgetHerdOverloads(budget, maxHintMs)) return -Infinity;
+  if (refusals < budgetHerdEvidence(budget)) return -Infinity;
+  const endMs = budgetWaveEndsAtMs(budget, maxHintMs, waveStartMs);
+  return endMs - nowMs <= horizonMs ? endMs : -Infinity;
+}
+
+/** Share of the population refused since a wave began before the refusals count as its herd's. */
+export const HERD_EVIDENCE_SHARE = 0.01;
+
+/**
+ * How many refusals since a wave began make it a herd's (at least `HERD_EVIDENCE_SHARE` of N): before that,
+ * a refusal is booked as without the rule. An ordinary burst (a meeting's 500 people joining at once on a
+ * server of 200,000 at 300/s) is not a herd, and sending its refused clients to the end of a ten-minute
+ * wave would be a surprise; a returning herd refuses that many within seconds, and its first refusals, booked
+ * inside the wave, are refused again and then booked past its end.
+ */
+export function budgetHerdEvidence(budget: BudgetBooking): number {
+  return Math.ceil((budget.population ?? 0) * HERD_EVIDENCE_SHARE);
 }

@@ -14,6 +14,8 @@ import {
   type BudgetBooking,
   budgetHorizonMs,
   budgetSpreadMs,
+  budgetWaveEndMs,
+  budgetWaveEndsAtMs,
   budgetWaveMs,
   MIN_BUDGET_HORIZON_MS,
 } from "./admission-budget.js";
@@ -62,6 +64,13 @@ export interface AdmissionState {
   readonly updatedAtMs: number;
   /** The first appointment not yet handed out. */
   readonly nextSlotAtMs: number;
+  /**
+   * When the herd's current wave began (clock ms; absent before the first): under a budget with
+   * `budgetPopulation`, a decision that found the server idle (bucket full, book empty) while no wave ran.
+   */
+  readonly waveStartMs?: number;
+  /** Refusals since that wave began (the herd's evidence; see `budgetWaveEndMs`). */
+  readonly waveRefusals?: number;
 }
 
 /**
@@ -76,6 +85,8 @@ export class AdmissionController {
   private tokens: number;
   private updatedAtMs: number;
   private nextSlotAtMs: number;
+  private waveStartMs: number | undefined;
+  private waveRefusals = 0;
   private readonly keys: KeyTable;
   /** Whether the last shared refusal booked a slot (one past the horizon does not). */
   private booked = false;
@@ -94,6 +105,8 @@ export class AdmissionController {
     this.tokens = state?.tokens ?? this.options.burst;
     this.updatedAtMs = state?.updatedAtMs ?? nowMs;
     this.nextSlotAtMs = state?.nextSlotAtMs ?? nowMs;
+    this.waveStartMs = state?.waveStartMs;
+    this.waveRefusals = state?.waveRefusals ?? 0;
     this.keys = new KeyTable(this.options.maxKeys, nowMs);
   }
 
@@ -188,6 +201,7 @@ export class AdmissionController {
   private decideShared(nowMs: number, cost: number): AdmissionDecision {
     this.booked = false;
     this.refill(nowMs);
+    this.beginWave(nowMs);
     if (this.tokens >= cost) {
       this.tokens -= cost;
       this.admitted++;
@@ -200,9 +214,13 @@ export class AdmissionController {
     this.tokens = Math.max(this.tokens - refusalCost, -ratePerSecond);
     const debtMs = (1 - this.tokens) * intervalMs;
     const horizon = this.horizonMs;
-    const waveMs =
-      this.budget === undefined ? 0 : budgetWaveMs(this.budget, refusalCost, this.tokens, horizon);
-    const slot = Math.max(this.nextSlotAtMs, nowMs + debtMs, nowMs + waveMs);
+    const { budget } = this;
+    const waveMs = budget === undefined ? 0 : budgetWaveMs(budget, refusalCost, this.tokens, horizon);
+    const waveEndMs =
+      budget === undefined
+        ? -Infinity
+        : budgetWaveEndMs(budget, maxHintMs, this.waveStartMs, nowMs, horizon, ++this.waveRefusals);
+    const slot = Math.max(this.nextSlotAtMs, nowMs + debtMs, nowMs + waveMs, waveEndMs);
     if (slot - nowMs > horizon) return { admit: false, hint: this.pastHorizonHint() };
     this.nextSlotAtMs = slot + intervalMs;
     this.booked = true;
@@ -211,6 +229,28 @@ export class AdmissionController {
     // `slot - nowMs` can be exactly 0, which as `Retry-After: 0` would invite the client back at once.)
     const retryAfterMs = Math.min(Math.max(1, Math.ceil(slot - nowMs)), maxHintMs);
     return { admit: false, hint: { retryAfterMs, spreadMs: Math.min(spreadMs, maxHintMs - retryAfterMs) } };
+  }
+
+  /**
+   * A wave begins at a decision that finds the server idle (bucket full, book empty) while none runs: a
+   * herd returning after a loss (a restart, a mass drop, a drain) first meets an idle server, and from then
+   * on arrives for the window it keeps. Anchored at the server's first decision, not at its first refusal:
+   * a herd that merely keeps pace for a while and overloads later (a drain whose last appointments, cut to
+   * the clients' ceiling, pile up at its end) has been arriving since the start, and its end is where the
+   * wave began plus the window (storm lab, deploy-drain at N 200,000, C 300/s: T99 1.70 × the ideal when
+   * anchored at the first refusal in debt, 450 s in).
+   */
+  private beginWave(nowMs: number): void {
+    const { budget, waveStartMs } = this;
+    if (budget?.population === undefined) return;
+    if (this.tokens < this.options.burst || this.nextSlotAtMs > nowMs) return;
+    if (
+      waveStartMs === undefined ||
+      nowMs > budgetWaveEndsAtMs(budget, this.options.maxHintMs, waveStartMs)
+    ) {
+      this.waveStartMs = nowMs;
+      this.waveRefusals = 0;
+    }
   }
 
   /**
@@ -269,7 +309,10 @@ export class AdmissionController {
 
   /** The serialisable state (bucket and next appointment), for restoring a controller elsewhere. */
   snapshot(): AdmissionState {
-    return { tokens: this.tokens, updatedAtMs: this.updatedAtMs, nextSlotAtMs: this.nextSlotAtMs };
+    const { tokens, updatedAtMs, nextSlotAtMs, waveStartMs, waveRefusals } = this;
+    return waveStartMs === undefined
+      ? { tokens, updatedAtMs, nextSlotAtMs }
+      : { tokens, updatedAtMs, nextSlotAtMs, waveStartMs, waveRefusals };
   }
 
   private refill(nowMs: number): void {

@@ -31,6 +31,35 @@ const arrival = fc.record({
 
 let run = 0;
 
+/** Feeds the same arrivals to one controller and to the script (three nodes), answer by answer. */
+async function compare(
+  options: AdmissionOptions,
+  arrivals: readonly { gapMs: number; key: string | undefined; node: number }[],
+): Promise<void> {
+  let now = 1_765_000_000_000 + run * 10_000_000;
+  const memory = new AdmissionController(options, now);
+  const prefix = `eq${run++}:`;
+  const shared = nodes.map((redis) =>
+    // A generous timeout: a decision made locally (Redis slow under a loaded machine) is not the
+    // script's, and would fail the comparison for the wrong reason.
+    redisAdmission({
+      ...options,
+      redis,
+      prefix,
+      nodes: 3,
+      decideAt: () => now,
+      commandTimeoutMs: 10_000,
+    }),
+  );
+  for (const { gapMs, key, node } of arrivals) {
+    now += gapMs;
+    const expected = memory.decide(now, key);
+    const { slotAtMs: _slot, ...actual } = await (shared[node] as (typeof shared)[0]).decide(key);
+    expect(actual).toEqual(expected);
+  }
+  expect(shared.map((schedule) => schedule.stats.local)).toEqual([0, 0, 0]);
+}
+
 describe("the shared schedule's script", () => {
   it("answers arrivals spread over three nodes exactly as one AdmissionController does at the same times", async () => {
     await fc.assert(
@@ -41,7 +70,8 @@ describe("the shared schedule's script", () => {
           spreadMs: fc.constantFrom(undefined, 0, 700),
           refusalCost: fc.constantFrom(undefined, 0, 1),
           maxBookAheadMs: fc.constantFrom(undefined, 2_000),
-          maxHintMs: fc.constantFrom(undefined, undefined, 700, 25_000.5),
+          // A ceiling under the window cuts it (the herd's arrivals alone outrun the rate: the anchored wave).
+          maxHintMs: fc.constantFrom(undefined, undefined, 700, 3_000, 20_000, 25_000.5),
           budgetWindowMs: fc.constantFrom(undefined, undefined, 1_000, 30_000, 1_000.5),
           // A fraction of a client, and one whose N × 1000 overflows to Infinity: still the same answers.
           budgetPopulation: fc.constantFrom(undefined, 10, 100_000, 0.5, 1e306),
@@ -55,31 +85,33 @@ describe("the shared schedule's script", () => {
                 value !== undefined && (name !== "budgetPopulation" || picked.budgetWindowMs !== undefined),
             ),
           ) as unknown as AdmissionOptions;
-          let now = 1_765_000_000_000 + run * 10_000_000;
-          const memory = new AdmissionController(options, now);
-          const prefix = `eq${run++}:`;
-          const shared = nodes.map((redis) =>
-            // A generous timeout: a decision made locally (Redis slow under a loaded machine) is not the
-            // script's, and would fail the comparison for the wrong reason.
-            redisAdmission({
-              ...options,
-              redis,
-              prefix,
-              nodes: 3,
-              decideAt: () => now,
-              commandTimeoutMs: 10_000,
-            }),
-          );
-          for (const { gapMs, key, node } of arrivals) {
-            now += gapMs;
-            const expected = memory.decide(now, key);
-            const { slotAtMs: _slot, ...actual } = await (shared[node] as (typeof shared)[0]).decide(key);
-            expect(actual).toEqual(expected);
-          }
-          expect(shared.map((schedule) => schedule.stats.local)).toEqual([0, 0, 0]);
+          await compare(options, arrivals);
         },
       ),
       { numRuns: 100 },
     );
+  });
+
+  it("keeps a wave that began before the server caught up until the herd has passed, as the controller does", async () => {
+    // N 100 over a window cut to 3 s outruns 10/s: the wave anchored at the first decision (t 0) is idle
+    // again at 2.5 s (bucket full, book empty) but still runs, so the refusal there — past the herd's evidence,
+    // 1 % of N refused since the wave began — is booked at its end.
+    const options = {
+      ratePerSecond: 10,
+      burst: 1,
+      refusalCost: 1,
+      budgetWindowMs: 30_000,
+      budgetPopulation: 100,
+      maxHintMs: 3_000,
+    };
+    await compare(options, [
+      { gapMs: 0, key: undefined, node: 0 },
+      { gapMs: 0, key: undefined, node: 1 },
+      { gapMs: 2_500, key: undefined, node: 2 },
+      { gapMs: 0, key: undefined, node: 0 },
+      { gapMs: 10_000, key: undefined, node: 1 },
+      { gapMs: 0, key: undefined, node: 2 },
+      { gapMs: 0, key: undefined, node: 0 },
+    ]);
   });
 });

@@ -6,8 +6,9 @@
  * clients get slots in one global order whichever node they asked.
  *
  * Keys (all under the prefix, each with a TTL, so an idle schedule leaves nothing behind):
- * - KEYS[1] `<prefix>adm:s` — hash: tokens, at (last refill), next (first appointment not handed out);
- *   expires once the bucket would be full and the book empty again;
+ * - KEYS[1] `<prefix>adm:s` — hash: tokens, at (last refill), next (first appointment not handed out),
+ *   wave (when the herd's current wave began;
+ *   absent before the first), wr (refusals since it began); expires once the bucket would be full and the book empty again;
  * - KEYS[2] `<prefix>adm:k` — sorted set of the keys remembered (member: the key's SHA-1, score: when its
  *   record holds nothing any more); its size is the K of the per-key spacing K / rate, capped at `maxKeys`;
  * - KEYS[3] `<prefix>adm:k:<sha1 of key>` — the key's record; KEYS[4] `<prefix>adm:o` — the overflow record
@@ -48,8 +49,11 @@ end
 horizon = math.min(horizon, maxHint)
 local function num(x) return string.format('%.17g', x) end
 
-local sv = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'next')
-local s = { tokens = tonumber(sv[1]) or burst, at = tonumber(sv[2]) or now, next = tonumber(sv[3]) or now }
+local sv = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'next', 'wave', 'wr')
+local s = {
+  tokens = tonumber(sv[1]) or burst, at = tonumber(sv[2]) or now, next = tonumber(sv[3]) or now,
+  wave = tonumber(sv[4]), wr = tonumber(sv[5]) or 0,
+}
 
 local refusedByKey = 0
 local booked = false
@@ -72,18 +76,34 @@ local function wave()
   return 0
 end
 
+-- The first wave's end (admission-budget.ts budgetWaveEndMs): the window cut to maxHint, anchored at its start.
+local function waveEnd()
+  if not s.wave or not budgetPopulation then return -math.huge end
+  if s.wr < math.ceil(budgetPopulation * 0.01) then return -math.huge end
+  local w = math.min(budgetWindow, maxHint)
+  if budgetPopulation * 1000 / w <= rate then return -math.huge end
+  if s.wave + w + 1000 - now <= horizon then return s.wave + w + 1000 end
+  return -math.huge
+end
+
 local function shared()
   booked = false
   local elapsed = math.max(0, now - s.at)
   s.tokens = math.min(burst, s.tokens + elapsed * rate / 1000)
   s.at = math.max(s.at, now)
+  if budgetPopulation and s.tokens >= burst and s.next <= now
+    and (not s.wave or now > s.wave + math.min(budgetWindow, maxHint) + 1000) then
+    s.wave = now
+    s.wr = 0
+  end
   if s.tokens >= cost then
     s.tokens = s.tokens - cost
     return { admit = true }
   end
   local interval = 1000 / rate
   s.tokens = math.max(s.tokens - refusalCost, -rate)
-  local slot = math.max(s.next, now + (1 - s.tokens) * interval, now + wave())
+  if budgetWindow then s.wr = s.wr + 1 end
+  local slot = math.max(s.next, now + (1 - s.tokens) * interval, now + wave(), waveEnd())
   if slot - now > horizon then
     local retry, win = pastHorizon()
     return { admit = false, retry = retry, spread = win }
@@ -201,15 +221,24 @@ else
   else
     redis.call('HSET', rkey, 'slots', r.slots, 'first', num(r.first), 'last', num(r.last), 'win', num(r.win),
       'pace', num(r.pace))
-    redis.call('PEXPIRE', rkey, math.ceil(idleAt - now) + 1)
+    -- At least 1 s: the logic never needs the TTL (an idle record goes with its member, above), and a TTL
+    -- of a few ms could expire between two decisions at one instant of a clock that is not Redis's.
+    redis.call('PEXPIRE', rkey, math.max(1000, math.ceil(idleAt - now) + 1))
     if not overflow then redis.call('ZADD', KEYS[2], num(idleAt), member) end
   end
   if count > 0 then redis.call('PEXPIRE', KEYS[2], math.ceil(horizon * 1.5 + maxHint) + 1000) end
 end
 
 redis.call('HSET', KEYS[1], 'tokens', num(s.tokens), 'at', num(s.at), 'next', num(s.next))
+if s.wave then
+  redis.call('HSET', KEYS[1], 'wave', num(s.wave), 'wr', s.wr)
+else
+  redis.call('HDEL', KEYS[1], 'wave', 'wr')
+end
 -- Past this the bucket is full again and the book is empty: a fresh state is the same state.
 local quiet = math.max(0, s.next - now) + (burst - math.min(s.tokens, burst)) * 1000 / rate + 1000
+-- A running wave is kept to its end: a state that expired inside it would begin a new one at the next decision.
+if s.wave and budgetWindow then quiet = math.max(quiet, s.wave + math.min(budgetWindow, maxHint) + 1000 - now + 1) end
 redis.call('PEXPIRE', KEYS[1], math.ceil(quiet))
 
 local admit = 0
