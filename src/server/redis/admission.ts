@@ -23,6 +23,7 @@ import { createHash } from "node:crypto";
 import { type Clock, systemClock, type TimerHandle } from "../../env.js";
 import { badOption, numberOption, rejectUnknown } from "../../options-check.js";
 import {
+  ADMISSION_KEYS,
   AdmissionController,
   type AdmissionDecision,
   type AdmissionOptions,
@@ -95,17 +96,8 @@ export interface RedisAdmissionStats {
 const COMMAND = "rrAdmissionDecide";
 
 /** The option names of {@link redisAdmission}: the admission options and its own. */
-const ADMISSION_KEYS = [
-  "ratePerSecond",
-  "burst",
-  "spreadMs",
-  "refusalCost",
-  "maxHintMs",
-  "maxBookAheadMs",
-  "keyBurst",
-  "maxKeys",
-  "budgetWindowMs",
-  "budgetPopulation",
+const REDIS_ADMISSION_KEYS = [
+  ...ADMISSION_KEYS,
   "redis",
   "prefix",
   "nodes",
@@ -148,10 +140,10 @@ export function redisAdmission(options: RedisAdmissionOptions): RedisAdmission {
   if (options === null || typeof options !== "object") {
     throw new TypeError(`redisAdmission: options must be an object; got ${String(options)}`);
   }
-  rejectUnknown("redisAdmission", options, ADMISSION_KEYS);
+  rejectUnknown("redisAdmission", options, REDIS_ADMISSION_KEYS);
   const redis = checkRedisClient("redisAdmission: redis", options.redis);
   const prefix = checkRedisPrefix("redisAdmission: prefix", options.prefix);
-  const resolved = resolveAdmissionOptions(options, "redisAdmission", ADMISSION_KEYS);
+  const resolved = resolveAdmissionOptions(options, "redisAdmission", REDIS_ADMISSION_KEYS);
   const nodes = integerAtLeast("nodes", options.nodes, 1);
   const commandTimeoutMs = integerAtLeast("commandTimeoutMs", options.commandTimeoutMs, 1, 200);
   const retryMs = integerAtLeast("retryMs", options.retryMs, 0, 1_000);
