@@ -6,8 +6,15 @@
  * `schedule` option they decide synchronously on their own controller, exactly as before; with one they
  * await it, holding at most `maxPending` upgrades or handshakes while it answers.
  */
+import { rejectUnknown } from "../options-check.js";
 import type { HintPayload } from "../protocol/hints.js";
-import type { AdmissionDecision } from "./admission.js";
+import {
+  AdmissionController,
+  type AdmissionDecision,
+  type AdmissionOptions,
+  admissionPart,
+  resolveAdmissionOptions,
+} from "./admission.js";
 
 /** An admission schedule the adapters can await (see the module comment). */
 export interface AdmissionSchedule {
@@ -64,4 +71,33 @@ export function checkMaxPending(owner: string, value: unknown): number {
     throw new RangeError(`${owner}: maxPending must be an integer >= 1; got ${String(value)}`);
   }
   return value as number;
+}
+
+/**
+ * What both adapters make of their options once their own are checked: the schedule they await and its
+ * `maxPending` bound, or without one their own controller from the admission options. The admission options
+ * are checked under the adapter's name (`where`; the controller would name itself), with the adapter's own
+ * keys beside them; `ratePerSecond` beside a schedule is refused, it belongs to the schedule.
+ */
+export function adapterDecider(
+  where: string,
+  options: object,
+  ownKeys: readonly string[],
+  nowMs: number,
+):
+  | { readonly schedule: AdmissionSchedule; readonly maxPending: number; readonly controller?: undefined }
+  | { readonly schedule?: undefined; readonly maxPending: 0; readonly controller: AdmissionController } {
+  const { schedule: given, maxPending: bound } = options as { schedule?: unknown; maxPending?: unknown };
+  const schedule = checkSchedule(where, given, bound);
+  if (schedule === undefined) {
+    resolveAdmissionOptions(options as AdmissionOptions, where, ownKeys);
+    return { maxPending: 0, controller: new AdmissionController(admissionPart(options), nowMs) };
+  }
+  if ((options as Partial<AdmissionOptions>).ratePerSecond !== undefined) {
+    throw new TypeError(
+      `${where}: ratePerSecond belongs to the schedule (e.g. redisAdmission({ ratePerSecond })), not beside it`,
+    );
+  }
+  rejectUnknown(where, options, [...ownKeys, "schedule", "maxPending"]);
+  return { schedule, maxPending: checkMaxPending(where, bound) };
 }

@@ -8,26 +8,15 @@
  * @see https://socket.io/docs/v4/middlewares/#sending-an-error
  */
 import { type Clock, systemClock } from "../env.js";
-import { badOption, functionOption, objectOption, rejectUnknown } from "../options-check.js";
+import { badOption, functionOption, objectOption } from "../options-check.js";
 import type { HintPayload } from "../protocol/hints.js";
-import {
-  AdmissionController,
-  type AdmissionDecision,
-  type AdmissionOptions,
-  admissionPart,
-  resolveAdmissionOptions,
-} from "./admission.js";
+import type { AdmissionController, AdmissionDecision, AdmissionOptions } from "./admission.js";
 
 /** socketIoAdmission's own option names, beside the admission options. */
 const SIO_KEYS = ["clock", "key"];
 
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
-import {
-  type AdmissionSchedule,
-  checkMaxPending,
-  checkSchedule,
-  PENDING_FULL_HINT,
-} from "./admission-schedule.js";
+import { type AdmissionSchedule, adapterDecider, PENDING_FULL_HINT } from "./admission-schedule.js";
 
 /** How long a refused connection may linger before the server closes it (ms). */
 const REFUSED_GRACE_MS = 1_000;
@@ -224,20 +213,7 @@ export function socketIoAdmission(
   if (typeof clock?.now !== "function" || typeof clock.setTimeout !== "function")
     badOption(where, "clock", "an object with now() and setTimeout()", clock);
   const keyOf = keyFunction(functionOption(where, "key", options.key, undefined));
-  const scheduled = options as Partial<SocketIoScheduledAdmissionOptions>;
-  const schedule = checkSchedule(where, scheduled.schedule, scheduled.maxPending);
-  // Checked under the adapter's name first (the controller would name itself), with its own keys.
-  if (schedule === undefined) resolveAdmissionOptions(options as SocketIoAdmissionOptions, where, SIO_KEYS);
-  else if ((options as Partial<AdmissionOptions>).ratePerSecond === undefined)
-    rejectUnknown(where, options, [...SIO_KEYS, "schedule", "maxPending"]);
-  if (schedule !== undefined && (options as Partial<AdmissionOptions>).ratePerSecond !== undefined) {
-    throw new TypeError(
-      "socketIoAdmission: ratePerSecond belongs to the schedule (e.g. redisAdmission({ ratePerSecond })), not beside it",
-    );
-  }
-  const maxPending = schedule === undefined ? 0 : checkMaxPending("socketIoAdmission", scheduled.maxPending);
-  const controller =
-    schedule === undefined ? new AdmissionController(admissionPart(options), clock.now()) : undefined;
+  const { schedule, maxPending, controller } = adapterDecider(where, options, SIO_KEYS, clock.now());
   let pending = 0;
   let refusedPending = 0;
   // One decision per engine.io connection. Socket.IO runs middleware for every CONNECT packet, and a TCP

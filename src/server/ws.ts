@@ -14,26 +14,15 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { type Clock, systemClock } from "../env.js";
-import { badOption, functionOption, objectOption, rejectUnknown } from "../options-check.js";
+import { badOption, functionOption, objectOption } from "../options-check.js";
 import { CLOSE_TRY_AGAIN_LATER, type HintPayload } from "../protocol/hints.js";
-import {
-  AdmissionController,
-  type AdmissionDecision,
-  type AdmissionOptions,
-  admissionPart,
-  resolveAdmissionOptions,
-} from "./admission.js";
+import type { AdmissionController, AdmissionDecision, AdmissionOptions } from "./admission.js";
 
 /** wsAdmission's own option names, beside the admission options. */
 const WS_KEYS = ["refuseWith", "wss", "clock", "key"];
 
 import { addressKey, MAX_KEY_LENGTH } from "./admission-keys.js";
-import {
-  type AdmissionSchedule,
-  checkMaxPending,
-  checkSchedule,
-  PENDING_FULL_HINT,
-} from "./admission-schedule.js";
+import { type AdmissionSchedule, adapterDecider, PENDING_FULL_HINT } from "./admission-schedule.js";
 
 /** How a refused upgrade is answered. */
 export type WsRefusal = "close-1013" | "http-503";
@@ -250,15 +239,7 @@ export function wsAdmission(
   if (typeof clock?.now !== "function" || typeof clock.setTimeout !== "function")
     badOption(where, "clock", "an object with now() and setTimeout()", clock);
   const keyOf = keyFunction(functionOption(where, "key", options.key, undefined));
-  const schedule = checkSchedule(
-    where,
-    (options as Partial<WsScheduledAdmissionOptions>).schedule,
-    (options as Partial<WsScheduledAdmissionOptions>).maxPending,
-  );
-  // Checked under the adapter's name first (the controller would name itself), with its own keys.
-  if (schedule === undefined) resolveAdmissionOptions(options as WsAdmissionOptions, where, WS_KEYS);
-  else if ((options as Partial<AdmissionOptions>).ratePerSecond === undefined)
-    rejectUnknown(where, options, [...WS_KEYS, "schedule", "maxPending"]);
+  const { schedule, maxPending, controller } = adapterDecider(where, options, WS_KEYS, clock.now());
   const answer = (
     decision: AdmissionDecision,
     request: IncomingMessage,
@@ -283,16 +264,7 @@ export function wsAdmission(
       throw new TypeError("wsAdmission: pass accept, or create the admission with the wss option");
     }
   };
-  if (schedule !== undefined) {
-    if ((options as Partial<AdmissionOptions>).ratePerSecond !== undefined) {
-      throw new TypeError(
-        "wsAdmission: ratePerSecond belongs to the schedule (e.g. redisAdmission({ ratePerSecond })), not beside it",
-      );
-    }
-    const maxPending = checkMaxPending("wsAdmission", (options as WsScheduledAdmissionOptions).maxPending);
-    return scheduledWsAdmission(schedule, maxPending, keyOf, answer, needAccept);
-  }
-  const controller = new AdmissionController(admissionPart(options), clock.now());
+  if (schedule !== undefined) return scheduledWsAdmission(schedule, maxPending, keyOf, answer, needAccept);
   const admission = (
     request: IncomingMessage,
     socket: Duplex,
